@@ -1,0 +1,15 @@
+/* gst-vibevoice — VibeVoice speech synthesis engine
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <vibevoice/vv-tensor.h>
+#include <vibevoice/vv-backend.h>
+#include <vibevoice/vv-threadpool.h>
+#include <vibevoice/vv-safetensors.h>
+#include <vibevoice/vv-tokenizer.h>
+#include <vibevoice/vv-config.h>
+#include <vibevoice/vv-layout.h>
+#include <vibevoice/vv-model.h>
+#include <vibevoice/vv-rng.h>

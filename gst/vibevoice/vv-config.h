@@ -1,0 +1,142 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define VV_CONFIG_ERROR (vv_config_error_quark ())
+GQuark vv_config_error_quark (void);
+
+/**
+ * VvConfigError:
+ * @VV_CONFIG_ERROR_FILE: config file missing or not JSON
+ * @VV_CONFIG_ERROR_FIELD: a field is missing, of the wrong type or out of range
+ *   (the message names the file and the field path)
+ * @VV_CONFIG_ERROR_UNSUPPORTED: a valid config this engine cannot run
+ */
+typedef enum {
+  VV_CONFIG_ERROR_FILE,
+  VV_CONFIG_ERROR_FIELD,
+  VV_CONFIG_ERROR_UNSUPPORTED,
+} VvConfigError;
+
+#define VV_MAX_STAGES 8  /* stem + up to 7 down/up-sampling stages */
+
+/**
+ * VvLmConfig:
+ *
+ * Qwen2 decoder (`decoder_config`, MODEL-SPEC §6).
+ */
+typedef struct {
+  gint hidden_size;
+  gint n_layers;
+  gint n_heads;
+  gint n_kv_heads;
+  gint head_dim;
+  gint intermediate_size;
+  gint vocab_size;
+  gint max_position_embeddings;
+  gdouble rope_theta;
+  gdouble rms_norm_eps;
+  gboolean tie_word_embeddings;
+} VvLmConfig;
+
+/**
+ * VvSpeechTokenizerConfig:
+ *
+ * σ-VAE acoustic or semantic tokenizer (MODEL-SPEC §5, §12.8). @ratios are as
+ * stored in the config (the encoder applies them reversed); @n_stages =
+ * n_ratios + 1 (the stem stage). @decoder_* are only meaningful when
+ * @has_decoder.
+ */
+typedef struct {
+  gint channels;
+  gint vae_dim;
+  gint n_filters;
+  gint n_ratios;
+  gint ratios[VV_MAX_STAGES];
+  gint depths[VV_MAX_STAGES];            /* encoder order, n_ratios + 1 entries */
+  gboolean has_decoder;
+  gint decoder_n_filters;
+  gint decoder_ratios[VV_MAX_STAGES];    /* decoder order */
+  gint decoder_depths[VV_MAX_STAGES];    /* decoder order */
+  gdouble layernorm_eps;
+  gdouble fix_std;
+  gboolean conv_bias;
+  gboolean causal;
+  gint hop_length;                       /* product of ratios (3200) */
+} VvSpeechTokenizerConfig;
+
+/**
+ * VvHeadConfig:
+ *
+ * Diffusion head (`diffusion_head_config`, MODEL-SPEC §3, §4).
+ */
+typedef struct {
+  gint hidden_size;
+  gint n_layers;
+  gdouble ffn_ratio;
+  gint ffn_dim;                          /* int(ffn_ratio · hidden) */
+  gint latent_size;
+  gdouble rms_norm_eps;
+  gint num_train_timesteps;
+  gint num_inference_steps;
+} VvHeadConfig;
+
+/**
+ * VvConfig:
+ *
+ * A parsed VibeVoice `config.json` plus `preprocessor_config.json`.
+ */
+typedef struct {
+  gchar *model_type;                     /* "vibevoice" */
+  VvLmConfig lm;
+  VvSpeechTokenizerConfig acoustic;
+  VvSpeechTokenizerConfig semantic;
+  VvHeadConfig head;
+  gint acoustic_vae_dim;
+  gint semantic_vae_dim;
+  /* preprocessor_config.json */
+  gint sampling_rate;
+  gint speech_tok_compress_ratio;
+  gboolean db_normalize;
+  gdouble target_dB_FS;
+  gdouble audio_eps;
+  gchar *language_model_pretrained_name;
+} VvConfig;
+
+/**
+ * VvPreset:
+ * @VV_PRESET_TINY: every structural feature, small widths (test fixture)
+ * @VV_PRESET_1_5B: VibeVoice-1.5B shapes
+ * @VV_PRESET_7B: VibeVoice-Large (7B) shapes
+ */
+typedef enum {
+  VV_PRESET_TINY,
+  VV_PRESET_1_5B,
+  VV_PRESET_7B,
+} VvPreset;
+
+VvConfig *vv_config_new_preset (VvPreset preset);
+gboolean  vv_preset_from_string (const gchar *name, VvPreset *preset);
+
+/* Parses config.json (required) and preprocessor_config.json (optional:
+ * defaults of MODEL-SPEC §7.3 when absent) from @dir and checks every
+ * field the engine uses. */
+VvConfig *vv_config_load (const gchar *dir, GError **error);
+VvConfig *vv_config_load_from_data (const gchar *config_json, const gchar *config_name,
+                                    const gchar *preprocessor_json, GError **error);
+void      vv_config_free (VvConfig *config);
+VvConfig *vv_config_copy (const VvConfig *config);
+
+/* JSON texts in the Hugging Face layout (§7.3), as make-model writes them. */
+gchar    *vv_config_to_json (const VvConfig *config);
+gchar    *vv_config_preprocessor_to_json (const VvConfig *config);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvConfig, vv_config_free)
+
+G_END_DECLS

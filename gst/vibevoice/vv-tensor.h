@@ -1,0 +1,91 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * VvDType:
+ * @VV_DTYPE_F32: IEEE binary32
+ * @VV_DTYPE_F16: IEEE binary16
+ * @VV_DTYPE_BF16: bfloat16 (upper half of a binary32)
+ *
+ * Element types the engine computes with. Checkpoint weights keep their
+ * stored dtype in memory; activations are F32.
+ */
+typedef enum {
+  VV_DTYPE_F32 = 0,
+  VV_DTYPE_F16 = 1,
+  VV_DTYPE_BF16 = 2,
+} VvDType;
+
+#define VV_MAX_DIMS 4
+
+/**
+ * VvTensor:
+ * @dtype: element type
+ * @ndim: number of dimensions (0 for a scalar)
+ * @shape: size of each dimension, outermost first
+ * @stride: distance in elements between neighbours along each dimension
+ * @data: first element (host or device memory, see @device)
+ * @device: %NULL for host memory, else the #VvBackend owning the memory
+ *
+ * A strided view of typed memory. Tensors made by vv_tensor_new() own their
+ * memory; views (vv_tensor_init_view()) borrow it (e.g. from a mapped
+ * checkpoint). Row-major: the last dimension has stride 1 when contiguous.
+ */
+typedef struct _VvTensor VvTensor;
+struct _VvTensor {
+  VvDType dtype;
+  gint ndim;
+  gint64 shape[VV_MAX_DIMS];
+  gint64 stride[VV_MAX_DIMS];
+  gpointer data;
+  gpointer device;
+  /*< private >*/
+  gpointer owned;
+};
+
+gsize        vv_dtype_size (VvDType dtype);
+const gchar *vv_dtype_name (VvDType dtype);
+
+VvTensor    *vv_tensor_new (VvDType dtype, gint ndim, const gint64 *shape);
+VvTensor    *vv_tensor_new_2d (VvDType dtype, gint64 rows, gint64 cols);
+void         vv_tensor_free (VvTensor *t);
+void         vv_tensor_init_view (VvTensor *t, VvDType dtype, gint ndim,
+                                  const gint64 *shape, gpointer data);
+gint64       vv_tensor_n_elements (const VvTensor *t);
+gsize        vv_tensor_n_bytes (const VvTensor *t);
+gboolean     vv_tensor_is_contiguous (const VvTensor *t);
+gboolean     vv_tensor_same_shape (const VvTensor *a, const VvTensor *b);
+gchar       *vv_tensor_shape_string (const VvTensor *t);
+gchar       *vv_shape_string (gint ndim, const gint64 *shape);
+
+/* Element access for tests and cold paths (host memory only). */
+gfloat       vv_tensor_get_f32 (const VvTensor *t, gint64 flat_index);
+void         vv_tensor_set_f32 (VvTensor *t, gint64 flat_index, gfloat v);
+void         vv_tensor_row_to_f32 (const VvTensor *t, gint64 row, gfloat *out);
+
+/* Scalar conversions. f32 -> bf16/f16 round to nearest even; NaN stays NaN. */
+static inline gfloat
+vv_bf16_to_f32 (guint16 h)
+{
+  union { guint32 u; gfloat f; } v;
+  v.u = ((guint32) h) << 16;
+  return v.f;
+}
+
+guint16      vv_f32_to_bf16 (gfloat f);
+gfloat       vv_f16_to_f32 (guint16 h);
+guint16      vv_f32_to_f16 (gfloat f);
+
+void         vv_convert_to_f32 (VvDType src_dtype, gconstpointer src, gfloat *dst, gsize n);
+void         vv_convert_from_f32 (VvDType dst_dtype, const gfloat *src, gpointer dst, gsize n);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvTensor, vv_tensor_free)
+
+G_END_DECLS

@@ -1,0 +1,65 @@
+/* gst-vibevoice — the `vibevoice` command-line tool
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vv-tool.h"
+#include "vv-build-config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+  const gchar *name;
+  int (*run) (int argc, char **argv);
+  const gchar *summary;
+} VvSubcommand;
+
+static const VvSubcommand subcommands[] = {
+  { "make-model", vv_tool_make_model, "write a random-weight checkpoint (tiny, 1.5b, 7b) in the Hugging Face layout" },
+  { "info", vv_tool_info, "summarise a checkpoint folder: config, parameters and bytes per component" },
+  { "tokenize", vv_tool_tokenize, "Qwen2.5 BPE: text to token ids, or ids to text with --decode" },
+  { "bench", vv_tool_bench, "benchmarks (tokenizer, gemv, load)" },
+};
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out, "Usage: vibevoice COMMAND [OPTIONS...]\n\nCommands:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (subcommands); i++)
+    fprintf (out, "  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
+  fprintf (out, "\nRun 'vibevoice COMMAND --help' for the options of a command.\n");
+}
+
+const gchar *
+vv_tool_default_tokenizer_dir (void)
+{
+  static gchar *dir = NULL;
+  if (dir == NULL) {
+    const gchar *env = g_getenv ("VV_DATA_DIR");
+    dir = g_build_filename (env ? env : VV_DATA_DIR, "qwen2-tokenizer", NULL);
+  }
+  return dir;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2) {
+    print_usage (stderr);
+    return 2;
+  }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0) {
+    print_usage (stdout);
+    return 0;
+  }
+  if (strcmp (argv[1], "--version") == 0) {
+    printf ("vibevoice %s\n", VV_VERSION);
+    return 0;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (subcommands); i++)
+    if (strcmp (argv[1], subcommands[i].name) == 0)
+      return subcommands[i].run (argc - 1, argv + 1);
+  fprintf (stderr, "vibevoice: unknown command '%s'\n\n", argv[1]);
+  print_usage (stderr);
+  return 2;
+}

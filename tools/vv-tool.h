@@ -1,0 +1,27 @@
+/* gst-vibevoice — the `vibevoice` command-line tool
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <vibevoice/vibevoice.h>
+
+G_BEGIN_DECLS
+
+/* Each subcommand: argv[0] is the subcommand name; returns the exit status
+ * (0 ok, 1 runtime error, 2 usage error). Errors go to stderr as
+ * "vibevoice SUBCOMMAND: message". */
+int vv_tool_make_model (int argc, char **argv);
+int vv_tool_info (int argc, char **argv);
+int vv_tool_tokenize (int argc, char **argv);
+int vv_tool_bench (int argc, char **argv);
+
+/* Benchmarks called by `vibevoice bench WHAT` (vv-tool-bench.c dispatches). */
+int vv_bench_tokenizer (int argc, char **argv);
+int vv_bench_gemv (int argc, char **argv);
+
+/* Default tokenizer folder: $VV_DATA_DIR/qwen2-tokenizer, else the one
+ * shipped in the source tree / installed data dir. */
+const gchar *vv_tool_default_tokenizer_dir (void);
+
+G_END_DECLS
