@@ -1,1 +1,1096 @@
-/* placeholder: being written */
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vv-backend.h"
+#include "vv-threadpool.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/*
+ * The CPU backend.
+ *
+ * Decoding one frame streams every LM weight once for a batch of one or two
+ * rows, so linear() with small n is memory-bandwidth bound: its kernel reads
+ * each weight row once, in its stored dtype, converts it in registers and
+ * dots it with all n input rows, accumulating in F32. Rows are split over
+ * the thread pool in contiguous chunks.
+ *
+ * Large n (prefill, convolutions as GEMM) converts row panels of the weight
+ * to F32 into per-thread scratch and calls OpenBLAS sgemm per panel.
+ *
+ * Determinism: every output element is computed by the same instruction
+ * sequence whatever the thread count: the small-n kernels give each
+ * (weight row, input row) pair its own accumulator whose summation order
+ * depends only on the input dimension, never on how rows are grouped or
+ * chunked, and sgemm panels have a size that depends only on the input
+ * dimension. So results are bit-identical for any n_threads (but differ
+ * between the scalar, AVX2 and AVX-512 kernels, and between the small-n
+ * and sgemm paths).
+ *
+ * VV_CPU_ISA=scalar|avx2|avx512|auto, read when a backend is created,
+ * forces a kernel family (tests use it to check every path); asking for one
+ * this CPU lacks fails with VV_BACKEND_ERROR_UNAVAILABLE.
+ */
+
+/* linear() uses the small-n kernel up to this many input rows. */
+#define VV_CPU_SMALL_N 8
+/* Below these sizes an op runs on the calling thread: waking the pool
+ * costs a few microseconds, more than the work itself. */
+#define VV_CPU_PAR_MIN_LINEAR   (1 << 15)       /* out * in * n MACs */
+#define VV_CPU_PAR_MIN_UNARY    (1 << 14)       /* elements (expf/erff) */
+#define VV_CPU_PAR_MIN_BINARY   (1 << 17)       /* elements (add/mul/scale) */
+#define VV_CPU_PAR_MIN_RMS      (1 << 16)       /* elements */
+/* Chunks per thread for linear(): some slack for a preempted thread. */
+#define VV_CPU_TASKS_PER_THREAD 4
+/* F32 panel of the sgemm path: about this many bytes (fits L2/L3 nicely
+ * while keeping OpenBLAS's per-call packing of x a small overhead). */
+#define VV_CPU_PANEL_BYTES      (2 << 20)
+
+typedef enum {
+  CPU_ISA_SCALAR,
+  CPU_ISA_AVX2,
+  CPU_ISA_AVX512,
+} CpuIsa;
+
+static const gchar *const isa_names[] = { "scalar", "avx2", "avx512" };
+
+/* y[j * ldy + r] = Σ_k w[r, k] · x[j, k] for r < rows, j < n; w points at
+ * the first of @rows weight rows of length @in, x is [n, in]. */
+typedef void (*GemvFunc) (const void *w, gint64 in, gint64 rows,
+    const gfloat *x, gint n, gfloat *y, gint64 ldy);
+/* dst[i] = f32 (src[i]) */
+typedef void (*ConvertFunc) (const void *src, gfloat *dst, gint64 n);
+
+typedef struct {
+  VvThreadPool *pool;
+  CpuIsa isa;
+  GemvFunc gemv[3];             /* indexed by VvDType */
+  ConvertFunc convert[3];
+  gfloat **scratch;             /* n_threads panels for the sgemm path */
+  gsize scratch_floats;         /* size of each */
+} CpuBackend;
+
+#define CPU(be) ((CpuBackend *) (be)->priv)
+
+static inline gsize
+dtype_size (VvDType d)
+{
+  return d == VV_DTYPE_F32 ? 4 : 2;
+}
+
+static inline gfloat
+weight_at (const void *p, VvDType d, gint64 i)
+{
+  switch (d) {
+    case VV_DTYPE_F32:
+      return ((const gfloat *) p)[i];
+    case VV_DTYPE_BF16:
+      return vv_bf16_to_f32 (((const guint16 *) p)[i]);
+    case VV_DTYPE_F16:
+      return vv_f16_to_f32 (((const guint16 *) p)[i]);
+  }
+  return 0.0f;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Portable kernels */
+
+/* Each (row, input) pair sums element k into acc[k % 4], then adds the
+ * four partial sums pairwise. Weight rows are converted a block at a time
+ * into a small F32 buffer so the conversion is paid once per row. */
+static void
+scalar_gemv (const void *w, VvDType dt, gint64 in, gint64 rows, const gfloat *x,
+    gint n, gfloat *y, gint64 ldy)
+{
+  enum { BLOCK = 256, NG = 8 };
+  gfloat wb[BLOCK];
+  const gsize es = dtype_size (dt);
+
+  for (gint64 r = 0; r < rows; r++) {
+    const guint8 *wr = (const guint8 *) w + (gsize) (r * in) * es;
+    for (gint j0 = 0; j0 < n; j0 += NG) {
+      gint nj = MIN (NG, n - j0);
+      gfloat acc[NG][4];
+      memset (acc, 0, sizeof (acc));
+      for (gint64 k0 = 0; k0 < in; k0 += BLOCK) {
+        gint64 kn = MIN (BLOCK, in - k0);
+        vv_convert_to_f32 (dt, wr + (gsize) k0 * es, wb, kn);
+        for (gint j = 0; j < nj; j++) {
+          const gfloat *xr = x + (gsize) (j0 + j) * in + k0;
+          /* BLOCK is a multiple of 4, so k % 4 == (k0 + k) % 4 */
+          for (gint64 k = 0; k < kn; k++)
+            acc[j][k & 3] += wb[k] * xr[k];
+        }
+      }
+      for (gint j = 0; j < nj; j++)
+        y[(gsize) (j0 + j) * ldy + r] = (acc[j][0] + acc[j][1]) + (acc[j][2] + acc[j][3]);
+    }
+  }
+}
+
+static void
+scalar_gemv_f32 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy)
+{
+  scalar_gemv (w, VV_DTYPE_F32, in, rows, x, n, y, ldy);
+}
+
+static void
+scalar_gemv_f16 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy)
+{
+  scalar_gemv (w, VV_DTYPE_F16, in, rows, x, n, y, ldy);
+}
+
+static void
+scalar_gemv_bf16 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy)
+{
+  scalar_gemv (w, VV_DTYPE_BF16, in, rows, x, n, y, ldy);
+}
+
+static void
+scalar_convert_f32 (const void *src, gfloat *dst, gint64 n)
+{
+  vv_convert_to_f32 (VV_DTYPE_F32, src, dst, n);
+}
+
+static void
+scalar_convert_f16 (const void *src, gfloat *dst, gint64 n)
+{
+  vv_convert_to_f32 (VV_DTYPE_F16, src, dst, n);
+}
+
+static void
+scalar_convert_bf16 (const void *src, gfloat *dst, gint64 n)
+{
+  vv_convert_to_f32 (VV_DTYPE_BF16, src, dst, n);
+}
+
+/* ---------------------------------------------------------------------- */
+/* x86-64 SIMD kernels, compiled with target attributes and chosen at run
+ * time so the library still runs on any x86-64. */
+
+#if defined(__x86_64__)
+
+#define VV_INLINE static inline __attribute__ ((always_inline))
+#define VV_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
+#define VV_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl")))
+
+/* Row-block height of the outer loop; input groups are handled inside it
+ * so a block's weights stay in L1/L2 between groups. */
+#define VV_ROW_BLOCK 16
+
+/* ---- AVX2 + FMA + F16C: 8 lanes, one accumulator per (row, input) ---- */
+
+static const gint32 avx2_tail_mask[16] = {
+  -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0
+};
+
+VV_INLINE VV_AVX2 __m256
+avx2_load8 (const void *p, VvDType dt)
+{
+  if (dt == VV_DTYPE_F32)
+    return _mm256_loadu_ps ((const gfloat *) p);
+  __m128i h = _mm_loadu_si128 ((const __m128i *) p);
+  if (dt == VV_DTYPE_BF16)
+    return _mm256_castsi256_ps (_mm256_slli_epi32 (_mm256_cvtepu16_epi32 (h), 16));
+  return _mm256_cvtph_ps (h);
+}
+
+VV_INLINE VV_AVX2 gfloat
+avx2_hsum (__m256 v)
+{
+  __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
+  s = _mm_add_ss (s, _mm_movehdup_ps (s));
+  return _mm_cvtss_f32 (s);
+}
+
+/* R weight rows × N input rows. Lane l of a pair's accumulator sums
+ * elements k ≡ l (mod 8) in increasing k; the tail is zero-padded. */
+VV_INLINE VV_AVX2 void
+avx2_block (const guint8 *w, gint64 in, const gfloat *x, gfloat *y, gint64 ldy,
+    const int R, const int N, const VvDType dt)
+{
+  const gsize es = dtype_size (dt);
+  __m256 acc[4][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < N; j++)
+      acc[r][j] = _mm256_setzero_ps ();
+
+  gint64 k = 0;
+  for (; k + 8 <= in; k += 8) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      __m256 wv = avx2_load8 (w + (gsize) (r * in + k) * es, dt);
+#pragma GCC unroll 4
+      for (int j = 0; j < N; j++)
+        acc[r][j] = _mm256_fmadd_ps (wv, _mm256_loadu_ps (x + j * in + k), acc[r][j]);
+    }
+  }
+  if (k < in) {
+    gint rem = (gint) (in - k);
+    __m256i mask = _mm256_loadu_si256 ((const __m256i *) (avx2_tail_mask + 8 - rem));
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      guint8 buf[32] = { 0 };
+      memcpy (buf, w + (gsize) (r * in + k) * es, (gsize) rem * es);
+      __m256 wv = avx2_load8 (buf, dt);
+#pragma GCC unroll 4
+      for (int j = 0; j < N; j++)
+        acc[r][j] = _mm256_fmadd_ps (wv, _mm256_maskload_ps (x + j * in + k, mask),
+            acc[r][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < N; j++)
+      y[j * ldy + r] = avx2_hsum (acc[r][j]);
+}
+
+VV_INLINE VV_AVX2 void
+avx2_rows (const guint8 *w, gint64 in, gint64 rows, const gfloat *x, gfloat *y,
+    gint64 ldy, const int R, const int N, const VvDType dt)
+{
+  const gsize es = dtype_size (dt);
+  gint64 r = 0;
+  for (; r + R <= rows; r += R)
+    avx2_block (w + (gsize) (r * in) * es, in, x, y + r, ldy, R, N, dt);
+  for (; r < rows; r++)
+    avx2_block (w + (gsize) (r * in) * es, in, x, y + r, ldy, 1, N, dt);
+}
+
+VV_INLINE VV_AVX2 void
+avx2_gemv (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n, gfloat *y,
+    gint64 ldy, const VvDType dt)
+{
+  const gsize es = dtype_size (dt);
+  for (gint64 r0 = 0; r0 < rows; r0 += VV_ROW_BLOCK) {
+    gint64 nr = MIN (VV_ROW_BLOCK, rows - r0);
+    const guint8 *wb = (const guint8 *) w + (gsize) (r0 * in) * es;
+    for (gint j0 = 0; j0 < n;) {
+      const gfloat *xj = x + (gsize) j0 * in;
+      gfloat *yj = y + (gsize) j0 * ldy + r0;
+      switch (MIN (4, n - j0)) {
+        case 1:
+          avx2_rows (wb, in, nr, xj, yj, ldy, 4, 1, dt);
+          j0 += 1;
+          break;
+        case 2:
+          avx2_rows (wb, in, nr, xj, yj, ldy, 4, 2, dt);
+          j0 += 2;
+          break;
+        case 3:
+          avx2_rows (wb, in, nr, xj, yj, ldy, 2, 3, dt);
+          j0 += 3;
+          break;
+        default:
+          avx2_rows (wb, in, nr, xj, yj, ldy, 2, 4, dt);
+          j0 += 4;
+          break;
+      }
+    }
+  }
+}
+
+static VV_AVX2 void
+avx2_gemv_f32 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy)
+{
+  avx2_gemv (w, in, rows, x, n, y, ldy, VV_DTYPE_F32);
+}
+
+static VV_AVX2 void
+avx2_gemv_f16 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy)
+{
+  avx2_gemv (w, in, rows, x, n, y, ldy, VV_DTYPE_F16);
+}
+
+static VV_AVX2 void
+avx2_gemv_bf16 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy)
+{
+  avx2_gemv (w, in, rows, x, n, y, ldy, VV_DTYPE_BF16);
+}
+
+static VV_AVX2 void
+avx2_convert_f16 (const void *src, gfloat *dst, gint64 n)
+{
+  const guint16 *s = src;
+  gint64 i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps (dst + i, avx2_load8 (s + i, VV_DTYPE_F16));
+  for (; i < n; i++)
+    dst[i] = vv_f16_to_f32 (s[i]);
+}
+
+static VV_AVX2 void
+avx2_convert_bf16 (const void *src, gfloat *dst, gint64 n)
+{
+  const guint16 *s = src;
+  gint64 i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps (dst + i, avx2_load8 (s + i, VV_DTYPE_BF16));
+  for (; i < n; i++)
+    dst[i] = vv_bf16_to_f32 (s[i]);
+}
+
+/* ---- AVX-512 (F, BW, VL): 16 lanes, masked tails ---- */
+
+VV_INLINE VV_AVX512 __m512
+avx512_cvt16 (__m256i h, const VvDType dt)
+{
+  if (dt == VV_DTYPE_BF16)
+    return _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_cvtepu16_epi32 (h), 16));
+  return _mm512_cvtph_ps (h);
+}
+
+VV_INLINE VV_AVX512 __m512
+avx512_load16 (const void *p, const VvDType dt)
+{
+  if (dt == VV_DTYPE_F32)
+    return _mm512_loadu_ps (p);
+  return avx512_cvt16 (_mm256_loadu_si256 ((const __m256i *) p), dt);
+}
+
+VV_INLINE VV_AVX512 __m512
+avx512_load16_mask (const void *p, __mmask16 m, const VvDType dt)
+{
+  if (dt == VV_DTYPE_F32)
+    return _mm512_maskz_loadu_ps (m, p);
+  return avx512_cvt16 (_mm256_maskz_loadu_epi16 (m, p), dt);
+}
+
+#ifndef VV_PF_DIST
+#define VV_PF_DIST 0
+#endif
+#ifndef VV_A512
+#define VV_A512 4
+#endif
+#ifndef VV_R512
+#define VV_R512 1
+#endif
+
+VV_INLINE VV_AVX512 void
+avx512_block (const guint8 *w, gint64 in, const gfloat *x, gfloat *y, gint64 ldy,
+    const int R, const int N, const int A, const int PF, const VvDType dt)
+{
+  const gsize es = dtype_size (dt);
+  __m512 acc[4][8][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+    for (int j = 0; j < N; j++)
+#pragma GCC unroll 4
+      for (int a = 0; a < A; a++)
+        acc[r][j][a] = _mm512_setzero_ps ();
+
+  gint64 k = 0;
+  for (; k + 16 * A <= in; k += 16 * A) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      if (PF > 0) {
+        const char *pf = (const char *) (w + (gsize) (r * in + k) * es) + PF;
+#pragma GCC unroll 4
+        for (int l = 0; l < (int) (16 * A * es) / 64; l++)
+          _mm_prefetch (pf + 64 * l, _MM_HINT_T0);
+      }
+#pragma GCC unroll 4
+      for (int a = 0; a < A; a++) {
+        __m512 wv = avx512_load16 (w + (gsize) (r * in + k + 16 * a) * es, dt);
+#pragma GCC unroll 8
+        for (int j = 0; j < N; j++)
+          acc[r][j][a] = _mm512_fmadd_ps (wv, _mm512_loadu_ps (x + j * in + k + 16 * a), acc[r][j][a]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int a = 0; a < A - 1; a++) {
+    if (k + 16 <= in) {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; r++) {
+        __m512 wv = avx512_load16 (w + (gsize) (r * in + k) * es, dt);
+#pragma GCC unroll 8
+        for (int j = 0; j < N; j++)
+          acc[r][j][a] = _mm512_fmadd_ps (wv, _mm512_loadu_ps (x + j * in + k), acc[r][j][a]);
+      }
+      k += 16;
+    }
+  }
+  if (k < in) {
+    __mmask16 m = (__mmask16) ((1u << (in - k)) - 1);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      __m512 wv = avx512_load16_mask (w + (gsize) (r * in + k) * es, m, dt);
+#pragma GCC unroll 8
+      for (int j = 0; j < N; j++)
+        acc[r][j][A - 1] = _mm512_fmadd_ps (wv, _mm512_maskz_loadu_ps (m, x + j * in + k),
+            acc[r][j][A - 1]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+    for (int j = 0; j < N; j++) {
+      __m512 s;
+      if (A == 4)
+        s = _mm512_add_ps (_mm512_add_ps (acc[r][j][0], acc[r][j][1]),
+            _mm512_add_ps (acc[r][j][2], acc[r][j][3]));
+      else if (A == 2)
+        s = _mm512_add_ps (acc[r][j][0], acc[r][j][1]);
+      else
+        s = acc[r][j][0];
+      y[j * ldy + r] = _mm512_reduce_add_ps (s);
+    }
+}
+
+VV_INLINE VV_AVX512 void
+avx512_rows (const guint8 *w, gint64 in, gint64 rows, const gfloat *x, gfloat *y,
+    gint64 ldy, const int R, const int N, const VvDType dt)
+{
+  const gsize es = dtype_size (dt);
+  gint64 r = 0;
+  for (; r + R <= rows; r += R)
+    avx512_block (w + (gsize) (r * in) * es, in, x, y + r, ldy, R, N, VV_A512, VV_PF_DIST, dt);
+  for (; r < rows; r++)
+    avx512_block (w + (gsize) (r * in) * es, in, x, y + r, ldy, 1, N, VV_A512, VV_PF_DIST, dt);
+}
+
+VV_INLINE VV_AVX512 void
+avx512_gemv (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy, const VvDType dt)
+{
+  const gsize es = dtype_size (dt);
+  for (gint64 r0 = 0; r0 < rows; r0 += VV_ROW_BLOCK) {
+    gint64 nr = MIN (VV_ROW_BLOCK, rows - r0);
+    const guint8 *wb = (const guint8 *) w + (gsize) (r0 * in) * es;
+    for (gint j0 = 0; j0 < n;) {
+      const gfloat *xj = x + (gsize) j0 * in;
+      gfloat *yj = y + (gsize) j0 * ldy + r0;
+      gint nj = MIN (8, n - j0);
+      switch (nj) {
+        case 1: avx512_rows (wb, in, nr, xj, yj, ldy, VV_R512, 1, dt); break;
+        case 2: avx512_rows (wb, in, nr, xj, yj, ldy, VV_R512, 2, dt); break;
+        case 3: avx512_rows (wb, in, nr, xj, yj, ldy, VV_R512, 3, dt); break;
+        case 4: avx512_rows (wb, in, nr, xj, yj, ldy, VV_R512, 4, dt); break;
+        case 5: avx512_rows (wb, in, nr, xj, yj, ldy, 1, 5, dt); break;
+        case 6: avx512_rows (wb, in, nr, xj, yj, ldy, 1, 6, dt); break;
+        case 7: avx512_rows (wb, in, nr, xj, yj, ldy, 1, 7, dt); break;
+        default: avx512_rows (wb, in, nr, xj, yj, ldy, 1, 8, dt); break;
+      }
+      j0 += nj;
+    }
+  }
+}
+
+static VV_AVX512 void
+avx512_gemv_f32 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy)
+{
+  avx512_gemv (w, in, rows, x, n, y, ldy, VV_DTYPE_F32);
+}
+
+static VV_AVX512 void
+avx512_gemv_f16 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy)
+{
+  avx512_gemv (w, in, rows, x, n, y, ldy, VV_DTYPE_F16);
+}
+
+static VV_AVX512 void
+avx512_gemv_bf16 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy)
+{
+  avx512_gemv (w, in, rows, x, n, y, ldy, VV_DTYPE_BF16);
+}
+
+VV_INLINE VV_AVX512 void
+avx512_convert (const void *src, gfloat *dst, gint64 n, const VvDType dt)
+{
+  const guint16 *s = src;
+  gint64 i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps (dst + i, avx512_load16 (s + i, dt));
+  if (i < n) {
+    __mmask16 m = (__mmask16) ((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps (dst + i, m, avx512_load16_mask (s + i, m, dt));
+  }
+}
+
+static VV_AVX512 void
+avx512_convert_f16 (const void *src, gfloat *dst, gint64 n)
+{
+  avx512_convert (src, dst, n, VV_DTYPE_F16);
+}
+
+static VV_AVX512 void
+avx512_convert_bf16 (const void *src, gfloat *dst, gint64 n)
+{
+  avx512_convert (src, dst, n, VV_DTYPE_BF16);
+}
+
+#endif /* __x86_64__ */
+
+/* ---------------------------------------------------------------------- */
+/* ISA selection */
+
+static CpuIsa
+detect_isa (void)
+{
+#if defined(__x86_64__)
+  __builtin_cpu_init ();
+  /* __builtin_cpu_supports also checks that the OS saves the registers. */
+  if (__builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw")
+      && __builtin_cpu_supports ("avx512vl"))
+    return CPU_ISA_AVX512;
+  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")
+      && __builtin_cpu_supports ("f16c"))
+    return CPU_ISA_AVX2;
+#endif
+  return CPU_ISA_SCALAR;
+}
+
+static gboolean
+choose_isa (CpuIsa *isa, GError **error)
+{
+  CpuIsa best = detect_isa ();
+  const gchar *env = g_getenv ("VV_CPU_ISA");
+  if (env == NULL || *env == '\0' || g_ascii_strcasecmp (env, "auto") == 0) {
+    *isa = best;
+    return TRUE;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (isa_names); i++) {
+    if (g_ascii_strcasecmp (env, isa_names[i]) == 0) {
+      if ((CpuIsa) i > best) {
+        g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+            "VV_CPU_ISA=%s: this CPU supports at most %s", env, isa_names[best]);
+        return FALSE;
+      }
+      *isa = (CpuIsa) i;
+      return TRUE;
+    }
+  }
+  g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+      "VV_CPU_ISA=%s: expected scalar, avx2, avx512 or auto", env);
+  return FALSE;
+}
+
+static void
+set_kernels (CpuBackend *cpu)
+{
+  cpu->gemv[VV_DTYPE_F32] = scalar_gemv_f32;
+  cpu->gemv[VV_DTYPE_F16] = scalar_gemv_f16;
+  cpu->gemv[VV_DTYPE_BF16] = scalar_gemv_bf16;
+  cpu->convert[VV_DTYPE_F32] = scalar_convert_f32;
+  cpu->convert[VV_DTYPE_F16] = scalar_convert_f16;
+  cpu->convert[VV_DTYPE_BF16] = scalar_convert_bf16;
+#if defined(__x86_64__)
+  if (cpu->isa == CPU_ISA_AVX2) {
+    cpu->gemv[VV_DTYPE_F32] = avx2_gemv_f32;
+    cpu->gemv[VV_DTYPE_F16] = avx2_gemv_f16;
+    cpu->gemv[VV_DTYPE_BF16] = avx2_gemv_bf16;
+    cpu->convert[VV_DTYPE_F16] = avx2_convert_f16;
+    cpu->convert[VV_DTYPE_BF16] = avx2_convert_bf16;
+  } else if (cpu->isa == CPU_ISA_AVX512) {
+    cpu->gemv[VV_DTYPE_F32] = avx512_gemv_f32;
+    cpu->gemv[VV_DTYPE_F16] = avx512_gemv_f16;
+    cpu->gemv[VV_DTYPE_BF16] = avx512_gemv_bf16;
+    cpu->convert[VV_DTYPE_F16] = avx512_convert_f16;
+    cpu->convert[VV_DTYPE_BF16] = avx512_convert_bf16;
+  }
+#endif
+}
+
+/* ---------------------------------------------------------------------- */
+/* Helpers */
+
+static inline void
+run_tasks (CpuBackend *cpu, gint n_tasks, VvParallelFunc func, gpointer data)
+{
+  if (n_tasks <= 1)
+    func (0, 1, data);
+  else
+    vv_thread_pool_run (cpu->pool, n_tasks, func, data);
+}
+
+/* Number of tasks for @n_items items of which each task should get at
+ * least @min_per_task, given that the whole job is worth parallelising
+ * only when @work >= @par_min. */
+static gint
+pick_n_tasks (CpuBackend *cpu, gint64 n_items, gint64 min_per_task, gint64 work,
+    gint64 par_min, gint tasks_per_thread)
+{
+  gint n_threads = vv_thread_pool_get_n_threads (cpu->pool);
+  if (n_threads <= 1 || work < par_min)
+    return 1;
+  gint64 t = MIN ((gint64) n_threads * tasks_per_thread, n_items / MAX (1, min_per_task));
+  return (gint) CLAMP (t, 1, G_MAXINT);
+}
+
+static gboolean
+ensure_scratch (CpuBackend *cpu, gsize floats, GError **error)
+{
+  if (cpu->scratch_floats >= floats)
+    return TRUE;
+  gint n = vv_thread_pool_get_n_threads (cpu->pool);
+  for (gint i = 0; i < n; i++) {
+    free (cpu->scratch[i]);
+    cpu->scratch[i] = NULL;
+  }
+  cpu->scratch_floats = 0;
+  /* round up generously so slightly larger shapes do not regrow */
+  gsize want = MAX (floats + floats / 4, (gsize) 1 << 16);
+  for (gint i = 0; i < n; i++) {
+    void *p = NULL;
+    if (posix_memalign (&p, 64, want * sizeof (gfloat)) != 0) {
+      for (gint k = 0; k < i; k++) {
+        free (cpu->scratch[k]);
+        cpu->scratch[k] = NULL;
+      }
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
+          "linear: cannot allocate %" G_GSIZE_FORMAT " bytes of scratch",
+          want * sizeof (gfloat));
+      return FALSE;
+    }
+    cpu->scratch[i] = p;
+  }
+  cpu->scratch_floats = want;
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* linear */
+
+typedef struct {
+  CpuBackend *cpu;
+  const guint8 *w;
+  VvDType wdt;
+  gint64 in, out;
+  const gfloat *x;
+  gint n;
+  gfloat *y;
+  const void *bias;
+  VvDType bdt;
+  gint64 rows_per_task;         /* small-n path */
+  gint64 panel, n_panels;       /* sgemm path */
+} LinearJob;
+
+static void
+add_bias (const LinearJob *job, gint64 o0, gint64 o1)
+{
+  for (gint64 o = o0; o < o1; o++) {
+    gfloat b = weight_at (job->bias, job->bdt, o);
+    for (gint j = 0; j < job->n; j++)
+      job->y[(gsize) j * job->out + o] += b;
+  }
+}
+
+static void
+linear_small_task (gint task, gint n_tasks, gpointer data)
+{
+  const LinearJob *job = data;
+  gint64 o0 = task * job->rows_per_task;
+  gint64 o1 = MIN (job->out, o0 + job->rows_per_task);
+  if (o0 >= o1)
+    return;
+  job->cpu->gemv[job->wdt] (job->w + (gsize) (o0 * job->in) * dtype_size (job->wdt),
+      job->in, o1 - o0, job->x, job->n, job->y + o0, job->out);
+  if (job->bias != NULL)
+    add_bias (job, o0, o1);
+}
+
+static void
+linear_gemm_task (gint task, gint n_tasks, gpointer data)
+{
+  const LinearJob *job = data;
+  gint64 p0 = job->n_panels * task / n_tasks;
+  gint64 p1 = job->n_panels * (task + 1) / n_tasks;
+  for (gint64 p = p0; p < p1; p++) {
+    gint64 o0 = p * job->panel;
+    gint64 rows = MIN (job->panel, job->out - o0);
+    const gfloat *wp;
+    if (job->wdt == VV_DTYPE_F32) {
+      wp = (const gfloat *) job->w + o0 * job->in;
+    } else {
+      /* Tasks never outnumber threads, so each task owns scratch[task]. */
+      gfloat *s = job->cpu->scratch[task];
+      job->cpu->convert[job->wdt] (job->w + (gsize) (o0 * job->in) * 2, s, rows * job->in);
+      wp = s;
+    }
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, job->n, (gint) rows,
+        (gint) job->in, 1.0f, job->x, (gint) job->in, wp, (gint) job->in, 0.0f,
+        job->y + o0, (gint) job->out);
+    if (job->bias != NULL)
+      add_bias (job, o0, o0 + rows);
+  }
+}
+
+static gboolean
+cpu_linear (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *w,
+    const VvTensor *bias, GError **error)
+{
+  CpuBackend *cpu = CPU (be);
+  LinearJob job = {
+    .cpu = cpu,
+    .w = w->data,
+    .wdt = w->dtype,
+    .in = w->shape[1],
+    .out = w->shape[0],
+    .x = x->data,
+    .n = (gint) (vv_tensor_n_elements (x) / MAX (1, w->shape[1])),
+    .y = y->data,
+    .bias = bias ? bias->data : NULL,
+    .bdt = bias ? bias->dtype : VV_DTYPE_F32,
+  };
+  if (job.in == 0) {
+    /* empty dot products */
+    job.n = (gint) (vv_tensor_n_elements (y) / job.out);
+    memset (job.y, 0, vv_tensor_n_bytes (y));
+    if (job.bias != NULL)
+      add_bias (&job, 0, job.out);
+    return TRUE;
+  }
+
+  if (job.n <= VV_CPU_SMALL_N) {
+    gint n_tasks = pick_n_tasks (cpu, job.out, 16, job.out * job.in * job.n,
+        VV_CPU_PAR_MIN_LINEAR, VV_CPU_TASKS_PER_THREAD);
+    /* chunks of whole row groups (4) so only the last chunk has a remainder */
+    job.rows_per_task = ((job.out + n_tasks - 1) / n_tasks + 3) & ~(gint64) 3;
+    n_tasks = (gint) ((job.out + job.rows_per_task - 1) / job.rows_per_task);
+    run_tasks (cpu, n_tasks, linear_small_task, &job);
+    return TRUE;
+  }
+
+  /* Panel height depends on the input dimension only (determinism). */
+  gint64 panel = VV_CPU_PANEL_BYTES / (gint64) sizeof (gfloat) / job.in;
+  panel = CLAMP (panel & ~(gint64) 15, 16, 1024);
+  job.panel = MIN (panel, job.out);
+  job.n_panels = (job.out + job.panel - 1) / job.panel;
+  gint n_tasks = (gint) MIN (job.n_panels, vv_thread_pool_get_n_threads (cpu->pool));
+  if ((gint64) job.n * job.out * job.in < VV_CPU_PAR_MIN_LINEAR)
+    n_tasks = 1;
+  if (job.wdt != VV_DTYPE_F32
+      && !ensure_scratch (cpu, (gsize) (job.panel * job.in), error))
+    return FALSE;
+  run_tasks (cpu, n_tasks, linear_gemm_task, &job);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* rms_norm */
+
+typedef struct {
+  const gfloat *x;
+  gfloat *y;
+  const void *w;
+  VvDType wdt;
+  gint64 d, rows;
+  gfloat eps;
+} RmsJob;
+
+static void
+rms_row (const RmsJob *job, gint64 row)
+{
+  const gfloat *x = job->x + row * job->d;
+  gfloat *y = job->y + row * job->d;
+  gint64 d = job->d;
+  /* Sum of squares in double with 8 interleaved partial sums: as cheap as
+   * float here and exact enough to not matter. */
+  gdouble s[8] = { 0 };
+  gint64 k = 0;
+  for (; k + 8 <= d; k += 8)
+    for (gint l = 0; l < 8; l++)
+      s[l] += (gdouble) x[k + l] * x[k + l];
+  for (; k < d; k++)
+    s[k & 7] += (gdouble) x[k] * x[k];
+  gdouble sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  gfloat r = (gfloat) (1.0 / sqrt (sum / (gdouble) d + (gdouble) job->eps));
+
+  switch (job->w == NULL ? -1 : (gint) job->wdt) {
+    case -1:
+      for (k = 0; k < d; k++)
+        y[k] = x[k] * r;
+      break;
+    case VV_DTYPE_F32:{
+      const gfloat *w = job->w;
+      for (k = 0; k < d; k++)
+        y[k] = (x[k] * r) * w[k];
+      break;
+    }
+    case VV_DTYPE_BF16:{
+      const guint16 *w = job->w;
+      for (k = 0; k < d; k++)
+        y[k] = (x[k] * r) * vv_bf16_to_f32 (w[k]);
+      break;
+    }
+    case VV_DTYPE_F16:{
+      const guint16 *w = job->w;
+      for (k = 0; k < d; k++)
+        y[k] = (x[k] * r) * vv_f16_to_f32 (w[k]);
+      break;
+    }
+  }
+}
+
+static void
+rms_task (gint task, gint n_tasks, gpointer data)
+{
+  const RmsJob *job = data;
+  gint64 r0 = job->rows * task / n_tasks;
+  gint64 r1 = job->rows * (task + 1) / n_tasks;
+  for (gint64 r = r0; r < r1; r++)
+    rms_row (job, r);
+}
+
+static gboolean
+cpu_rms_norm (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *w,
+    gfloat eps, GError **error)
+{
+  CpuBackend *cpu = CPU (be);
+  gint64 d = x->shape[x->ndim - 1];
+  RmsJob job = {
+    .x = x->data,
+    .y = y->data,
+    .w = w ? w->data : NULL,
+    .wdt = w ? w->dtype : VV_DTYPE_F32,
+    .d = d,
+    .rows = vv_tensor_n_elements (x) / d,
+    .eps = eps,
+  };
+  gint n_tasks = pick_n_tasks (cpu, job.rows, 1, job.rows * d, VV_CPU_PAR_MIN_RMS, 1);
+  run_tasks (cpu, n_tasks, rms_task, &job);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Element-wise ops */
+
+typedef enum {
+  EW_SILU,
+  EW_GELU,
+  EW_ADD,
+  EW_MUL,
+  EW_SCALE,
+} EwKind;
+
+typedef struct {
+  EwKind kind;
+  const gfloat *a, *b;
+  gfloat *y;
+  gint64 n;                     /* elements of a / y */
+  gint64 nb;                    /* elements of b (n, or one row) */
+  gfloat s;
+} EwJob;
+
+static void
+ew_range (const EwJob *job, gint64 i0, gint64 i1)
+{
+  const gfloat *a = job->a;
+  gfloat *y = job->y;
+  switch (job->kind) {
+    case EW_SILU:
+      for (gint64 i = i0; i < i1; i++)
+        y[i] = a[i] / (1.0f + expf (-a[i]));
+      break;
+    case EW_GELU:
+      for (gint64 i = i0; i < i1; i++)
+        y[i] = 0.5f * a[i] * (1.0f + erff (a[i] * (gfloat) M_SQRT1_2));
+      break;
+    case EW_SCALE:
+      for (gint64 i = i0; i < i1; i++)
+        y[i] = a[i] * job->s;
+      break;
+    case EW_ADD:
+    case EW_MUL:{
+      /* walk b row by row so broadcasting needs no modulo per element */
+      gint64 nb = job->nb;
+      gint64 i = i0;
+      while (i < i1) {
+        gint64 off = nb == job->n ? i : i % nb;
+        gint64 len = MIN (i1 - i, nb - off);
+        const gfloat *ap = a + i, *bp = job->b + off;
+        gfloat *yp = y + i;
+        if (job->kind == EW_ADD)
+          for (gint64 k = 0; k < len; k++)
+            yp[k] = ap[k] + bp[k];
+        else
+          for (gint64 k = 0; k < len; k++)
+            yp[k] = ap[k] * bp[k];
+        i += len;
+      }
+      break;
+    }
+  }
+}
+
+static void
+ew_task (gint task, gint n_tasks, gpointer data)
+{
+  const EwJob *job = data;
+  /* 16-element aligned boundaries keep chunks on separate cache lines */
+  gint64 i0 = (job->n * task / n_tasks) & ~(gint64) 15;
+  gint64 i1 = task == n_tasks - 1 ? job->n : (job->n * (task + 1) / n_tasks) & ~(gint64) 15;
+  if (i0 < i1)
+    ew_range (job, i0, i1);
+}
+
+static void
+ew_run (CpuBackend *cpu, const EwJob *job)
+{
+  gint64 par_min = job->kind == EW_SILU || job->kind == EW_GELU ?
+      VV_CPU_PAR_MIN_UNARY : VV_CPU_PAR_MIN_BINARY;
+  gint n_tasks = pick_n_tasks (cpu, job->n, par_min / 2, job->n, par_min, 2);
+  run_tasks (cpu, n_tasks, ew_task, (gpointer) job);
+}
+
+static gboolean
+cpu_unary (VvBackend *be, VvUnaryOp op, VvTensor *y, const VvTensor *x, GError **error)
+{
+  EwJob job = {
+    .kind = op == VV_UNARY_SILU ? EW_SILU : EW_GELU,
+    .a = x->data,
+    .y = y->data,
+    .n = vv_tensor_n_elements (x),
+  };
+  ew_run (CPU (be), &job);
+  return TRUE;
+}
+
+static gboolean
+cpu_binary (VvBackend *be, VvBinaryOp op, VvTensor *y, const VvTensor *a,
+    const VvTensor *b, GError **error)
+{
+  EwJob job = {
+    .kind = op == VV_BINARY_ADD ? EW_ADD : EW_MUL,
+    .a = a->data,
+    .b = b->data,
+    .y = y->data,
+    .n = vv_tensor_n_elements (a),
+    .nb = vv_tensor_n_elements (b),
+  };
+  ew_run (CPU (be), &job);
+  return TRUE;
+}
+
+static gboolean
+cpu_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s, GError **error)
+{
+  EwJob job = {
+    .kind = EW_SCALE,
+    .a = a->data,
+    .y = y->data,
+    .n = vv_tensor_n_elements (a),
+    .s = s,
+  };
+  ew_run (CPU (be), &job);
+  return TRUE;
+}
+
+static gboolean
+cpu_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table, const gint32 *ids,
+    gint n_ids, GError **error)
+{
+  CpuBackend *cpu = CPU (be);
+  gint64 d = table->shape[1];
+  gsize es = dtype_size (table->dtype);
+  for (gint i = 0; i < n_ids; i++)
+    cpu->convert[table->dtype] ((const guint8 *) table->data + (gsize) (ids[i] * d) * es,
+        (gfloat *) y->data + (gsize) i * d, d);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void
+cpu_destroy (VvBackend *be)
+{
+  CpuBackend *cpu = CPU (be);
+  if (cpu != NULL) {
+    if (cpu->scratch != NULL) {
+      for (gint i = 0; i < be->n_threads; i++)
+        free (cpu->scratch[i]);
+      g_free (cpu->scratch);
+    }
+    vv_thread_pool_free (cpu->pool);
+    g_free (cpu);
+  }
+  g_free (be);
+}
+
+static const VvBackendOps cpu_ops = {
+  .name = "cpu",
+  .destroy = cpu_destroy,
+  /* host backend: no mem_* ops, tensors are vv_tensor_new() memory */
+  .linear = cpu_linear,
+  .rms_norm = cpu_rms_norm,
+  .unary = cpu_unary,
+  .binary = cpu_binary,
+  .scale = cpu_scale,
+  .get_rows = cpu_get_rows,
+};
+
+/**
+ * vv_backend_cpu_new:
+ * @n_threads: threads to compute with (the caller's included), 0 for
+ *   vv_thread_pool_default_n_threads()
+ * @error: return location for a #GError
+ *
+ * Creates the CPU backend. Its kernels are picked for this CPU unless
+ * VV_CPU_ISA says otherwise (see the top of vv-backend-cpu.c). A backend
+ * must be used from one thread at a time.
+ *
+ * Sets OpenBLAS to one thread (process-wide): large linear() products are
+ * split over this backend's own pool, one sgemm per weight panel, which
+ * keeps the results independent of the thread count and avoids two thread
+ * pools spinning on the same cores.
+ *
+ * Returns: (transfer full) (nullable): the backend, or %NULL on error
+ */
+VvBackend *
+vv_backend_cpu_new (gint n_threads, GError **error)
+{
+  if (n_threads < 0) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "cpu: invalid thread count %d", n_threads);
+    return NULL;
+  }
+  CpuIsa isa;
+  if (!choose_isa (&isa, error))
+    return NULL;
+
+  GError *local = NULL;
+  VvThreadPool *pool = vv_thread_pool_new (n_threads, &local);
+  if (pool == NULL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "cpu: %s", local->message);
+    g_error_free (local);
+    return NULL;
+  }
+
+  openblas_set_num_threads (1);
+
+  VvBackend *be = g_new0 (VvBackend, 1);
+  CpuBackend *cpu = g_new0 (CpuBackend, 1);
+  be->ops = &cpu_ops;
+  be->priv = cpu;
+  be->n_threads = vv_thread_pool_get_n_threads (pool);
+  cpu->pool = pool;
+  cpu->isa = isa;
+  cpu->scratch = g_new0 (gfloat *, be->n_threads);
+  set_kernels (cpu);
+  g_debug ("cpu backend: %d thread(s), %s kernels", be->n_threads, isa_names[isa]);
+  return be;
+}

@@ -1,1 +1,636 @@
-/* placeholder: being written */
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vv-backend.h"
+
+#include <math.h>
+#include <string.h>
+
+/*
+ * The public entry points: every vv_backend_<op>() checks its operands
+ * once (dtype, contiguity, shapes, which backend owns the memory) and only
+ * then calls the backend's op, so implementations can assume valid input.
+ * Error messages name the op and the shapes involved.
+ */
+
+G_DEFINE_QUARK (vv-backend-error-quark, vv_backend_error)
+
+/* ---------------------------------------------------------------------- */
+/* Registry of backends living outside gst/ ("cpu" is built in). */
+
+typedef struct {
+  gchar *name;
+  VvBackendNewFunc new_func;
+} VvBackendEntry;
+
+static GMutex registry_lock;
+static GArray *registry;        /* VvBackendEntry; never freed */
+
+/**
+ * vv_backend_register:
+ * @name: backend name, e.g. "cuda"
+ * @new_func: (scope forever): constructor
+ *
+ * Makes @name known to vv_backend_new_by_name(). Registering a name again
+ * replaces its constructor; "cpu" cannot be replaced.
+ */
+void
+vv_backend_register (const gchar *name, VvBackendNewFunc new_func)
+{
+  g_return_if_fail (name != NULL && *name != '\0' && new_func != NULL);
+  g_return_if_fail (strcmp (name, "cpu") != 0);
+
+  g_mutex_lock (&registry_lock);
+  if (registry == NULL)
+    registry = g_array_new (FALSE, TRUE, sizeof (VvBackendEntry));
+  for (guint i = 0; i < registry->len; i++) {
+    VvBackendEntry *e = &g_array_index (registry, VvBackendEntry, i);
+    if (strcmp (e->name, name) == 0) {
+      e->new_func = new_func;
+      g_mutex_unlock (&registry_lock);
+      return;
+    }
+  }
+  VvBackendEntry e = { g_strdup (name), new_func };
+  g_array_append_val (registry, e);
+  g_mutex_unlock (&registry_lock);
+}
+
+/**
+ * vv_backend_list_names:
+ *
+ * Returns: (transfer full): the names vv_backend_new_by_name() accepts,
+ *   "cpu" first, then registered backends in registration order
+ */
+gchar **
+vv_backend_list_names (void)
+{
+  GPtrArray *names = g_ptr_array_new ();
+  g_ptr_array_add (names, g_strdup ("cpu"));
+  g_mutex_lock (&registry_lock);
+  for (guint i = 0; registry != NULL && i < registry->len; i++)
+    g_ptr_array_add (names, g_strdup (g_array_index (registry, VvBackendEntry, i).name));
+  g_mutex_unlock (&registry_lock);
+  g_ptr_array_add (names, NULL);
+  return (gchar **) g_ptr_array_free (names, FALSE);
+}
+
+VvBackend *
+vv_backend_new_cpu (gint n_threads, GError **error)
+{
+  return vv_backend_cpu_new (n_threads, error);
+}
+
+/**
+ * vv_backend_new_by_name:
+ * @name: "cpu" or a registered backend name
+ * @n_threads: CPU threads (0 = automatic)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the backend, or %NULL with
+ *   %VV_BACKEND_ERROR_UNAVAILABLE when @name is unknown
+ */
+VvBackend *
+vv_backend_new_by_name (const gchar *name, gint n_threads, GError **error)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+  if (strcmp (name, "cpu") == 0)
+    return vv_backend_cpu_new (n_threads, error);
+
+  VvBackendNewFunc new_func = NULL;
+  g_mutex_lock (&registry_lock);
+  for (guint i = 0; registry != NULL && i < registry->len; i++) {
+    VvBackendEntry *e = &g_array_index (registry, VvBackendEntry, i);
+    if (strcmp (e->name, name) == 0)
+      new_func = e->new_func;
+  }
+  g_mutex_unlock (&registry_lock);
+  if (new_func != NULL)
+    return new_func (n_threads, error);
+
+  g_auto (GStrv) names = vv_backend_list_names ();
+  g_autofree gchar *known = g_strjoinv (", ", names);
+  g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+      "Unknown backend \"%s\" (available: %s)", name, known);
+  return NULL;
+}
+
+void
+vv_backend_free (VvBackend *be)
+{
+  if (be == NULL)
+    return;
+  be->ops->destroy (be);
+}
+
+const gchar *
+vv_backend_get_name (VvBackend *be)
+{
+  g_return_val_if_fail (be != NULL, NULL);
+  return be->ops->name;
+}
+
+gint
+vv_backend_get_n_threads (VvBackend *be)
+{
+  g_return_val_if_fail (be != NULL, 0);
+  return be->n_threads;
+}
+
+/**
+ * vv_backend_is_host:
+ * @be: a backend
+ *
+ * Returns: %TRUE if @be computes on host memory (its tensors are plain
+ *   vv_tensor_new() tensors with device %NULL), i.e. it has no allocator
+ */
+gboolean
+vv_backend_is_host (VvBackend *be)
+{
+  g_return_val_if_fail (be != NULL, TRUE);
+  return be->ops->mem_alloc == NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Operand checks */
+
+static gboolean
+set_shape_error (GError **error, VvBackendError code, const gchar *op,
+    const VvTensor *a, const gchar *a_name, const VvTensor *b,
+    const gchar *b_name, const gchar *what)
+{
+  g_autofree gchar *sa = vv_tensor_shape_string (a);
+  if (b != NULL) {
+    g_autofree gchar *sb = vv_tensor_shape_string (b);
+    g_set_error (error, VV_BACKEND_ERROR, code, "%s: %s %s and %s %s: %s",
+        op, a_name, sa, b_name, sb, what);
+  } else {
+    g_set_error (error, VV_BACKEND_ERROR, code, "%s: %s %s: %s", op, a_name, sa, what);
+  }
+  return FALSE;
+}
+
+/* Common to every operand: sane header, contiguous, on this backend. */
+static gboolean
+check_tensor (VvBackend *be, const gchar *op, const gchar *name,
+    const VvTensor *t, GError **error)
+{
+  if (t == NULL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: %s is missing", op, name);
+    return FALSE;
+  }
+  if (t->ndim < 1 || t->ndim > VV_MAX_DIMS) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: %s has %d dimensions (1 to %d expected)", op, name, t->ndim, VV_MAX_DIMS);
+    return FALSE;
+  }
+  for (gint i = 0; i < t->ndim; i++)
+    if (t->shape[i] < 0 || t->shape[i] > G_MAXINT)
+      return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, t, name, NULL, NULL,
+          "dimension out of range");
+  if ((guint) t->dtype > VV_DTYPE_BF16)
+    return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, t, name, NULL, NULL,
+        "invalid dtype");
+  if (!vv_tensor_is_contiguous (t))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, t, name, NULL, NULL,
+        "not contiguous");
+  if (t->data == NULL && vv_tensor_n_elements (t) > 0)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, t, name, NULL, NULL,
+        "has no data");
+  if (vv_backend_is_host (be) ? t->device != NULL : t->device != (gpointer) be) {
+    g_autofree gchar *s = vv_tensor_shape_string (t);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DEVICE,
+        "%s: %s %s is not in %s backend memory (it is in %s)", op, name, s,
+        be->ops->name, t->device == NULL ? "host memory" :
+        ((VvBackend *) t->device)->ops->name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Activations: F32. */
+static gboolean
+check_act (VvBackend *be, const gchar *op, const gchar *name, const VvTensor *t,
+    GError **error)
+{
+  if (!check_tensor (be, op, name, t, error))
+    return FALSE;
+  if (t->dtype != VV_DTYPE_F32) {
+    g_autofree gchar *s = vv_tensor_shape_string (t);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DTYPE,
+        "%s: %s %s is %s, activations must be F32", op, name, s, vv_dtype_name (t->dtype));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Weights: F32, F16 or BF16 (check_tensor() already rejects anything else). */
+#define check_weight check_tensor
+
+static inline gint64
+last_dim (const VvTensor *t)
+{
+  return t->shape[t->ndim - 1];
+}
+
+/* Product of all but the last dimension. */
+static inline gint64
+n_rows (const VvTensor *t)
+{
+  gint64 n = 1;
+  for (gint i = 0; i < t->ndim - 1; i++)
+    n *= t->shape[i];
+  return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tensors */
+
+/**
+ * vv_backend_tensor_new:
+ * @be: a backend
+ * @dtype: element type
+ * @ndim: number of dimensions
+ * @shape: (array length=ndim): dimension sizes
+ * @error: return location for a #GError
+ *
+ * Allocates a contiguous tensor in @be's memory: a zero-filled host tensor
+ * on host backends, uninitialised device memory otherwise. Free it with
+ * vv_backend_tensor_free().
+ *
+ * Returns: (transfer full) (nullable): the tensor
+ */
+VvTensor *
+vv_backend_tensor_new (VvBackend *be, VvDType dtype, gint ndim,
+    const gint64 *shape, GError **error)
+{
+  g_return_val_if_fail (be != NULL, NULL);
+  if (ndim < 0 || ndim > VV_MAX_DIMS || (guint) dtype > VV_DTYPE_BF16) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "tensor_new: invalid dtype %d or dimension count %d", (gint) dtype, ndim);
+    return NULL;
+  }
+  for (gint i = 0; i < ndim; i++) {
+    if (shape[i] < 0 || shape[i] > G_MAXINT) {
+      g_autofree gchar *s = vv_shape_string (ndim, shape);
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+          "tensor_new: invalid shape %s", s);
+      return NULL;
+    }
+  }
+
+  if (vv_backend_is_host (be)) {
+    VvTensor *t = vv_tensor_new (dtype, ndim, shape);
+    if (t == NULL) {
+      g_autofree gchar *s = vv_shape_string (ndim, shape);
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
+          "tensor_new: cannot allocate %s %s", vv_dtype_name (dtype), s);
+    }
+    return t;
+  }
+
+  VvTensor *t = g_new0 (VvTensor, 1);
+  vv_tensor_init_view (t, dtype, ndim, shape, NULL);
+  gsize bytes = vv_tensor_n_bytes (t);
+  GError *local = NULL;
+  t->data = be->ops->mem_alloc (be, MAX (bytes, 1), &local);
+  if (t->data == NULL) {
+    g_autofree gchar *s = vv_shape_string (ndim, shape);
+    if (local != NULL) {
+      g_propagate_prefixed_error (error, local, "tensor_new %s %s: ",
+          vv_dtype_name (dtype), s);
+    } else {
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
+          "tensor_new: cannot allocate %s %s on %s", vv_dtype_name (dtype), s,
+          be->ops->name);
+    }
+    g_free (t);
+    return NULL;
+  }
+  t->device = be;
+  return t;
+}
+
+void
+vv_backend_tensor_free (VvBackend *be, VvTensor *t)
+{
+  if (t == NULL)
+    return;
+  if (t->device == NULL) {
+    vv_tensor_free (t);
+    return;
+  }
+  g_return_if_fail (be != NULL && t->device == (gpointer) be);
+  be->ops->mem_free (be, t->data);
+  g_free (t);
+}
+
+static gboolean
+check_transfer (VvBackend *be, const gchar *op, VvTensor *dev, const gchar *dev_name,
+    const VvTensor *host, const gchar *host_name, GError **error)
+{
+  if (!check_tensor (be, op, dev_name, dev, error))
+    return FALSE;
+  if (host == NULL || host->device != NULL || !vv_tensor_is_contiguous (host)) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: %s must be a contiguous host tensor", op, host_name);
+    return FALSE;
+  }
+  if (dev->dtype != host->dtype)
+    return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, dev, dev_name, host,
+        host_name, "dtypes differ");
+  if (vv_tensor_n_elements (dev) != vv_tensor_n_elements (host))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, dev, dev_name, host,
+        host_name, "element counts differ");
+  return TRUE;
+}
+
+/**
+ * vv_backend_tensor_upload:
+ * @be: a backend
+ * @dst: a tensor in @be's memory
+ * @host_src: a contiguous host tensor with the same dtype and element count
+ * @error: return location for a #GError
+ *
+ * Copies @host_src into @dst (a memcpy on host backends).
+ */
+gboolean
+vv_backend_tensor_upload (VvBackend *be, VvTensor *dst, const VvTensor *host_src,
+    GError **error)
+{
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_transfer (be, "upload", dst, "dst", host_src, "host_src", error))
+    return FALSE;
+  gsize bytes = vv_tensor_n_bytes (dst);
+  if (bytes == 0)
+    return TRUE;
+  if (vv_backend_is_host (be)) {
+    if (dst->data != host_src->data)
+      memmove (dst->data, host_src->data, bytes);
+    return TRUE;
+  }
+  return be->ops->mem_upload (be, dst->data, host_src->data, bytes, error);
+}
+
+/**
+ * vv_backend_tensor_download:
+ * @be: a backend
+ * @host_dst: a contiguous host tensor with the same dtype and element count
+ * @src: a tensor in @be's memory
+ * @error: return location for a #GError
+ *
+ * Copies @src into @host_dst (a memcpy on host backends).
+ */
+gboolean
+vv_backend_tensor_download (VvBackend *be, VvTensor *host_dst, const VvTensor *src,
+    GError **error)
+{
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_transfer (be, "download", (VvTensor *) src, "src", host_dst, "host_dst", error))
+    return FALSE;
+  gsize bytes = vv_tensor_n_bytes (src);
+  if (bytes == 0)
+    return TRUE;
+  if (vv_backend_is_host (be)) {
+    if (host_dst->data != src->data)
+      memmove (host_dst->data, src->data, bytes);
+    return TRUE;
+  }
+  return be->ops->mem_download (be, host_dst->data, src->data, bytes, error);
+}
+
+gboolean
+vv_backend_synchronize (VvBackend *be, GError **error)
+{
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (be->ops->synchronize == NULL)
+    return TRUE;
+  return be->ops->synchronize (be, error);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Ops */
+
+/* y and x[.., d] share all dimensions; used by the element-wise ops. */
+static gboolean
+check_same_shape (const gchar *op, const VvTensor *y, const gchar *y_name,
+    const VvTensor *x, const gchar *x_name, GError **error)
+{
+  if (!vv_tensor_same_shape (y, x))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, x_name, y, y_name,
+        "shapes differ");
+  return TRUE;
+}
+
+/**
+ * vv_backend_linear:
+ * @be: a backend
+ * @y: (out caller-allocates): F32 [.., out]
+ * @x: F32 [.., in], same leading dimensions as @y
+ * @w: F32/F16/BF16 [out, in]
+ * @bias: (nullable): F32/F16/BF16 [out]
+ * @error: return location for a #GError
+ *
+ * y = x · wᵀ + bias. @y must not overlap @x.
+ */
+gboolean
+vv_backend_linear (VvBackend *be, VvTensor *y, const VvTensor *x,
+    const VvTensor *w, const VvTensor *bias, GError **error)
+{
+  static const gchar op[] = "linear";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_act (be, op, "y", y, error) || !check_act (be, op, "x", x, error)
+      || !check_weight (be, op, "w", w, error)
+      || (bias != NULL && !check_weight (be, op, "bias", bias, error)))
+    return FALSE;
+  if (w->ndim != 2)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, w, "w", NULL, NULL,
+        "weight must be 2-D [out, in]");
+  if (last_dim (x) != w->shape[1])
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", w, "w",
+        "x's last dimension must equal w's in dimension (w is [out, in])");
+  gboolean lead_ok = y->ndim == x->ndim && last_dim (y) == w->shape[0];
+  for (gint i = 0; lead_ok && i < x->ndim - 1; i++)
+    lead_ok = y->shape[i] == x->shape[i];
+  if (!lead_ok) {
+    g_autofree gchar *sy = vv_tensor_shape_string (y);
+    g_autofree gchar *sx = vv_tensor_shape_string (x);
+    g_autofree gchar *sw = vv_tensor_shape_string (w);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: y %s does not fit x %s and w %s (expected x's leading dimensions "
+        "and a last dimension of %" G_GINT64_FORMAT ")", op, sy, sx, sw, w->shape[0]);
+    return FALSE;
+  }
+  if (bias != NULL && (bias->ndim != 1 || bias->shape[0] != w->shape[0]))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, bias, "bias", w, "w",
+        "bias must be [out]");
+  if (vv_tensor_n_elements (y) > 0 && y->data == x->data)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", x, "x",
+        "y must not alias x");
+  if (vv_tensor_n_elements (y) == 0)
+    return TRUE;
+  return be->ops->linear (be, y, x, w, bias, error);
+}
+
+/**
+ * vv_backend_rms_norm:
+ * @be: a backend
+ * @y: (out caller-allocates): F32, shape of @x (may be @x)
+ * @x: F32 [.., d]
+ * @w: (nullable): F32/F16/BF16 [d]
+ * @eps: added to the mean square
+ * @error: return location for a #GError
+ */
+gboolean
+vv_backend_rms_norm (VvBackend *be, VvTensor *y, const VvTensor *x,
+    const VvTensor *w, gfloat eps, GError **error)
+{
+  static const gchar op[] = "rms_norm";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_act (be, op, "y", y, error) || !check_act (be, op, "x", x, error)
+      || (w != NULL && !check_weight (be, op, "w", w, error))
+      || !check_same_shape (op, y, "y", x, "x", error))
+    return FALSE;
+  if (w != NULL && (w->ndim != 1 || w->shape[0] != last_dim (x)))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", w, "w",
+        "w must be [d], d being x's last dimension");
+  if (!(eps >= 0.0f) || isinf (eps)) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: invalid eps %g", op, (gdouble) eps);
+    return FALSE;
+  }
+  if (vv_tensor_n_elements (x) == 0)
+    return TRUE;
+  return be->ops->rms_norm (be, y, x, w, eps, error);
+}
+
+/**
+ * vv_backend_unary:
+ * @be: a backend
+ * @op: the function
+ * @y: (out caller-allocates): F32, shape of @x (may be @x)
+ * @x: F32
+ * @error: return location for a #GError
+ */
+gboolean
+vv_backend_unary (VvBackend *be, VvUnaryOp op, VvTensor *y, const VvTensor *x,
+    GError **error)
+{
+  static const gchar name[] = "unary";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (op != VV_UNARY_SILU && op != VV_UNARY_GELU) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: invalid op %d", name, (gint) op);
+    return FALSE;
+  }
+  if (!check_act (be, name, "y", y, error) || !check_act (be, name, "x", x, error)
+      || !check_same_shape (name, y, "y", x, "x", error))
+    return FALSE;
+  if (vv_tensor_n_elements (x) == 0)
+    return TRUE;
+  return be->ops->unary (be, op, y, x, error);
+}
+
+/**
+ * vv_backend_binary:
+ * @be: a backend
+ * @op: the operation
+ * @y: (out caller-allocates): F32, shape of @a (may be @a or @b)
+ * @a: F32 [.., d]
+ * @b: F32, shape of @a, or one row of d elements broadcast over @a's rows
+ * @error: return location for a #GError
+ */
+gboolean
+vv_backend_binary (VvBackend *be, VvBinaryOp op, VvTensor *y, const VvTensor *a,
+    const VvTensor *b, GError **error)
+{
+  static const gchar name[] = "binary";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (op != VV_BINARY_ADD && op != VV_BINARY_MUL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: invalid op %d", name, (gint) op);
+    return FALSE;
+  }
+  if (!check_act (be, name, "y", y, error) || !check_act (be, name, "a", a, error)
+      || !check_act (be, name, "b", b, error)
+      || !check_same_shape (name, y, "y", a, "a", error))
+    return FALSE;
+  if (!vv_tensor_same_shape (a, b)
+      && !(last_dim (b) == last_dim (a) && n_rows (b) == 1))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, name, a, "a", b, "b",
+        "b must have a's shape or be one row of a's last dimension");
+  if (vv_tensor_n_elements (a) == 0)
+    return TRUE;
+  return be->ops->binary (be, op, y, a, b, error);
+}
+
+/**
+ * vv_backend_scale:
+ * @be: a backend
+ * @y: (out caller-allocates): F32, shape of @a (may be @a)
+ * @a: F32
+ * @s: factor
+ * @error: return location for a #GError
+ */
+gboolean
+vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s,
+    GError **error)
+{
+  static const gchar op[] = "scale";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_act (be, op, "y", y, error) || !check_act (be, op, "a", a, error)
+      || !check_same_shape (op, y, "y", a, "a", error))
+    return FALSE;
+  if (vv_tensor_n_elements (a) == 0)
+    return TRUE;
+  return be->ops->scale (be, y, a, s, error);
+}
+
+/**
+ * vv_backend_get_rows:
+ * @be: a backend
+ * @y: (out caller-allocates): F32 [n_ids, d]
+ * @table: F32/F16/BF16 [rows, d]
+ * @ids: (array length=n_ids): row indices, host memory
+ * @n_ids: number of ids
+ * @error: return location for a #GError
+ */
+gboolean
+vv_backend_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table,
+    const gint32 *ids, gint n_ids, GError **error)
+{
+  static const gchar op[] = "get_rows";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_act (be, op, "y", y, error) || !check_weight (be, op, "table", table, error))
+    return FALSE;
+  if (table->ndim != 2)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, table, "table", NULL, NULL,
+        "table must be 2-D [rows, d]");
+  if (n_ids < 0 || (n_ids > 0 && ids == NULL)) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: invalid id list (%d ids)", op, n_ids);
+    return FALSE;
+  }
+  if (y->ndim != 2 || y->shape[0] != n_ids || y->shape[1] != table->shape[1]) {
+    g_autofree gchar *sy = vv_tensor_shape_string (y);
+    g_autofree gchar *st = vv_tensor_shape_string (table);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: y %s does not fit %d ids of table %s (expected [%d, %" G_GINT64_FORMAT "])",
+        op, sy, n_ids, st, n_ids, table->shape[1]);
+    return FALSE;
+  }
+  for (gint i = 0; i < n_ids; i++) {
+    if (ids[i] < 0 || ids[i] >= table->shape[0]) {
+      g_autofree gchar *st = vv_tensor_shape_string (table);
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+          "%s: id %d (index %d) is out of range for table %s with %" G_GINT64_FORMAT
+          " rows", op, ids[i], i, st, table->shape[0]);
+      return FALSE;
+    }
+  }
+  if (vv_tensor_n_elements (y) == 0)
+    return TRUE;
+  return be->ops->get_rows (be, y, table, ids, n_ids, error);
+}

@@ -59,9 +59,11 @@ typedef struct _VvBackend VvBackend;
  */
 typedef struct {
   const gchar *name;
+  /* frees the backend's private state and @be itself */
   void      (*destroy)     (VvBackend *be);
 
-  /* memory */
+  /* memory; all NULL on a host backend (one computing on host memory,
+   * see vv_backend_is_host()) */
   gpointer  (*mem_alloc)   (VvBackend *be, gsize bytes, GError **error);
   void      (*mem_free)    (VvBackend *be, gpointer mem);
   gboolean  (*mem_upload)  (VvBackend *be, gpointer dst, gconstpointer host_src, gsize bytes, GError **error);
@@ -131,6 +133,8 @@ gboolean     vv_backend_get_rows (VvBackend *be, VvTensor *y, const VvTensor *ta
 /* Registration of backends living outside gst/ (ext/cuda). */
 typedef VvBackend *(*VvBackendNewFunc) (gint n_threads, GError **error);
 void         vv_backend_register (const gchar *name, VvBackendNewFunc new_func);
+/* "cpu" first, then the registered names; free with g_strfreev(). */
+gchar      **vv_backend_list_names (void);
 
 /* Implemented in vv-backend-cpu.c */
 VvBackend   *vv_backend_cpu_new (gint n_threads, GError **error);

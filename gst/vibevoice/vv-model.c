@@ -1,1 +1,364 @@
-/* placeholder: being written */
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vv-model.h"
+#include "vv-safetensors.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+G_DEFINE_QUARK (vv-model-error-quark, vv_model_error)
+
+typedef struct {
+  VvTensor view;                 /* borrowed from the mapped shard */
+  VvSafetensors *shard;
+} ModelTensor;
+
+struct _VvModel {
+  gchar *dir;
+  VvConfig *config;
+  GPtrArray *shards;             /* VvSafetensors*, owned */
+  GHashTable *tensors;           /* name (borrowed from shard) -> ModelTensor* */
+  gboolean has_lm_head;
+  gfloat scaling_factor;
+  gfloat bias_factor;
+  guint64 component_params[VV_N_COMPONENTS];
+  guint64 component_bytes[VV_N_COMPONENTS];
+  guint64 n_bytes;
+};
+
+void
+vv_model_free (VvModel *model)
+{
+  if (model == NULL)
+    return;
+  g_clear_pointer (&model->tensors, g_hash_table_unref);
+  g_clear_pointer (&model->shards, g_ptr_array_unref);
+  vv_config_free (model->config);
+  g_free (model->dir);
+  g_free (model);
+}
+
+static gboolean
+add_shard (VvModel *model, const gchar *path, GError **error)
+{
+  VvSafetensors *st = vv_safetensors_open (path, error);
+  if (st == NULL)
+    return FALSE;
+  g_ptr_array_add (model->shards, st);
+  for (guint i = 0; i < vv_safetensors_get_n_tensors (st); i++) {
+    const VvSafetensorsEntry *e = vv_safetensors_get_entry (st, i);
+    ModelTensor *prev = g_hash_table_lookup (model->tensors, e->name);
+    if (prev) {
+      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX,
+          "tensor '%s' is stored twice: in %s and in %s", e->name,
+          vv_safetensors_get_path (prev->shard), path);
+      return FALSE;
+    }
+    ModelTensor *mt = g_new0 (ModelTensor, 1);
+    mt->shard = st;
+    if (!vv_safetensors_entry_to_tensor (e, &mt->view)) {
+      /* Keep it visible for the dtype check, which names it. */
+      mt->view.ndim = -1;
+    }
+    g_hash_table_insert (model->tensors, (gpointer) e->name, mt);
+  }
+  return TRUE;
+}
+
+/* A shard name from the index must be a plain file inside the folder. */
+static gboolean
+shard_name_ok (const gchar *name)
+{
+  return name[0] != '\0' && strchr (name, '/') == NULL && strchr (name, '\\') == NULL &&
+      strcmp (name, ".") != 0 && strcmp (name, "..") != 0;
+}
+
+static gint
+compare_str_ptr (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+static gboolean
+load_index (VvModel *model, const gchar *index_path, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) local = NULL;
+  if (!json_parser_load_from_mapped_file (parser, index_path, &local)) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX, "%s: not valid JSON: %s",
+        index_path, local->message);
+    return FALSE;
+  }
+  JsonNode *root = json_parser_get_root (parser);
+  JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  JsonNode *wm = obj ? json_object_get_member (obj, "weight_map") : NULL;
+  if (wm == NULL || !JSON_NODE_HOLDS_OBJECT (wm)) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX,
+        "%s: expected an object with a \"weight_map\" object", index_path);
+    return FALSE;
+  }
+  JsonObject *map = json_node_get_object (wm);
+  g_autoptr (GList) names = json_object_get_members (map);
+  g_autoptr (GHashTable) shard_names = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) ordered = g_ptr_array_new ();
+
+  for (GList *l = names; l; l = l->next) {
+    JsonNode *n = json_object_get_member (map, l->data);
+    const gchar *file = JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
+        ? json_node_get_string (n) : NULL;
+    if (file == NULL || !shard_name_ok (file)) {
+      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX,
+          "%s: weight_map entry '%s' must name a shard file in the same folder",
+          index_path, (const gchar *) l->data);
+      return FALSE;
+    }
+    if (!g_hash_table_contains (shard_names, file)) {
+      g_hash_table_add (shard_names, (gpointer) file);
+      g_ptr_array_add (ordered, (gpointer) file);
+    }
+  }
+  if (ordered->len == 0) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX, "%s: weight_map is empty", index_path);
+    return FALSE;
+  }
+  g_ptr_array_sort (ordered, compare_str_ptr);
+  for (guint i = 0; i < ordered->len; i++) {
+    g_autofree gchar *path = g_build_filename (model->dir, ordered->pdata[i], NULL);
+    if (!g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_FILE,
+          "%s: shard %s listed in %s does not exist", model->dir,
+          (const gchar *) ordered->pdata[i], "model.safetensors.index.json");
+      return FALSE;
+    }
+    if (!add_shard (model, path, error))
+      return FALSE;
+  }
+  /* Every mapped tensor must sit in the shard the index names. */
+  for (GList *l = names; l; l = l->next) {
+    const gchar *file = json_object_get_string_member (map, l->data);
+    ModelTensor *mt = g_hash_table_lookup (model->tensors, l->data);
+    g_autofree gchar *base = mt ? g_path_get_basename (vv_safetensors_get_path (mt->shard)) : NULL;
+    if (mt == NULL || g_strcmp0 (base, file) != 0) {
+      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX,
+          "%s: tensor '%s' is mapped to %s but %s", index_path, (const gchar *) l->data, file,
+          mt ? "stored in another shard" : "no shard holds it");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+read_scalar (VvModel *model, const gchar *name, gfloat *out, GError **error)
+{
+  ModelTensor *mt = g_hash_table_lookup (model->tensors, name);
+  g_assert (mt != NULL);                   /* validated before */
+  *out = vv_tensor_get_f32 (&mt->view, 0);
+  if (!isfinite (*out)) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_DTYPE,
+        "%s: tensor '%s' is %f; the checkpoint was saved before its speech statistics were set",
+        vv_safetensors_get_path (mt->shard), name, *out);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+validate (VvModel *model, GError **error)
+{
+  const VvConfig *c = model->config;
+  model->has_lm_head = g_hash_table_contains (model->tensors, "lm_head.weight");
+  if (!model->has_lm_head && !c->lm.tie_word_embeddings) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_MISSING_TENSOR,
+        "%s: tensor 'lm_head.weight' is missing and config.json says the embeddings are not tied",
+        model->dir);
+    return FALSE;
+  }
+  g_autoptr (GArray) layout = vv_layout_tensors (c, model->has_lm_head);
+  for (guint i = 0; i < layout->len; i++) {
+    const VvTensorInfo *ti = &g_array_index (layout, VvTensorInfo, i);
+    ModelTensor *mt = g_hash_table_lookup (model->tensors, ti->name);
+    g_autofree gchar *want = vv_shape_string (ti->ndim, ti->shape);
+    if (mt == NULL) {
+      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_MISSING_TENSOR,
+          "%s: tensor '%s' %s is missing from the checkpoint", model->dir, ti->name, want);
+      return FALSE;
+    }
+    const VvSafetensorsEntry *e = vv_safetensors_lookup (mt->shard, ti->name);
+    if (!e->supported) {
+      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_DTYPE,
+          "%s: tensor '%s' has dtype %s; weights must be BF16, F16 or F32",
+          vv_safetensors_get_path (mt->shard), ti->name, e->dtype_name);
+      return FALSE;
+    }
+    gboolean same = e->ndim == ti->ndim;
+    for (gint d = 0; same && d < ti->ndim; d++)
+      same = e->shape[d] == ti->shape[d];
+    if (!same) {
+      g_autofree gchar *found = vv_shape_string (MIN (e->ndim, VV_MAX_DIMS), e->shape);
+      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_SHAPE,
+          "%s: tensor '%s' has shape %s%s, but config.json implies %s",
+          vv_safetensors_get_path (mt->shard), ti->name, found,
+          e->ndim > VV_MAX_DIMS ? "…" : "", want);
+      return FALSE;
+    }
+    gint64 n = vv_tensor_n_elements (&mt->view);
+    model->component_params[ti->component] += n;
+    model->component_bytes[ti->component] += e->n_bytes;
+  }
+  if (g_hash_table_size (model->tensors) > layout->len)
+    g_info ("%s: %u tensors in the checkpoint are not used by this engine", model->dir,
+        g_hash_table_size (model->tensors) - layout->len);
+  for (guint i = 0; i < VV_N_COMPONENTS; i++)
+    model->n_bytes += model->component_bytes[i];
+  return read_scalar (model, "model.speech_scaling_factor", &model->scaling_factor, error) &&
+      read_scalar (model, "model.speech_bias_factor", &model->bias_factor, error);
+}
+
+static void
+prefault (VvModel *model)
+{
+  /* Read one byte per page so the kernel maps the whole checkpoint now. */
+  volatile guint8 sink = 0;
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, model->tensors);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    ModelTensor *mt = value;
+    if (mt->view.ndim < 0)
+      continue;
+    const guint8 *p = mt->view.data;
+    gsize n = vv_tensor_n_bytes (&mt->view);
+    for (gsize off = 0; off < n; off += 4096)
+      sink ^= p[off];
+  }
+  (void) sink;
+}
+
+/**
+ * vv_model_load:
+ * @dir: a Hugging Face VibeVoice folder
+ * @flags: #VvModelLoadFlags
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the model, with every tensor mapped
+ *   and validated against config.json
+ */
+VvModel *
+vv_model_load (const gchar *dir, VvModelLoadFlags flags, GError **error)
+{
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_FILE, "%s: model folder does not exist", dir);
+    return NULL;
+  }
+  g_autoptr (VvModel) model = g_new0 (VvModel, 1);
+  model->dir = g_strdup (dir);
+  model->shards = g_ptr_array_new_with_free_func ((GDestroyNotify) vv_safetensors_free);
+  model->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  model->config = vv_config_load (dir, error);
+  if (model->config == NULL)
+    return NULL;
+
+  g_autofree gchar *index = g_build_filename (dir, "model.safetensors.index.json", NULL);
+  g_autofree gchar *single = g_build_filename (dir, "model.safetensors", NULL);
+  if (g_file_test (index, G_FILE_TEST_EXISTS)) {
+    if (!load_index (model, index, error))
+      return NULL;
+  } else if (g_file_test (single, G_FILE_TEST_EXISTS)) {
+    if (!add_shard (model, single, error))
+      return NULL;
+  } else {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_FILE,
+        "%s: neither model.safetensors nor model.safetensors.index.json is there", dir);
+    return NULL;
+  }
+  if (!validate (model, error))
+    return NULL;
+  if (flags & VV_MODEL_LOAD_PREFAULT)
+    prefault (model);
+  return g_steal_pointer (&model);
+}
+
+const VvConfig *
+vv_model_get_config (VvModel *model)
+{
+  return model->config;
+}
+
+const gchar *
+vv_model_get_dir (VvModel *model)
+{
+  return model->dir;
+}
+
+/**
+ * vv_model_get_tensor:
+ * @model: a model
+ * @name: checkpoint tensor name
+ *
+ * Returns: (transfer none) (nullable): a view of the mapped tensor
+ */
+const VvTensor *
+vv_model_get_tensor (VvModel *model, const gchar *name)
+{
+  ModelTensor *mt = g_hash_table_lookup (model->tensors, name);
+  return mt && mt->view.ndim >= 0 ? &mt->view : NULL;
+}
+
+const VvTensor *
+vv_model_require_tensor (VvModel *model, const gchar *name, GError **error)
+{
+  const VvTensor *t = vv_model_get_tensor (model, name);
+  if (t == NULL)
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_MISSING_TENSOR,
+        "%s: tensor '%s' is missing from the checkpoint", model->dir, name);
+  return t;
+}
+
+const VvTensor *
+vv_model_get_lm_head (VvModel *model)
+{
+  return vv_model_get_tensor (model, model->has_lm_head ? "lm_head.weight"
+      : "model.language_model.embed_tokens.weight");
+}
+
+gfloat
+vv_model_get_speech_scaling_factor (VvModel *model)
+{
+  return model->scaling_factor;
+}
+
+gfloat
+vv_model_get_speech_bias_factor (VvModel *model)
+{
+  return model->bias_factor;
+}
+
+guint
+vv_model_get_n_shards (VvModel *model)
+{
+  return model->shards->len;
+}
+
+guint64
+vv_model_get_n_bytes (VvModel *model)
+{
+  return model->n_bytes;
+}
+
+guint64
+vv_model_get_component_params (VvModel *model, VvComponent component)
+{
+  g_return_val_if_fail ((guint) component < VV_N_COMPONENTS, 0);
+  return model->component_params[component];
+}
+
+guint64
+vv_model_get_component_bytes (VvModel *model, VvComponent component)
+{
+  g_return_val_if_fail ((guint) component < VV_N_COMPONENTS, 0);
+  return model->component_bytes[component];
+}

@@ -32,6 +32,8 @@ typedef enum {
 #define VV_TOKEN_SPEECH_DIFFUSION 151654 /* <|vision_pad|> */
 #define VV_TOKEN_PAD            151655  /* <|image_pad|> */
 
+/* One tokenizer may be shared: encode and decode can run from several
+ * threads at once (the per-word cache inside is locked). */
 typedef struct _VvTokenizer VvTokenizer;
 
 /* Loads a Qwen2 byte-level BPE from @dir: tokenizer.json, or vocab.json +
@@ -42,7 +44,11 @@ void         vv_tokenizer_free (VvTokenizer *tok);
 
 /* Encodes UTF-8 @text (@len bytes, or -1 for NUL-terminated): NFC, added
  * tokens matched in the text, Qwen2 pre-tokenizer split (GRegex), byte-level
- * BPE. No BOS/EOS added. Appends gint32 ids to @ids. */
+ * BPE. No BOS/EOS added. Appends gint32 ids to @ids. Added tokens are
+ * matched on the raw text before NFC (leftmost, then longest), as the
+ * reference does for tokens marked "normalized": false. Text that is not
+ * UTF-8, or that holds a NUL byte within @len, fails with
+ * VV_TOKENIZER_ERROR_INVALID_UTF8 and leaves @ids unchanged. */
 gboolean     vv_tokenizer_encode (VvTokenizer *tok, const gchar *text, gssize len,
                                   GArray *ids, GError **error);
 /* Returns: (transfer full): UTF-8 text; byte sequences that are not valid

@@ -1,3 +1,808 @@
-/* placeholder: being written */
-#include <glib.h>
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * Every backend op against plain reference implementations written here
+ * (double accumulation), on every backend vv_backend_list_names() knows,
+ * each created with 1, 2 and 3 threads; the CPU backend additionally with
+ * each kernel family forced through VV_CPU_ISA (scalar, avx2, avx512 where
+ * this CPU has them). Outputs of one family must be bit-identical across
+ * thread counts (a project requirement), and all must match the reference.
+ */
+#include <vibevoice/vibevoice.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  gchar *label;                 /* "cpu/avx2/3t" */
+  gchar *family;                /* "cpu/avx2": outputs must be bit-identical */
+  VvBackend *be;
+} Variant;
+
+static GPtrArray *variants;     /* of Variant*, grouped by family */
+static GRand *rng;
+
+static const gint thread_counts[] = { 1, 2, 3 };
+
+static void
+variant_free (gpointer p)
+{
+  Variant *v = p;
+  vv_backend_free (v->be);
+  g_free (v->label);
+  g_free (v->family);
+  g_free (v);
+}
+
+static void
+add_variants (const gchar *name, const gchar *isa)
+{
+  for (guint t = 0; t < G_N_ELEMENTS (thread_counts); t++) {
+    g_autoptr (GError) error = NULL;
+    if (isa != NULL)
+      /* Not g_setenv(): that warns once threads exist. The pools' threads
+       * of the backends made so far are blocked and never read the
+       * environment, so this is safe here. */
+      setenv ("VV_CPU_ISA", isa, 1);
+    VvBackend *be = vv_backend_new_by_name (name, thread_counts[t], &error);
+    if (isa != NULL)
+      unsetenv ("VV_CPU_ISA");
+    if (be == NULL) {
+      /* e.g. a CUDA build on a machine without a GPU, or no AVX-512 */
+      g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE);
+      g_printerr ("# skipping backend %s%s%s: %s\n", name, isa ? "/" : "", isa ? isa : "",
+          error->message);
+      return;
+    }
+    Variant *v = g_new0 (Variant, 1);
+    v->family = isa ? g_strdup_printf ("%s/%s", name, isa) : g_strdup (name);
+    v->label = g_strdup_printf ("%s/%dt", v->family, thread_counts[t]);
+    v->be = be;
+    g_assert_cmpstr (vv_backend_get_name (be), ==, name);
+    g_assert_cmpint (vv_backend_get_n_threads (be), ==, thread_counts[t]);
+    g_ptr_array_add (variants, v);
+  }
+}
+
+static void
+setup_variants (void)
+{
+  variants = g_ptr_array_new_with_free_func (variant_free);
+  g_auto (GStrv) names = vv_backend_list_names ();
+  g_assert_cmpstr (names[0], ==, "cpu");
+  for (gint i = 0; names[i] != NULL; i++) {
+    if (strcmp (names[i], "cpu") == 0) {
+      add_variants ("cpu", "scalar");
+      add_variants ("cpu", "avx2");
+      add_variants ("cpu", "avx512");
+    } else {
+      add_variants (names[i], NULL);
+    }
+  }
+  g_assert_cmpuint (variants->len, >=, 3);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Host data and transfers */
+
+static VvTensor *
+random_tensor (VvDType dtype, gint ndim, const gint64 *shape, gdouble lo, gdouble hi)
+{
+  VvTensor *t = vv_tensor_new (dtype, ndim, shape);
+  g_assert_nonnull (t);
+  gint64 n = vv_tensor_n_elements (t);
+  for (gint64 i = 0; i < n; i++)
+    vv_tensor_set_f32 (t, i, (gfloat) g_rand_double_range (rng, lo, hi));
+  return t;
+}
+
+static VvTensor *
+random_2d (VvDType dtype, gint64 rows, gint64 cols)
+{
+  gint64 shape[2] = { rows, cols };
+  return random_tensor (dtype, 2, shape, -1.0, 1.0);
+}
+
+static VvTensor *
+to_backend (VvBackend *be, const VvTensor *host)
+{
+  if (host == NULL)
+    return NULL;
+  g_autoptr (GError) error = NULL;
+  VvTensor *t = vv_backend_tensor_new (be, host->dtype, host->ndim, host->shape, &error);
+  g_assert_no_error (error);
+  vv_backend_tensor_upload (be, t, host, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
+static VvTensor *
+to_host (VvBackend *be, const VvTensor *dev)
+{
+  g_autoptr (GError) error = NULL;
+  VvTensor *t = vv_tensor_new (dev->dtype, dev->ndim, dev->shape);
+  g_assert_nonnull (t);
+  vv_backend_synchronize (be, &error);
+  g_assert_no_error (error);
+  vv_backend_tensor_download (be, t, dev, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
+static VvTensor *
+empty_like (VvBackend *be, const VvTensor *host)
+{
+  g_autoptr (GError) error = NULL;
+  VvTensor *t = vv_backend_tensor_new (be, VV_DTYPE_F32, host->ndim, host->shape, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
+static gdouble *
+to_doubles (const VvTensor *t)
+{
+  gint64 n = vv_tensor_n_elements (t);
+  gdouble *d = g_new (gdouble, MAX (n, 1));
+  for (gint64 i = 0; i < n; i++)
+    d[i] = vv_tensor_get_f32 (t, i);
+  return d;
+}
+
+/*
+ * Checks @out against @ref within @tol (per element, or exact when @tol is
+ * NULL), and against the previous output of the same family bit for bit.
+ * Returns FALSE (after failing the test) on the first mismatch.
+ */
+typedef struct {
+  const gchar *what;            /* case description */
+  const Variant *prev;
+  VvTensor *prev_out;
+} Checker;
+
+static gboolean
+check_output (Checker *c, const Variant *v, VvTensor *out, const gdouble *ref,
+    const gdouble *tol)
+{
+  gint64 n = vv_tensor_n_elements (out);
+  const gfloat *y = out->data;
+  for (gint64 i = 0; i < n; i++) {
+    gboolean ok = tol ? fabs (y[i] - ref[i]) <= tol[i] : (gdouble) y[i] == ref[i];
+    if (!ok || isnan (y[i])) {
+      g_test_fail_printf ("%s on %s: element %" G_GINT64_FORMAT " is %.9g, reference %.9g "
+          "(tolerance %.3g)", c->what, v->label, i, y[i], ref[i], tol ? tol[i] : 0.0);
+      vv_tensor_free (out);
+      return FALSE;
+    }
+  }
+  if (c->prev != NULL && strcmp (c->prev->family, v->family) == 0
+      && memcmp (c->prev_out->data, out->data, vv_tensor_n_bytes (out)) != 0) {
+    g_test_fail_printf ("%s: %s and %s differ (results must not depend on the thread count)",
+        c->what, c->prev->label, v->label);
+    vv_tensor_free (out);
+    return FALSE;
+  }
+  vv_tensor_free (c->prev_out);
+  c->prev = v;
+  c->prev_out = out;
+  return TRUE;
+}
+
+static void
+checker_clear (Checker *c)
+{
+  vv_tensor_free (c->prev_out);
+  c->prev_out = NULL;
+  c->prev = NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* linear */
+
+static const VvDType weight_dtypes[] = { VV_DTYPE_F32, VV_DTYPE_F16, VV_DTYPE_BF16 };
+
+/*
+ * Reference in double. Tolerance per output element:
+ *   |y - ref| <= 1e-6 · sqrt(in) · (Σ_k |w_k·x_k| + |b|)
+ * i.e. about 16 units of F32 rounding (2^-24) times the random-walk growth
+ * sqrt(in) of a float sum, relative to the magnitude of what is summed
+ * (not to |ref|, which cancellation can make arbitrarily small). Dropping
+ * or repeating one term (≈ Σ/in) exceeds it for in up to well beyond the
+ * tested sizes; bf16/f16 weights are compared against their stored values,
+ * so conversion errors are not tolerated.
+ */
+static gboolean
+run_linear_case (gint ndim, const gint64 *x_shape, gint64 out, VvDType wdt,
+    gboolean with_bias)
+{
+  gint64 in = x_shape[ndim - 1];
+  g_autoptr (VvTensor) x = random_tensor (VV_DTYPE_F32, ndim, x_shape, -1.0, 1.0);
+  g_autoptr (VvTensor) w = random_2d (wdt, out, in);
+  gint64 bshape[1] = { out };
+  g_autoptr (VvTensor) bias = with_bias ? random_tensor (wdt, 1, bshape, -1.0, 1.0) : NULL;
+  gint64 y_shape[VV_MAX_DIMS];
+  memcpy (y_shape, x_shape, sizeof (gint64) * ndim);
+  y_shape[ndim - 1] = out;
+  g_autoptr (VvTensor) y_proto = vv_tensor_new (VV_DTYPE_F32, ndim, y_shape);
+  gint64 n = vv_tensor_n_elements (x) / MAX (in, 1);
+  if (in == 0)
+    n = vv_tensor_n_elements (y_proto) / out;
+
+  g_autofree gdouble *xd = to_doubles (x);
+  g_autofree gdouble *wd = to_doubles (w);
+  g_autofree gdouble *bd = bias ? to_doubles (bias) : NULL;
+  g_autofree gdouble *ref = g_new (gdouble, n * out);
+  g_autofree gdouble *tol = g_new (gdouble, n * out);
+  for (gint64 j = 0; j < n; j++) {
+    for (gint64 o = 0; o < out; o++) {
+      gdouble s = 0.0, a = 0.0;
+      for (gint64 k = 0; k < in; k++) {
+        gdouble p = xd[j * in + k] * wd[o * in + k];
+        s += p;
+        a += fabs (p);
+      }
+      if (bd) {
+        s += bd[o];
+        a += fabs (bd[o]);
+      }
+      ref[j * out + o] = s;
+      tol[j * out + o] = 1e-6 * sqrt ((gdouble) MAX (in, 1)) * a;
+    }
+  }
+
+  g_autofree gchar *xs = vv_tensor_shape_string (x);
+  g_autofree gchar *what = g_strdup_printf ("linear x %s w [%" G_GINT64_FORMAT ", %"
+      G_GINT64_FORMAT "] %s%s", xs, out, in, vv_dtype_name (wdt), with_bias ? " +bias" : "");
+  Checker c = { what, NULL, NULL };
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < variants->len; i++) {
+    const Variant *v = g_ptr_array_index (variants, i);
+    g_autoptr (GError) error = NULL;
+    VvTensor *dx = to_backend (v->be, x), *dw = to_backend (v->be, w);
+    VvTensor *db = to_backend (v->be, bias), *dy = empty_like (v->be, y_proto);
+    gboolean r = vv_backend_linear (v->be, dy, dx, dw, db, &error);
+    g_assert_no_error (error);
+    g_assert_true (r);
+    ok = check_output (&c, v, to_host (v->be, dy), ref, tol);
+    vv_backend_tensor_free (v->be, dx);
+    vv_backend_tensor_free (v->be, dw);
+    vv_backend_tensor_free (v->be, db);
+    vv_backend_tensor_free (v->be, dy);
+  }
+  checker_clear (&c);
+  return ok;
+}
+
+/* n covers the small-n kernel (<= 8) and the sgemm path (9, 33, 128); the
+ * dimensions are not multiples of any SIMD width except 1536. */
+static void
+test_linear (void)
+{
+  static const gint64 ns[] = { 1, 2, 3, 8, 9, 33, 128 };
+  static const gint64 ins[] = { 1, 7, 17, 100, 1536 };
+  static const gint64 outs[] = { 1, 3, 65, 257 };
+  guint n_cases = 0;
+
+  for (guint d = 0; d < G_N_ELEMENTS (weight_dtypes); d++)
+    for (guint a = 0; a < G_N_ELEMENTS (ns); a++)
+      for (guint b = 0; b < G_N_ELEMENTS (ins); b++)
+        for (guint o = 0; o < G_N_ELEMENTS (outs); o++)
+          for (gint bias = 0; bias < 2; bias++) {
+            gint64 xs[2] = { ns[a], ins[b] };
+            n_cases++;
+            if (!run_linear_case (2, xs, outs[o], weight_dtypes[d], bias))
+              return;
+          }
+  g_test_message ("%u cases x %u backend variants", n_cases, variants->len);
+}
+
+/* Shapes beyond the table: big enough to be split over threads in every
+ * path, 3-D activations, an empty inner dimension. */
+static void
+test_linear_more (void)
+{
+  static const struct {
+    gint ndim;
+    gint64 x[3];
+    gint64 out;
+  } cases[] = {
+    { 2, { 2, 1536 }, 1000 },   /* small-n, many row chunks, row remainder */
+    { 2, { 1, 8960 }, 67 },
+    { 2, { 5, 333 }, 517 },     /* n 5..8 kernels */
+    { 2, { 7, 129 }, 300 },
+    { 2, { 64, 1536 }, 600 },   /* several sgemm panels */
+    { 3, { 2, 3, 40 }, 30 },    /* 6 rows */
+    { 3, { 3, 5, 40 }, 30 },    /* 15 rows */
+    { 2, { 4, 0 }, 5 },         /* empty dot products: y = bias */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    for (guint d = 0; d < G_N_ELEMENTS (weight_dtypes); d++)
+      for (gint bias = 0; bias < 2; bias++)
+        if (!run_linear_case (cases[i].ndim, cases[i].x, cases[i].out, weight_dtypes[d], bias))
+          return;
+}
+
+/* ---------------------------------------------------------------------- */
+/* rms_norm */
+
+/* Reference: double; y = x / sqrt(mean(x²) + eps) · w. The op takes a few
+ * F32 roundings per element: |y - ref| <= 1e-6·|ref| + 1e-30. */
+static gboolean
+run_rms_case (gint64 rows, gint64 d, gint wdt, gboolean in_place)
+{
+  const gfloat eps = 1e-6f;
+  gint64 shape[2] = { rows, d };
+  g_autoptr (VvTensor) x = random_tensor (VV_DTYPE_F32, 2, shape, -2.0, 2.0);
+  gint64 wshape[1] = { d };
+  g_autoptr (VvTensor) w = wdt >= 0 ? random_tensor (wdt, 1, wshape, -1.5, 1.5) : NULL;
+  g_autofree gdouble *xd = to_doubles (x);
+  g_autofree gdouble *wd = w ? to_doubles (w) : NULL;
+  g_autofree gdouble *ref = g_new (gdouble, rows * d);
+  g_autofree gdouble *tol = g_new (gdouble, rows * d);
+  for (gint64 r = 0; r < rows; r++) {
+    gdouble ss = 0.0;
+    for (gint64 k = 0; k < d; k++)
+      ss += xd[r * d + k] * xd[r * d + k];
+    gdouble inv = 1.0 / sqrt (ss / d + eps);
+    for (gint64 k = 0; k < d; k++) {
+      gdouble v = xd[r * d + k] * inv * (wd ? wd[k] : 1.0);
+      ref[r * d + k] = v;
+      tol[r * d + k] = 1e-6 * fabs (v) + 1e-30;
+    }
+  }
+  g_autofree gchar *what = g_strdup_printf ("rms_norm x [%" G_GINT64_FORMAT ", %"
+      G_GINT64_FORMAT "] w %s%s", rows, d, wdt >= 0 ? vv_dtype_name (wdt) : "none",
+      in_place ? " in place" : "");
+  Checker c = { what, NULL, NULL };
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < variants->len; i++) {
+    const Variant *v = g_ptr_array_index (variants, i);
+    g_autoptr (GError) error = NULL;
+    VvTensor *dx = to_backend (v->be, x), *dw = to_backend (v->be, w);
+    VvTensor *dy = in_place ? dx : empty_like (v->be, x);
+    g_assert_true (vv_backend_rms_norm (v->be, dy, dx, dw, eps, &error));
+    g_assert_no_error (error);
+    ok = check_output (&c, v, to_host (v->be, dy), ref, tol);
+    if (!in_place)
+      vv_backend_tensor_free (v->be, dy);
+    vv_backend_tensor_free (v->be, dx);
+    vv_backend_tensor_free (v->be, dw);
+  }
+  checker_clear (&c);
+  return ok;
+}
+
+static void
+test_rms_norm (void)
+{
+  static const gint64 rows[] = { 1, 2, 3, 64 };
+  static const gint64 ds[] = { 1, 7, 17, 100, 1536 };
+  for (guint r = 0; r < G_N_ELEMENTS (rows); r++)
+    for (guint d = 0; d < G_N_ELEMENTS (ds); d++)
+      for (gint wdt = -1; wdt <= VV_DTYPE_BF16; wdt++)
+        if (!run_rms_case (rows[r], ds[d], wdt, FALSE))
+          return;
+  run_rms_case (3, 100, VV_DTYPE_BF16, TRUE);
+  run_rms_case (64, 1536, -1, TRUE);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Element-wise ops */
+
+typedef enum {
+  EW_SILU, EW_GELU, EW_ADD, EW_MUL, EW_SCALE
+} EwKind;
+
+static const gchar *const ew_names[] = { "silu", "gelu", "add", "mul", "scale" };
+
+/*
+ * SILU/GELU: reference in double, |y - ref| <= 1e-6·(1 + |x|): a few F32
+ * roundings of expf/erff, including GELU's 1 + erf(x/√2) cancellation for
+ * negative x that the reference definition (in float) has too.
+ * add/mul/scale: one correctly rounded F32 operation, so results must equal
+ * the double result rounded to float exactly.
+ */
+static gboolean
+run_ew_case (EwKind kind, gint ndim, const gint64 *a_shape, gint b_ndim,
+    const gint64 *b_shape, gboolean in_place)
+{
+  const gfloat s = -0.3721f;
+  g_autoptr (VvTensor) a = random_tensor (VV_DTYPE_F32, ndim, a_shape, -8.0, 8.0);
+  g_autoptr (VvTensor) b = b_ndim ? random_tensor (VV_DTYPE_F32, b_ndim, b_shape, -3.0, 3.0) : NULL;
+  gint64 n = vv_tensor_n_elements (a);
+  gint64 nb = b ? vv_tensor_n_elements (b) : 0;
+  const gfloat *af = a->data, *bf = b ? b->data : NULL;
+  g_autofree gdouble *ref = g_new (gdouble, MAX (n, 1));
+  g_autofree gdouble *tol = g_new (gdouble, MAX (n, 1));
+  gboolean exact = kind >= EW_ADD;
+  for (gint64 i = 0; i < n; i++) {
+    gdouble x = af[i];
+    switch (kind) {
+      case EW_SILU:
+        ref[i] = x / (1.0 + exp (-x));
+        break;
+      case EW_GELU:
+        ref[i] = 0.5 * x * (1.0 + erf (x / sqrt (2.0)));
+        break;
+      case EW_ADD:
+        ref[i] = (gfloat) (x + bf[i % nb]);
+        break;
+      case EW_MUL:
+        ref[i] = (gfloat) (x * bf[i % nb]);
+        break;
+      case EW_SCALE:
+        ref[i] = (gfloat) (x * s);
+        break;
+    }
+    tol[i] = 1e-6 * (1.0 + fabs (x));
+  }
+  g_autofree gchar *as = vv_tensor_shape_string (a);
+  g_autofree gchar *bs = b ? vv_tensor_shape_string (b) : g_strdup ("");
+  g_autofree gchar *what = g_strdup_printf ("%s a %s %s%s", ew_names[kind], as, bs,
+      in_place ? " in place" : "");
+  Checker c = { what, NULL, NULL };
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < variants->len; i++) {
+    const Variant *v = g_ptr_array_index (variants, i);
+    g_autoptr (GError) error = NULL;
+    VvTensor *da = to_backend (v->be, a), *db = to_backend (v->be, b);
+    VvTensor *dy = in_place ? da : empty_like (v->be, a);
+    gboolean r = FALSE;
+    switch (kind) {
+      case EW_SILU:
+        r = vv_backend_unary (v->be, VV_UNARY_SILU, dy, da, &error);
+        break;
+      case EW_GELU:
+        r = vv_backend_unary (v->be, VV_UNARY_GELU, dy, da, &error);
+        break;
+      case EW_ADD:
+        r = vv_backend_binary (v->be, VV_BINARY_ADD, dy, da, db, &error);
+        break;
+      case EW_MUL:
+        r = vv_backend_binary (v->be, VV_BINARY_MUL, dy, da, db, &error);
+        break;
+      case EW_SCALE:
+        r = vv_backend_scale (v->be, dy, da, s, &error);
+        break;
+    }
+    g_assert_no_error (error);
+    g_assert_true (r);
+    ok = check_output (&c, v, to_host (v->be, dy), ref, exact ? NULL : tol);
+    if (!in_place)
+      vv_backend_tensor_free (v->be, dy);
+    vv_backend_tensor_free (v->be, da);
+    vv_backend_tensor_free (v->be, db);
+  }
+  checker_clear (&c);
+  return ok;
+}
+
+/* sizes: tiny, not multiples of a vector, and above the threading
+ * thresholds (so the thread-count comparison means something) */
+static const gint64 ew_sizes[][2] = {
+  { 1, 1 }, { 1, 7 }, { 3, 17 }, { 2, 100 }, { 20, 2000 }, { 150, 2001 },
+};
+
+static void
+test_unary (void)
+{
+  for (EwKind k = EW_SILU; k <= EW_GELU; k++) {
+    for (guint i = 0; i < G_N_ELEMENTS (ew_sizes); i++)
+      if (!run_ew_case (k, 2, ew_sizes[i], 0, NULL, FALSE))
+        return;
+    gint64 one[1] = { 1000 };
+    run_ew_case (k, 1, one, 0, NULL, TRUE);
+  }
+}
+
+static void
+test_binary (void)
+{
+  for (EwKind k = EW_ADD; k <= EW_MUL; k++) {
+    for (guint i = 0; i < G_N_ELEMENTS (ew_sizes); i++) {
+      const gint64 *shape = ew_sizes[i];
+      gint64 row[1] = { shape[1] };
+      gint64 row2[2] = { 1, shape[1] };
+      if (!run_ew_case (k, 2, shape, 2, shape, FALSE)        /* same shape */
+          || !run_ew_case (k, 2, shape, 1, row, FALSE)       /* [d] broadcast */
+          || !run_ew_case (k, 2, shape, 2, row2, FALSE)      /* [1, d] broadcast */
+          || !run_ew_case (k, 2, shape, 1, row, TRUE))       /* in place */
+        return;
+    }
+    gint64 a3[3] = { 2, 3, 5 }, b1[1] = { 5 };
+    run_ew_case (k, 3, a3, 1, b1, FALSE);
+  }
+}
+
+static void
+test_scale (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (ew_sizes); i++)
+    if (!run_ew_case (EW_SCALE, 2, ew_sizes[i], 0, NULL, FALSE))
+      return;
+  run_ew_case (EW_SCALE, 2, ew_sizes[3], 0, NULL, TRUE);
+}
+
+/* ---------------------------------------------------------------------- */
+/* get_rows: exact (conversions to F32 are exact) */
+
+static void
+test_get_rows (void)
+{
+  static const gint64 dims[][2] = { { 1, 1 }, { 5, 7 }, { 100, 17 }, { 1000, 1536 } };
+  for (guint d = 0; d < G_N_ELEMENTS (weight_dtypes); d++) {
+    for (guint s = 0; s < G_N_ELEMENTS (dims); s++) {
+      gint64 rows = dims[s][0], dim = dims[s][1];
+      g_autoptr (VvTensor) table = random_2d (weight_dtypes[d], rows, dim);
+      gint n_ids = 9;
+      gint32 ids[9];
+      for (gint i = 0; i < n_ids; i++)
+        ids[i] = (gint32) g_rand_int_range (rng, 0, (gint32) rows);
+      ids[0] = (gint32) rows - 1;
+      ids[1] = 0;
+      g_autoptr (VvTensor) y_proto = vv_tensor_new_2d (VV_DTYPE_F32, n_ids, dim);
+      g_autofree gdouble *ref = g_new (gdouble, n_ids * dim);
+      for (gint i = 0; i < n_ids; i++)
+        for (gint64 k = 0; k < dim; k++)
+          ref[i * dim + k] = vv_tensor_get_f32 (table, ids[i] * dim + k);
+      g_autofree gchar *what = g_strdup_printf ("get_rows table [%" G_GINT64_FORMAT
+          ", %" G_GINT64_FORMAT "] %s", rows, dim, vv_dtype_name (weight_dtypes[d]));
+      Checker c = { what, NULL, NULL };
+      gboolean ok = TRUE;
+      for (guint i = 0; ok && i < variants->len; i++) {
+        const Variant *v = g_ptr_array_index (variants, i);
+        g_autoptr (GError) error = NULL;
+        VvTensor *dt = to_backend (v->be, table), *dy = empty_like (v->be, y_proto);
+        g_assert_true (vv_backend_get_rows (v->be, dy, dt, ids, n_ids, &error));
+        g_assert_no_error (error);
+        ok = check_output (&c, v, to_host (v->be, dy), ref, NULL);
+        vv_backend_tensor_free (v->be, dt);
+        vv_backend_tensor_free (v->be, dy);
+      }
+      checker_clear (&c);
+      if (!ok)
+        return;
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Errors: right code, message naming the op (and the shapes) */
+
+static void
+assert_error (GError *error, gint code, const gchar *const *needles)
+{
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == VV_BACKEND_ERROR);
+  if (error->code != code)
+    g_test_fail_printf ("expected error code %d, got %d: %s", code, error->code, error->message);
+  for (gint i = 0; needles[i] != NULL; i++)
+    if (strstr (error->message, needles[i]) == NULL)
+      g_test_fail_printf ("error message \"%s\" does not mention \"%s\"", error->message,
+          needles[i]);
+}
+
+#define EXPECT_ERROR(call, code, ...) G_STMT_START {                    \
+    g_autoptr (GError) _err = NULL;                                     \
+    GError **error = &_err;                                             \
+    gboolean _r = (call);                                               \
+    g_assert_false (_r);                                                \
+    const gchar *const _needles[] = { __VA_ARGS__, NULL };              \
+    assert_error (_err, code, _needles);                                \
+  } G_STMT_END
+
+static VvTensor *
+dev_tensor (VvBackend *be, VvDType dtype, gint64 rows, gint64 cols)
+{
+  g_autoptr (VvTensor) h = random_2d (dtype, rows, cols);
+  return to_backend (be, h);
+}
+
+static void
+test_errors (void)
+{
+  /* one backend per name suffices: the checks live in the wrappers */
+  for (guint i = 0; i < variants->len; i++) {
+    const Variant *v = g_ptr_array_index (variants, i);
+    if (i > 0 && strcmp (v->family, ((Variant *) g_ptr_array_index (variants, i - 1))->family) == 0)
+      continue;
+    VvBackend *be = v->be;
+    VvTensor *x = dev_tensor (be, VV_DTYPE_F32, 2, 16);
+    VvTensor *x17 = dev_tensor (be, VV_DTYPE_F32, 2, 17);
+    VvTensor *xb = dev_tensor (be, VV_DTYPE_BF16, 2, 16);
+    VvTensor *w = dev_tensor (be, VV_DTYPE_BF16, 3, 17);
+    VvTensor *w16 = dev_tensor (be, VV_DTYPE_F16, 3, 16);
+    VvTensor *y = dev_tensor (be, VV_DTYPE_F32, 2, 3);
+    VvTensor *y4 = dev_tensor (be, VV_DTYPE_F32, 2, 4);
+    VvTensor *table = dev_tensor (be, VV_DTYPE_BF16, 5, 16);
+    VvTensor *b4 = dev_tensor (be, VV_DTYPE_F32, 1, 4);
+    gint64 bshape[1] = { 4 };
+    g_autoptr (VvTensor) hb = random_tensor (VV_DTYPE_F32, 1, bshape, -1, 1);
+    VvTensor *bias4 = to_backend (be, hb);
+
+    /* linear */
+    EXPECT_ERROR (vv_backend_linear (be, y, x, w, NULL, error), VV_BACKEND_ERROR_SHAPE,
+        "linear", "[2, 16]", "[3, 17]");
+    EXPECT_ERROR (vv_backend_linear (be, y, xb, w16, NULL, error), VV_BACKEND_ERROR_DTYPE,
+        "linear", "BF16", "[2, 16]");
+    EXPECT_ERROR (vv_backend_linear (be, y4, x, w16, NULL, error), VV_BACKEND_ERROR_SHAPE,
+        "linear", "[2, 4]", "[3, 16]");
+    EXPECT_ERROR (vv_backend_linear (be, y, x, w16, bias4, error), VV_BACKEND_ERROR_SHAPE,
+        "linear", "bias", "[4]");
+    EXPECT_ERROR (vv_backend_linear (be, y, x, w16, y, error), VV_BACKEND_ERROR_SHAPE,
+        "linear", "bias");
+    EXPECT_ERROR (vv_backend_linear (be, x17, x17, w, NULL, error), VV_BACKEND_ERROR_SHAPE,
+        "linear");
+    {
+      /* a transposed view [16, 2] of x: not contiguous */
+      VvTensor xt = *x;
+      xt.shape[0] = 16;
+      xt.shape[1] = 2;
+      xt.stride[0] = 1;
+      xt.stride[1] = 16;
+      VvTensor *w2 = dev_tensor (be, VV_DTYPE_F16, 3, 2);
+      VvTensor *y16 = dev_tensor (be, VV_DTYPE_F32, 16, 3);
+      EXPECT_ERROR (vv_backend_linear (be, y16, &xt, w2, NULL, error),
+          VV_BACKEND_ERROR_SHAPE, "linear", "x", "not contiguous", "[16, 2]");
+      vv_backend_tensor_free (be, w2);
+      vv_backend_tensor_free (be, y16);
+    }
+    if (vv_backend_is_host (be)) {
+      /* memory of another backend */
+      VvBackend *other = vv_backend_new_cpu (1, NULL);
+      VvTensor xo = *x;
+      xo.device = other;
+      EXPECT_ERROR (vv_backend_linear (be, y, &xo, w16, NULL, error),
+          VV_BACKEND_ERROR_DEVICE, "linear", "x");
+      vv_backend_free (other);
+    } else {
+      g_autoptr (VvTensor) hx = random_2d (VV_DTYPE_F32, 2, 16);
+      EXPECT_ERROR (vv_backend_linear (be, y, hx, w16, NULL, error),
+          VV_BACKEND_ERROR_DEVICE, "linear", "host");
+    }
+
+    /* rms_norm */
+    EXPECT_ERROR (vv_backend_rms_norm (be, x, x, b4, 1e-6f, error), VV_BACKEND_ERROR_SHAPE,
+        "rms_norm", "[2, 16]", "[1, 4]");
+    EXPECT_ERROR (vv_backend_rms_norm (be, x17, x, NULL, 1e-6f, error),
+        VV_BACKEND_ERROR_SHAPE, "rms_norm", "[2, 16]", "[2, 17]");
+    EXPECT_ERROR (vv_backend_rms_norm (be, xb, xb, NULL, 1e-6f, error),
+        VV_BACKEND_ERROR_DTYPE, "rms_norm", "BF16");
+
+    /* unary, binary, scale */
+    EXPECT_ERROR (vv_backend_unary (be, VV_UNARY_GELU, x17, x, error), VV_BACKEND_ERROR_SHAPE,
+        "unary", "[2, 16]", "[2, 17]");
+    EXPECT_ERROR (vv_backend_unary (be, VV_UNARY_SILU, xb, xb, error), VV_BACKEND_ERROR_DTYPE,
+        "unary", "BF16");
+    EXPECT_ERROR (vv_backend_binary (be, VV_BINARY_ADD, x, x, b4, error),
+        VV_BACKEND_ERROR_SHAPE, "binary", "[2, 16]", "[1, 4]");
+    EXPECT_ERROR (vv_backend_binary (be, VV_BINARY_MUL, x, x, x17, error),
+        VV_BACKEND_ERROR_SHAPE, "binary", "[2, 17]");
+    EXPECT_ERROR (vv_backend_scale (be, y, x, 2.0f, error), VV_BACKEND_ERROR_SHAPE,
+        "scale", "[2, 16]", "[2, 3]");
+
+    /* get_rows */
+    {
+      gint32 ids[3] = { 0, 4, 5 };
+      VvTensor *gy = dev_tensor (be, VV_DTYPE_F32, 3, 16);
+      EXPECT_ERROR (vv_backend_get_rows (be, gy, table, ids, 3, error),
+          VV_BACKEND_ERROR_SHAPE, "get_rows", "id 5", "5 rows");
+      ids[2] = -1;
+      EXPECT_ERROR (vv_backend_get_rows (be, gy, table, ids, 3, error),
+          VV_BACKEND_ERROR_SHAPE, "get_rows", "id -1");
+      ids[2] = 1;
+      EXPECT_ERROR (vv_backend_get_rows (be, x, table, ids, 3, error),
+          VV_BACKEND_ERROR_SHAPE, "get_rows", "[2, 16]");
+      EXPECT_ERROR (vv_backend_get_rows (be, xb, table, ids, 2, error),
+          VV_BACKEND_ERROR_DTYPE, "get_rows", "BF16");
+      g_autoptr (GError) e = NULL;
+      g_assert_true (vv_backend_get_rows (be, gy, table, ids, 3, &e));
+      g_assert_no_error (e);
+      vv_backend_tensor_free (be, gy);
+    }
+
+    VvTensor *all[] = { x, x17, xb, w, w16, y, y4, table, b4, bias4 };
+    for (guint k = 0; k < G_N_ELEMENTS (all); k++)
+      vv_backend_tensor_free (be, all[k]);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Construction, registry, VV_CPU_ISA */
+
+static VvBackend *
+fake_new (gint n_threads, GError **error)
+{
+  g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE, "fake: no device");
+  return NULL;
+}
+
+static void
+test_registry (void)
+{
+  g_autoptr (GError) error = NULL;
+  VvBackend *be = vv_backend_new_by_name ("no-such-backend", 1, &error);
+  g_assert_null (be);
+  const gchar *const needles[] = { "no-such-backend", "cpu", NULL };
+  assert_error (error, VV_BACKEND_ERROR_UNAVAILABLE, needles);
+  g_clear_error (&error);
+
+  vv_backend_register ("test-fake", fake_new);
+  vv_backend_register ("test-fake", fake_new);  /* again: no duplicate */
+  g_auto (GStrv) names = vv_backend_list_names ();
+  g_assert_cmpstr (names[0], ==, "cpu");
+  guint fakes = 0;
+  for (gint i = 0; names[i] != NULL; i++)
+    fakes += strcmp (names[i], "test-fake") == 0;
+  g_assert_cmpuint (fakes, ==, 1);
+  be = vv_backend_new_by_name ("test-fake", 1, &error);
+  g_assert_null (be);
+  g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE);
+  g_clear_error (&error);
+
+  be = vv_backend_new_by_name ("cpu", 0, &error);
+  g_assert_no_error (error);
+  g_assert_true (vv_backend_is_host (be));
+  g_assert_cmpint (vv_backend_get_n_threads (be), ==, vv_thread_pool_default_n_threads ());
+  vv_backend_free (be);
+  vv_backend_free (NULL);
+}
+
+static void
+test_isa_env (void)
+{
+  g_autoptr (GError) error = NULL;
+  setenv ("VV_CPU_ISA", "bogus", 1);
+  VvBackend *be = vv_backend_new_cpu (1, &error);
+  unsetenv ("VV_CPU_ISA");
+  g_assert_null (be);
+  const gchar *const needles[] = { "VV_CPU_ISA", "bogus", NULL };
+  assert_error (error, VV_BACKEND_ERROR_UNAVAILABLE, needles);
+}
+
+/* Host transfers are copies; device tensors are separate memory. */
+static void
+test_tensors (void)
+{
+  for (guint i = 0; i < variants->len; i += G_N_ELEMENTS (thread_counts)) {
+    const Variant *v = g_ptr_array_index (variants, i);
+    g_autoptr (VvTensor) h = random_2d (VV_DTYPE_BF16, 3, 5);
+    VvTensor *d = to_backend (v->be, h);
+    g_assert_true (vv_backend_is_host (v->be) ? d->device == NULL : d->device == v->be);
+    g_autoptr (VvTensor) back = to_host (v->be, d);
+    g_assert_cmpmem (back->data, vv_tensor_n_bytes (back), h->data, vv_tensor_n_bytes (h));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VvTensor) wrong = vv_tensor_new_2d (VV_DTYPE_F32, 3, 5);
+    g_assert_false (vv_backend_tensor_upload (v->be, d, wrong, &error));
+    g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DTYPE);
+    vv_backend_tensor_free (v->be, d);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  rng = g_rand_new_with_seed (20260101);
+  setup_variants ();
+
+  g_test_add_func ("/backend-ops/linear", test_linear);
+  g_test_add_func ("/backend-ops/linear-more", test_linear_more);
+  g_test_add_func ("/backend-ops/rms-norm", test_rms_norm);
+  g_test_add_func ("/backend-ops/unary", test_unary);
+  g_test_add_func ("/backend-ops/binary", test_binary);
+  g_test_add_func ("/backend-ops/scale", test_scale);
+  g_test_add_func ("/backend-ops/get-rows", test_get_rows);
+  g_test_add_func ("/backend-ops/errors", test_errors);
+  g_test_add_func ("/backend-ops/tensors", test_tensors);
+  g_test_add_func ("/backend-ops/registry", test_registry);
+  g_test_add_func ("/backend-ops/isa-env", test_isa_env);
+
+  int ret = g_test_run ();
+  g_ptr_array_unref (variants);
+  g_rand_free (rng);
+  return ret;
+}

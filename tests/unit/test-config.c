@@ -1,3 +1,227 @@
-/* placeholder: being written */
-#include <glib.h>
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+/* gst-vibevoice — config.json / preprocessor_config.json tests
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <vibevoice/vibevoice.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+static void
+assert_same_config (const VvConfig *a, const VvConfig *b)
+{
+  g_assert_cmpint (memcmp (&a->lm, &b->lm, sizeof (a->lm)), ==, 0);
+  g_assert_cmpint (memcmp (&a->acoustic, &b->acoustic, sizeof (a->acoustic)), ==, 0);
+  g_assert_cmpint (memcmp (&a->semantic, &b->semantic, sizeof (a->semantic)), ==, 0);
+  g_assert_cmpint (memcmp (&a->head, &b->head, sizeof (a->head)), ==, 0);
+  g_assert_cmpint (a->acoustic_vae_dim, ==, b->acoustic_vae_dim);
+  g_assert_cmpint (a->semantic_vae_dim, ==, b->semantic_vae_dim);
+  g_assert_cmpint (a->sampling_rate, ==, b->sampling_rate);
+  g_assert_cmpint (a->speech_tok_compress_ratio, ==, b->speech_tok_compress_ratio);
+  g_assert_cmpfloat (a->target_dB_FS, ==, b->target_dB_FS);
+  g_assert_cmpstr (a->language_model_pretrained_name, ==, b->language_model_pretrained_name);
+}
+
+static void
+test_published_1_5b (void)
+{
+  g_autofree gchar *path = g_build_filename (g_getenv ("VV_TEST_DATA_DIR"), "config",
+      "vibevoice-1.5b-config.json", NULL);
+  g_autofree gchar *text = NULL;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_autoptr (VvConfig) c = vv_config_load_from_data (text, path, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (VvConfig) preset = vv_config_new_preset (VV_PRESET_1_5B);
+  assert_same_config (c, preset);
+  /* spot checks against MODEL-SPEC §5/§6 */
+  g_assert_cmpint (c->lm.head_dim, ==, 128);
+  g_assert_cmpint (c->acoustic.decoder_depths[0], ==, 8);   /* reversed "3-3-3-3-3-3-8" */
+  g_assert_cmpint (c->acoustic.decoder_depths[6], ==, 3);
+  g_assert_cmpint (c->acoustic.hop_length, ==, 3200);
+  g_assert_cmpint (c->head.ffn_dim, ==, 4608);
+  g_assert_false (c->semantic.has_decoder);
+}
+
+static void
+test_presets_round_trip (void)
+{
+  for (VvPreset p = VV_PRESET_TINY; p <= VV_PRESET_7B; p++) {
+    g_autoptr (VvConfig) c = vv_config_new_preset (p);
+    g_autofree gchar *json = vv_config_to_json (c);
+    g_autofree gchar *pp = vv_config_preprocessor_to_json (c);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VvConfig) back = vv_config_load_from_data (json, NULL, pp, &error);
+    g_assert_no_error (error);
+    assert_same_config (c, back);
+  }
+}
+
+/* Edits one field of the 1.5B fixture: @path like "decoder_config.hidden_size";
+ * @value_json NULL removes it. */
+static gchar *
+edited_fixture (const gchar *path, const gchar *value_json)
+{
+  g_autofree gchar *file = g_build_filename (g_getenv ("VV_TEST_DATA_DIR"), "config",
+      "vibevoice-1.5b-config.json", NULL);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (p, file, NULL));
+  JsonObject *obj = json_node_get_object (json_parser_get_root (p));
+  g_auto (GStrv) parts = g_strsplit (path, ".", -1);
+  gint n = g_strv_length (parts);
+  for (gint i = 0; i < n - 1; i++)
+    obj = json_object_get_object_member (obj, parts[i]);
+  if (value_json == NULL) {
+    json_object_remove_member (obj, parts[n - 1]);
+  } else {
+    g_autoptr (JsonParser) vp = json_parser_new ();
+    g_assert_true (json_parser_load_from_data (vp, value_json, -1, NULL));
+    json_object_set_member (obj, parts[n - 1], json_node_copy (json_parser_get_root (vp)));
+  }
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, json_parser_get_root (p));
+  return json_generator_to_data (gen, NULL);
+}
+
+typedef struct {
+  const gchar *path;
+  const gchar *value;     /* NULL = remove */
+  gint code;
+  const gchar *in_message;
+} BadField;
+
+static void
+test_bad_fields (void)
+{
+  const BadField cases[] = {
+    { "decoder_config.hidden_size", NULL, VV_CONFIG_ERROR_FIELD, "decoder_config.hidden_size" },
+    { "decoder_config.hidden_size", "\"1536\"", VV_CONFIG_ERROR_FIELD, "decoder_config.hidden_size" },
+    { "decoder_config.hidden_size", "-4", VV_CONFIG_ERROR_FIELD, "decoder_config.hidden_size" },
+    { "decoder_config.num_attention_heads", "7", VV_CONFIG_ERROR_FIELD, "num_attention_heads" },
+    { "decoder_config.num_key_value_heads", "5", VV_CONFIG_ERROR_FIELD, "num_key_value_heads" },
+    { "decoder_config.rope_scaling", "{\"type\":\"linear\",\"factor\":2.0}", VV_CONFIG_ERROR_UNSUPPORTED, "rope_scaling" },
+    { "decoder_config", NULL, VV_CONFIG_ERROR_FIELD, "decoder_config" },
+    { "decoder_config", "[]", VV_CONFIG_ERROR_FIELD, "decoder_config" },
+    { "acoustic_tokenizer_config.encoder_depths", "\"3-3-3\"", VV_CONFIG_ERROR_FIELD, "encoder_depths" },
+    { "acoustic_tokenizer_config.encoder_depths", "\"3-x-3-3-3-3-8\"", VV_CONFIG_ERROR_FIELD, "encoder_depths" },
+    { "acoustic_tokenizer_config.encoder_ratios", "[8, 5, 0]", VV_CONFIG_ERROR_FIELD, "encoder_ratios" },
+    { "acoustic_tokenizer_config.decoder_ratios", "[8, 5, 5, 4, 4, 2]", VV_CONFIG_ERROR_FIELD, "decoder_ratios" },
+    { "acoustic_tokenizer_config.mixer_layer", "\"conv\"", VV_CONFIG_ERROR_UNSUPPORTED, "mixer_layer" },
+    { "acoustic_tokenizer_config.vae_dim", "32", VV_CONFIG_ERROR_FIELD, "acoustic_vae_dim" },
+    { "semantic_tokenizer_config.vae_dim", "64", VV_CONFIG_ERROR_FIELD, "semantic_vae_dim" },
+    { "diffusion_head_config.hidden_size", "1024", VV_CONFIG_ERROR_FIELD, "diffusion_head_config.hidden_size" },
+    { "diffusion_head_config.prediction_type", "\"epsilon\"", VV_CONFIG_ERROR_UNSUPPORTED, "prediction_type" },
+    { "diffusion_head_config.head_ffn_ratio", "\"3\"", VV_CONFIG_ERROR_FIELD, "head_ffn_ratio" },
+    { "model_type", "\"vibevoice_streaming\"", VV_CONFIG_ERROR_UNSUPPORTED, "vibevoice_streaming" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *json = edited_fixture (cases[i].path, cases[i].value);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VvConfig) c = vv_config_load_from_data (json, "cfg-under-test.json", NULL, &error);
+    if (c != NULL)
+      g_error ("case %u (%s = %s) was accepted", i, cases[i].path, cases[i].value);
+    g_assert_error (error, VV_CONFIG_ERROR, cases[i].code);
+    if (!strstr (error->message, cases[i].in_message) || !strstr (error->message, "cfg-under-test.json"))
+      g_error ("case %u: message '%s' should name '%s' and the file", i, error->message, cases[i].in_message);
+  }
+}
+
+static void
+test_config_semantics (void)
+{
+  /* §12.8: explicit decoder_depths is used as written; head FFN truncates. */
+  g_autofree gchar *a = edited_fixture ("acoustic_tokenizer_config.decoder_depths", "\"1-2-3-4-5-6-7\"");
+  g_autoptr (VvConfig) c = vv_config_load_from_data (a, NULL, NULL, NULL);
+  g_assert_nonnull (c);
+  for (gint i = 0; i < 7; i++)
+    g_assert_cmpint (c->acoustic.decoder_depths[i], ==, i + 1);
+
+  g_autofree gchar *b = edited_fixture ("acoustic_tokenizer_config.decoder_ratios", "null");
+  g_autoptr (VvConfig) c2 = vv_config_load_from_data (b, NULL, NULL, NULL);
+  g_assert_nonnull (c2);
+  g_assert_cmpint (c2->acoustic.decoder_ratios[0], ==, 8);
+
+  /* Other ratios with the same product are legal (§12.8). */
+  g_autofree gchar *r = edited_fixture ("acoustic_tokenizer_config.decoder_ratios", "[5, 8, 5, 4, 2, 2]");
+  g_autoptr (VvConfig) c3 = vv_config_load_from_data (r, NULL, NULL, NULL);
+  g_assert_nonnull (c3);
+  g_assert_cmpint (c3->acoustic.decoder_ratios[0], ==, 5);
+
+  /* Python's int(2.3 * 100) is 229: the product is 229.99999999999997 in binary64 */
+  g_autofree gchar *f = edited_fixture ("diffusion_head_config.head_ffn_ratio", "2.3");
+  g_autofree gchar *f2 = NULL;
+  {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    g_assert_true (json_parser_load_from_data (p, f, -1, NULL));
+    JsonObject *root = json_node_get_object (json_parser_get_root (p));
+    json_object_set_int_member (json_object_get_object_member (root, "diffusion_head_config"), "hidden_size", 100);
+    json_object_set_int_member (json_object_get_object_member (root, "decoder_config"), "hidden_size", 100);
+    json_object_set_int_member (json_object_get_object_member (root, "decoder_config"), "num_attention_heads", 5);
+    json_object_set_int_member (json_object_get_object_member (root, "decoder_config"), "num_key_value_heads", 1);
+    g_autoptr (JsonGenerator) gen = json_generator_new ();
+    json_generator_set_root (gen, json_parser_get_root (p));
+    f2 = json_generator_to_data (gen, NULL);
+  }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvConfig) c4 = vv_config_load_from_data (f2, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (c4->head.ffn_dim, ==, 229);
+  g_assert_cmpint (c4->lm.head_dim, ==, 20);
+}
+
+static void
+test_not_json (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_null (vv_config_load_from_data ("{\"model_type\": ", "broken.json", NULL, &error));
+  g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FILE);
+  g_assert_nonnull (strstr (error->message, "broken.json"));
+  g_clear_error (&error);
+  g_assert_null (vv_config_load_from_data ("[1,2]", "array.json", NULL, &error));
+  g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FILE);
+  g_clear_error (&error);
+  g_assert_null (vv_config_load_from_data ("{\"a\": \"\xff\"}", "utf8.json", NULL, &error));
+  g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FILE);
+}
+
+static void
+test_preprocessor (void)
+{
+  g_autofree gchar *path = g_build_filename (g_getenv ("VV_TEST_DATA_DIR"), "config",
+      "vibevoice-1.5b-config.json", NULL);
+  g_autofree gchar *text = NULL;
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  const gchar *pp = "{\"processor_class\": \"VibeVoiceProcessor\", \"speech_tok_compress_ratio\": 3200,"
+      " \"db_normalize\": true, \"audio_processor\": {\"feature_extractor_type\": \"VibeVoiceTokenizerProcessor\","
+      " \"sampling_rate\": 24000, \"normalize_audio\": true, \"target_dB_FS\": -25, \"eps\": 1e-06},"
+      " \"language_model_pretrained_name\": \"Qwen/Qwen2.5-7B\"}";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvConfig) c = vv_config_load_from_data (text, NULL, pp, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c->language_model_pretrained_name, ==, "Qwen/Qwen2.5-7B");
+  g_assert_cmpfloat (c->target_dB_FS, ==, -25.0);
+
+  const gchar *bad_ratio = "{\"speech_tok_compress_ratio\": 3000}";
+  g_autoptr (VvConfig) c2 = vv_config_load_from_data (text, NULL, bad_ratio, &error);
+  g_assert_null (c2);
+  g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FIELD);
+  g_assert_nonnull (strstr (error->message, "speech_tok_compress_ratio"));
+  g_clear_error (&error);
+
+  const gchar *bad_rate = "{\"audio_processor\": {\"sampling_rate\": 16000}}";
+  g_autoptr (VvConfig) c3 = vv_config_load_from_data (text, NULL, bad_rate, &error);
+  g_assert_null (c3);
+  g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "16000"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/config/published-1.5b", test_published_1_5b);
+  g_test_add_func ("/config/presets-round-trip", test_presets_round_trip);
+  g_test_add_func ("/config/bad-fields", test_bad_fields);
+  g_test_add_func ("/config/semantics", test_config_semantics);
+  g_test_add_func ("/config/not-json", test_not_json);
+  g_test_add_func ("/config/preprocessor", test_preprocessor);
+  return g_test_run ();
+}
