@@ -65,7 +65,7 @@ vv_tool_info (int argc, char **argv)
       c->target_dB_FS, c->language_model_pretrained_name);
   printf ("\n  %-20s %16s %14s\n", "component", "parameters", "bytes");
   guint64 tp = 0, tb = 0;
-  for (guint i = 0; i < VV_N_COMPONENTS; i++) {
+  for (guint i = 0; i < VV_COMPONENT_COUNT; i++) {
     guint64 p = vv_model_get_component_params (model, i), b = vv_model_get_component_bytes (model, i);
     if (p == 0)
       continue;

@@ -407,6 +407,15 @@ avx512_block (const guint8 *w, gint64 in, const gfloat *x, gfloat *y, gint64 ldy
 #pragma GCC unroll 4
         for (int l = 0; l < (int) (16 * A * es) / 64; l++)
           _mm_prefetch (pf + 64 * l, _MM_HINT_T0);
+      } else if (PF < 0) {
+        const char *pf = (const char *) (w + (gsize) ((r - PF * R) * in + k) * es);
+        if ((16 * A * es) >= 64) {
+#pragma GCC unroll 4
+          for (int l = 0; l < (int) (16 * A * es) / 64; l++)
+            _mm_prefetch (pf + 64 * l, _MM_HINT_T0);
+        } else if ((k & 31) == 0) {
+          _mm_prefetch (pf, _MM_HINT_T0);
+        }
       }
 #pragma GCC unroll 4
       for (int a = 0; a < A; a++) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 G_DEFINE_QUARK (vv-config-error-quark, vv_config_error)
+G_DEFINE_BOXED_TYPE (VvConfig, vv_config, vv_config_copy, vv_config_free)
 
 /* ------------------------------------------------------------------------ */
 /* Presets (MODEL-SPEC §6, §7.3). */

@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <glib-object.h>
 
 G_BEGIN_DECLS
 
@@ -130,6 +130,8 @@ gboolean  vv_preset_from_string (const gchar *name, VvPreset *preset);
 VvConfig *vv_config_load (const gchar *dir, GError **error);
 VvConfig *vv_config_load_from_data (const gchar *config_json, const gchar *config_name,
                                     const gchar *preprocessor_json, GError **error);
+#define VV_TYPE_CONFIG (vv_config_get_type ())
+GType     vv_config_get_type (void);
 void      vv_config_free (VvConfig *config);
 VvConfig *vv_config_copy (const VvConfig *config);
 

@@ -138,7 +138,7 @@ add_connector (GArray *arr, VvComponent comp, gint64 din, gint64 h, const gchar 
 }
 
 /**
- * vv_layout_tensors:
+ * vv_layout_tensors: (skip)
  * @config: a model configuration
  * @with_lm_head: whether the checkpoint has a separate lm_head.weight
  *
@@ -218,7 +218,7 @@ vv_layout_tensors (const VvConfig *config, gboolean with_lm_head)
 const gchar *
 vv_component_name (VvComponent component)
 {
-  static const gchar *names[VV_N_COMPONENTS] = {
+  static const gchar *names[VV_COMPONENT_COUNT] = {
     [VV_COMPONENT_LM] = "language_model",
     [VV_COMPONENT_LM_HEAD] = "lm_head",
     [VV_COMPONENT_ACOUSTIC_ENCODER] = "acoustic_encoder",
@@ -229,7 +229,7 @@ vv_component_name (VvComponent component)
     [VV_COMPONENT_PREDICTION_HEAD] = "prediction_head",
     [VV_COMPONENT_SCALARS] = "scalars",
   };
-  return (guint) component < VV_N_COMPONENTS ? names[component] : "unknown";
+  return (guint) component < VV_COMPONENT_COUNT ? names[component] : "unknown";
 }
 
 VvComponent
@@ -249,5 +249,5 @@ vv_component_from_tensor_name (const gchar *name)
   for (guint i = 0; i < G_N_ELEMENTS (map); i++)
     if (g_str_has_prefix (name, map[i].prefix))
       return map[i].c;
-  return VV_N_COMPONENTS;
+  return VV_COMPONENT_COUNT;
 }

@@ -17,6 +17,7 @@ typedef struct {
 } ModelTensor;
 
 struct _VvModel {
+  gint ref_count;
   gchar *dir;
   VvConfig *config;
   GPtrArray *shards;             /* VvSafetensors*, owned */
@@ -24,15 +25,38 @@ struct _VvModel {
   gboolean has_lm_head;
   gfloat scaling_factor;
   gfloat bias_factor;
-  guint64 component_params[VV_N_COMPONENTS];
-  guint64 component_bytes[VV_N_COMPONENTS];
+  guint64 component_params[VV_COMPONENT_COUNT];
+  guint64 component_bytes[VV_COMPONENT_COUNT];
   guint64 n_bytes;
 };
 
-void
-vv_model_free (VvModel *model)
+G_DEFINE_BOXED_TYPE (VvModel, vv_model, vv_model_ref, vv_model_unref)
+
+/**
+ * vv_model_ref:
+ * @model: a model
+ *
+ * Several elements and pipelines share one loaded model this way.
+ *
+ * Returns: (transfer full): @model with one more reference
+ */
+VvModel *
+vv_model_ref (VvModel *model)
 {
-  if (model == NULL)
+  g_atomic_int_inc (&model->ref_count);
+  return model;
+}
+
+/**
+ * vv_model_unref:
+ * @model: (transfer full) (nullable): a model
+ *
+ * Drops a reference; the last one unmaps the checkpoint.
+ */
+void
+vv_model_unref (VvModel *model)
+{
+  if (model == NULL || !g_atomic_int_dec_and_test (&model->ref_count))
     return;
   g_clear_pointer (&model->tensors, g_hash_table_unref);
   g_clear_pointer (&model->shards, g_ptr_array_unref);
@@ -212,7 +236,7 @@ validate (VvModel *model, GError **error)
   if (g_hash_table_size (model->tensors) > layout->len)
     g_info ("%s: %u tensors in the checkpoint are not used by this engine", model->dir,
         g_hash_table_size (model->tensors) - layout->len);
-  for (guint i = 0; i < VV_N_COMPONENTS; i++)
+  for (guint i = 0; i < VV_COMPONENT_COUNT; i++)
     model->n_bytes += model->component_bytes[i];
   return read_scalar (model, "model.speech_scaling_factor", &model->scaling_factor, error) &&
       read_scalar (model, "model.speech_bias_factor", &model->bias_factor, error);
@@ -255,6 +279,7 @@ vv_model_load (const gchar *dir, VvModelLoadFlags flags, GError **error)
     return NULL;
   }
   g_autoptr (VvModel) model = g_new0 (VvModel, 1);
+  model->ref_count = 1;
   model->dir = g_strdup (dir);
   model->shards = g_ptr_array_new_with_free_func ((GDestroyNotify) vv_safetensors_free);
   model->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
@@ -282,6 +307,12 @@ vv_model_load (const gchar *dir, VvModelLoadFlags flags, GError **error)
   return g_steal_pointer (&model);
 }
 
+/**
+ * vv_model_get_config:
+ * @model: a model
+ *
+ * Returns: (transfer none): the model's configuration
+ */
 const VvConfig *
 vv_model_get_config (VvModel *model)
 {
@@ -295,7 +326,7 @@ vv_model_get_dir (VvModel *model)
 }
 
 /**
- * vv_model_get_tensor:
+ * vv_model_get_tensor: (skip)
  * @model: a model
  * @name: checkpoint tensor name
  *
@@ -308,6 +339,14 @@ vv_model_get_tensor (VvModel *model, const gchar *name)
   return mt && mt->view.ndim >= 0 ? &mt->view : NULL;
 }
 
+/**
+ * vv_model_require_tensor: (skip)
+ * @model: a model
+ * @name: checkpoint tensor name
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer none) (nullable): a view of the mapped tensor
+ */
 const VvTensor *
 vv_model_require_tensor (VvModel *model, const gchar *name, GError **error)
 {
@@ -318,6 +357,12 @@ vv_model_require_tensor (VvModel *model, const gchar *name, GError **error)
   return t;
 }
 
+/**
+ * vv_model_get_lm_head: (skip)
+ * @model: a model
+ *
+ * Returns: (transfer none): lm_head.weight, or the tied embedding
+ */
 const VvTensor *
 vv_model_get_lm_head (VvModel *model)
 {
@@ -352,13 +397,13 @@ vv_model_get_n_bytes (VvModel *model)
 guint64
 vv_model_get_component_params (VvModel *model, VvComponent component)
 {
-  g_return_val_if_fail ((guint) component < VV_N_COMPONENTS, 0);
+  g_return_val_if_fail ((guint) component < VV_COMPONENT_COUNT, 0);
   return model->component_params[component];
 }
 
 guint64
 vv_model_get_component_bytes (VvModel *model, VvComponent component)
 {
-  g_return_val_if_fail ((guint) component < VV_N_COMPONENTS, 0);
+  g_return_val_if_fail ((guint) component < VV_COMPONENT_COUNT, 0);
   return model->component_bytes[component];
 }

@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <glib-object.h>
 #include "vv-config.h"
 #include "vv-tensor.h"
 #include "vv-layout.h"
@@ -50,7 +50,10 @@ typedef enum {
  * checkpoint dtype. Every tensor the config requires is checked for
  * presence, shape and dtype; errors name the tensor and file. */
 VvModel         *vv_model_load (const gchar *dir, VvModelLoadFlags flags, GError **error);
-void             vv_model_free (VvModel *model);
+#define VV_TYPE_MODEL (vv_model_get_type ())
+GType            vv_model_get_type (void);
+VvModel         *vv_model_ref (VvModel *model);
+void             vv_model_unref (VvModel *model);
 const VvConfig  *vv_model_get_config (VvModel *model);
 const gchar     *vv_model_get_dir (VvModel *model);
 /* Borrowed view of a tensor, or NULL (no error) if absent. */
@@ -66,6 +69,6 @@ guint64          vv_model_get_n_bytes (VvModel *model);
 guint64          vv_model_get_component_params (VvModel *model, VvComponent component);
 guint64          vv_model_get_component_bytes (VvModel *model, VvComponent component);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvModel, vv_model_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvModel, vv_model_unref)
 
 G_END_DECLS

@@ -65,6 +65,7 @@ typedef struct {
 } VvAddedToken;
 
 struct _VvTokenizer {
+  gint ref_count;
   GStringChunk *strings;
   GHashTable *token_ids;        /* token string -> GINT_TO_POINTER (id + 1) */
   GPtrArray *id_to_token;       /* const gchar * (in strings); NULL = no such id */
@@ -570,6 +571,14 @@ added_longest_first (gconstpointer a, gconstpointer b)
   return x->id - y->id;
 }
 
+/**
+ * vv_tokenizer_new_from_dir:
+ * @dir: folder with tokenizer.json, or vocab.json + merges.txt
+ *   (+ tokenizer_config.json)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the tokenizer
+ */
 VvTokenizer *
 vv_tokenizer_new_from_dir (const gchar *dir, GError **error)
 {
@@ -577,6 +586,7 @@ vv_tokenizer_new_from_dir (const gchar *dir, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   g_autoptr (VvTokenizer) tok = g_new0 (VvTokenizer, 1);
+  tok->ref_count = 1;
   tok->strings = g_string_chunk_new (1 << 20);
   tok->token_ids = g_hash_table_new (g_str_hash, g_str_equal);
   tok->id_to_token = g_ptr_array_new ();
@@ -617,10 +627,31 @@ vv_tokenizer_new_from_dir (const gchar *dir, GError **error)
   return g_steal_pointer (&tok);
 }
 
-void
-vv_tokenizer_free (VvTokenizer *tok)
+G_DEFINE_BOXED_TYPE (VvTokenizer, vv_tokenizer, vv_tokenizer_ref, vv_tokenizer_unref)
+
+/**
+ * vv_tokenizer_ref:
+ * @tok: a tokenizer
+ *
+ * Returns: (transfer full): @tok with one more reference
+ */
+VvTokenizer *
+vv_tokenizer_ref (VvTokenizer *tok)
 {
-  if (tok == NULL)
+  g_atomic_int_inc (&tok->ref_count);
+  return tok;
+}
+
+/**
+ * vv_tokenizer_unref:
+ * @tok: (transfer full) (nullable): a tokenizer
+ *
+ * Drops a reference; the last one frees the tokenizer.
+ */
+void
+vv_tokenizer_unref (VvTokenizer *tok)
+{
+  if (tok == NULL || !g_atomic_int_dec_and_test (&tok->ref_count))
     return;
   g_clear_pointer (&tok->pretokenizer, g_regex_unref);
   g_free (tok->cache_slots);
@@ -978,6 +1009,16 @@ encode_piece (VvTokenizer *tok, const gchar *text, gsize len, GArray *ids)
     encode_word (tok, text + done, len - done, ids);
 }
 
+/**
+ * vv_tokenizer_encode: (skip)
+ * @tok: a tokenizer
+ * @text: UTF-8 text
+ * @len: bytes of @text, or -1 if NUL-terminated
+ * @ids: (element-type gint32): array the ids are appended to
+ * @error: return location for a #GError
+ *
+ * Returns: %FALSE (and nothing appended) if @text is not valid UTF-8
+ */
 gboolean
 vv_tokenizer_encode (VvTokenizer *tok, const gchar *text, gssize len, GArray *ids,
     GError **error)
@@ -1088,6 +1129,15 @@ append_utf8_lossy (GString *out, const guint8 *b, gsize n)
   }
 }
 
+/**
+ * vv_tokenizer_decode:
+ * @tok: a tokenizer
+ * @ids: (array length=n_ids): token ids
+ * @n_ids: number of ids
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the text
+ */
 gchar *
 vv_tokenizer_decode (VvTokenizer *tok, const gint32 *ids, gsize n_ids, GError **error)
 {
@@ -1125,6 +1175,13 @@ vv_tokenizer_decode (VvTokenizer *tok, const gint32 *ids, gsize n_ids, GError **
   return g_string_free (out, FALSE);
 }
 
+/**
+ * vv_tokenizer_token_to_id:
+ * @tok: a tokenizer
+ * @token: a token string (byte-level symbols) or an added token
+ *
+ * Returns: its id, or -1
+ */
 gint32
 vv_tokenizer_token_to_id (VvTokenizer *tok, const gchar *token)
 {
@@ -1133,6 +1190,13 @@ vv_tokenizer_token_to_id (VvTokenizer *tok, const gchar *token)
   return lookup_token (tok, token);
 }
 
+/**
+ * vv_tokenizer_id_to_token:
+ * @tok: a tokenizer
+ * @id: a token id
+ *
+ * Returns: (nullable): the token string, or %NULL if @id is out of range
+ */
 const gchar *
 vv_tokenizer_id_to_token (VvTokenizer *tok, gint32 id)
 {
@@ -1142,9 +1206,37 @@ vv_tokenizer_id_to_token (VvTokenizer *tok, gint32 id)
   return g_ptr_array_index (tok->id_to_token, id);
 }
 
+/**
+ * vv_tokenizer_get_n_ids:
+ * @tok: a tokenizer
+ *
+ * Returns: regular vocabulary size plus added tokens
+ */
 guint
 vv_tokenizer_get_n_ids (VvTokenizer *tok)
 {
   g_return_val_if_fail (tok != NULL, 0);
   return tok->id_to_token->len;
+}
+
+/**
+ * vv_tokenizer_tokenize:
+ * @tok: a tokenizer
+ * @text: UTF-8 text (NUL-terminated)
+ * @n_ids: (out): number of ids returned
+ * @error: return location for a #GError
+ *
+ * vv_tokenizer_encode() for bindings: returns the ids as a new array.
+ *
+ * Returns: (array length=n_ids) (transfer full) (nullable): the token ids
+ */
+gint32 *
+vv_tokenizer_tokenize (VvTokenizer *tok, const gchar *text, gsize *n_ids, GError **error)
+{
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+  *n_ids = 0;
+  if (!vv_tokenizer_encode (tok, text, -1, ids, error))
+    return NULL;
+  *n_ids = ids->len;
+  return (gint32 *) g_array_free (g_steal_pointer (&ids), FALSE);
 }

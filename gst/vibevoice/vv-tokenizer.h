@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <glib-object.h>
 
 G_BEGIN_DECLS
 
@@ -40,7 +40,10 @@ typedef struct _VvTokenizer VvTokenizer;
  * merges.txt (with or without a "#version" first line), plus
  * tokenizer_config.json for added/special tokens when present. */
 VvTokenizer *vv_tokenizer_new_from_dir (const gchar *dir, GError **error);
-void         vv_tokenizer_free (VvTokenizer *tok);
+#define VV_TYPE_TOKENIZER (vv_tokenizer_get_type ())
+GType        vv_tokenizer_get_type (void);
+VvTokenizer *vv_tokenizer_ref (VvTokenizer *tok);
+void         vv_tokenizer_unref (VvTokenizer *tok);
 
 /* Encodes UTF-8 @text (@len bytes, or -1 for NUL-terminated): NFC, added
  * tokens matched in the text, Qwen2 pre-tokenizer split (GRegex), byte-level
@@ -51,6 +54,8 @@ void         vv_tokenizer_free (VvTokenizer *tok);
  * VV_TOKENIZER_ERROR_INVALID_UTF8 and leaves @ids unchanged. */
 gboolean     vv_tokenizer_encode (VvTokenizer *tok, const gchar *text, gssize len,
                                   GArray *ids, GError **error);
+gint32      *vv_tokenizer_tokenize (VvTokenizer *tok, const gchar *text, gsize *n_ids,
+                                    GError **error);
 /* Returns: (transfer full): UTF-8 text; byte sequences that are not valid
  * UTF-8 on their own are replaced by U+FFFD, as the reference decoder does. */
 gchar       *vv_tokenizer_decode (VvTokenizer *tok, const gint32 *ids, gsize n_ids,
@@ -62,6 +67,6 @@ const gchar *vv_tokenizer_id_to_token (VvTokenizer *tok, gint32 id);
 /* Number of ids: regular vocabulary + added tokens (151665 for Qwen2.5). */
 guint        vv_tokenizer_get_n_ids (VvTokenizer *tok);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvTokenizer, vv_tokenizer_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvTokenizer, vv_tokenizer_unref)
 
 G_END_DECLS

@@ -954,6 +954,6 @@ main (int argc, char **argv)
   int ret = g_test_run ();
   g_clear_pointer (&ggml_cases, g_ptr_array_unref);
   g_clear_pointer (&peer_cases, g_ptr_array_unref);
-  g_clear_pointer (&qwen, vv_tokenizer_free);
+  g_clear_pointer (&qwen, vv_tokenizer_unref);
   return ret;
 }
