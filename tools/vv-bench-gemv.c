@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GIB (1024.0 * 1024.0 * 1024.0)
 #define MIB (1024.0 * 1024.0)
 
 /* Working set per shape: well above any L3. */
@@ -33,6 +32,7 @@ static gint opt_threads = 0;
 static gint opt_iters = 5;
 static gint opt_layers = 28;
 static gint opt_bw_mib = 1024;
+static gint opt_prefill_n = 128;
 
 /* ---------------------------------------------------------------------- */
 /* Memory bandwidth */
@@ -228,7 +228,7 @@ print_row (const gchar *label, gint n, gsize bytes, Timing b, Timing s, gdouble 
 {
   gdouble gbs = bytes / (b.ms / 1e3) / 1e9;
   gdouble gbs32 = 2.0 * bytes / (s.ms / 1e3) / 1e9;
-  printf ("%-22s %2d %9.1f %9.3f %7.2f %5.0f%% | %9.3f %7.2f %5.0f%% %7.2fx\n",
+  printf ("%-24s %2d %9.1f %9.3f %7.2f %5.0f%% | %9.3f %7.2f %5.0f%% %7.2fx\n",
       label, n, bytes / MIB, b.ms, gbs, 100.0 * gbs / bw, s.ms, gbs32, 100.0 * gbs32 / bw,
       s.ms / b.ms);
 }
@@ -236,7 +236,7 @@ print_row (const gchar *label, gint n, gsize bytes, Timing b, Timing s, gdouble 
 static void
 print_header (void)
 {
-  printf ("%-22s %2s %9s %9s %7s %6s | %9s %7s %6s %8s\n", "weights", "n", "MiB(bf16)",
+  printf ("%-24s %2s %9s %9s %7s %6s | %9s %7s %6s %8s\n", "weights", "n", "MiB(bf16)",
       "ms", "GB/s", "of bw", "sgemm ms", "GB/s", "of bw", "speedup");
 }
 
@@ -261,6 +261,8 @@ vv_bench_gemv (int argc, char **argv)
     { "iters", 'n', 0, G_OPTION_ARG_INT, &opt_iters, "Timed repetitions, best kept (default 5)", "N" },
     { "layers", 0, 0, G_OPTION_ARG_INT, &opt_layers,
       "LM layers in the layer-set test (default 28; lowered if memory is short)", "N" },
+    { "prefill-n", 0, 0, G_OPTION_ARG_INT, &opt_prefill_n,
+      "Rows of the large-n (prefill) products (default 128)", "N" },
     { "bw-mib", 0, 0, G_OPTION_ARG_INT, &opt_bw_mib,
       "Buffer size of the bandwidth test in MiB (default 1024)", "MIB" },
     { NULL }
@@ -273,7 +275,8 @@ vv_bench_gemv (int argc, char **argv)
     fprintf (stderr, "vibevoice bench gemv: %s\n", error ? error->message : "unexpected argument");
     return 2;
   }
-  if (opt_threads < 0 || opt_iters < 1 || opt_layers < 1 || opt_bw_mib < 16) {
+  if (opt_threads < 0 || opt_iters < 1 || opt_layers < 1 || opt_bw_mib < 16
+      || opt_prefill_n < 1) {
     fprintf (stderr, "vibevoice bench gemv: invalid option value\n");
     return 2;
   }
@@ -355,6 +358,35 @@ vv_bench_gemv (int argc, char **argv)
       print_row (shapes[s].name, n, one, b, t, bwn);
     }
     weight_set_clear (&set);
+  }
+
+  /* 2c. large n (prefill): compute-bound, one copy of each weight */
+  printf ("\nlarge n (prefill; the backend converts BF16 row panels and calls sgemm per "
+      "panel): GFLOP/s, best of %d\n", opt_iters);
+  printf ("%-24s %4s %9s %8s | %9s %8s %8s\n", "weights", "n", "ms", "GFLOP/s", "sgemm ms",
+      "GFLOP/s", "speedup");
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
+    WeightSet set = { 0 };
+    const gint n = opt_prefill_n;
+    if (!weight_set_add (&set, shapes[s].out, shapes[s].in)) {
+      fprintf (stderr, "vibevoice bench gemv: out of memory\n");
+      weight_set_clear (&set);
+      vv_backend_free (be);
+      return 1;
+    }
+    openblas_set_num_threads (1);
+    Timing b = time_pass (be, &set, n, FALSE, opt_iters);
+    openblas_set_num_threads (blas_threads);
+    Timing t = time_pass (be, &set, n, TRUE, opt_iters);
+    openblas_set_num_threads (1);
+    weight_set_clear (&set);
+    if (!b.ok || !t.ok) {
+      vv_backend_free (be);
+      return 1;
+    }
+    gdouble flop = 2.0 * n * shapes[s].out * shapes[s].in;
+    printf ("%-24s %4d %9.3f %8.1f | %9.3f %8.1f %7.2fx\n", shapes[s].name, n, b.ms,
+        flop / (b.ms / 1e3) / 1e9, t.ms, flop / (t.ms / 1e3) / 1e9, t.ms / b.ms);
   }
 
   /* 2b. a whole LM layer set: Qwen2.5-1.5B has 28 layers of

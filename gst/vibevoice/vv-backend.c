@@ -463,6 +463,9 @@ vv_backend_linear (VvBackend *be, VvTensor *y, const VvTensor *x,
         "and a last dimension of %" G_GINT64_FORMAT ")", op, sy, sx, sw, w->shape[0]);
     return FALSE;
   }
+  if (n_rows (x) > G_MAXINT)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", NULL, NULL,
+        "too many rows");
   if (bias != NULL && (bias->ndim != 1 || bias->shape[0] != w->shape[0]))
     return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, bias, "bias", w, "w",
         "bias must be [out]");
