@@ -13,3 +13,6 @@
 #include <vibevoice/vv-layout.h>
 #include <vibevoice/vv-model.h>
 #include <vibevoice/vv-rng.h>
+#include <vibevoice/vv-speech-tokenizer.h>
+#include <vibevoice/vv-npy.h>
+#include <vibevoice/vv-connector.h>

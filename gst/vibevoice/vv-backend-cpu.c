@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "vv-backend.h"
+#include "vv-backend-cpu-private.h"
 #include "vv-threadpool.h"
 
 #include <cblas.h>
@@ -60,31 +61,7 @@
  * while keeping OpenBLAS's per-call packing of x a small overhead). */
 #define VV_CPU_PANEL_BYTES      (2 << 20)
 
-typedef enum {
-  CPU_ISA_SCALAR,
-  CPU_ISA_AVX2,
-  CPU_ISA_AVX512,
-} CpuIsa;
-
 static const gchar *const isa_names[] = { "scalar", "avx2", "avx512" };
-
-/* y[j * ldy + r] = Σ_k w[r, k] · x[j, k] for r < rows, j < n; w points at
- * the first of @rows weight rows of length @in, x is [n, in]. */
-typedef void (*GemvFunc) (const void *w, gint64 in, gint64 rows,
-    const gfloat *x, gint n, gfloat *y, gint64 ldy);
-/* dst[i] = f32 (src[i]) */
-typedef void (*ConvertFunc) (const void *src, gfloat *dst, gint64 n);
-
-typedef struct {
-  VvThreadPool *pool;
-  CpuIsa isa;
-  GemvFunc gemv[3];             /* indexed by VvDType */
-  ConvertFunc convert[3];
-  gfloat **scratch;             /* n_threads panels for the sgemm path */
-  gsize scratch_floats;         /* size of each */
-} CpuBackend;
-
-#define CPU(be) ((CpuBackend *) (be)->priv)
 
 static inline gsize
 dtype_size (VvDType d)
@@ -1107,6 +1084,8 @@ static const VvBackendOps cpu_ops = {
   .binary = cpu_binary,
   .scale = cpu_scale,
   .get_rows = cpu_get_rows,
+  .conv1d = vv_cpu_conv1d,                      /* vv-backend-cpu-conv.c */
+  .conv_transpose1d = vv_cpu_conv_transpose1d,
 };
 
 /**

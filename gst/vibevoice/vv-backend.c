@@ -637,3 +637,162 @@ vv_backend_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table,
     return TRUE;
   return be->ops->get_rows (be, y, table, ids, n_ids, error);
 }
+
+/* Common checks of conv1d / conv_transpose1d: 2-D F32 activations, 3-D
+ * weight, optional bias [C_out], no aliasing, and an op the backend has. */
+static gboolean
+check_conv_operands (VvBackend *be, const gchar *op, VvTensor *y, const VvTensor *x,
+    const VvTensor *w, const VvTensor *bias, gint stride, gint64 c_out, GError **error)
+{
+  if (!check_act (be, op, "y", y, error) || !check_act (be, op, "x", x, error)
+      || !check_weight (be, op, "w", w, error)
+      || (bias != NULL && !check_weight (be, op, "bias", bias, error)))
+    return FALSE;
+  if (x->ndim != 2)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", NULL, NULL,
+        "x must be 2-D [T, C] (time-major)");
+  if (y->ndim != 2)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", NULL, NULL,
+        "y must be 2-D [T, C] (time-major)");
+  if (w->ndim != 3 || w->shape[2] < 1)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, w, "w", NULL, NULL,
+        "weight must be 3-D with a kernel size of at least 1");
+  if (stride < 1) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: stride %d must be at least 1", op, stride);
+    return FALSE;
+  }
+  if (bias != NULL && (bias->ndim != 1 || bias->shape[0] != c_out))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, bias, "bias", w, "w",
+        "bias must be [C_out]");
+  if (vv_tensor_n_elements (y) > 0 && vv_tensor_n_elements (x) > 0) {
+    const guint8 *y0 = y->data, *y1 = y0 + vv_tensor_n_bytes (y);
+    const guint8 *x0 = x->data, *x1 = x0 + vv_tensor_n_bytes (x);
+    if (y0 < x1 && x0 < y1)
+      return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", x, "x",
+          "y must not overlap x");
+  }
+  return TRUE;
+}
+
+/**
+ * vv_backend_conv1d:
+ * @be: a backend
+ * @y: (out caller-allocates): F32 [T_out, C_out], T_out = (T_in − k)/@stride + 1
+ * @x: F32 [T_in, C_in], time-major, T_in ≥ k
+ * @w: F32/F16/BF16 [C_out, C_in/@groups, k] (PyTorch Conv1d layout)
+ * @bias: (nullable): F32/F16/BF16 [C_out]
+ * @stride: stride over time, ≥ 1
+ * @groups: 1, or C_in for a depthwise conv (then C_out = C_in, w is [C, 1, k])
+ * @error: return location for a #GError
+ *
+ * A "valid" 1-D convolution: y[t, o] = bias[o] + Σ x[t·stride + j, c] · w[o, c, j].
+ * Padding and streaming context are the caller's (MODEL-SPEC §5.4, §5.6).
+ * Each output row is computed identically whatever T_in and the thread
+ * count, so chunked streaming is bit-identical to one call; with k = 1 this
+ * is also a row-exact linear layer (w viewed as [out, in, 1]).
+ */
+gboolean
+vv_backend_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *w,
+    const VvTensor *bias, gint stride, gint groups, GError **error)
+{
+  static const gchar op[] = "conv1d";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_conv_operands (be, op, y, x, w, bias, stride,
+          w != NULL && w->ndim == 3 ? w->shape[0] : -1, error))
+    return FALSE;
+  gint64 t_in = x->shape[0], c_in = x->shape[1];
+  gint64 c_out = w->shape[0], k = w->shape[2];
+  if (groups == 1) {
+    if (w->shape[1] != c_in)
+      return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", w, "w",
+          "x's channels must equal w's C_in (w is [C_out, C_in, k])");
+  } else if (groups == c_in && groups > 1) {
+    if (w->shape[1] != 1 || c_out != c_in)
+      return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", w, "w",
+          "a depthwise conv needs w [C, 1, k] with C = x's channels");
+  } else {
+    g_autofree gchar *sx = vv_tensor_shape_string (x);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: groups %d unsupported for x %s (1 or C_in only)", op, groups, sx);
+    return FALSE;
+  }
+  if (t_in < k)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", w, "w",
+        "fewer input steps than the kernel size");
+  gint64 t_out = (t_in - k) / stride + 1;
+  if (y->shape[0] != t_out || y->shape[1] != c_out) {
+    g_autofree gchar *sy = vv_tensor_shape_string (y);
+    g_autofree gchar *sx = vv_tensor_shape_string (x);
+    g_autofree gchar *sw = vv_tensor_shape_string (w);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: y %s does not fit x %s, w %s, stride %d (expected [%" G_GINT64_FORMAT
+        ", %" G_GINT64_FORMAT "])", op, sy, sx, sw, stride, t_out, c_out);
+    return FALSE;
+  }
+  if (be->ops->conv1d == NULL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: not implemented by the %s backend", op, be->ops->name);
+    return FALSE;
+  }
+  if (vv_tensor_n_elements (y) == 0)
+    return TRUE;
+  return be->ops->conv1d (be, y, x, w, bias, stride, groups, error);
+}
+
+/**
+ * vv_backend_conv_transpose1d:
+ * @be: a backend
+ * @y: (out caller-allocates): F32 [(T_in − 1)·@stride + k, C_out]
+ * @x: F32 [T_in, C_in], time-major, T_in ≥ 1
+ * @w: F32/F16/BF16 [C_in, C_out, k] (PyTorch ConvTranspose1d layout), k ≥ @stride
+ * @bias: (nullable): F32/F16/BF16 [C_out], added to every output row
+ * @stride: upsampling factor, ≥ 1
+ * @error: return location for a #GError
+ *
+ * The raw (untrimmed) transposed convolution:
+ * y[t·stride + j, o] = bias[o] + Σ_t Σ_c x[t, c] · w[c, o, j], the
+ * contributions of the input steps added in ascending t. Trimming (§5.4)
+ * and the streaming overlap (§5.6) are the caller's: an output row depends
+ * only on the input steps that touch it, so a caller that passes the
+ * ceil(k/stride) − 1 previous steps again gets bit-identical rows.
+ */
+gboolean
+vv_backend_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
+    const VvTensor *w, const VvTensor *bias, gint stride, GError **error)
+{
+  static const gchar op[] = "conv_transpose1d";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_conv_operands (be, op, y, x, w, bias, stride,
+          w != NULL && w->ndim == 3 ? w->shape[1] : -1, error))
+    return FALSE;
+  gint64 t_in = x->shape[0], c_in = x->shape[1];
+  gint64 c_out = w->shape[1], k = w->shape[2];
+  if (w->shape[0] != c_in)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", w, "w",
+        "x's channels must equal w's C_in (w is [C_in, C_out, k])");
+  if (k < stride)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, w, "w", NULL, NULL,
+        "kernel size smaller than the stride");
+  if (t_in < 1)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", NULL, NULL,
+        "no input steps");
+  gint64 t_out = (t_in - 1) * stride + k;
+  if (y->shape[0] != t_out || y->shape[1] != c_out) {
+    g_autofree gchar *sy = vv_tensor_shape_string (y);
+    g_autofree gchar *sx = vv_tensor_shape_string (x);
+    g_autofree gchar *sw = vv_tensor_shape_string (w);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: y %s does not fit x %s, w %s, stride %d (expected [%" G_GINT64_FORMAT
+        ", %" G_GINT64_FORMAT "])", op, sy, sx, sw, stride, t_out, c_out);
+    return FALSE;
+  }
+  if (be->ops->conv_transpose1d == NULL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: not implemented by the %s backend", op, be->ops->name);
+    return FALSE;
+  }
+  if (vv_tensor_n_elements (y) == 0)
+    return TRUE;
+  return be->ops->conv_transpose1d (be, y, x, w, bias, stride, error);
+}

@@ -86,6 +86,22 @@ typedef struct {
   /* y[i, :] = f32(table[ids[i], :]) */
   gboolean  (*get_rows)    (VvBackend *be, VvTensor *y, const VvTensor *table,
                             const gint32 *ids, gint n_ids, GError **error);
+
+  /* Convolutions over time on time-major activations x[T, C] (one row per
+   * time step, MODEL-SPEC §5). Every output row is computed by the same
+   * instruction sequence whatever T_in and the thread count, so a stream
+   * cut into chunks gives bit-identical rows (§5.6). */
+  /* "valid" conv: y[T_out, C_out], T_out = (T_in − k)/stride + 1, from
+   * x[T_in, C_in] and w[C_out, C_in/groups, k] (+ bias[C_out]);
+   * groups is 1 or C_in (depthwise, C_out = C_in) */
+  gboolean  (*conv1d)      (VvBackend *be, VvTensor *y, const VvTensor *x,
+                            const VvTensor *w, const VvTensor *bias,
+                            gint stride, gint groups, GError **error);
+  /* raw transposed conv (no trim): y[(T_in − 1)·stride + k, C_out] from
+   * x[T_in, C_in] and w[C_in, C_out, k] (+ bias[C_out] on every row) */
+  gboolean  (*conv_transpose1d) (VvBackend *be, VvTensor *y, const VvTensor *x,
+                            const VvTensor *w, const VvTensor *bias,
+                            gint stride, GError **error);
 } VvBackendOps;
 
 /**
@@ -129,6 +145,12 @@ gboolean     vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a,
                                gfloat s, GError **error);
 gboolean     vv_backend_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table,
                                   const gint32 *ids, gint n_ids, GError **error);
+gboolean     vv_backend_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x,
+                                const VvTensor *w, const VvTensor *bias,
+                                gint stride, gint groups, GError **error);
+gboolean     vv_backend_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
+                                          const VvTensor *w, const VvTensor *bias,
+                                          gint stride, GError **error);
 
 /* Registration of backends living outside gst/ (ext/cuda). */
 typedef VvBackend *(*VvBackendNewFunc) (gint n_threads, GError **error);

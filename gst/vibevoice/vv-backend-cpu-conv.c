@@ -1,0 +1,538 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vv-backend-cpu-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Multiply-adds are explicit (see the kernels .inc): the compiler must not
+ * fuse some and not others, or a row's result would depend on how its
+ * loop was blocked. */
+#pragma GCC optimize ("fp-contract=off")
+
+/*
+ * Convolution kernels of the CPU backend (σ-VAE tokenizers, MODEL-SPEC §5).
+ *
+ * Activations are time-major [T, C]. The tokenizers stream (§5.6): a chunk
+ * of any length must give the same rows, bit for bit, as one call over the
+ * whole signal. So unlike linear() (whose small-n and sgemm paths differ),
+ * every kernel here computes an output element with an instruction sequence
+ * that depends only on the weight shape — never on T or on how the work is
+ * split over threads:
+ *
+ * - conv1d, groups = 1 ("dot" kernel): y[t, o] = Σ_K X'[t, K] · w[o, K]
+ *   with K = (c, j) in the weight's own [C_out, C_in, k] order and
+ *   X'[t, c·k + j] = x[t·s + j, c] (im2col, skipped when k = 1 or
+ *   C_in = 1 because X' rows are then plain windows of x). Eight lanes of
+ *   partial sums over K, a fixed reduction tree, the K % 8 tail added in
+ *   order. BF16 weights are widened in registers (at T = 1 the op is
+ *   bound by reading each weight once), F16 rows are converted four at a
+ *   time into per-task scratch.
+ * - conv1d depthwise: per element, taps j = 0..k-1 in order, then bias.
+ * - conv_transpose1d ("outer product" kernel): z[t, (o, j)] =
+ *   Σ_c x[t, c] · w[c, (o, j)] summed over c in order, on F32 panels of
+ *   64 weight columns; then y[n, o] = Σ_t z[t, o, n − t·s] (ascending t)
+ *   + bias.
+ *
+ * The kernels are plain C with GCC vector extensions, built three times:
+ * portable, AVX2+FMA and AVX-512VL (the same 8-lane code with 32 registers,
+ * so wider register blocking); cpu->isa picks one. Results differ between
+ * the three builds (FMA contraction) but not between thread counts or chunk
+ * sizes. Register blocking (rows per block) never changes an element's
+ * summation order.
+ *
+ * Scratch (im2col / z buffer, converted weight panels) lives in one buffer
+ * per calling thread (GPrivate, freed when the thread exits), grown when a
+ * larger call comes, so the steady state allocates nothing.
+ */
+
+#define VV_ALWAYS_INLINE static inline __attribute__ ((always_inline))
+
+typedef float v8sf __attribute__ ((vector_size (32)));
+typedef float v8sf_u __attribute__ ((vector_size (32), aligned (4), may_alias));
+typedef guint16 v8hu __attribute__ ((vector_size (16)));
+typedef guint16 v8hu_u __attribute__ ((vector_size (16), aligned (2), may_alias));
+typedef guint32 v8su __attribute__ ((vector_size (32)));
+
+#define LOADU(p) (*(const v8sf_u *) (p))
+#define LOADU_H(p) (*(const v8hu_u *) (p))
+#define STOREU(p, v) (*(v8sf_u *) (p) = (v))
+
+/* dot kernel: t rows per task unit, weight rows per unit */
+#define DOT_TB 512
+#define DOT_OG 16
+/* from this many rows on, BF16 weight rows are widened into scratch */
+#define DOT_CONVERT_MIN_T 8
+/* outer-product kernel: weight columns per panel, t rows per unit */
+#define NN_PW 64
+#define NN_TB 64
+/* below this many MACs an op runs on the calling thread */
+#define CONV_PAR_MIN (1 << 16)
+
+/* ---------------------------------------------------------------------- */
+/* Kernels, instantiated per ISA */
+
+#define SFX(name) name##_generic
+#define ATTR
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define SFMA(a, b, c) ((a) * (b) + (c))
+#include "vv-backend-cpu-conv-kernels.inc"
+#undef SFX
+#undef ATTR
+#undef VFMA
+#undef SFMA
+
+#if defined(__x86_64__) && !defined(VV_NO_SIMD)
+#define VV_CONV_X86 1
+#include <immintrin.h>
+#define VFMA(a, b, c) ((v8sf) _mm256_fmadd_ps ((__m256) (a), (__m256) (b), (__m256) (c)))
+#define SFMA(a, b, c) __builtin_fmaf ((a), (b), (c))
+#define SFX(name) name##_avx2
+#define ATTR __attribute__ ((target ("avx2,fma")))
+#include "vv-backend-cpu-conv-kernels.inc"
+#undef SFX
+#undef ATTR
+#define SFX(name) name##_avx512
+#define ATTR __attribute__ ((target ("avx2,fma,avx512f,avx512vl")))
+#include "vv-backend-cpu-conv-kernels.inc"
+#undef SFX
+#undef ATTR
+#endif
+
+typedef void (*DotRowsFunc) (const void *w, gint64 ldw, int R, const gfloat *x,
+    gint64 ldx, gint64 T, gint64 K, gfloat *y, gint64 ldy, gboolean bf16);
+typedef void (*NnRowsFunc) (const gfloat *wp, gint64 cin, const gfloat *x, gint64 ldx,
+    gint64 T, gfloat *z);
+
+#define DEFINE_KERNELS(suffix, attr, DOT_N, NN_N)                              \
+  static attr void                                                            \
+  dot_rows_##suffix (const void *w, gint64 ldw, int R, const gfloat *x,       \
+      gint64 ldx, gint64 T, gint64 K, gfloat *y, gint64 ldy, gboolean bf16)   \
+  {                                                                           \
+    if (bf16)                                                                 \
+      dot_rows_i_##suffix (w, ldw, R, x, ldx, T, K, y, ldy, DOT_N, 1);        \
+    else                                                                      \
+      dot_rows_i_##suffix (w, ldw, R, x, ldx, T, K, y, ldy, DOT_N, 0);        \
+  }                                                                           \
+  static attr void                                                            \
+  nn_rows_##suffix (const gfloat *wp, gint64 cin, const gfloat *x,            \
+      gint64 ldx, gint64 T, gfloat *z)                                        \
+  {                                                                           \
+    nn_rows_i_##suffix (wp, cin, x, ldx, T, z, NN_N);                         \
+  }
+
+DEFINE_KERNELS (generic, , 2, 2)
+#if defined(VV_CONV_X86)
+DEFINE_KERNELS (avx2, __attribute__ ((target ("avx2,fma"))), 2, 2)
+DEFINE_KERNELS (avx512, __attribute__ ((target ("avx2,fma,avx512f,avx512vl"))), 3, 6)
+#endif
+
+static void
+pick_kernels (CpuBackend *cpu, DotRowsFunc *dot, NnRowsFunc *nn)
+{
+  *dot = dot_rows_generic;
+  *nn = nn_rows_generic;
+#if defined(VV_CONV_X86)
+  if (cpu->isa == CPU_ISA_AVX2) {
+    *dot = dot_rows_avx2;
+    *nn = nn_rows_avx2;
+  } else if (cpu->isa == CPU_ISA_AVX512) {
+    *dot = dot_rows_avx512;
+    *nn = nn_rows_avx512;
+  }
+#endif
+}
+
+/* ---------------------------------------------------------------------- */
+/* Helpers */
+
+typedef struct {
+  gfloat *p;
+  gsize n;
+} Scratch;
+
+static void
+scratch_free (gpointer data)
+{
+  Scratch *s = data;
+  free (s->p);
+  g_free (s);
+}
+
+static GPrivate conv_scratch = G_PRIVATE_INIT (scratch_free);
+
+/* The calling thread's scratch, at least @floats long (64-byte aligned). */
+static gfloat *
+get_scratch (gsize floats, const gchar *op, GError **error)
+{
+  Scratch *s = g_private_get (&conv_scratch);
+  if (s == NULL) {
+    s = g_new0 (Scratch, 1);
+    g_private_set (&conv_scratch, s);
+  }
+  if (s->n >= floats)
+    return s->p;
+  free (s->p);
+  s->p = NULL;
+  s->n = 0;
+  gsize want = MAX (floats + floats / 4, (gsize) 1 << 14);
+  void *p = NULL;
+  if (posix_memalign (&p, 64, want * sizeof (gfloat)) != 0) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
+        "%s: cannot allocate %" G_GSIZE_FORMAT " bytes of scratch", op,
+        want * sizeof (gfloat));
+    return NULL;
+  }
+  s->p = p;
+  s->n = want;
+  return s->p;
+}
+
+static inline gsize
+round16 (gsize n)
+{
+  return (n + 15) & ~(gsize) 15;
+}
+
+static gint
+pick_n_tasks (CpuBackend *cpu, gint64 n_units, gint64 macs)
+{
+  gint n_threads = vv_thread_pool_get_n_threads (cpu->pool);
+  if (n_threads <= 1 || macs < CONV_PAR_MIN)
+    return 1;
+  return (gint) CLAMP (MIN ((gint64) n_threads * 2, n_units), 1, G_MAXINT);
+}
+
+static inline void
+run_tasks (CpuBackend *cpu, gint n_tasks, VvParallelFunc func, gpointer data)
+{
+  if (n_tasks <= 1)
+    func (0, 1, data);
+  else
+    vv_thread_pool_run (cpu->pool, n_tasks, func, data);
+}
+
+static inline gfloat
+load_f32 (const void *p, VvDType d, gint64 i)
+{
+  switch (d) {
+    case VV_DTYPE_F32:
+      return ((const gfloat *) p)[i];
+    case VV_DTYPE_BF16:
+      return vv_bf16_to_f32 (((const guint16 *) p)[i]);
+    case VV_DTYPE_F16:
+      return vv_f16_to_f32 (((const guint16 *) p)[i]);
+  }
+  return 0.0f;
+}
+
+/* ---------------------------------------------------------------------- */
+/* conv1d, groups = 1 */
+
+typedef struct {
+  CpuBackend *cpu;
+  DotRowsFunc dot;
+  const guint8 *w;
+  VvDType wdt;
+  gint64 K, c_out, T;
+  const gfloat *x;              /* row t of X' at x + t·ldx */
+  gint64 ldx;
+  gfloat *y;
+  const void *bias;
+  VvDType bdt;
+  gint64 n_og, n_units;
+  gfloat *task_scratch;         /* n_tasks × task_floats */
+  gsize task_floats;
+} DotJob;
+
+static void
+dot_task (gint task, gint n_tasks, gpointer data)
+{
+  const DotJob *job = data;
+  gint64 u0 = job->n_units * task / n_tasks;
+  gint64 u1 = job->n_units * (task + 1) / n_tasks;
+  gfloat *wbuf = job->task_scratch + (gsize) task * job->task_floats;
+  const gsize es = vv_dtype_size (job->wdt);
+
+  for (gint64 u = u0; u < u1; u++) {
+    gint64 t0 = (u / job->n_og) * DOT_TB, t1 = MIN (job->T, t0 + DOT_TB);
+    gint64 o0 = (u % job->n_og) * DOT_OG, o1 = MIN (job->c_out, o0 + DOT_OG);
+    for (gint64 ob = o0; ob < o1; ob += 4) {
+      int R = (int) MIN (4, o1 - ob);
+      const void *wp = job->w + (gsize) (ob * job->K) * es;
+      gboolean bf16 = job->wdt == VV_DTYPE_BF16;
+      /* Few rows: widen BF16 in registers (bandwidth-bound). Many rows:
+       * widen once into scratch so the kernel is pure F32 FMAs. The
+       * conversion is exact, so both give the same bits. */
+      if (job->wdt == VV_DTYPE_F16 || (bf16 && t1 - t0 >= DOT_CONVERT_MIN_T)) {
+        job->cpu->convert[job->wdt] (wp, wbuf, R * job->K);
+        wp = wbuf;
+        bf16 = FALSE;
+      }
+      gfloat *y = job->y + t0 * job->c_out + ob;
+      job->dot (wp, job->K, R, job->x + t0 * job->ldx, job->ldx, t1 - t0, job->K, y,
+          job->c_out, bf16);
+      if (job->bias != NULL)
+        for (int r = 0; r < R; r++) {
+          gfloat b = load_f32 (job->bias, job->bdt, ob + r);
+          for (gint64 t = 0; t < t1 - t0; t++)
+            y[t * job->c_out + r] += b;
+        }
+    }
+  }
+}
+
+typedef struct {
+  const gfloat *x;
+  gfloat *xc;
+  gint64 c_in, k, s, T;
+} Im2colJob;
+
+static void
+im2col_task (gint task, gint n_tasks, gpointer data)
+{
+  const Im2colJob *job = data;
+  gint64 t0 = job->T * task / n_tasks, t1 = job->T * (task + 1) / n_tasks;
+  for (gint64 t = t0; t < t1; t++) {
+    gfloat *row = job->xc + t * job->c_in * job->k;
+    const gfloat *src = job->x + t * job->s * job->c_in;
+    for (gint64 j = 0; j < job->k; j++)
+      for (gint64 c = 0; c < job->c_in; c++)
+        row[c * job->k + j] = src[j * job->c_in + c];
+  }
+}
+
+static gboolean
+conv1d_dense (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTensor *w,
+    const VvTensor *bias, gint stride, GError **error)
+{
+  gint64 c_in = x->shape[1], T = y->shape[0];
+  gint64 c_out = w->shape[0], k = w->shape[2];
+  DotJob job = {
+    .cpu = cpu,
+    .w = w->data,
+    .wdt = w->dtype,
+    .K = c_in * k,
+    .c_out = c_out,
+    .T = T,
+    .y = y->data,
+    .bias = bias ? bias->data : NULL,
+    .bdt = bias ? bias->dtype : VV_DTYPE_F32,
+  };
+  pick_kernels (cpu, &job.dot, &(NnRowsFunc) { NULL });
+  job.n_og = (c_out + DOT_OG - 1) / DOT_OG;
+  job.n_units = job.n_og * ((T + DOT_TB - 1) / DOT_TB);
+  gint n_tasks = pick_n_tasks (cpu, job.n_units, T * c_out * job.K);
+
+  /* X' rows are windows of x when there is nothing to interleave */
+  gboolean direct = k == 1 || c_in == 1;
+  gsize xc_floats = direct ? 0 : round16 ((gsize) (T * job.K));
+  job.task_floats = round16 ((gsize) (4 * job.K));
+  gfloat *scratch = get_scratch (xc_floats + (gsize) n_tasks * job.task_floats,
+      "conv1d", error);
+  if (scratch == NULL)
+    return FALSE;
+  job.task_scratch = scratch + xc_floats;
+  if (direct) {
+    job.x = x->data;
+    job.ldx = stride * c_in;
+  } else {
+    Im2colJob ij = { x->data, scratch, c_in, k, stride, T };
+    run_tasks (cpu, pick_n_tasks (cpu, T, T * job.K * 64), im2col_task, &ij);
+    job.x = scratch;
+    job.ldx = job.K;
+  }
+  run_tasks (cpu, n_tasks, dot_task, &job);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* conv1d, depthwise */
+
+typedef struct {
+  const gfloat *x;
+  gfloat *y;
+  const gfloat *wt;             /* [k, C] F32 */
+  const gfloat *b;              /* [C] F32 or NULL */
+  gint64 C, k, s, T;
+} DwJob;
+
+static void
+dw_task (gint task, gint n_tasks, gpointer data)
+{
+  const DwJob *job = data;
+  gint64 t0 = job->T * task / n_tasks, t1 = job->T * (task + 1) / n_tasks;
+  const gint64 C = job->C;
+  for (gint64 t = t0; t < t1; t++) {
+    gfloat *yr = job->y + t * C;
+    for (gint64 c = 0; c < C; c++)
+      yr[c] = 0.0f;
+    for (gint64 j = 0; j < job->k; j++) {
+      const gfloat *xr = job->x + (t * job->s + j) * C;
+      const gfloat *wr = job->wt + j * C;
+      for (gint64 c = 0; c < C; c++)
+        yr[c] += xr[c] * wr[c];
+    }
+    if (job->b != NULL)
+      for (gint64 c = 0; c < C; c++)
+        yr[c] += job->b[c];
+  }
+}
+
+static gboolean
+conv1d_depthwise (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTensor *w,
+    const VvTensor *bias, gint stride, GError **error)
+{
+  gint64 C = x->shape[1], k = w->shape[2], T = y->shape[0];
+  gfloat *wt = get_scratch (round16 ((gsize) (k * C)) + (gsize) C, "conv1d", error);
+  if (wt == NULL)
+    return FALSE;
+  /* [C, 1, k] → [k, C] so every tap is a contiguous row */
+  for (gint64 c = 0; c < C; c++)
+    for (gint64 j = 0; j < k; j++)
+      wt[j * C + c] = load_f32 (w->data, w->dtype, c * k + j);
+  gfloat *b = NULL;
+  if (bias != NULL) {
+    b = wt + round16 ((gsize) (k * C));
+    for (gint64 c = 0; c < C; c++)
+      b[c] = load_f32 (bias->data, bias->dtype, c);
+  }
+  DwJob job = { x->data, y->data, wt, b, C, k, stride, T };
+  run_tasks (cpu, pick_n_tasks (cpu, T, T * C * k * 8), dw_task, &job);
+  return TRUE;
+}
+
+gboolean
+vv_cpu_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *w,
+    const VvTensor *bias, gint stride, gint groups, GError **error)
+{
+  if (groups == 1)
+    return conv1d_dense (CPU (be), y, x, w, bias, stride, error);
+  return conv1d_depthwise (CPU (be), y, x, w, bias, stride, error);
+}
+
+/* ---------------------------------------------------------------------- */
+/* conv_transpose1d */
+
+typedef struct {
+  CpuBackend *cpu;
+  NnRowsFunc nn;
+  const guint8 *w;
+  VvDType wdt;
+  gint64 c_in, n_cols, T;       /* n_cols = C_out · k */
+  const gfloat *x;
+  gfloat *z;                    /* [T, n_cols] */
+  gint64 n_panels, n_units;
+  gfloat *task_scratch;
+  gsize task_floats;            /* panel c_in × NN_PW, then tile NN_TB × NN_PW */
+} NnJob;
+
+static void
+nn_task (gint task, gint n_tasks, gpointer data)
+{
+  const NnJob *job = data;
+  gint64 u0 = job->n_units * task / n_tasks;
+  gint64 u1 = job->n_units * (task + 1) / n_tasks;
+  gfloat *panel = job->task_scratch + (gsize) task * job->task_floats;
+  gfloat *tile = panel + (gsize) job->c_in * NN_PW;
+  const gsize es = vv_dtype_size (job->wdt);
+  gint64 last_p = -1;
+
+  /* units run panel-major inside a task so a converted panel is reused */
+  for (gint64 u = u0; u < u1; u++) {
+    gint64 p = u / ((job->T + NN_TB - 1) / NN_TB);
+    gint64 t0 = (u % ((job->T + NN_TB - 1) / NN_TB)) * NN_TB;
+    gint64 t1 = MIN (job->T, t0 + NN_TB);
+    gint64 col0 = p * NN_PW, ncol = MIN (NN_PW, job->n_cols - col0);
+    if (p != last_p) {
+      for (gint64 c = 0; c < job->c_in; c++) {
+        gfloat *dst = panel + c * NN_PW;
+        job->cpu->convert[job->wdt] (job->w + (gsize) (c * job->n_cols + col0) * es, dst, ncol);
+        for (gint64 i = ncol; i < NN_PW; i++)
+          dst[i] = 0.0f;
+      }
+      last_p = p;
+    }
+    job->nn (panel, job->c_in, job->x + t0 * job->c_in, job->c_in, t1 - t0, tile);
+    for (gint64 t = t0; t < t1; t++)
+      memcpy (job->z + t * job->n_cols + col0, tile + (t - t0) * NN_PW,
+          (gsize) ncol * sizeof (gfloat));
+  }
+}
+
+typedef struct {
+  const gfloat *z;
+  gfloat *y;
+  const void *bias;
+  VvDType bdt;
+  gint64 T, c_out, k, s, rows;
+} OlaJob;
+
+static void
+ola_task (gint task, gint n_tasks, gpointer data)
+{
+  const OlaJob *job = data;
+  gint64 n0 = job->rows * task / n_tasks, n1 = job->rows * (task + 1) / n_tasks;
+  const gint64 k = job->k, s = job->s, n_cols = job->c_out * k;
+  for (gint64 n = n0; n < n1; n++) {
+    /* input steps t with t·s ≤ n < t·s + k, ascending */
+    gint64 t_hi = MIN (job->T - 1, n / s);
+    gint64 t_lo = n - k + 1 <= 0 ? 0 : (n - k + 1 + s - 1) / s;
+    gfloat *yr = job->y + n * job->c_out;
+    for (gint64 o = 0; o < job->c_out; o++) {
+      gfloat acc = 0.0f;
+      for (gint64 t = t_lo; t <= t_hi; t++)
+        acc += job->z[t * n_cols + o * k + (n - t * s)];
+      if (job->bias != NULL)
+        acc += load_f32 (job->bias, job->bdt, o);
+      yr[o] = acc;
+    }
+  }
+}
+
+gboolean
+vv_cpu_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *w,
+    const VvTensor *bias, gint stride, GError **error)
+{
+  CpuBackend *cpu = CPU (be);
+  gint64 T = x->shape[0], c_in = x->shape[1];
+  gint64 c_out = w->shape[1], k = w->shape[2];
+  NnJob job = {
+    .cpu = cpu,
+    .w = w->data,
+    .wdt = w->dtype,
+    .c_in = c_in,
+    .n_cols = c_out * k,
+    .T = T,
+    .x = x->data,
+  };
+  pick_kernels (cpu, &(DotRowsFunc) { NULL }, &job.nn);
+  job.n_panels = (job.n_cols + NN_PW - 1) / NN_PW;
+  job.n_units = job.n_panels * ((T + NN_TB - 1) / NN_TB);
+  gint n_tasks = pick_n_tasks (cpu, job.n_units, T * c_in * job.n_cols);
+  gsize z_floats = round16 ((gsize) (T * job.n_cols));
+  job.task_floats = round16 ((gsize) (c_in * NN_PW + NN_TB * NN_PW));
+  gfloat *scratch = get_scratch (z_floats + (gsize) n_tasks * job.task_floats,
+      "conv_transpose1d", error);
+  if (scratch == NULL)
+    return FALSE;
+  job.z = scratch;
+  job.task_scratch = scratch + z_floats;
+  run_tasks (cpu, n_tasks, nn_task, &job);
+
+  OlaJob ola = {
+    .z = job.z,
+    .y = y->data,
+    .bias = bias ? bias->data : NULL,
+    .bdt = bias ? bias->dtype : VV_DTYPE_F32,
+    .T = T,
+    .c_out = c_out,
+    .k = k,
+    .s = stride,
+    .rows = y->shape[0],
+  };
+  run_tasks (cpu, pick_n_tasks (cpu, ola.rows, ola.rows * c_out * 8), ola_task, &ola);
+  return TRUE;
+}

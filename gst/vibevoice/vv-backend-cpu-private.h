@@ -1,0 +1,45 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+/* Shared between the CPU backend's source files (vv-backend-cpu.c and
+ * vv-backend-cpu-conv.c); not installed. */
+
+#include "vv-backend.h"
+#include "vv-threadpool.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  CPU_ISA_SCALAR,
+  CPU_ISA_AVX2,
+  CPU_ISA_AVX512,
+} CpuIsa;
+
+/* y[j * ldy + r] = Σ_k w[r, k] · x[j, k] for r < rows, j < n; w points at
+ * the first of @rows weight rows of length @in, x is [n, in]. */
+typedef void (*GemvFunc) (const void *w, gint64 in, gint64 rows,
+    const gfloat *x, gint n, gfloat *y, gint64 ldy);
+/* dst[i] = f32 (src[i]) */
+typedef void (*ConvertFunc) (const void *src, gfloat *dst, gint64 n);
+
+typedef struct {
+  VvThreadPool *pool;
+  CpuIsa isa;
+  GemvFunc gemv[3];             /* indexed by VvDType */
+  ConvertFunc convert[3];
+  gfloat **scratch;             /* n_threads panels for the sgemm path */
+  gsize scratch_floats;         /* size of each */
+} CpuBackend;
+
+#define CPU(be) ((CpuBackend *) (be)->priv)
+
+/* vv-backend-cpu-conv.c */
+gboolean vv_cpu_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x,
+    const VvTensor *w, const VvTensor *bias, gint stride, gint groups, GError **error);
+gboolean vv_cpu_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
+    const VvTensor *w, const VvTensor *bias, gint stride, GError **error);
+
+G_END_DECLS
