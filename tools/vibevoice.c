@@ -18,6 +18,8 @@ static const VvSubcommand subcommands[] = {
   { "make-model", vv_tool_make_model, "write a random-weight checkpoint (tiny, 1.5b, 7b) in the Hugging Face layout" },
   { "info", vv_tool_info, "summarise a checkpoint folder: config, parameters and bytes per component" },
   { "tokenize", vv_tool_tokenize, "Qwen2.5 BPE: text to token ids, or ids to text with --decode" },
+  { "encode", vv_tool_encode, "audio file to σ-VAE latents (.npy), acoustic or semantic encoder" },
+  { "decode", vv_tool_decode, "σ-VAE latents (.npy) to a 24 kHz WAV, streaming, optionally in chunks" },
   { "bench", vv_tool_bench, "benchmarks (tokenizer, gemv, load)" },
 };
 

@@ -161,4 +161,6 @@ gchar      **vv_backend_list_names (void);
 /* Implemented in vv-backend-cpu.c */
 VvBackend   *vv_backend_cpu_new (gint n_threads, GError **error);
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvBackend, vv_backend_free)
+
 G_END_DECLS

@@ -42,5 +42,22 @@ check "tokenize missing tokenizer dir" 1 "$tmp/notok" -- "$tool" tokenize --toke
 check "bench lists benchmarks" 0 "tokenizer" -- "$tool" bench --help
 check "bench load" 0 "run 1: .* ms" -- "$tool" bench load --iters 1 "$tmp/tiny"
 
+# encode / decode (σ-VAE) on a generated stereo 16 kHz WAV (resampled to 24 kHz mono)
+python3 - "$tmp/tone.wav" <<'PY'
+import math, struct, sys, wave
+w = wave.open(sys.argv[1], "wb"); w.setnchannels(2); w.setsampwidth(2); w.setframerate(16000)
+w.writeframes(b"".join(struct.pack("<hh", int(8000 * math.sin(6.2832 * 440 * i / 16000)),
+                                   int(4000 * math.sin(6.2832 * 660 * i / 16000))) for i in range(16000)))
+w.close()
+PY
+check "encode acoustic" 0 "8 frames x 64" -- "$tool" encode --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/lat.npy"
+check "encode semantic" 0 "8 frames x 128" -- "$tool" encode --semantic --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/sem.npy"
+check "decode whole" 0 "8 frames -> 1.07 s" -- "$tool" decode --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/whole.wav" --dump "$tmp/whole.npy"
+check "decode in chunks of 1" 0 "real-time factor" -- "$tool" decode --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/chunk1.wav" --chunk 1
+check "decode chunk 1 == whole" 0 "" -- cmp "$tmp/whole.wav" "$tmp/chunk1.wav"
+check "decode rejects 128-d latents" 1 "expected \\[frames, 64\\]" -- "$tool" decode --model "$tmp/tiny" "$tmp/sem.npy" --out "$tmp/x.wav"
+check "encode missing audio names it" 1 "$tmp/nope.wav" -- "$tool" encode --model "$tmp/tiny" "$tmp/nope.wav" --out "$tmp/x.npy"
+check "decode missing latents names it" 1 "$tmp/nope.npy" -- "$tool" decode --model "$tmp/tiny" "$tmp/nope.npy" --out "$tmp/x.wav"
+
 echo "1..$n"
 [ "$fails" -eq 0 ]

@@ -1,0 +1,88 @@
+/* gst-vibevoice — audio files for the `vibevoice` tool
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vv-tool-audio.h"
+
+#include <gio/gio.h>
+#include <sndfile.h>
+#include <soxr.h>
+
+gfloat *
+vv_tool_audio_read (const gchar *path, gint rate, gsize *n_samples, GError **error)
+{
+  SF_INFO info = { 0 };
+  SNDFILE *f = sf_open (path, SFM_READ, &info);
+  if (f == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot read audio: %s", path,
+        sf_strerror (NULL));
+    return NULL;
+  }
+  if (info.frames <= 0 || info.channels <= 0 || info.samplerate <= 0) {
+    sf_close (f);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: no audio in the file", path);
+    return NULL;
+  }
+  gsize frames = (gsize) info.frames;
+  g_autofree gfloat *inter = g_try_new (gfloat, frames * info.channels);
+  if (inter == NULL) {
+    sf_close (f);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s: too long to load", path);
+    return NULL;
+  }
+  sf_count_t got = sf_readf_float (f, inter, info.frames);
+  sf_close (f);
+  if (got <= 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: could not decode samples", path);
+    return NULL;
+  }
+  frames = (gsize) got;
+  g_autofree gfloat *mono = g_new (gfloat, frames);
+  for (gsize i = 0; i < frames; i++) {
+    gdouble s = 0;
+    for (gint c = 0; c < info.channels; c++)
+      s += inter[i * info.channels + c];
+    mono[i] = (gfloat) (s / info.channels);
+  }
+  if (info.samplerate == rate) {
+    *n_samples = frames;
+    return g_steal_pointer (&mono);
+  }
+  gsize out_len = (gsize) ((gdouble) frames * rate / info.samplerate + 0.5);
+  gfloat *out = g_new0 (gfloat, MAX (out_len, 1));
+  soxr_quality_spec_t q = soxr_quality_spec (SOXR_HQ, 0);
+  size_t idone = 0, odone = 0;
+  soxr_error_t err = soxr_oneshot (info.samplerate, rate, 1, mono, frames, &idone, out, out_len,
+      &odone, NULL, &q, NULL);
+  if (err) {
+    g_free (out);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: resampling %d → %d Hz failed: %s",
+        path, info.samplerate, rate, err);
+    return NULL;
+  }
+  *n_samples = odone;
+  return out;
+}
+
+gboolean
+vv_tool_audio_write (const gchar *path, const gfloat *samples, gsize n, gint rate,
+    gboolean pcm16, GError **error)
+{
+  SF_INFO info = { .samplerate = rate, .channels = 1,
+    .format = SF_FORMAT_WAV | (pcm16 ? SF_FORMAT_PCM_16 : SF_FORMAT_FLOAT) };
+  SNDFILE *f = sf_open (path, SFM_WRITE, &info);
+  if (f == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot write: %s", path, sf_strerror (NULL));
+    return FALSE;
+  }
+  /* libsndfile clips float → PCM16 when asked to, instead of wrapping. */
+  if (pcm16)
+    sf_command (f, SFC_SET_CLIPPING, NULL, SF_TRUE);
+  sf_count_t put = sf_writef_float (f, samples, (sf_count_t) n);
+  int close_err = sf_close (f);
+  if (put != (sf_count_t) n || close_err != 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: write failed", path);
+    return FALSE;
+  }
+  return TRUE;
+}

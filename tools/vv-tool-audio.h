@@ -1,0 +1,20 @@
+/* gst-vibevoice — audio files for the `vibevoice` tool
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Reads any format libsndfile knows (WAV PCM 16/24/32, float, FLAC, ...),
+ * averages the channels to mono (as librosa does) and resamples to @rate
+ * with soxr's high-quality recipe (librosa's default 'soxr_hq', which the
+ * reference uses). Returns a newly allocated buffer of *n_samples floats. */
+gfloat  *vv_tool_audio_read (const gchar *path, gint rate, gsize *n_samples, GError **error);
+/* Writes mono WAV: float32, or 16-bit PCM (clipped to [-1, 1]) when @pcm16. */
+gboolean vv_tool_audio_write (const gchar *path, const gfloat *samples, gsize n, gint rate,
+                              gboolean pcm16, GError **error);
+
+G_END_DECLS
