@@ -435,3 +435,19 @@ vv_bench_gemv (int argc, char **argv)
   vv_backend_free (be);
   return 0;
 }
+
+/* Read bandwidth in GB/s over a fresh @mib MiB buffer, for other benchmarks
+ * that state their time against the memory-bandwidth bound in the same run. */
+gdouble
+vv_bench_read_bandwidth (gsize mib, gint n_threads, gint iters)
+{
+  gsize bytes = mib << 20;
+  guint64 *buf = g_try_malloc (bytes);
+  if (buf == NULL)
+    return 0.0;
+  for (gsize i = 0; i < bytes / 8; i++)
+    buf[i] = i;
+  gdouble bw = measure_bandwidth (buf, bytes, n_threads, iters);
+  g_free (buf);
+  return bw;
+}

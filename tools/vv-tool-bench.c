@@ -18,6 +18,7 @@ typedef struct {
 static const VvBench benches[] = {
   { "tokenizer", vv_bench_tokenizer, "Qwen2.5 BPE encode throughput (MB/s, one thread)" },
   { "gemv", vv_bench_gemv, "memory bandwidth and bf16 linear() throughput vs OpenBLAS" },
+  { "vae", vv_bench_vae, "one-frame σ-VAE decoder + semantic encoder: ms/frame vs the bandwidth bound" },
   { "load", vv_bench_load, "checkpoint load time (map + validate [+ prefault]) of a model folder" },
 };
 
