@@ -75,6 +75,9 @@ vv_tool_audio_write (const gchar *path, const gfloat *samples, gsize n, gint rat
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot write: %s", path, sf_strerror (NULL));
     return FALSE;
   }
+  /* No PEAK chunk: it carries a timestamp, so two writes of the same audio
+   * would differ byte for byte. */
+  sf_command (f, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
   /* libsndfile clips float → PCM16 when asked to, instead of wrapping. */
   if (pcm16)
     sf_command (f, SFC_SET_CLIPPING, NULL, SF_TRUE);

@@ -16,3 +16,4 @@
 #include <vibevoice/vv-speech-tokenizer.h>
 #include <vibevoice/vv-npy.h>
 #include <vibevoice/vv-connector.h>
+#include <vibevoice/vv-voice-prompt.h>

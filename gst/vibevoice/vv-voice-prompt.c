@@ -1,0 +1,260 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vv-voice-prompt.h"
+
+#include <gio/gio.h>
+#include <math.h>
+#include <string.h>
+
+#include "vv-connector.h"
+#include "vv-speech-tokenizer.h"
+
+/* σ-VAE "gaussian" sampling: the per-clip scale is N(0,1) · fix_std / 0.8
+ * (hard-coded 0.8 in the reference, MODEL-SPEC §12.7). */
+#define VV_SIGMA_VAE_DIVISOR 0.8f
+
+struct _VvVoicePrompt {
+  VvSpeechEncoder *encoder;
+  VvConnector *connector;
+  gint hop, dim, hidden;
+  gfloat scale, bias;           /* speech_scaling_factor, speech_bias_factor */
+  gfloat sample_std;            /* fix_std / 0.8 (0.625) */
+  gboolean db_normalize;
+  gdouble target_dB_FS, audio_eps;
+};
+
+void
+vv_voice_prompt_free (VvVoicePrompt *vp)
+{
+  if (vp == NULL)
+    return;
+  vv_speech_encoder_free (vp->encoder);
+  vv_connector_free (vp->connector);
+  g_free (vp);
+}
+
+/**
+ * vv_voice_prompt_new: (skip)
+ * @model: a loaded long-form model with an acoustic encoder (must outlive
+ *   the object)
+ * @be: a host backend
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the voice prompt encoder
+ */
+VvVoicePrompt *
+vv_voice_prompt_new (VvModel *model, VvBackend *be, GError **error)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+  g_return_val_if_fail (be != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  const VvConfig *cfg = vv_model_get_config (model);
+  g_autoptr (VvVoicePrompt) vp = g_new0 (VvVoicePrompt, 1);
+  vp->encoder = vv_speech_encoder_new (model, be, VV_SPEECH_TOKENIZER_ACOUSTIC, error);
+  if (vp->encoder == NULL)
+    return NULL;
+  vp->connector = vv_connector_new (model, be, VV_SPEECH_TOKENIZER_ACOUSTIC, error);
+  if (vp->connector == NULL)
+    return NULL;
+  vp->hop = vv_speech_encoder_get_hop (vp->encoder);
+  vp->dim = vv_speech_encoder_get_dim (vp->encoder);
+  vp->hidden = vv_connector_get_output_dim (vp->connector);
+  if (vv_connector_get_input_dim (vp->connector) != vp->dim) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_SHAPE,
+        "voice prompt: the acoustic connector takes %d-d inputs but the acoustic "
+        "encoder gives %d-d latents", vv_connector_get_input_dim (vp->connector), vp->dim);
+    return NULL;
+  }
+  /* The processor counts placeholders with speech_tok_compress_ratio; the
+   * encoder emits one frame per hop: they must agree. */
+  if (cfg->speech_tok_compress_ratio != vp->hop) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_SHAPE,
+        "voice prompt: speech_tok_compress_ratio %d (preprocessor config) differs from "
+        "the acoustic encoder's hop %d", cfg->speech_tok_compress_ratio, vp->hop);
+    return NULL;
+  }
+  vp->scale = vv_model_get_speech_scaling_factor (model);
+  vp->bias = vv_model_get_speech_bias_factor (model);
+  if (!isfinite (vp->scale) || !isfinite (vp->bias)) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_SHAPE,
+        "voice prompt: speech_scaling_factor (%g) / speech_bias_factor (%g) are not set "
+        "in the checkpoint", vp->scale, vp->bias);
+    return NULL;
+  }
+  /* The reference divides the float32 fix_std buffer by 0.8 in float32. */
+  vp->sample_std = (gfloat) cfg->acoustic.fix_std / VV_SIGMA_VAE_DIVISOR;
+  vp->db_normalize = cfg->db_normalize;
+  vp->target_dB_FS = cfg->target_dB_FS;
+  vp->audio_eps = cfg->audio_eps;
+  return g_steal_pointer (&vp);
+}
+
+gint
+vv_voice_prompt_get_hidden_size (VvVoicePrompt *vp)
+{
+  g_return_val_if_fail (vp != NULL, 0);
+  return vp->hidden;
+}
+
+gint
+vv_voice_prompt_get_latent_dim (VvVoicePrompt *vp)
+{
+  g_return_val_if_fail (vp != NULL, 0);
+  return vp->dim;
+}
+
+gint
+vv_voice_prompt_get_hop (VvVoicePrompt *vp)
+{
+  g_return_val_if_fail (vp != NULL, 0);
+  return vp->hop;
+}
+
+gsize
+vv_voice_prompt_count_frames (VvVoicePrompt *vp, gsize n_samples)
+{
+  g_return_val_if_fail (vp != NULL, 0);
+  return (n_samples + (gsize) vp->hop - 1) / (gsize) vp->hop;
+}
+
+void
+vv_audio_db_normalize (gfloat *audio, gsize n, gdouble target_dB_FS, gdouble eps)
+{
+  g_return_if_fail (audio != NULL || n == 0);
+  if (n == 0)
+    return;
+  gdouble sum = 0;
+  for (gsize i = 0; i < n; i++)
+    sum += (gdouble) audio[i] * audio[i];
+  /* numpy: float32 mean, sqrt; a Python float meeting a float32 scalar is
+   * rounded to float32 first (NEP 50). */
+  gfloat rms = sqrtf ((gfloat) (sum / (gdouble) n));
+  gfloat feps = (gfloat) eps;
+  gfloat scalar = (gfloat) pow (10.0, target_dB_FS / 20.0) / (rms + feps);
+  gfloat max_abs = 0;
+  for (gsize i = 0; i < n; i++) {
+    audio[i] *= scalar;
+    max_abs = MAX (max_abs, fabsf (audio[i]));
+  }
+  if (max_abs > 1.0f) {
+    gfloat div = max_abs + feps;
+    for (gsize i = 0; i < n; i++)
+      audio[i] /= div;
+  }
+}
+
+gboolean
+vv_voice_prompt_encode (VvVoicePrompt *vp, const gfloat *const *clips, const gsize *lengths,
+    guint n_clips, VvTorchGenerator *gen, gsize *frames_per_clip, gsize *n_frames,
+    gfloat **embeddings, gfloat **features, GError **error)
+{
+  g_return_val_if_fail (vp != NULL, FALSE);
+  g_return_val_if_fail (n_frames != NULL && embeddings != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (n_clips == 0 || clips == NULL || lengths == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "voice prompt: no voice clips given (n_clips = %u)", n_clips);
+    return FALSE;
+  }
+  gsize max_len = 0, total = 0;
+  for (guint b = 0; b < n_clips; b++) {
+    if (clips[b] == NULL || lengths[b] == 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "voice prompt: voice clip %u is empty", b);
+      return FALSE;
+    }
+    for (gsize i = 0; i < lengths[b]; i++) {
+      if (!isfinite (clips[b][i])) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+            "voice prompt: voice clip %u has a non-finite sample (%g) at index %" G_GSIZE_FORMAT,
+            b, clips[b][i], i);
+        return FALSE;
+      }
+    }
+    max_len = MAX (max_len, lengths[b]);
+    total += vv_voice_prompt_count_frames (vp, lengths[b]);
+  }
+
+  const gsize dim = (gsize) vp->dim;
+  const gsize t_max = vv_voice_prompt_count_frames (vp, max_len);
+
+  /* Normalise, zero-pad to the longest clip and encode: the encoder is
+   * per-batch-row, so encoding each padded row alone is the reference's
+   * padded batch (MODEL-SPEC §12.1). means: [B][T_max][dim]. */
+  g_autofree gfloat *padded = g_new (gfloat, max_len);
+  g_autofree gfloat *means = g_new (gfloat, (gsize) n_clips * t_max * dim);
+  for (guint b = 0; b < n_clips; b++) {
+    memcpy (padded, clips[b], lengths[b] * sizeof (gfloat));
+    if (vp->db_normalize)
+      vv_audio_db_normalize (padded, lengths[b], vp->target_dB_FS, vp->audio_eps);
+    memset (padded + lengths[b], 0, (max_len - lengths[b]) * sizeof (gfloat));
+    g_autoptr (GError) local = NULL;
+    if (!vv_speech_encoder_encode (vp->encoder, padded, max_len, means + b * t_max * dim,
+            &local)) {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local),
+          "voice prompt: encoding voice clip %u (%" G_GSIZE_FORMAT " samples): ", b, lengths[b]);
+      return FALSE;
+    }
+  }
+
+  /* σ-VAE sampling, reference draw order (MODEL-SPEC §12.2). */
+  if (gen != NULL) {
+    g_autofree gfloat *scales = g_new (gfloat, n_clips);
+    vv_torch_randn (gen, scales, n_clips, TRUE);
+    for (guint b = 0; b < n_clips; b++)
+      scales[b] *= vp->sample_std;
+    /* randn_like of the [B, T_max, dim] view of the [B, dim, T_max] encoder
+     * output keeps its strides and fills channel-major memory order. torch
+     * counts the view as contiguous only when T_max = 1 (size-1 dims do not
+     * count), and then takes normal_fill for ≥ 16 values. */
+    gsize n_noise = (gsize) n_clips * dim * t_max;
+    g_autofree gfloat *noise = g_new (gfloat, n_noise);
+    vv_torch_randn (gen, noise, n_noise, t_max == 1);
+    /* a = mean + (s · ε), as two float32 roundings like torch (the product
+     * is stored first so it cannot be contracted into an fma). */
+    for (guint b = 0; b < n_clips; b++) {
+      gfloat *nb = noise + b * dim * t_max;
+      for (gsize i = 0; i < dim * t_max; i++)
+        nb[i] *= scales[b];
+    }
+    for (guint b = 0; b < n_clips; b++) {
+      const gfloat *nb = noise + b * dim * t_max;
+      gfloat *mb = means + b * t_max * dim;
+      for (gsize t = 0; t < t_max; t++)
+        for (gsize c = 0; c < dim; c++)
+          mb[t * dim + c] += nb[c * t_max + t];
+    }
+  }
+
+  /* Keep each clip's own frames; normalise. */
+  g_autofree gfloat *feat = g_new (gfloat, total * dim);
+  gsize row = 0;
+  for (guint b = 0; b < n_clips; b++) {
+    gsize nf = vv_voice_prompt_count_frames (vp, lengths[b]);
+    const gfloat *mb = means + b * t_max * dim;
+    for (gsize i = 0; i < nf * dim; i++)
+      feat[row * dim + i] = (mb[i] + vp->bias) * vp->scale;
+    row += nf;
+  }
+
+  g_autofree gfloat *emb = g_new (gfloat, total * (gsize) vp->hidden);
+  g_autoptr (GError) local = NULL;
+  if (!vv_connector_forward (vp->connector, feat, total, emb, &local)) {
+    g_propagate_prefixed_error (error, g_steal_pointer (&local),
+        "voice prompt: acoustic connector on %" G_GSIZE_FORMAT " frames: ", total);
+    return FALSE;
+  }
+
+  if (frames_per_clip != NULL)
+    for (guint b = 0; b < n_clips; b++)
+      frames_per_clip[b] = vv_voice_prompt_count_frames (vp, lengths[b]);
+  *n_frames = total;
+  *embeddings = g_steal_pointer (&emb);
+  if (features != NULL)
+    *features = g_steal_pointer (&feat);
+  return TRUE;
+}

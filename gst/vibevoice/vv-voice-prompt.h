@@ -1,0 +1,92 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include "vv-backend.h"
+#include "vv-model.h"
+#include "vv-rng.h"
+
+G_BEGIN_DECLS
+
+/**
+ * VvVoicePrompt:
+ *
+ * Turns reference voice clips into the LM input embeddings of the voice
+ * section of the prompt (MODEL-SPEC §1.6 steps 2–6, with §12.1 and §12.2):
+ *
+ * 1. dB normalisation of each clip (if the checkpoint's preprocessor config
+ *    has `db_normalize`): target `target_dB_FS`, eps `audio_eps`;
+ * 2. all clips zero-padded to the longest one and encoded (non-streaming)
+ *    by the acoustic encoder — exactly the reference's padded batch, so the
+ *    last partial frame of a shorter clip is the one the reference gets;
+ * 3. σ-VAE sampling with a torch-compatible generator, in the reference's
+ *    draw order: `randn(B)` (one scale per clip, × fix_std/0.8 = 0.625),
+ *    then `randn_like` over the padded `[B][64][T_max]` channel-major memory
+ *    order — or, without a generator, the deterministic means;
+ * 4. the first ceil(len_i / hop) frames of each clip are kept, normalised as
+ *    `(a + speech_bias_factor) · speech_scaling_factor`, and mapped by the
+ *    acoustic connector to the LM hidden size.
+ *
+ * The model must outlive the object. Not thread-safe (one encode at a time).
+ */
+typedef struct _VvVoicePrompt VvVoicePrompt;
+
+VvVoicePrompt *vv_voice_prompt_new (VvModel *model, VvBackend *be, GError **error);
+void           vv_voice_prompt_free (VvVoicePrompt *vp);
+
+/* LM hidden size H (the width of one embedding row). */
+gint           vv_voice_prompt_get_hidden_size (VvVoicePrompt *vp);
+/* Acoustic latent width (64). */
+gint           vv_voice_prompt_get_latent_dim (VvVoicePrompt *vp);
+/* Samples per frame (3200); a clip of n samples gives ceil(n / hop) frames,
+ * the number of ⟨151654⟩ placeholders the prompt holds for it. */
+gint           vv_voice_prompt_get_hop (VvVoicePrompt *vp);
+gsize          vv_voice_prompt_count_frames (VvVoicePrompt *vp, gsize n_samples);
+
+/**
+ * vv_voice_prompt_encode:
+ * @vp: a voice prompt encoder
+ * @clips: (array length=n_clips): @n_clips mono 24 kHz float clips, as
+ *   loaded (before dB normalisation, which is applied here)
+ * @lengths: (array length=n_clips): samples per clip, each ≥ 1
+ * @n_clips: number of clips (speakers), ≥ 1
+ * @gen: (nullable): generator for the σ-VAE sampling (the reference's
+ *   behaviour; seed it as `torch.manual_seed`); consumes B + 64·B·T_max
+ *   normal draws. %NULL uses the encoder means (deterministic).
+ * @frames_per_clip: (out caller-allocates) (array length=n_clips) (optional):
+ *   ceil(lengths[i] / hop) for each clip
+ * @n_frames: (out): total rows of @embeddings (sum of @frames_per_clip)
+ * @embeddings: (out) (transfer full): `[n_frames, H]` floats, clip 0's
+ *   frames then clip 1's…, free with g_free()
+ * @features: (out) (transfer full) (optional): the connector inputs
+ *   `[n_frames, 64]` (normalised latents), free with g_free()
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success. On failure nothing is written to the outputs.
+ */
+gboolean       vv_voice_prompt_encode (VvVoicePrompt *vp, const gfloat *const *clips,
+                                       const gsize *lengths, guint n_clips,
+                                       VvTorchGenerator *gen, gsize *frames_per_clip,
+                                       gsize *n_frames, gfloat **embeddings,
+                                       gfloat **features, GError **error);
+
+/**
+ * vv_audio_db_normalize:
+ * @audio: (array length=n) (inout): samples, normalised in place
+ * @n: number of samples
+ * @target_dB_FS: target RMS level (-25 in the published configs)
+ * @eps: small constant (1e-6)
+ *
+ * The reference processor's `AudioNormalizer` (MODEL-SPEC §1.6 step 2), in
+ * float32 as numpy does it: x ← x · 10^(target/20) / (rms + eps), then, if
+ * max|x| > 1, x ← x / (max|x| + eps). The mean of squares is accumulated in
+ * double (numpy's float32 pairwise sum differs by ~1e-7 relative).
+ */
+void           vv_audio_db_normalize (gfloat *audio, gsize n, gdouble target_dB_FS, gdouble eps);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvVoicePrompt, vv_voice_prompt_free)
+
+G_END_DECLS
