@@ -13,27 +13,29 @@ vv_tool_encode (int argc, char **argv)
   g_autofree gchar *model_dir = NULL, *out = NULL;
   gboolean semantic = FALSE, mean = FALSE;
   gint threads = 0;
+  gint64 seed = 0;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Model folder (required)", "DIR" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output .npy, float32 [frames, dim] (required)", "LAT.npy" },
     { "semantic", 0, 0, G_OPTION_ARG_NONE, &semantic, "Use the semantic encoder (128-d) instead of the acoustic one (64-d)", NULL },
-    { "mean", 0, 0, G_OPTION_ARG_NONE, &mean, "Write the deterministic encoder mean (today the only mode, see --help)", NULL },
+    { "mean", 0, 0, G_OPTION_ARG_NONE, &mean, "Write the deterministic encoder mean instead of a σ-VAE sample", NULL },
+    { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed of the σ-VAE sample, as torch.manual_seed (default 0)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (0 = all)", "N" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("IN.wav - encode audio into σ-VAE latents");
   g_option_context_set_summary (ctx,
       "Audio of any format libsndfile reads is mixed to mono and resampled to 24 kHz (soxr HQ),\n"
-      "then encoded whole (non-streaming, MODEL-SPEC §5.4). The output is the encoder mean; the\n"
-      "σ-VAE sampling of voice prompts (§1.6) comes with the seeded generator, so --mean is\n"
-      "currently the behaviour with or without the flag.");
+      "then encoded whole (non-streaming, MODEL-SPEC §5.4). The acoustic output is a σ-VAE sample\n"
+      "drawn as the reference draws it for voice prompts (mean + N(0,1)·fix_std/0.8 · ε, §1.6,\n"
+      "§12.2) with a torch-compatible generator; --mean writes the mean. The semantic encoder is\n"
+      "deterministic (its output is always the mean). No dB normalisation is applied here.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2 || !model_dir || !out) {
     fprintf (stderr, "vibevoice encode: %s\n", error ? error->message : "need --model DIR, --out LAT.npy and one IN.wav");
     return 2;
   }
-  (void) mean;
   g_autoptr (VvModel) model = vv_model_load (model_dir, VV_MODEL_LOAD_DEFAULT, &error);
   g_autoptr (VvBackend) be = model ? vv_backend_new_cpu (threads, &error) : NULL;
   if (be == NULL) {
@@ -57,14 +59,20 @@ vv_tool_encode (int argc, char **argv)
     fprintf (stderr, "vibevoice encode: %s\n", error->message);
     return 1;
   }
+  gboolean sampled = !semantic && !mean && cfg->acoustic.fix_std > 0.0;
+  if (sampled) {
+    VvTorchGenerator gen;
+    vv_torch_generator_init (&gen, (guint64) seed);
+    vv_sigma_vae_sample (&gen, means, 1, frames, dim, (gfloat) (cfg->acoustic.fix_std / 0.8));
+  }
   gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
   gint64 shape[2] = { frames, dim };
   if (!vv_npy_save (out, means, 2, shape, &error)) {
     fprintf (stderr, "vibevoice encode: %s\n", error->message);
     return 1;
   }
-  printf ("%s: %.2f s of audio -> %" G_GINT64_FORMAT " frames x %d (%s) in %.2f s, wrote %s\n",
+  printf ("%s: %.2f s of audio -> %" G_GINT64_FORMAT " frames x %d (%s, %s) in %.2f s, wrote %s\n",
       argv[1], (gdouble) n / cfg->sampling_rate, frames, dim, semantic ? "semantic" : "acoustic",
-      secs, out);
+      sampled ? "σ-VAE sample" : "mean", secs, out);
   return 0;
 }

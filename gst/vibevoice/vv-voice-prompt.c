@@ -202,33 +202,8 @@ vv_voice_prompt_encode (VvVoicePrompt *vp, const gfloat *const *clips, const gsi
   }
 
   /* σ-VAE sampling, reference draw order (MODEL-SPEC §12.2). */
-  if (gen != NULL) {
-    g_autofree gfloat *scales = g_new (gfloat, n_clips);
-    vv_torch_randn (gen, scales, n_clips, TRUE);
-    for (guint b = 0; b < n_clips; b++)
-      scales[b] *= vp->sample_std;
-    /* randn_like of the [B, T_max, dim] view of the [B, dim, T_max] encoder
-     * output keeps its strides and fills channel-major memory order. torch
-     * counts the view as contiguous only when T_max = 1 (size-1 dims do not
-     * count), and then takes normal_fill for ≥ 16 values. */
-    gsize n_noise = (gsize) n_clips * dim * t_max;
-    g_autofree gfloat *noise = g_new (gfloat, n_noise);
-    vv_torch_randn (gen, noise, n_noise, t_max == 1);
-    /* a = mean + (s · ε), as two float32 roundings like torch (the product
-     * is stored first so it cannot be contracted into an fma). */
-    for (guint b = 0; b < n_clips; b++) {
-      gfloat *nb = noise + b * dim * t_max;
-      for (gsize i = 0; i < dim * t_max; i++)
-        nb[i] *= scales[b];
-    }
-    for (guint b = 0; b < n_clips; b++) {
-      const gfloat *nb = noise + b * dim * t_max;
-      gfloat *mb = means + b * t_max * dim;
-      for (gsize t = 0; t < t_max; t++)
-        for (gsize c = 0; c < dim; c++)
-          mb[t * dim + c] += nb[c * t_max + t];
-    }
-  }
+  if (gen != NULL)
+    vv_sigma_vae_sample (gen, means, n_clips, t_max, dim, vp->sample_std);
 
   /* Keep each clip's own frames; normalise. */
   g_autofree gfloat *feat = g_new (gfloat, total * dim);
@@ -257,4 +232,48 @@ vv_voice_prompt_encode (VvVoicePrompt *vp, const gfloat *const *clips, const gsi
   if (features != NULL)
     *features = g_steal_pointer (&feat);
   return TRUE;
+}
+
+/**
+ * vv_sigma_vae_sample: (skip)
+ * @gen: a torch-compatible generator
+ * @means: (inout): encoder means `[batch][t_max][dim]`, replaced by samples
+ * @batch: number of clips
+ * @t_max: frames per clip (the padded length)
+ * @dim: latent width
+ * @std_scale: fix_std / 0.8 (0.625 for the published acoustic tokenizer)
+ *
+ * The reference's "gaussian" σ-VAE sampling (MODEL-SPEC §1.6 step 4, §12.2):
+ * `randn(batch)` · @std_scale, then `randn_like` over the channel-major
+ * `[batch][dim][t_max]` memory of the encoder output; a = mean + s · ε.
+ */
+void
+vv_sigma_vae_sample (VvTorchGenerator *gen, gfloat *means, guint batch, gsize t_max, gsize dim,
+    gfloat std_scale)
+{
+  g_autofree gfloat *scales = g_new (gfloat, batch);
+  vv_torch_randn (gen, scales, batch, TRUE);
+  for (guint b = 0; b < batch; b++)
+    scales[b] *= std_scale;
+  /* randn_like of the [B, T_max, dim] view of the [B, dim, T_max] encoder
+   * output keeps its strides and fills channel-major memory order. torch
+   * counts the view as contiguous only when T_max = 1 (size-1 dims do not
+   * count), and then takes normal_fill for >= 16 values. */
+  gsize n_noise = (gsize) batch * dim * t_max;
+  g_autofree gfloat *noise = g_new (gfloat, n_noise);
+  vv_torch_randn (gen, noise, n_noise, t_max == 1);
+  /* a = mean + (s · ε), as two float32 roundings like torch (the product
+   * is stored first so it cannot be contracted into an fma). */
+  for (guint b = 0; b < batch; b++) {
+    gfloat *nb = noise + b * dim * t_max;
+    for (gsize i = 0; i < dim * t_max; i++)
+      nb[i] *= scales[b];
+  }
+  for (guint b = 0; b < batch; b++) {
+    const gfloat *nb = noise + b * dim * t_max;
+    gfloat *mb = means + b * t_max * dim;
+    for (gsize t = 0; t < t_max; t++)
+      for (gsize c = 0; c < dim; c++)
+        mb[t * dim + c] += nb[c * t_max + t];
+  }
 }

@@ -89,4 +89,7 @@ void           vv_audio_db_normalize (gfloat *audio, gsize n, gdouble target_dB_
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvVoicePrompt, vv_voice_prompt_free)
 
+void           vv_sigma_vae_sample (VvTorchGenerator *gen, gfloat *means, guint batch,
+                                    gsize t_max, gsize dim, gfloat std_scale);
+
 G_END_DECLS

@@ -50,6 +50,11 @@ w.writeframes(b"".join(struct.pack("<hh", int(8000 * math.sin(6.2832 * 440 * i /
                                    int(4000 * math.sin(6.2832 * 660 * i / 16000))) for i in range(16000)))
 w.close()
 PY
+check "encode acoustic (σ-VAE sample)" 0 "8 frames x 64 \\(acoustic, σ-VAE sample\\)" -- "$tool" encode --seed 3 --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/s3a.npy"
+check "encode same seed again" 0 "" -- "$tool" encode --seed 3 --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/s3b.npy"
+check "same seed, same sample" 0 "" -- cmp "$tmp/s3a.npy" "$tmp/s3b.npy"
+check "encode acoustic mean" 0 "8 frames x 64 \\(acoustic, mean\\)" -- "$tool" encode --mean --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/mean.npy"
+check "sample differs from mean" 1 "" -- cmp -s "$tmp/s3a.npy" "$tmp/mean.npy"
 check "encode acoustic" 0 "8 frames x 64" -- "$tool" encode --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/lat.npy"
 check "encode semantic" 0 "8 frames x 128" -- "$tool" encode --semantic --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/sem.npy"
 check "decode whole" 0 "8 frames -> 1.07 s" -- "$tool" decode --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/whole.wav" --dump "$tmp/whole.npy"
