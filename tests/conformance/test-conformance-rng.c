@@ -14,7 +14,8 @@
  * kernel (what a stock torch on an AVX2/AVX-512 machine runs): there the
  * bound is |ours − ref| ≤ 1.5e-6 (MODEL-SPEC §12.4).
  */
-#include <vibevoice/vv-rng.h>
+#include <vibevoice/vibevoice.h>
+#include "vv-test-util.h"
 #include <vibevoice/vv-npy.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -24,17 +25,6 @@
 
 static gchar *vec_dir;
 static JsonObject *cases;       /* owned by parser */
-
-static VvNpyArray *
-load_vec (const gchar *name)
-{
-  g_autofree gchar *path = g_build_filename (vec_dir, name, NULL);
-  g_autoptr (GError) error = NULL;
-  VvNpyArray *a = vv_npy_load (path, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (a);
-  return a;
-}
 
 static void
 test_case (gconstpointer data)
@@ -51,7 +41,7 @@ test_case (gconstpointer data)
     gsize n = (gsize) json_object_get_int_member (call, "n");
     gboolean contiguous = json_object_get_boolean_member (call, "contiguous");
     const gchar *desc = json_object_get_string_member (call, "call");
-    g_autoptr (VvNpyArray) ref = load_vec (json_object_get_string_member (call, "file"));
+    g_autoptr (VvNpyArray) ref = vv_test_load_npy (vec_dir, json_object_get_string_member (call, "file"));
     g_assert_cmpuint (ref->n, ==, n);
 
     g_autofree gfloat *ours = g_new (gfloat, n);
@@ -75,7 +65,7 @@ test_case (gconstpointer data)
           name, k, desc, mismatches, n, first, ours[first], ref->data[first]);
 
     if (json_object_has_member (call, "file_avx2")) {
-      g_autoptr (VvNpyArray) avx = load_vec (json_object_get_string_member (call, "file_avx2"));
+      g_autoptr (VvNpyArray) avx = vv_test_load_npy (vec_dir, json_object_get_string_member (call, "file_avx2"));
       g_assert_cmpuint (avx->n, ==, n);
       gdouble e = 0;
       for (gsize i = 0; i < n; i++)

@@ -17,6 +17,7 @@
  * acoustic_connector / semantic_connector on the same checkpoint.
  */
 #include <vibevoice/vibevoice.h>
+#include "vv-test-util.h"
 #include <vibevoice/vv-npy.h>
 #include <vibevoice/vv-speech-tokenizer.h>
 #include <glib/gstdio.h>
@@ -28,54 +29,6 @@ static gchar *tmp_root;
 static gchar *model_dir;
 static VvModel *model;
 static VvBackend *backend;
-
-static VvNpyArray *
-load_vec (const gchar *name)
-{
-  g_autofree gchar *path = g_build_filename (vec_dir, name, NULL);
-  g_autoptr (GError) error = NULL;
-  VvNpyArray *a = vv_npy_load (path, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (a);
-  return a;
-}
-
-/* Compares @n values of @ours with the vector @name (whose shape must be
- * @rows × @cols, or flat [@rows] when @cols is 0). */
-static void
-check_vec (const gchar *name, const gfloat *ours, gint64 rows, gint64 cols)
-{
-  g_autoptr (VvNpyArray) ref = load_vec (name);
-  if (cols == 0) {
-    g_assert_cmpint (ref->ndim, ==, 1);
-    g_assert_cmpint (ref->shape[0], ==, rows);
-  } else {
-    g_assert_cmpint (ref->ndim, ==, 2);
-    g_assert_cmpint (ref->shape[0], ==, rows);
-    g_assert_cmpint (ref->shape[1], ==, cols);
-  }
-  gdouble max_err = 0, max_ref = 0;
-  gsize worst = 0;
-  for (gsize i = 0; i < ref->n; i++) {
-    if (!isfinite (ours[i])) {
-      g_test_fail_printf ("%s: value %" G_GSIZE_FORMAT " is %g", name, i, ours[i]);
-      return;
-    }
-    gdouble e = fabs ((gdouble) ours[i] - ref->data[i]);
-    if (e > max_err) {
-      max_err = e;
-      worst = i;
-    }
-    max_ref = MAX (max_ref, fabs (ref->data[i]));
-  }
-  gdouble bound = 1e-4 * (1.0 + max_ref);
-  g_test_message ("%s: max|err| = %.3e, bound = %.3e (max|ref| = %.4g, %" G_GSIZE_FORMAT
-      " values)", name, max_err, bound, max_ref, ref->n);
-  /* Not fatal: every vector still gets compared and reported. */
-  if (max_err > bound)
-    g_test_fail_printf ("%s: max|err| %.3e > bound %.3e at index %" G_GSIZE_FORMAT " (ours %.7g, ref %.7g)",
-        name, max_err, bound, worst, ours[worst], ref->data[worst]);
-}
 
 static VvSpeechEncoder *
 new_encoder (VvSpeechTokenizerKind kind)
@@ -115,7 +68,7 @@ test_encode (gconstpointer data)
 {
   const EncodeCase *c = data;
   g_autofree gchar *in_name = g_strdup_printf ("input-%s.npy", c->signal);
-  g_autoptr (VvNpyArray) audio = load_vec (in_name);
+  g_autoptr (VvNpyArray) audio = vv_test_load_npy (vec_dir, in_name);
   g_assert_cmpint (audio->ndim, ==, 1);
   g_autoptr (VvSpeechEncoder) enc = new_encoder (c->kind);
   gint hop = vv_speech_encoder_get_hop (enc), dim = vv_speech_encoder_get_dim (enc);
@@ -125,7 +78,7 @@ test_encode (gconstpointer data)
   g_assert_true (vv_speech_encoder_encode (enc, audio->data, audio->n, means, &error));
   g_assert_no_error (error);
   g_autofree gchar *ref_name = g_strdup_printf ("%s-mean-%s.npy", kind_name (c->kind), c->signal);
-  check_vec (ref_name, means, frames, dim);
+  vv_test_check_vec (vec_dir, ref_name, means, frames, dim);
 }
 
 /* The 9600-sample signal in three streaming calls of 3200 samples. */
@@ -133,7 +86,7 @@ static void
 test_encode_stream (gconstpointer data)
 {
   VvSpeechTokenizerKind kind = GPOINTER_TO_INT (data);
-  g_autoptr (VvNpyArray) audio = load_vec ("input-sine.npy");
+  g_autoptr (VvNpyArray) audio = vv_test_load_npy (vec_dir, "input-sine.npy");
   g_autoptr (VvSpeechEncoder) enc = new_encoder (kind);
   gint hop = vv_speech_encoder_get_hop (enc), dim = vv_speech_encoder_get_dim (enc);
   g_assert_cmpuint (audio->n % hop, ==, 0);
@@ -147,7 +100,7 @@ test_encode_stream (gconstpointer data)
     g_assert_no_error (error);
   }
   g_autofree gchar *ref_name = g_strdup_printf ("%s-stream-mean-sine.npy", kind_name (kind));
-  check_vec (ref_name, means, frames, dim);
+  vv_test_check_vec (vec_dir, ref_name, means, frames, dim);
 }
 
 typedef struct {
@@ -169,7 +122,7 @@ static void
 test_decode (gconstpointer data)
 {
   const DecodeCase *c = data;
-  g_autoptr (VvNpyArray) lat = load_vec ("decoder-latents.npy");
+  g_autoptr (VvNpyArray) lat = vv_test_load_npy (vec_dir, "decoder-latents.npy");
   g_assert_cmpint (lat->ndim, ==, 2);
   g_assert_cmpint (lat->shape[1], ==, 64);
   gsize frames = lat->shape[0];
@@ -191,7 +144,7 @@ test_decode (gconstpointer data)
   }
   g_assert_cmpuint (pos, ==, frames);
   g_autofree gchar *ref_name = g_strdup_printf ("decoder-audio-%s.npy", c->vector);
-  check_vec (ref_name, audio, frames * hop, 0);
+  vv_test_check_vec (vec_dir, ref_name, audio, frames * hop, 0);
 }
 
 static void
@@ -204,14 +157,14 @@ test_connector (gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (VvConnector) conn = vv_connector_new (model, backend, kind, &error);
   g_assert_no_error (error);
-  g_autoptr (VvNpyArray) x = load_vec (in_name);
+  g_autoptr (VvNpyArray) x = vv_test_load_npy (vec_dir, in_name);
   g_assert_cmpint (x->ndim, ==, 2);
   g_assert_cmpint (x->shape[1], ==, vv_connector_get_input_dim (conn));
   gint64 rows = x->shape[0], cols = vv_connector_get_output_dim (conn);
   g_autofree gfloat *y = g_new0 (gfloat, rows * cols);
   g_assert_true (vv_connector_forward (conn, x->data, rows, y, &error));
   g_assert_no_error (error);
-  check_vec (out_name, y, rows, cols);
+  vv_test_check_vec (vec_dir, out_name, y, rows, cols);
 }
 
 /* The vectors were made from exactly this checkpoint. */
@@ -237,22 +190,6 @@ test_model_matches_manifest (void)
   if (g_strcmp0 (got, want) != 0)
     g_test_fail_printf ("make-model output (sha256 %s) is not the checkpoint the vectors were made from "
         "(%s): regenerate them with tests/conformance/gen_speech_tokenizer_vectors.py", got, want);
-}
-
-static void
-rm_rf (const gchar *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *f;
-    while (d && (f = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, f, NULL);
-      rm_rf (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
 }
 
 int
@@ -309,7 +246,7 @@ main (int argc, char **argv)
 
   vv_backend_free (backend);
   vv_model_unref (model);
-  rm_rf (tmp_root);
+  vv_test_rm_rf (tmp_root);
   g_free (tmp_root);
   g_free (model_dir);
   g_free (vec_dir);

@@ -18,6 +18,7 @@
  * the same paths.
  */
 #include <vibevoice/vibevoice.h>
+#include "vv-test-util.h"
 #include <vibevoice/vv-npy.h>
 #include <vibevoice/vv-voice-prompt.h>
 #include <glib/gstdio.h>
@@ -39,51 +40,6 @@ manifest_member (const gchar *name)
       name);
 }
 
-static VvNpyArray *
-load_vec (const gchar *name)
-{
-  g_autofree gchar *path = g_build_filename (vec_dir, name, NULL);
-  g_autoptr (GError) error = NULL;
-  VvNpyArray *a = vv_npy_load (path, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (a);
-  return a;
-}
-
-static void
-check_vec (const gchar *name, const gfloat *ours, gint64 rows, gint64 cols)
-{
-  g_autoptr (VvNpyArray) ref = load_vec (name);
-  if (cols == 0) {
-    g_assert_cmpint (ref->ndim, ==, 1);
-    g_assert_cmpint (ref->shape[0], ==, rows);
-  } else {
-    g_assert_cmpint (ref->ndim, ==, 2);
-    g_assert_cmpint (ref->shape[0], ==, rows);
-    g_assert_cmpint (ref->shape[1], ==, cols);
-  }
-  gdouble max_err = 0, max_ref = 0;
-  gsize worst = 0;
-  for (gsize i = 0; i < ref->n; i++) {
-    if (!isfinite (ours[i])) {
-      g_test_fail_printf ("%s: value %" G_GSIZE_FORMAT " is %g", name, i, ours[i]);
-      return;
-    }
-    gdouble e = fabs ((gdouble) ours[i] - ref->data[i]);
-    if (e > max_err) {
-      max_err = e;
-      worst = i;
-    }
-    max_ref = MAX (max_ref, fabs (ref->data[i]));
-  }
-  gdouble bound = 1e-4 * (1.0 + max_ref);
-  g_test_message ("%s: max|err| = %.3e, bound = %.3e (max|ref| = %.4g, %" G_GSIZE_FORMAT
-      " values)", name, max_err, bound, max_ref, ref->n);
-  if (max_err > bound)
-    g_test_fail_printf ("%s: max|err| %.3e > bound %.3e at index %" G_GSIZE_FORMAT
-        " (ours %.7g, ref %.7g)", name, max_err, bound, worst, ours[worst], ref->data[worst]);
-}
-
 static void
 test_normalize (gconstpointer data)
 {
@@ -91,10 +47,10 @@ test_normalize (gconstpointer data)
   const VvConfig *cfg = vv_model_get_config (model);
   g_autofree gchar *in_name = g_strdup_printf ("input-%s.npy", clip);
   g_autofree gchar *out_name = g_strdup_printf ("normalized-%s.npy", clip);
-  g_autoptr (VvNpyArray) x = load_vec (in_name);
+  g_autoptr (VvNpyArray) x = vv_test_load_npy (vec_dir, in_name);
   g_autofree gfloat *y = g_memdup2 (x->data, x->n * sizeof (gfloat));
   vv_audio_db_normalize (y, x->n, cfg->target_dB_FS, cfg->audio_eps);
-  check_vec (out_name, y, x->n, 0);
+  vv_test_check_vec (vec_dir, out_name, y, x->n, 0);
 }
 
 typedef struct {
@@ -123,7 +79,7 @@ test_prompt (gconstpointer data)
   for (guint b = 0; b < n_clips; b++) {
     g_autofree gchar *in_name = g_strdup_printf ("input-%s.npy",
         json_array_get_string_element (clip_names, b));
-    VvNpyArray *a = load_vec (in_name);
+    VvNpyArray *a = vv_test_load_npy (vec_dir, in_name);
     g_ptr_array_add (inputs, a);
     clips[b] = a->data;
     lengths[b] = a->n;
@@ -151,12 +107,12 @@ test_prompt (gconstpointer data)
   gint dim = vv_voice_prompt_get_latent_dim (vp), hidden = vv_voice_prompt_get_hidden_size (vp);
   g_autofree gchar *feat_name = g_strdup_printf ("features-%s-%s.npy", pc->name, mode);
   g_autofree gchar *emb_name = g_strdup_printf ("embeddings-%s-%s.npy", pc->name, mode);
-  check_vec (feat_name, feat, n_frames, dim);
-  check_vec (emb_name, emb, n_frames, hidden);
+  vv_test_check_vec (vec_dir, feat_name, feat, n_frames, dim);
+  vv_test_check_vec (vec_dir, emb_name, emb, n_frames, hidden);
 
   /* Same number of draws as the reference (none for the means). */
   g_autofree gchar *next_name = g_strdup_printf ("next-randn-%s-%s.npy", pc->name, mode);
-  g_autoptr (VvNpyArray) next = load_vec (next_name);
+  g_autoptr (VvNpyArray) next = vv_test_load_npy (vec_dir, next_name);
   g_autofree gfloat *ours = g_new (gfloat, next->n);
   vv_torch_randn (&gen, ours, next->n, TRUE);
   if (memcmp (ours, next->data, next->n * sizeof (gfloat)) != 0)
@@ -211,22 +167,6 @@ test_model_matches_manifest (void)
         "(%s): regenerate them with tests/conformance/gen_voice_prompt_vectors.py", got, want);
 }
 
-static void
-rm_rf (const gchar *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *f;
-    while (d && (f = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, f, NULL);
-      rm_rf (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
 int
 main (int argc, char **argv)
 {
@@ -279,7 +219,7 @@ main (int argc, char **argv)
   vv_backend_free (backend);
   vv_model_unref (model);
   g_object_unref (manifest);
-  rm_rf (tmp_root);
+  vv_test_rm_rf (tmp_root);
   g_free (tmp_root);
   g_free (model_dir);
   g_free (vec_dir);

@@ -7,6 +7,7 @@
  * or the index).
  */
 #include <vibevoice/vibevoice.h>
+#include "vv-test-util.h"
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -15,19 +16,6 @@
 static gchar *tmp_root;
 static gchar *tiny_single;
 static gchar *tiny_sharded;
-
-static void
-run_tool (const gchar *args)
-{
-  g_autofree gchar *cmd = g_strdup_printf ("%s %s", g_getenv ("VV_TOOL"), args);
-  g_autofree gchar *out = NULL, *err = NULL;
-  gint status = 0;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (g_spawn_command_line_sync (cmd, &out, &err, &status, &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("'%s' failed:\n%s%s", cmd, out, err);
-}
 
 static void
 copy_file (const gchar *from, const gchar *to)
@@ -210,7 +198,7 @@ test_seed_changes_weights (void)
 {
   g_autofree gchar *dir = g_build_filename (tmp_root, "seed7", NULL);
   g_autofree gchar *args = g_strdup_printf ("make-model --preset tiny --seed 7 --shard-size 0 %s", dir);
-  run_tool (args);
+  vv_test_run_tool (args);
   g_autoptr (VvModel) a = vv_model_load (tiny_single, 0, NULL);
   g_autoptr (VvModel) b = vv_model_load (dir, 0, NULL);
   g_assert_nonnull (a);
@@ -225,7 +213,7 @@ test_untied_lm_head (void)
 {
   g_autofree gchar *dir = g_build_filename (tmp_root, "untied", NULL);
   g_autofree gchar *args = g_strdup_printf ("make-model --preset tiny --untied --shard-size 0 %s", dir);
-  run_tool (args);
+  vv_test_run_tool (args);
   g_autoptr (GError) error = NULL;
   g_autoptr (VvModel) m = vv_model_load (dir, 0, &error);
   g_assert_no_error (error);
@@ -380,22 +368,6 @@ test_index_errors (void)
   assert_load_fails (d4, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX, "model.safetensors.index.json");
 }
 
-static void
-rm_rf (const gchar *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *f;
-    while (d && (f = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, f, NULL);
-      rm_rf (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
 int
 main (int argc, char **argv)
 {
@@ -410,8 +382,8 @@ main (int argc, char **argv)
   tiny_sharded = g_build_filename (tmp_root, "tiny-sharded", NULL);
   g_autofree gchar *a1 = g_strdup_printf ("make-model --preset tiny --seed 3 --shard-size 0 %s", tiny_single);
   g_autofree gchar *a2 = g_strdup_printf ("make-model --preset tiny --seed 3 --shard-size 5 %s", tiny_sharded);
-  run_tool (a1);
-  run_tool (a2);
+  vv_test_run_tool (a1);
+  vv_test_run_tool (a2);
 
   g_test_add_func ("/model-load/single-file", test_load_single);
   g_test_add_func ("/model-load/sharded-equals-single", test_load_sharded_equals_single);
@@ -425,7 +397,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model-load/missing-files", test_missing_files);
   g_test_add_func ("/model-load/index-errors", test_index_errors);
   int ret = g_test_run ();
-  rm_rf (tmp_root);
+  vv_test_rm_rf (tmp_root);
   g_free (tmp_root);
   g_free (tiny_single);
   g_free (tiny_sharded);

@@ -7,6 +7,7 @@
  * MODEL-SPEC §5.6 (chunked == whole, bit for bit; reset == fresh). Numerical
  * agreement with the Python reference is tests/conformance's job. */
 #include <vibevoice/vibevoice.h>
+#include "vv-test-util.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -537,22 +538,6 @@ test_semantic_encoder (void)
 
 /* ---------------------------------------------------------------------- */
 
-static void
-rm_rf (const gchar *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *f;
-    while (d != NULL && (f = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, f, NULL);
-      rm_rf (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
 int
 main (int argc, char **argv)
 {
@@ -583,7 +568,7 @@ main (int argc, char **argv)
   }
   int ret = g_test_run ();
   if (tmp_root != NULL)
-    rm_rf (tmp_root);
+    vv_test_rm_rf (tmp_root);
   g_free (tmp_root);
   g_free (tiny_dir);
   g_rand_free (rng);

@@ -1,0 +1,86 @@
+/* gst-vibevoice — helpers shared by the test programs
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vv-test-util.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+
+void
+vv_test_run_tool (const gchar *args)
+{
+  const gchar *tool = g_getenv ("VV_TOOL");
+  g_assert_nonnull (tool);
+  g_autofree gchar *cmd = g_strdup_printf ("%s %s", tool, args);
+  g_autofree gchar *out = NULL, *err = NULL;
+  gint status = 0;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_spawn_command_line_sync (cmd, &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("'%s' failed:\n%s%s", cmd, out, err);
+}
+
+void
+vv_test_rm_rf (const gchar *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+    const gchar *f;
+    while (d && (f = g_dir_read_name (d))) {
+      g_autofree gchar *p = g_build_filename (path, f, NULL);
+      vv_test_rm_rf (p);
+    }
+    g_rmdir (path);
+  } else {
+    g_unlink (path);
+  }
+}
+
+VvNpyArray *
+vv_test_load_npy (const gchar *dir, const gchar *name)
+{
+  g_autofree gchar *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GError) error = NULL;
+  VvNpyArray *a = vv_npy_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (a);
+  return a;
+}
+
+void
+vv_test_check_vec (const gchar *dir, const gchar *name, const gfloat *ours, gint64 rows,
+    gint64 cols)
+{
+  g_autoptr (VvNpyArray) ref = vv_test_load_npy (dir, name);
+  if (cols == 0) {
+    g_assert_cmpint (ref->ndim, ==, 1);
+    g_assert_cmpint (ref->shape[0], ==, rows);
+  } else {
+    g_assert_cmpint (ref->ndim, ==, 2);
+    g_assert_cmpint (ref->shape[0], ==, rows);
+    g_assert_cmpint (ref->shape[1], ==, cols);
+  }
+  gdouble max_err = 0, max_ref = 0;
+  gsize worst = 0;
+  for (gsize i = 0; i < ref->n; i++) {
+    if (!isfinite (ours[i])) {
+      g_test_fail_printf ("%s: value %" G_GSIZE_FORMAT " is %g", name, i, ours[i]);
+      return;
+    }
+    gdouble e = fabs ((gdouble) ours[i] - ref->data[i]);
+    if (e > max_err) {
+      max_err = e;
+      worst = i;
+    }
+    max_ref = MAX (max_ref, fabs (ref->data[i]));
+  }
+  gdouble bound = 1e-4 * (1.0 + max_ref);
+  g_test_message ("%s: max|err| = %.3e, bound = %.3e (max|ref| = %.4g, %" G_GSIZE_FORMAT
+      " values)", name, max_err, bound, max_ref, ref->n);
+  /* Not fatal: every vector still gets compared and reported. */
+  if (max_err > bound)
+    g_test_fail_printf ("%s: max|err| %.3e > bound %.3e at index %" G_GSIZE_FORMAT
+        " (ours %.7g, ref %.7g)", name, max_err, bound, worst, ours[worst], ref->data[worst]);
+}

@@ -1,0 +1,25 @@
+/* gst-vibevoice — helpers shared by the test programs
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <vibevoice/vibevoice.h>
+
+G_BEGIN_DECLS
+
+/* Runs `$VV_TOOL ARGS` (the built `vibevoice` tool); aborts the test with
+ * the tool's output if it fails. */
+void        vv_test_run_tool (const gchar *args);
+/* Removes a file or a folder tree. */
+void        vv_test_rm_rf (const gchar *path);
+/* Loads DIR/NAME, asserting success. */
+VvNpyArray *vv_test_load_npy (const gchar *dir, const gchar *name);
+/* Compares @ours with the reference vector DIR/NAME (shape rows × cols, or
+ * flat [rows] when cols is 0) under the conformance tolerance
+ * max|ours − ref| ≤ 1e-4 · (1 + max|ref|); reports the error and bound with
+ * g_test_message and fails the test case (without aborting) past it. */
+void        vv_test_check_vec (const gchar *dir, const gchar *name, const gfloat *ours,
+                               gint64 rows, gint64 cols);
+
+G_END_DECLS
