@@ -84,3 +84,17 @@ vv_test_check_vec (const gchar *dir, const gchar *name, const gfloat *ours, gint
     g_test_fail_printf ("%s: max|err| %.3e > bound %.3e at index %" G_GSIZE_FORMAT
         " (ours %.7g, ref %.7g)", name, max_err, bound, worst, ours[worst], ref->data[worst]);
 }
+
+void
+vv_test_check_sha256 (const gchar *path, const gchar *want, const gchar *hint)
+{
+  g_autofree gchar *data = NULL;
+  gsize len;
+  g_autoptr (GError) error = NULL;
+  g_assert_nonnull (want);
+  g_assert_true (g_file_get_contents (path, &data, &len, &error));
+  g_assert_no_error (error);
+  g_autofree gchar *got = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, len);
+  if (g_strcmp0 (got, want) != 0)
+    g_test_fail_printf ("%s has sha256 %s, expected %s: %s", path, got, want, hint);
+}

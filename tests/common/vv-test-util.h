@@ -22,4 +22,8 @@ VvNpyArray *vv_test_load_npy (const gchar *dir, const gchar *name);
 void        vv_test_check_vec (const gchar *dir, const gchar *name, const gfloat *ours,
                                gint64 rows, gint64 cols);
 
+/* Fails the test case unless the sha256 of @path is @want; @hint says how
+ * to regenerate whatever depends on that file. */
+void        vv_test_check_sha256 (const gchar *path, const gchar *want, const gchar *hint);
+
 G_END_DECLS

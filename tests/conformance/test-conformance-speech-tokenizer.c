@@ -182,14 +182,8 @@ test_model_matches_manifest (void)
   g_assert_nonnull (want);
 
   g_autofree gchar *path = g_build_filename (model_dir, "model.safetensors", NULL);
-  g_autofree gchar *data = NULL;
-  gsize len;
-  g_assert_true (g_file_get_contents (path, &data, &len, &error));
-  g_assert_no_error (error);
-  g_autofree gchar *got = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, len);
-  if (g_strcmp0 (got, want) != 0)
-    g_test_fail_printf ("make-model output (sha256 %s) is not the checkpoint the vectors were made from "
-        "(%s): regenerate them with tests/conformance/gen_speech_tokenizer_vectors.py", got, want);
+  vv_test_check_sha256 (path, want, "make-model no longer writes the checkpoint the vectors were "
+      "made from: regenerate them with tests/conformance/gen_speech_tokenizer_vectors.py");
 }
 
 int
@@ -207,14 +201,9 @@ main (int argc, char **argv)
   tmp_root = g_dir_make_tmp ("vv-conformance-XXXXXX", &error);
   g_assert_no_error (error);
   model_dir = g_build_filename (tmp_root, "tiny", NULL);
-  g_autofree gchar *cmd = g_strdup_printf ("%s make-model --preset tiny --seed 11 --shard-size 0 %s",
-      tool, model_dir);
-  g_autofree gchar *out = NULL, *err = NULL;
-  gint status = 0;
-  g_assert_true (g_spawn_command_line_sync (cmd, &out, &err, &status, &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("'%s' failed:\n%s%s", cmd, out, err);
+  g_autofree gchar *make_args = g_strdup_printf ("make-model --preset tiny --seed 11 --shard-size 0 %s",
+      model_dir);
+  vv_test_run_tool (make_args);
 
   model = vv_model_load (model_dir, VV_MODEL_LOAD_DEFAULT, &error);
   g_assert_no_error (error);
