@@ -37,8 +37,14 @@ vv_tool_default_tokenizer_dir (void)
 {
   static gchar *dir = NULL;
   if (dir == NULL) {
+    /* $VV_DATA_DIR, else the source tree (running from the build dir), else
+     * the installed copy. */
     const gchar *env = g_getenv ("VV_DATA_DIR");
     dir = g_build_filename (env ? env : VV_DATA_DIR, "qwen2-tokenizer", NULL);
+    if (env == NULL && !g_file_test (dir, G_FILE_TEST_IS_DIR)) {
+      g_free (dir);
+      dir = g_build_filename (VV_INSTALLED_DATA_DIR, "qwen2-tokenizer", NULL);
+    }
   }
   return dir;
 }
