@@ -17,3 +17,5 @@
 #include <vibevoice/vv-npy.h>
 #include <vibevoice/vv-connector.h>
 #include <vibevoice/vv-voice-prompt.h>
+#include <vibevoice/vv-scheduler.h>
+#include <vibevoice/vv-diffusion-head.h>
