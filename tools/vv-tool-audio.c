@@ -8,6 +8,8 @@
 #include <sndfile.h>
 #include <soxr.h>
 
+#include <math.h>
+
 gfloat *
 vv_tool_audio_read (const gchar *path, gint rate, gsize *n_samples, GError **error)
 {
@@ -37,22 +39,28 @@ vv_tool_audio_read (const gchar *path, gint rate, gsize *n_samples, GError **err
     return NULL;
   }
   frames = (gsize) got;
+  /* librosa's to_mono is np.mean over the channels of float32 data: a
+   * float32 sum in channel order, then a float32 division. */
   g_autofree gfloat *mono = g_new (gfloat, frames);
   for (gsize i = 0; i < frames; i++) {
-    gdouble s = 0;
-    for (gint c = 0; c < info.channels; c++)
+    gfloat s = inter[i * info.channels];
+    for (gint c = 1; c < info.channels; c++)
       s += inter[i * info.channels + c];
-    mono[i] = (gfloat) (s / info.channels);
+    mono[i] = info.channels > 1 ? s / (gfloat) info.channels : s;
   }
   if (info.samplerate == rate) {
     *n_samples = frames;
     return g_steal_pointer (&mono);
   }
-  gsize out_len = (gsize) ((gdouble) frames * rate / info.samplerate + 0.5);
-  gfloat *out = g_new0 (gfloat, MAX (out_len, 1));
+  /* soxr (as python-soxr calls it) yields round(n · ratio) samples; librosa
+   * then pads with zeros (or trims) to ceil(n · ratio). */
+  gdouble ratio = (gdouble) rate / (gdouble) info.samplerate;
+  gsize soxr_len = (gsize) ((gdouble) frames * ratio + 0.5);
+  gsize out_len = (gsize) ceil ((gdouble) frames * ratio);
+  gfloat *out = g_new0 (gfloat, MAX (MAX (out_len, soxr_len), 1));
   soxr_quality_spec_t q = soxr_quality_spec (SOXR_HQ, 0);
   size_t idone = 0, odone = 0;
-  soxr_error_t err = soxr_oneshot (info.samplerate, rate, 1, mono, frames, &idone, out, out_len,
+  soxr_error_t err = soxr_oneshot (info.samplerate, rate, 1, mono, frames, &idone, out, soxr_len,
       &odone, NULL, &q, NULL);
   if (err) {
     g_free (out);
@@ -60,7 +68,8 @@ vv_tool_audio_read (const gchar *path, gint rate, gsize *n_samples, GError **err
         path, info.samplerate, rate, err);
     return NULL;
   }
-  *n_samples = odone;
+  /* samples past odone are already zero */
+  *n_samples = out_len;
   return out;
 }
 

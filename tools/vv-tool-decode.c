@@ -22,10 +22,10 @@ vv_tool_decode (int argc, char **argv)
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (0 = all)", "N" },
     { NULL }
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("LAT.npy - decode σ-VAE latents to audio");
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("LAT.npy - decode sigma-VAE latents to audio");
   g_option_context_set_summary (ctx,
       "LAT.npy is float32 [frames, 64] (or [1, frames, 64]): decoder input, i.e. latents already\n"
-      "de-normalised (z / scaling − bias). Decoding is streaming (MODEL-SPEC §5.6).");
+      "de-normalised (z / scaling - bias). Decoding is streaming (MODEL-SPEC section 5.6).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2 || !model_dir || !out) {

@@ -18,17 +18,19 @@ vv_tool_encode (int argc, char **argv)
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Model folder (required)", "DIR" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output .npy, float32 [frames, dim] (required)", "LAT.npy" },
     { "semantic", 0, 0, G_OPTION_ARG_NONE, &semantic, "Use the semantic encoder (128-d) instead of the acoustic one (64-d)", NULL },
-    { "mean", 0, 0, G_OPTION_ARG_NONE, &mean, "Write the deterministic encoder mean instead of a σ-VAE sample", NULL },
-    { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed of the σ-VAE sample, as torch.manual_seed (default 0)", "N" },
+    { "mean", 0, 0, G_OPTION_ARG_NONE, &mean, "Write the deterministic encoder mean instead of a sigma-VAE sample", NULL },
+    { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed of the sigma-VAE sample, as torch.manual_seed (default 0)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (0 = all)", "N" },
     { NULL }
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("IN.wav - encode audio into σ-VAE latents");
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("IN.wav - encode audio into sigma-VAE latents");
   g_option_context_set_summary (ctx,
-      "Audio of any format libsndfile reads is mixed to mono and resampled to 24 kHz (soxr HQ),\n"
-      "then encoded whole (non-streaming, MODEL-SPEC §5.4). The acoustic output is a σ-VAE sample\n"
-      "drawn as the reference draws it for voice prompts (mean + N(0,1)·fix_std/0.8 · ε, §1.6,\n"
-      "§12.2) with a torch-compatible generator; --mean writes the mean. The semantic encoder is\n"
+      "The audio (any format libsndfile reads) is mixed to mono and resampled to 24 kHz with\n"
+      "soxr HQ, as the reference's librosa.load does, then encoded whole (non-streaming,\n"
+      "MODEL-SPEC section 5.4). The acoustic output is by default a sigma-VAE sample drawn as\n"
+      "the reference draws it for voice prompts: mean + (fix_std / 0.8 * s) * eps, s ~ N(0, 1)\n"
+      "per utterance, eps ~ N(0, 1) per value (sections 1.6, 12.2), from a torch-compatible\n"
+      "generator seeded with --seed; --mean writes the mean. The semantic encoder is\n"
       "deterministic (its output is always the mean). No dB normalisation is applied here.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;

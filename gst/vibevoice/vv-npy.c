@@ -53,6 +53,19 @@ dict_value (const gchar *hdr, const gchar *key)
   return p;
 }
 
+/* TRUE if @p starts with the literal @lit followed by the end of the value
+ * (spaces, then ',' or '}'). */
+static gboolean
+value_is (const gchar *p, const gchar *lit)
+{
+  if (!g_str_has_prefix (p, lit))
+    return FALSE;
+  p += strlen (lit);
+  while (*p == ' ')
+    p++;
+  return *p == ',' || *p == '}';
+}
+
 static gboolean
 parse_shape (const gchar *p, VvNpyArray *a)
 {
@@ -82,6 +95,14 @@ parse_shape (const gchar *p, VvNpyArray *a)
   }
 }
 
+/* The shape's closing parenthesis must end the value. */
+static gboolean
+shape_ends (const gchar *p)
+{
+  p = strchr (p, ')');
+  return p != NULL && value_is (p, ")");
+}
+
 /**
  * vv_npy_load:
  * @path: a .npy file
@@ -99,8 +120,10 @@ vv_npy_load (const gchar *path, GError **error)
     g_set_error (error, VV_NPY_ERROR, VV_NPY_ERROR_IO, "%s", local->message);
     return NULL;
   }
-  if (len < 10 || memcmp (buf, NPY_MAGIC, 6) != 0)
+  if (len < 6 || memcmp (buf, NPY_MAGIC, 6) != 0)
     return (fail (error, VV_NPY_ERROR_FORMAT, path, "not a .npy file (bad magic)"), NULL);
+  if (len < 10)
+    return (fail (error, VV_NPY_ERROR_FORMAT, path, "truncated header"), NULL);
   guint major = (guint8) buf[6];
   gsize hlen, off;
   if (major == 1) {
@@ -117,7 +140,16 @@ vv_npy_load (const gchar *path, GError **error)
   }
   if (hlen > len - off)
     return (fail (error, VV_NPY_ERROR_FORMAT, path, "header runs past the end of the file"), NULL);
+  if (memchr (buf + off, '\0', hlen) != NULL)
+    return (fail (error, VV_NPY_ERROR_FORMAT, path, "NUL byte in the header"), NULL);
   g_autofree gchar *hdr = g_strndup (buf + off, hlen);
+  {
+    const gchar *h = hdr;
+    while (*h == ' ')
+      h++;
+    if (*h != '{' || strchr (h, '}') == NULL)
+      return (fail (error, VV_NPY_ERROR_FORMAT, path, "header is not a Python dict literal"), NULL);
+  }
 
   const gchar *descr = dict_value (hdr, "descr");
   const gchar *fortran = dict_value (hdr, "fortran_order");
@@ -125,21 +157,24 @@ vv_npy_load (const gchar *path, GError **error)
   if (descr == NULL || fortran == NULL || shape == NULL)
     return (fail (error, VV_NPY_ERROR_FORMAT, path, "header lacks descr, fortran_order or shape"), NULL);
   gsize esize;
-  if (g_str_has_prefix (descr, "'<f4'"))
+  if (value_is (descr, "'<f4'"))
     esize = 4;
-  else if (g_str_has_prefix (descr, "'<f8'"))
+  else if (value_is (descr, "'<f8'"))
     esize = 8;
   else {
     g_autofree gchar *d = g_strndup (descr, strcspn (descr, ",}"));
     g_set_error (error, VV_NPY_ERROR, VV_NPY_ERROR_DTYPE,
-        "%s: dtype %s is not little-endian float32 or float64", path, d);
+        "%s: dtype %s%s is not supported (only little-endian float32 '<f4' or float64 '<f8')",
+        path, d, g_str_has_prefix (d, "'>") ? " (big-endian)" : "");
     return NULL;
   }
-  if (!g_str_has_prefix (fortran, "False"))
+  if (value_is (fortran, "True"))
     return (fail (error, VV_NPY_ERROR_DTYPE, path, "Fortran-order arrays are not supported"), NULL);
+  if (!value_is (fortran, "False"))
+    return (fail (error, VV_NPY_ERROR_FORMAT, path, "fortran_order is neither True nor False"), NULL);
 
   g_autoptr (VvNpyArray) a = g_new0 (VvNpyArray, 1);
-  if (!parse_shape (shape, a))
+  if (!parse_shape (shape, a) || !shape_ends (shape))
     return (fail (error, VV_NPY_ERROR_FORMAT, path, "malformed shape in header"), NULL);
   gsize n = 1;
   for (gint i = 0; i < a->ndim; i++) {
@@ -200,10 +235,13 @@ vv_npy_save (const gchar *path, const gfloat *data, gint ndim, const gint64 *sha
   if (ndim > 1)
     g_string_truncate (dict, dict->len - 1);   /* "(a, b)" rather than "(a, b,)" */
   g_string_append (dict, "), }");
-  /* total header (magic..'\n') a multiple of 64, as numpy writes it */
-  gboolean v2 = dict->len + 11 > 65535;
+  /* total header (magic..'\n') a multiple of 64, as numpy writes it;
+   * format 2.0 only when the padded dict does not fit a u16 length */
+  gsize total = ((10 + dict->len + 1 + 63) / 64) * 64;
+  gboolean v2 = total - 10 > G_MAXUINT16;
   gsize pre = v2 ? 12 : 10;
-  gsize total = ((pre + dict->len + 1 + 63) / 64) * 64;
+  if (v2)
+    total = ((12 + dict->len + 1 + 63) / 64) * 64;
   while (pre + dict->len + 1 < total)
     g_string_append_c (dict, ' ');
   g_string_append_c (dict, '\n');
@@ -228,6 +266,8 @@ vv_npy_save (const gchar *path, const gfloat *data, gint ndim, const gint64 *sha
   }
   g_string_free (dict, TRUE);
   g_autoptr (GError) local = NULL;
+  /* g_file_set_contents: temp file + rename. (With G_FILE_SET_CONTENTS_NONE,
+   * GLib 2.74 overwrites in place without truncating a longer old file.) */
   gboolean ok = g_file_set_contents (path, out->str, out->len, &local);
   g_string_free (out, TRUE);
   if (!ok)

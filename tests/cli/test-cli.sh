@@ -64,5 +64,28 @@ check "decode rejects 128-d latents" 1 "expected \\[frames, 64\\]" -- "$tool" de
 check "encode missing audio names it" 1 "$tmp/nope.wav" -- "$tool" encode --model "$tmp/tiny" "$tmp/nope.wav" --out "$tmp/x.npy"
 check "decode missing latents names it" 1 "$tmp/nope.npy" -- "$tool" decode --model "$tmp/tiny" "$tmp/nope.npy" --out "$tmp/x.wav"
 
+check "decode in chunks of 3 == whole" 0 "" -- sh -c '"$0" decode --model "$1/tiny" "$1/lat.npy" --out "$1/chunk3.wav" && cmp "$1/whole.wav" "$1/chunk3.wav"' "$tool" "$tmp"
+check "decode --pcm16" 0 "" -- "$tool" decode --pcm16 --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/pcm16.wav"
+check "decode --pcm16 wrote 16-bit PCM" 0 "^2 1 24000 25600$" -- python3 -c 'import sys, wave; w = wave.open(sys.argv[1]); print(w.getsampwidth(), w.getnchannels(), w.getframerate(), w.getnframes())' "$tmp/pcm16.wav"
+# the same latents as [1, frames, 64] (header rewritten with the stdlib only),
+# and as [64, frames] (wrong: transposed)
+python3 - "$tmp/lat.npy" "$tmp/lat3.npy" "$tmp/latT.npy" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+hl = struct.unpack("<H", d[8:10])[0]
+h = d[10:10 + hl].decode().rstrip()
+for out, shape in ((sys.argv[2], "(1, 8, 64)"), (sys.argv[3], "(64, 8)")):
+    new = h.replace("(8, 64)", shape, 1)
+    open(out, "wb").write(d[:10] + (new.ljust(hl - 1) + "\n").encode() + d[10 + hl:])
+PY
+check "decode [1, frames, 64] latents" 0 "8 frames" -- "$tool" decode --model "$tmp/tiny" "$tmp/lat3.npy" --out "$tmp/b3.wav" --dump "$tmp/b3.npy"
+check "[1, frames, 64] decodes the same" 0 "" -- cmp "$tmp/whole.npy" "$tmp/b3.npy"
+check "decode rejects [64, frames] naming the shape" 1 "latT.npy has shape \\[64, 8\\]" -- "$tool" decode --model "$tmp/tiny" "$tmp/latT.npy" --out "$tmp/x.wav"
+check "encode unwritable output names it" 1 "$tmp/nodir/x.npy" -- "$tool" encode --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/nodir/x.npy"
+check "decode unwritable output names it" 1 "$tmp/nodir/x.wav" -- "$tool" decode --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/nodir/x.wav"
+check "encode non-audio input names it" 1 "$tmp/lat.npy: cannot read audio" -- "$tool" encode --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/x.npy"
+check "decode non-npy input names it" 1 "$tmp/tone.wav: not a .npy file" -- "$tool" decode --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/x.wav"
+check "decode --chunk -1 is a usage error" 2 "--chunk" -- "$tool" decode --chunk -1 --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/x.wav"
+
 echo "1..$n"
 [ "$fails" -eq 0 ]
