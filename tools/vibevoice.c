@@ -5,6 +5,7 @@
 #include "vv-tool.h"
 #include "vv-build-config.h"
 
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +53,8 @@ vv_tool_default_tokenizer_dir (void)
 int
 main (int argc, char **argv)
 {
+  /* Character type only, so --help prints UTF-8 while numbers keep '.'. */
+  setlocale (LC_CTYPE, "");
   if (argc < 2) {
     print_usage (stderr);
     return 2;
