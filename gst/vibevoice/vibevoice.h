@@ -17,5 +17,6 @@
 #include <vibevoice/vv-npy.h>
 #include <vibevoice/vv-connector.h>
 #include <vibevoice/vv-voice-prompt.h>
+#include <vibevoice/vv-lm.h>
 #include <vibevoice/vv-scheduler.h>
 #include <vibevoice/vv-diffusion-head.h>

@@ -42,4 +42,10 @@ gboolean vv_cpu_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x,
 gboolean vv_cpu_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
     const VvTensor *w, const VvTensor *bias, gint stride, GError **error);
 
+/* vv-backend-cpu-attn.c */
+gboolean vv_cpu_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
+    const gint32 *positions, gdouble theta, GError **error);
+gboolean vv_cpu_attention (VvBackend *be, VvTensor *y, const VvTensor *q,
+    const VvTensor *k, const VvTensor *v, gint head_dim, GError **error);
+
 G_END_DECLS

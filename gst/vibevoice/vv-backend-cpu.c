@@ -1086,6 +1086,8 @@ static const VvBackendOps cpu_ops = {
   .get_rows = cpu_get_rows,
   .conv1d = vv_cpu_conv1d,                      /* vv-backend-cpu-conv.c */
   .conv_transpose1d = vv_cpu_conv_transpose1d,
+  .rope = vv_cpu_rope,                          /* vv-backend-cpu-attn.c */
+  .attention = vv_cpu_attention,
 };
 
 /**

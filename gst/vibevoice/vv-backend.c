@@ -796,3 +796,121 @@ vv_backend_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
     return TRUE;
   return be->ops->conv_transpose1d (be, y, x, w, bias, stride, error);
 }
+
+/* ---------------------------------------------------------------------- */
+/* Attention ops (MODEL-SPEC §6) */
+
+static gboolean
+check_op_present (VvBackend *be, const gchar *op, gconstpointer fn, GError **error)
+{
+  if (fn != NULL)
+    return TRUE;
+  g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+      "%s: not implemented by the %s backend", op, be->ops->name);
+  return FALSE;
+}
+
+/**
+ * vv_backend_rope:
+ * @be: a backend
+ * @y: (out caller-allocates): F32 [n, heads·head_dim] (may be @x)
+ * @x: F32 [n, heads·head_dim]
+ * @head_dim: d, even
+ * @positions: (array): n positions (≥ 0), host memory
+ * @theta: RoPE base (rope_theta)
+ * @error: return location for a #GError
+ *
+ * Rotary position embedding, rotate-half convention (MODEL-SPEC §6):
+ * inv_freq_j = θ^(−2j/d) for j < d/2, applied to every head of every row.
+ */
+gboolean
+vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
+    const gint32 *positions, gdouble theta, GError **error)
+{
+  static const gchar op[] = "rope";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_op_present (be, op, (gconstpointer) be->ops->rope, error)
+      || !check_act (be, op, "y", y, error) || !check_act (be, op, "x", x, error)
+      || !check_same_shape (op, y, "y", x, "x", error))
+    return FALSE;
+  if (x->ndim != 2)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", NULL, NULL,
+        "x must be 2-D [n, heads*head_dim]");
+  if (head_dim <= 0 || head_dim % 2 != 0 || x->shape[1] % head_dim != 0) {
+    g_autofree gchar *s = vv_tensor_shape_string (x);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: head_dim %d must be even and divide the last dimension of x %s", op, head_dim, s);
+    return FALSE;
+  }
+  if (!(theta > 1.0)) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: invalid rope theta %g", op, theta);
+    return FALSE;
+  }
+  if (x->shape[0] > 0 && positions == NULL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: positions are missing", op);
+    return FALSE;
+  }
+  for (gint64 i = 0; i < x->shape[0]; i++) {
+    if (positions[i] < 0) {
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+          "%s: negative position %d at row %" G_GINT64_FORMAT, op, positions[i], i);
+      return FALSE;
+    }
+  }
+  if (vv_tensor_n_elements (x) == 0)
+    return TRUE;
+  return be->ops->rope (be, y, x, head_dim, positions, theta, error);
+}
+
+/**
+ * vv_backend_attention:
+ * @be: a backend
+ * @y: (out caller-allocates): F32 [n, H_q·head_dim]
+ * @q: F32 [n, H_q·head_dim]
+ * @k: F32 [T, H_kv·head_dim], T ≥ n: past keys, then the n new ones
+ * @v: F32 [T, H_kv·head_dim], like @k
+ * @head_dim: d
+ * @error: return location for a #GError
+ *
+ * Causal grouped-query attention of the n newest positions (MODEL-SPEC §6):
+ * query row i is position T − n + i and attends to keys 0 … T − n + i;
+ * H_q must be a multiple of H_kv; scale 1/sqrt(d). @y must not overlap @q.
+ */
+gboolean
+vv_backend_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTensor *k,
+    const VvTensor *v, gint head_dim, GError **error)
+{
+  static const gchar op[] = "attention";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_op_present (be, op, (gconstpointer) be->ops->attention, error)
+      || !check_act (be, op, "y", y, error) || !check_act (be, op, "q", q, error)
+      || !check_act (be, op, "k", k, error) || !check_act (be, op, "v", v, error)
+      || !check_same_shape (op, y, "y", q, "q", error)
+      || !check_same_shape (op, v, "v", k, "k", error))
+    return FALSE;
+  if (q->ndim != 2 || k->ndim != 2)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, q, "q", k, "k",
+        "q and k must be 2-D [rows, heads*head_dim]");
+  if (head_dim <= 0 || q->shape[1] % head_dim != 0 || k->shape[1] % head_dim != 0) {
+    g_autofree gchar *sq = vv_tensor_shape_string (q);
+    g_autofree gchar *sk = vv_tensor_shape_string (k);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: head_dim %d does not divide the widths of q %s and k %s", op, head_dim, sq, sk);
+    return FALSE;
+  }
+  gint64 hq = q->shape[1] / head_dim, hkv = k->shape[1] / head_dim;
+  if (hkv == 0 || hq % hkv != 0)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, q, "q", k, "k",
+        "query heads must be a non-zero multiple of key/value heads");
+  if (k->shape[0] < q->shape[0])
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, q, "q", k, "k",
+        "k must hold at least the n new rows of q");
+  if (y->data == q->data && vv_tensor_n_elements (y) > 0)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", q, "q",
+        "y must not be q");
+  if (vv_tensor_n_elements (q) == 0)
+    return TRUE;
+  return be->ops->attention (be, y, q, k, v, head_dim, error);
+}

@@ -102,6 +102,21 @@ typedef struct {
   gboolean  (*conv_transpose1d) (VvBackend *be, VvTensor *y, const VvTensor *x,
                             const VvTensor *w, const VvTensor *bias,
                             gint stride, GError **error);
+
+  /* Attention (MODEL-SPEC §6); may be NULL on backends without them. */
+  /* rotate-half RoPE on x[n, heads·d] (y may be x): for each row i, head h
+   * and j < d/2, with a = positions[i]·θ^(−2j/d):
+   * y[j] = x[j]·cos a − x[j+d/2]·sin a, y[j+d/2] = x[j+d/2]·cos a + x[j]·sin a */
+  gboolean  (*rope)        (VvBackend *be, VvTensor *y, const VvTensor *x,
+                            gint head_dim, const gint32 *positions, gdouble theta,
+                            GError **error);
+  /* causal GQA attention: y[n, H_q·d] from q[n, H_q·d] against k, v
+   * [T, H_kv·d] (past + the n new rows last); query row i sits at position
+   * T − n + i and sees keys 0 … T − n + i; query head h uses kv head
+   * h / (H_q / H_kv); scale 1/sqrt(d), softmax in F32 with max subtraction */
+  gboolean  (*attention)   (VvBackend *be, VvTensor *y, const VvTensor *q,
+                            const VvTensor *k, const VvTensor *v, gint head_dim,
+                            GError **error);
 } VvBackendOps;
 
 /**
@@ -151,6 +166,13 @@ gboolean     vv_backend_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x,
 gboolean     vv_backend_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
                                           const VvTensor *w, const VvTensor *bias,
                                           gint stride, GError **error);
+
+gboolean     vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x,
+                              gint head_dim, const gint32 *positions, gdouble theta,
+                              GError **error);
+gboolean     vv_backend_attention (VvBackend *be, VvTensor *y, const VvTensor *q,
+                                   const VvTensor *k, const VvTensor *v, gint head_dim,
+                                   GError **error);
 
 /* Registration of backends living outside gst/ (ext/cuda). */
 typedef VvBackend *(*VvBackendNewFunc) (gint n_threads, GError **error);

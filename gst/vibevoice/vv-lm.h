@@ -1,0 +1,60 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include "vv-backend.h"
+#include "vv-model.h"
+
+G_BEGIN_DECLS
+
+/* Control tokens whose lm_head rows are ever needed (MODEL-SPEC §2.2), in
+ * the order of vv_lm_logits_control()'s output. */
+#define VV_TOKEN_SPEECH_START 151652
+#define VV_TOKEN_SPEECH_END   151653
+#define VV_TOKEN_DIFFUSION    151654
+#define VV_TOKEN_EOS          151643
+#define VV_LM_N_CONTROL 4
+
+typedef struct _VvLm VvLm;
+typedef struct _VvKvCache VvKvCache;
+
+/* Qwen2 decoder over a loaded model (MODEL-SPEC §6). The model and backend
+ * must outlive it. */
+VvLm      *vv_lm_new (VvModel *model, VvBackend *be, GError **error);
+void       vv_lm_free (VvLm *lm);
+gint       vv_lm_get_hidden_size (VvLm *lm);
+/* Rows per forward pass when prefilling (default 256; 0 = unlimited). */
+void       vv_lm_set_chunk_size (VvLm *lm, gsize chunk_size);
+gsize      vv_lm_get_chunk_size (VvLm *lm);
+
+/* @ids: n token ids; @out: n × H floats (embedding rows as F32). */
+gboolean   vv_lm_embed_tokens (VvLm *lm, const gint32 *ids, gsize n, gfloat *out,
+                               GError **error);
+/* Runs @n new rows @embeds [n, H] at positions cache length … + n − 1,
+ * appending their keys/values to @cache. @hidden_out receives the hidden
+ * states after the final RMSNorm: all n rows [n, H], or only the last row
+ * [1, H] when @last_only. May be NULL. */
+gboolean   vv_lm_forward (VvLm *lm, VvKvCache *cache, const gfloat *embeds, gsize n,
+                          gfloat *hidden_out, gboolean last_only, GError **error);
+/* logits[4] = lm_head rows (151652, 151653, 151654, 151643) · hidden[H]. */
+gboolean   vv_lm_logits_control (VvLm *lm, const gfloat *hidden, gfloat *logits,
+                                 GError **error);
+
+/* One KV cache per branch (MODEL-SPEC §2.1: positive and negative). F32;
+ * @capacity tokens are allocated up front (0 = a small default) and the
+ * cache grows on demand up to @max_tokens (0 = the model's
+ * max_position_embeddings); appending past it is an error. */
+VvKvCache *vv_kv_cache_new (VvLm *lm, gsize capacity, gsize max_tokens, GError **error);
+void       vv_kv_cache_free (VvKvCache *cache);
+gsize      vv_kv_cache_get_length (VvKvCache *cache);
+gsize      vv_kv_cache_get_capacity (VvKvCache *cache);
+/* Forget all positions (the negative branch's reset, §2.3). */
+void       vv_kv_cache_reset (VvKvCache *cache);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvLm, vv_lm_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvKvCache, vv_kv_cache_free)
+
+G_END_DECLS
