@@ -15,6 +15,7 @@
 #include <vibevoice/vv-rng.h>
 #include <vibevoice/vv-speech-tokenizer.h>
 #include <vibevoice/vv-npy.h>
+#include <vibevoice/vv-processor.h>
 #include <vibevoice/vv-connector.h>
 #include <vibevoice/vv-voice-prompt.h>
 #include <vibevoice/vv-lm.h>
