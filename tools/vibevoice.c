@@ -21,6 +21,7 @@ static const VvSubcommand subcommands[] = {
   { "tokenize", vv_tool_tokenize, "Qwen2.5 BPE: text to token ids, or ids to text with --decode" },
   { "encode", vv_tool_encode, "audio file to σ-VAE latents (.npy), acoustic or semantic encoder" },
   { "decode", vv_tool_decode, "σ-VAE latents (.npy) to a 24 kHz WAV, streaming, optionally in chunks" },
+  { "synth", vv_tool_synth, "script + voice samples to speech (long-form generation loop)" },
   { "bench", vv_tool_bench, "benchmarks (tokenizer, gemv, load)" },
 };
 

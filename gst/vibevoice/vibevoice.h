@@ -21,3 +21,4 @@
 #include <vibevoice/vv-lm.h>
 #include <vibevoice/vv-scheduler.h>
 #include <vibevoice/vv-diffusion-head.h>
+#include <vibevoice/vv-session.h>

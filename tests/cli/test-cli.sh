@@ -87,5 +87,26 @@ check "encode non-audio input names it" 1 "$tmp/lat.npy: cannot read audio" -- "
 check "decode non-npy input names it" 1 "$tmp/tone.wav: not a .npy file" -- "$tool" decode --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/x.wav"
 check "decode --chunk -1 is a usage error" 2 "--chunk" -- "$tool" decode --chunk -1 --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/x.wav"
 
+# synth: the long-form generation loop on the tiny model (random weights: noise, and they
+# rarely emit eos, hence --max-frames), two speakers with two voices
+script2="$(dirname "$0")/../../docs/examples/two-speakers.txt"
+python3 - "$tmp/voice2.wav" <<'PY'
+import math, struct, sys, wave
+w = wave.open(sys.argv[1], "wb"); w.setnchannels(1); w.setsampwidth(2); w.setframerate(24000)
+w.writeframes(b"".join(struct.pack("<h", int(6000 * math.sin(6.2832 * 330 * i / 24000))) for i in range(12000)))
+w.close()
+PY
+check "synth two speakers" 0 "[0-9]+ frames, stop: (eos|max-frames), [0-9.]+ s of audio .*real-time factor" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --max-frames 6 --out "$tmp/syn-a.wav"
+check "synth wrote the WAV" 0 "" -- test -s "$tmp/syn-a.wav"
+check "synth --pcm16" 0 "" -- "$tool" synth --pcm16 --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --max-frames 6 --out "$tmp/syn-p.wav"
+check "synth wrote whole frames" 0 "^ok [1-9][0-9]*$" -- python3 -c 'import sys, wave; n = wave.open(sys.argv[1]).getnframes(); print("ok" if n % 3200 == 0 and n <= 6 * 3200 else "bad", n // 3200)' "$tmp/syn-p.wav"
+check "synth same seed again" 0 "" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --max-frames 6 --out "$tmp/syn-b.wav"
+check "synth same seed, same audio" 0 "" -- cmp "$tmp/syn-a.wav" "$tmp/syn-b.wav"
+check "synth other seed" 0 "" -- "$tool" synth --seed 3 --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --max-frames 6 --out "$tmp/syn-c.wav"
+check "synth other seed, other audio" 1 "" -- cmp -s "$tmp/syn-a.wav" "$tmp/syn-c.wav"
+check "synth missing voice names it" 1 "$tmp/novoice.wav" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/novoice.wav" --out "$tmp/x.wav"
+check "synth 2 speakers, 1 voice" 1 "has 2 speakers but 1 --voice file was given" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --out "$tmp/x.wav"
+check "synth without --voice is a usage error" 2 "--voice" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --out "$tmp/x.wav"
+
 echo "1..$n"
 [ "$fails" -eq 0 ]

@@ -1,0 +1,138 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include "vv-backend.h"
+#include "vv-model.h"
+#include "vv-tokenizer.h"
+
+G_BEGIN_DECLS
+
+#define VV_SESSION_ERROR (vv_session_error_quark ())
+GQuark vv_session_error_quark (void);
+
+/**
+ * VvSessionError:
+ * @VV_SESSION_ERROR_INVALID: bad parameters (steps, cfg, voices…)
+ * @VV_SESSION_ERROR_TOO_LONG: the prompt does not fit in the model's
+ *   max_position_embeddings
+ */
+typedef enum {
+  VV_SESSION_ERROR_INVALID,
+  VV_SESSION_ERROR_TOO_LONG,
+} VvSessionError;
+
+/**
+ * VvStopReason:
+ * @VV_STOP_EOS: the model emitted ⟨eos⟩
+ * @VV_STOP_MAX_FRAMES: @max_frames frames were made, or the reference's step
+ *   limit min(P − L, 2·L) was reached (MODEL-SPEC §2.5)
+ * @VV_STOP_ABORTED: the abort callback returned %TRUE
+ */
+typedef enum {
+  VV_STOP_EOS,
+  VV_STOP_MAX_FRAMES,
+  VV_STOP_ABORTED,
+} VvStopReason;
+
+const gchar *vv_stop_reason_to_string (VvStopReason reason);
+
+/* Called with each latent z (normalised, 64 floats) and its 0-based frame index. */
+typedef void     (*VvSessionNewFrameFunc) (const gfloat *z, gint latent_size, guint frame,
+                                           gpointer user_data);
+/* Called with each chunk of 24 kHz audio (one frame: hop samples). */
+typedef void     (*VvSessionNewAudioFunc) (const gfloat *samples, gsize n, gpointer user_data);
+/* Called after every generation step: @step generated tokens so far (1-based),
+ * of at most @max_steps; @frames frames so far. */
+typedef void     (*VvSessionProgressFunc) (guint step, guint max_steps, guint frames,
+                                           gpointer user_data);
+/* Polled before every step; returning %TRUE stops generation (VV_STOP_ABORTED). */
+typedef gboolean (*VvSessionAbortFunc) (gpointer user_data);
+
+/**
+ * VvSessionParams:
+ * @n_steps: diffusion steps per frame (default 10, MODEL-SPEC §2.4)
+ * @cfg_scale: classifier-free guidance scale (default 1.3)
+ * @seed: seeds one torch-compatible generator, used first for the voice
+ *   σ-VAE sampling, then for each frame's noise (the reference's order)
+ * @deterministic_voice: use the voice encoder means instead of sampling
+ * @max_frames: stop after this many frames (0: only the reference rule,
+ *   at most min(P − L, 2·L) generated tokens, §2.5, which always applies)
+ * @n_threads: CPU threads when the session owns its backend (0 = all)
+ *
+ * Get the defaults with vv_session_default_params(), then change fields.
+ */
+typedef struct {
+  gint n_steps;
+  gfloat cfg_scale;
+  guint64 seed;
+  gboolean deterministic_voice;
+  guint max_frames;
+  gint n_threads;
+
+  VvSessionNewFrameFunc new_frame;
+  gpointer new_frame_user_data;
+  VvSessionNewAudioFunc new_audio;
+  gpointer new_audio_user_data;
+  VvSessionProgressFunc progress;
+  gpointer progress_user_data;
+  VvSessionAbortFunc abort;
+  gpointer abort_user_data;
+} VvSessionParams;
+
+/**
+ * VvSessionResult:
+ * @n_frames: frames generated (each hop samples of audio)
+ * @n_steps: tokens generated (frames plus ⟨speech_end⟩ / ⟨speech_start⟩ / ⟨eos⟩)
+ * @prompt_length: L, prompt tokens including voice frames
+ * @stop_reason: why generation ended
+ * @audio_seconds: seconds of audio produced
+ */
+typedef struct {
+  guint n_frames;
+  guint n_steps;
+  gsize prompt_length;
+  VvStopReason stop_reason;
+  gdouble audio_seconds;
+} VvSessionResult;
+
+typedef struct _VvSession VvSession;
+
+VvSessionParams vv_session_default_params (void);
+
+/* @be: (nullable): the compute backend (must outlive the session); %NULL
+ * makes the session create a CPU backend with the @n_threads of the first
+ * vv_session_generate(). The model and tokenizer are referenced. */
+VvSession *vv_session_new (VvModel *model, VvTokenizer *tok, VvBackend *be, GError **error);
+void       vv_session_free (VvSession *session);
+
+/**
+ * vv_session_generate:
+ * @session: a session
+ * @script: `Speaker N: text` lines (MODEL-SPEC §1.2)
+ * @voices: (array length=n_voices): mono 24 kHz voice clips, one per speaker
+ *   (speaker i uses clip i after normalisation of the ids); extra clips are
+ *   ignored
+ * @voice_lengths: (array length=n_voices): samples per clip, each ≥ 1
+ * @n_voices: number of clips; 0 builds a prompt without a voice section
+ * @params: (nullable): parameters and callbacks (%NULL: defaults)
+ * @out: (out caller-allocates) (optional): the result
+ * @error: return location for a #GError
+ *
+ * Runs the long-form generation loop (MODEL-SPEC §2.1–2.6). Audio is
+ * delivered through the new_audio callback. Not thread-safe: one generate
+ * per session at a time.
+ *
+ * Returns: %TRUE when generation ended by eos, the frame limit or abort.
+ */
+gboolean   vv_session_generate (VvSession *session, const gchar *script,
+                                const gfloat *const *voices, const gsize *voice_lengths,
+                                guint n_voices, const VvSessionParams *params,
+                                VvSessionResult *out, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvSession, vv_session_free)
+
+G_END_DECLS

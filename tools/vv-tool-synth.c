@@ -1,0 +1,136 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vv-tool.h"
+#include "vv-tool-audio.h"
+
+#include <stdio.h>
+
+static void
+on_audio (const gfloat *samples, gsize n, gpointer user_data)
+{
+  g_array_append_vals ((GArray *) user_data, samples, n);
+}
+
+int
+vv_tool_synth (int argc, char **argv)
+{
+  g_autofree gchar *model_dir = NULL, *tok_dir = NULL, *script_path = NULL, *out = NULL;
+  g_auto (GStrv) voice_paths = NULL;
+  gint64 seed = 0;
+  gint steps = 10, threads = 0, max_frames = 0;
+  gdouble cfg_scale = 1.3;
+  gboolean det_voice = FALSE, pcm16 = FALSE;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Model folder (required)", "DIR" },
+    { "tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tok_dir, "Qwen2.5 tokenizer folder (default: the shipped one)", "DIR" },
+    { "script", 0, 0, G_OPTION_ARG_FILENAME, &script_path, "Script of 'Speaker N: text' lines (required)", "FILE" },
+    { "voice", 'v', 0, G_OPTION_ARG_FILENAME_ARRAY, &voice_paths, "Voice sample of the next speaker (repeat: speaker 1, 2, ...)", "A.wav" },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output WAV, 24 kHz mono (required)", "OUT.wav" },
+    { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed, as torch.manual_seed (default 0)", "N" },
+    { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Diffusion steps per frame (default 10)", "N" },
+    { "cfg", 0, 0, G_OPTION_ARG_DOUBLE, &cfg_scale, "Classifier-free guidance scale (default 1.3)", "X" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (0 = all)", "N" },
+    { "max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames, "Stop after N frames (default 0: the reference's limit)", "N" },
+    { "deterministic-voice", 0, 0, G_OPTION_ARG_NONE, &det_voice, "Use the voice encoder means instead of sampling", NULL },
+    { "pcm16", 0, 0, G_OPTION_ARG_NONE, &pcm16, "Write 16-bit PCM (clipped) instead of float32", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- synthesise speech from a script and voice samples");
+  g_option_context_set_summary (ctx,
+      "Runs the long-form generation loop (MODEL-SPEC section 2): one --voice per speaker,\n"
+      "in speaker order. Prints frames, stop reason, audio seconds and real-time factor.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 1 || !model_dir
+      || !script_path || !out || voice_paths == NULL) {
+    fprintf (stderr, "vibevoice synth: %s\n", error ? error->message
+        : "need --model DIR, --script FILE, --voice A.wav (one per speaker) and --out OUT.wav");
+    return 2;
+  }
+  if (steps < 1 || max_frames < 0 || threads < 0) {
+    fprintf (stderr, "vibevoice synth: --steps must be >= 1, --max-frames and --threads >= 0\n");
+    return 2;
+  }
+
+  g_autofree gchar *script = NULL;
+  if (!g_file_get_contents (script_path, &script, NULL, &error)) {
+    fprintf (stderr, "vibevoice synth: %s\n", error->message);
+    return 1;
+  }
+  g_autoptr (GArray) turns = vv_script_parse (script, -1, &error);
+  if (turns == NULL) {
+    fprintf (stderr, "vibevoice synth: %s: %s\n", script_path, error->message);
+    return 1;
+  }
+  guint n_voices = g_strv_length (voice_paths);
+  guint n_speakers = vv_script_count_speakers (turns);
+  if (n_voices < n_speakers) {
+    fprintf (stderr, "vibevoice synth: %s has %u speakers but %u --voice file%s given; "
+        "pass one --voice per speaker\n", script_path, n_speakers, n_voices,
+        n_voices == 1 ? " was" : "s were");
+    return 1;
+  }
+
+  g_autoptr (VvModel) model = vv_model_load (model_dir, VV_MODEL_LOAD_DEFAULT, &error);
+  if (model == NULL) {
+    fprintf (stderr, "vibevoice synth: %s\n", error->message);
+    return 1;
+  }
+  const VvConfig *cfg = vv_model_get_config (model);
+  gint rate = cfg->sampling_rate > 0 ? cfg->sampling_rate : 24000;
+
+  g_autoptr (GPtrArray) clips = g_ptr_array_new_with_free_func (g_free);
+  g_autofree gsize *lengths = g_new0 (gsize, n_voices);
+  for (guint i = 0; i < n_voices; i++) {
+    gfloat *a = vv_tool_audio_read (voice_paths[i], rate, &lengths[i], &error);
+    if (a == NULL) {
+      fprintf (stderr, "vibevoice synth: %s\n", error->message);
+      return 1;
+    }
+    g_ptr_array_add (clips, a);
+    if (lengths[i] == 0) {
+      fprintf (stderr, "vibevoice synth: %s holds no audio\n", voice_paths[i]);
+      return 1;
+    }
+  }
+
+  g_autoptr (VvTokenizer) tok = vv_tokenizer_new_from_dir (tok_dir ? tok_dir
+      : vv_tool_default_tokenizer_dir (), &error);
+  g_autoptr (VvBackend) be = tok ? vv_backend_new_cpu (threads, &error) : NULL;
+  g_autoptr (VvSession) session = be ? vv_session_new (model, tok, be, &error) : NULL;
+  if (session == NULL) {
+    fprintf (stderr, "vibevoice synth: %s\n", error->message);
+    return 1;
+  }
+
+  g_autoptr (GArray) audio = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  VvSessionParams params = vv_session_default_params ();
+  params.seed = (guint64) seed;
+  params.n_steps = steps;
+  params.cfg_scale = (gfloat) cfg_scale;
+  params.n_threads = threads;
+  params.max_frames = (guint) max_frames;
+  params.deterministic_voice = det_voice;
+  params.new_audio = on_audio;
+  params.new_audio_user_data = audio;
+
+  VvSessionResult res;
+  gint64 t0 = g_get_monotonic_time ();
+  if (!vv_session_generate (session, script, (const gfloat *const *) clips->pdata, lengths,
+          n_voices, &params, &res, &error)) {
+    fprintf (stderr, "vibevoice synth: %s: %s\n", script_path, error->message);
+    return 1;
+  }
+  gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
+  if (!vv_tool_audio_write (out, (const gfloat *) audio->data, audio->len, rate, pcm16, &error)) {
+    fprintf (stderr, "vibevoice synth: %s\n", error->message);
+    return 1;
+  }
+  printf ("prompt %" G_GSIZE_FORMAT " tokens, %u steps: %u frames, stop: %s, %.2f s of audio "
+      "in %.2f s (real-time factor %.3f), wrote %s\n", res.prompt_length, res.n_steps,
+      res.n_frames, vv_stop_reason_to_string (res.stop_reason), res.audio_seconds, secs,
+      res.audio_seconds > 0 ? secs / res.audio_seconds : 0.0, out);
+  return 0;
+}
