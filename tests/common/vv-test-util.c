@@ -5,6 +5,7 @@
 #include "vv-test-util.h"
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
 
 void
@@ -97,4 +98,50 @@ vv_test_check_sha256 (const gchar *path, const gchar *want, const gchar *hint)
   g_autofree gchar *got = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, len);
   if (g_strcmp0 (got, want) != 0)
     g_test_fail_printf ("%s has sha256 %s, expected %s: %s", path, got, want, hint);
+}
+
+void
+vv_test_make_checkpoint (guint seed, gchar **tmp_root, gchar **model_dir, VvModel **model,
+    VvBackend **backend)
+{
+  g_autoptr (GError) error = NULL;
+  *tmp_root = g_dir_make_tmp ("vv-conformance-XXXXXX", &error);
+  g_assert_no_error (error);
+  *model_dir = g_build_filename (*tmp_root, "tiny", NULL);
+  g_autofree gchar *args = g_strdup_printf ("make-model --preset tiny --seed %u --shard-size 0 %s",
+      seed, *model_dir);
+  vv_test_run_tool (args);
+  *model = vv_model_load (*model_dir, VV_MODEL_LOAD_DEFAULT, &error);
+  g_assert_no_error (error);
+  *backend = vv_backend_new_cpu (0, &error);
+  g_assert_no_error (error);
+}
+
+void
+vv_test_free_checkpoint (gchar *tmp_root, gchar *model_dir, VvModel *model, VvBackend *backend)
+{
+  vv_backend_free (backend);
+  vv_model_unref (model);
+  vv_test_rm_rf (tmp_root);
+  g_free (tmp_root);
+  g_free (model_dir);
+}
+
+void
+vv_test_check_manifest_checkpoint (const gchar *vec_dir, const gchar *model_dir,
+    const gchar *generator)
+{
+  g_autofree gchar *manifest = g_build_filename (vec_dir, "manifest.json", NULL);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_assert_true (json_parser_load_from_file (p, manifest, &error));
+  g_assert_no_error (error);
+  JsonObject *m = json_object_get_object_member (json_node_get_object (json_parser_get_root (p)),
+      "model");
+  g_assert_nonnull (m);
+  const gchar *want = json_object_get_string_member (m, "model_safetensors_sha256");
+  g_autofree gchar *path = g_build_filename (model_dir, "model.safetensors", NULL);
+  g_autofree gchar *hint = g_strdup_printf ("make-model no longer writes the checkpoint the "
+      "vectors were made from: regenerate them with tests/conformance/%s", generator);
+  vv_test_check_sha256 (path, want, hint);
 }

@@ -26,4 +26,15 @@ void        vv_test_check_vec (const gchar *dir, const gchar *name, const gfloat
  * to regenerate whatever depends on that file. */
 void        vv_test_check_sha256 (const gchar *path, const gchar *want, const gchar *hint);
 
+/* Conformance fixtures: makes `make-model --preset tiny --seed SEED` in a new
+ * temporary folder, loads it and opens a CPU backend; _free undoes it. */
+void        vv_test_make_checkpoint (guint seed, gchar **tmp_root, gchar **model_dir,
+                                     VvModel **model, VvBackend **backend);
+void        vv_test_free_checkpoint (gchar *tmp_root, gchar *model_dir, VvModel *model,
+                                     VvBackend *backend);
+/* Checks that @model_dir/model.safetensors is the checkpoint the vectors in
+ * @vec_dir were made from (manifest.json: model.model_safetensors_sha256). */
+void        vv_test_check_manifest_checkpoint (const gchar *vec_dir, const gchar *model_dir,
+                                               const gchar *generator);
+
 G_END_DECLS

@@ -148,18 +148,7 @@ test_cache_limit (void)
 static void
 test_model_matches_manifest (void)
 {
-  g_autofree gchar *manifest = g_build_filename (vec_dir, "manifest.json", NULL);
-  g_autoptr (JsonParser) p = json_parser_new ();
-  g_autoptr (GError) error = NULL;
-  g_assert_true (json_parser_load_from_file (p, manifest, &error));
-  g_assert_no_error (error);
-  JsonObject *m = json_object_get_object_member (json_node_get_object (json_parser_get_root (p)),
-      "model");
-  const gchar *want = json_object_get_string_member (m, "model_safetensors_sha256");
-  g_assert_nonnull (want);
-  g_autofree gchar *path = g_build_filename (model_dir, "model.safetensors", NULL);
-  vv_test_check_sha256 (path, want, "make-model no longer writes the checkpoint the vectors were "
-      "made from: regenerate them with tests/conformance/gen_lm_vectors.py");
+  vv_test_check_manifest_checkpoint (vec_dir, model_dir, "gen_lm_vectors.py");
 }
 
 int
@@ -173,16 +162,7 @@ main (int argc, char **argv)
     return 77;
   }
   g_autoptr (GError) error = NULL;
-  tmp_root = g_dir_make_tmp ("vv-conformance-lm-XXXXXX", &error);
-  g_assert_no_error (error);
-  model_dir = g_build_filename (tmp_root, "tiny", NULL);
-  g_autofree gchar *make_args = g_strdup_printf ("make-model --preset tiny --seed 11 --shard-size 0 %s",
-      model_dir);
-  vv_test_run_tool (make_args);
-  model = vv_model_load (model_dir, VV_MODEL_LOAD_DEFAULT, &error);
-  g_assert_no_error (error);
-  backend = vv_backend_new_cpu (0, &error);
-  g_assert_no_error (error);
+  vv_test_make_checkpoint (11, &tmp_root, &model_dir, &model, &backend);
 
   g_test_add_func ("/conformance/lm/model-matches-manifest", test_model_matches_manifest);
   g_test_add_func ("/conformance/lm/embed-tokens", test_embed);
@@ -192,11 +172,7 @@ main (int argc, char **argv)
   g_test_add_func ("/conformance/lm/steps-and-control-logits", test_steps);
   g_test_add_func ("/conformance/lm/cache-limit", test_cache_limit);
   gint ret = g_test_run ();
-  vv_backend_free (backend);
-  vv_model_unref (model);
-  vv_test_rm_rf (tmp_root);
-  g_free (tmp_root);
-  g_free (model_dir);
+  vv_test_free_checkpoint (tmp_root, model_dir, model, backend);
   g_free (vec_dir);
   return ret;
 }
