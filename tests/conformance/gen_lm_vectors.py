@@ -27,17 +27,16 @@ Needs the reference virtualenv (see tests/conformance/README.md).
 """
 import argparse
 import datetime
-import hashlib
 import importlib.metadata
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conformance_common import Vectors, tiny_checkpoint  # noqa: E402
 
 PRESET, SEED = "tiny", 11
 TOLERANCE = "max|ours - ref| <= 1e-4 * (1 + max|ref|), fp32"
@@ -66,29 +65,12 @@ def main():
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    os.makedirs(args.out, exist_ok=True)
-    entries = {}
+    vectors = Vectors(args.out, width=30)
+    save, entries = vectors.save, vectors.entries
 
-    def save(name, arr, inputs, how):
-        arr = np.ascontiguousarray(np.asarray(arr, dtype=np.float32))
-        np.save(os.path.join(args.out, name + ".npy"), arr)
-        entries[name + ".npy"] = {"shape": list(arr.shape), "inputs": inputs, "how": how,
-                                  "max_abs": float(np.max(np.abs(arr)))}
-        print(f"  {name + '.npy':30s} {str(list(arr.shape)):12s} max|x| {np.max(np.abs(arr)):.4g}")
-        return arr
-
-    tmp = tempfile.mkdtemp(prefix="vv-conf-")
-    try:
-        model_dir = os.path.join(tmp, "tiny")
-        tool_cmd = ["make-model", "--preset", PRESET, "--seed", str(SEED), "--shard-size", "0",
-                    "--force", model_dir]
-        subprocess.run([args.tool] + tool_cmd, check=True)
-        with open(os.path.join(model_dir, "model.safetensors"), "rb") as f:
-            model_sha256 = hashlib.sha256(f.read()).hexdigest()
+    with tiny_checkpoint(args.tool, PRESET, SEED) as (model_dir, model_sha256, tool_cmd):
         model = VibeVoiceForConditionalGenerationInference.from_pretrained(
             model_dir, torch_dtype=torch.float32, attn_implementation="eager")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     model.eval()
     lm = model.model.language_model
     head = model.lm_head.weight

@@ -31,16 +31,15 @@ if os.environ.get("ATEN_CPU_CAPABILITY") != "default":
 
 import argparse
 import datetime
-import hashlib
 import importlib.metadata
 import json
-import shutil
-import subprocess
-import tempfile
 import types
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conformance_common import Vectors, tiny_checkpoint  # noqa: E402
 
 PRESET, SEED = "tiny", 11
 SR = 24000
@@ -91,31 +90,14 @@ def main():
     from vibevoice.processor.vibevoice_tokenizer_processor import AudioNormalizer
 
     torch.set_num_threads(1)
-    os.makedirs(args.out, exist_ok=True)
-    entries = {}
+    vectors = Vectors(args.out, width=30)
+    save, entries = vectors.save, vectors.entries
 
-    def save(name, arr, inputs, how):
-        arr = np.ascontiguousarray(np.asarray(arr, dtype=np.float32))
-        np.save(os.path.join(args.out, name + ".npy"), arr)
-        entries[name + ".npy"] = {"shape": list(arr.shape), "inputs": inputs, "how": how,
-                                  "max_abs": float(np.max(np.abs(arr)))}
-        print(f"  {name + '.npy':30s} {str(list(arr.shape)):12s} max|x| {np.max(np.abs(arr)):.4g}")
-        return arr
-
-    tmp = tempfile.mkdtemp(prefix="vv-conf-")
-    try:
-        model_dir = os.path.join(tmp, "tiny")
-        tool_cmd = ["make-model", "--preset", PRESET, "--seed", str(SEED), "--shard-size", "0",
-                    "--force", model_dir]
-        subprocess.run([args.tool] + tool_cmd, check=True)
-        with open(os.path.join(model_dir, "model.safetensors"), "rb") as f:
-            model_sha256 = hashlib.sha256(f.read()).hexdigest()
+    with tiny_checkpoint(args.tool, PRESET, SEED) as (model_dir, model_sha256, tool_cmd):
         with open(os.path.join(model_dir, "preprocessor_config.json")) as f:
             pp = json.load(f)
         model = VibeVoiceForConditionalGenerationInference.from_pretrained(
             model_dir, torch_dtype=torch.float32)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     model.eval()
     tok = model.model.acoustic_tokenizer
     assert tok.std_dist_type == "gaussian", tok.std_dist_type
