@@ -7,6 +7,7 @@
 
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 G_DEFINE_QUARK (vv-model-error-quark, vv_model_error)
@@ -19,6 +20,7 @@ typedef struct {
 struct _VvModel {
   gint ref_count;
   gchar *dir;
+  gchar *shared_key;             /* set when in the shared table */
   VvConfig *config;
   GPtrArray *shards;             /* VvSafetensors*, owned */
   GHashTable *tensors;           /* name (borrowed from shard) -> ModelTensor* */
@@ -53,11 +55,23 @@ vv_model_ref (VvModel *model)
  *
  * Drops a reference; the last one unmaps the checkpoint.
  */
+/* Process-wide table of models loaded with vv_model_load_shared():
+ * canonical folder path -> VvModel (weak: the last unref removes it). */
+static GMutex shared_lock;
+static GHashTable *shared_models;
+
 void
 vv_model_unref (VvModel *model)
 {
   if (model == NULL || !g_atomic_int_dec_and_test (&model->ref_count))
     return;
+  if (model->shared_key != NULL) {
+    g_mutex_lock (&shared_lock);
+    if (shared_models && g_hash_table_lookup (shared_models, model->shared_key) == model)
+      g_hash_table_remove (shared_models, model->shared_key);
+    g_mutex_unlock (&shared_lock);
+    g_free (model->shared_key);
+  }
   g_clear_pointer (&model->tensors, g_hash_table_unref);
   g_clear_pointer (&model->shards, g_ptr_array_unref);
   vv_config_free (model->config);
@@ -406,4 +420,59 @@ vv_model_get_component_bytes (VvModel *model, VvComponent component)
 {
   g_return_val_if_fail ((guint) component < VV_COMPONENT_COUNT, 0);
   return model->component_bytes[component];
+}
+
+/* Takes a reference unless the count already reached 0 (the model is being
+ * freed by another thread, which will remove it from the table). */
+static gboolean
+ref_if_alive (VvModel *model)
+{
+  gint old = g_atomic_int_get (&model->ref_count);
+  while (old > 0) {
+    if (g_atomic_int_compare_and_exchange_full (&model->ref_count, old, old + 1, &old))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/**
+ * vv_model_load_shared:
+ * @dir: a Hugging Face VibeVoice folder
+ * @flags: #VvModelLoadFlags (used only when the model is not loaded yet)
+ * @error: return location for a #GError
+ *
+ * Like vv_model_load(), but every caller in the process that names the same
+ * folder (after resolving symlinks) gets the same #VvModel, so several
+ * elements and pipelines share one copy of the weights. Thread-safe.
+ *
+ * Returns: (transfer full) (nullable): the model
+ */
+VvModel *
+vv_model_load_shared (const gchar *dir, VvModelLoadFlags flags, GError **error)
+{
+  g_return_val_if_fail (dir != NULL, NULL);
+  g_autofree gchar *key = g_canonicalize_filename (dir, NULL);
+  char *real = realpath (key, NULL);
+  if (real != NULL) {
+    g_free (key);
+    key = g_strdup (real);
+    free (real);
+  }
+  /* Loading happens under the lock so two callers never map the same
+   * checkpoint twice; loading is mmap + validation, i.e. short. */
+  g_mutex_lock (&shared_lock);
+  if (shared_models == NULL)
+    shared_models = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  VvModel *m = g_hash_table_lookup (shared_models, key);
+  if (m != NULL && ref_if_alive (m)) {
+    g_mutex_unlock (&shared_lock);
+    return m;
+  }
+  m = vv_model_load (dir, flags, error);
+  if (m != NULL) {
+    m->shared_key = g_strdup (key);
+    g_hash_table_replace (shared_models, g_steal_pointer (&key), m);
+  }
+  g_mutex_unlock (&shared_lock);
+  return m;
 }

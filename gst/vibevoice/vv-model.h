@@ -50,6 +50,7 @@ typedef enum {
  * checkpoint dtype. Every tensor the config requires is checked for
  * presence, shape and dtype; errors name the tensor and file. */
 VvModel         *vv_model_load (const gchar *dir, VvModelLoadFlags flags, GError **error);
+VvModel         *vv_model_load_shared (const gchar *dir, VvModelLoadFlags flags, GError **error);
 #define VV_TYPE_MODEL (vv_model_get_type ())
 GType            vv_model_get_type (void);
 VvModel         *vv_model_ref (VvModel *model);

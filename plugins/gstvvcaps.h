@@ -1,0 +1,65 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Media types between the vv elements. Every element lists the
+ * memory:CUDAMemory structure first and system memory second; until a CUDA
+ * backend exists (ext/cuda) negotiation always strips the CUDA structures,
+ * so system memory is what gets negotiated.
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_VV_CAPS_FEATURE_CUDA "memory:CUDAMemory"
+
+/* One buffer = one dialogue turn: the UTF-8 text of a serialized GstStructure
+ * named "vv-turn" (gst_structure_to_string), fields:
+ *   speaker  (string) the label as written: "1" for "Speaker 1:", "A" for
+ *            "[Speaker A]" / "[Role:A]", "Alice" for "Alice:"
+ *   text     (string) the words (may be empty for a pause-only turn)
+ *   emotion  (string, optional) from [Emotion:X], lower-cased
+ *   pause-ms (uint) silence requested before this turn (0 = none)
+ *   line     (uint) 1-based source line of the turn, for error messages
+ * Use gst_vv_turn_* helpers (gstvvcaps.c) to build and parse them. */
+#define GST_VV_TURN_MEDIA_TYPE "application/x-vv-turn"
+
+/* One buffer = one utterance window, ready for generation: a serialized
+ * VvPrompt (vv_prompt_serialize(): token ids, voice placeholder positions,
+ * the acoustic-encoder means of each voice clip). */
+#define GST_VV_PROMPT_MEDIA_TYPE "application/x-vv-prompt"
+
+/* Latent frames: F32LE, [n_frames][dim] per buffer, frame k of the stream
+ * lasting hop/rate seconds (2/15 s). DISCONT on a buffer = the decoder's
+ * streaming state is reset before its first frame (start of stream, after
+ * ⟨speech_end⟩, after a flush). A buffer may carry GstVvAudioMeta: the
+ * audio the producer already decoded for exactly those frames. */
+#define GST_VV_LATENT_MEDIA_TYPE "application/x-vv-latents"
+#define GST_VV_LATENT_CAPS_FIELDS \
+    "format=(string)F32LE, dim=(int)[1,4096], rate=(int)[1,MAX], hop=(int)[1,MAX]"
+
+/* Custom serialized downstream event (vvtokenize → vvdiffuse): silence of
+ * "duration" (guint64 ns) at this point of the stream. vvdiffuse turns it
+ * into a GAP event with exact timestamps; vvvocode turns GAP into zeros. */
+#define GST_VV_PAUSE_EVENT_NAME "vv-pause"
+
+/* "A(memory:CUDAMemory), F; A, F" for a media type A and fields F. */
+GstCaps  *gst_vv_caps_new_template (const gchar *media_type, const gchar *fields);
+/* TRUE if a CUDA backend is built and usable and VV_DISABLE_CUDA is unset. */
+gboolean  gst_vv_cuda_usable (void);
+/* @caps without the structures that need memory:CUDAMemory when CUDA is not
+ * usable (a new reference). */
+GstCaps  *gst_vv_caps_filter_usable (GstCaps *caps);
+
+GstEvent *gst_vv_pause_event_new (GstClockTime duration);
+gboolean  gst_vv_pause_event_parse (GstEvent *event, GstClockTime *duration);
+
+/* Turns. gst_vv_turn_buffer_parse returns a "vv-turn" GstStructure or NULL
+ * with @error set (names what is wrong). */
+GstBuffer    *gst_vv_turn_buffer_new (const gchar *speaker, const gchar *text,
+                                      const gchar *emotion, guint pause_ms, guint line);
+GstStructure *gst_vv_turn_buffer_parse (GstBuffer *buffer, GError **error);
+
+G_END_DECLS
