@@ -13,10 +13,23 @@ on_audio (const gfloat *samples, gsize n, gpointer user_data)
   g_array_append_vals ((GArray *) user_data, samples, n);
 }
 
+static void
+on_frame (const gfloat *z, gint latent_size, guint frame, gboolean reset, gpointer user_data)
+{
+  g_array_append_vals ((GArray *) user_data, z, latent_size);
+}
+
+static void
+on_token (gint32 token, guint step, gpointer user_data)
+{
+  g_string_append_printf ((GString *) user_data, "%d\n", token);
+}
+
 int
 vv_tool_synth (int argc, char **argv)
 {
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL, *script_path = NULL, *out = NULL;
+  g_autofree gchar *noise_path = NULL, *latents_path = NULL, *tokens_path = NULL;
   g_auto (GStrv) voice_paths = NULL;
   gint64 seed = 0;
   gint steps = 10, threads = 0, max_frames = 0;
@@ -35,6 +48,9 @@ vv_tool_synth (int argc, char **argv)
     { "max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames, "Stop after N frames (default 0: the reference's limit)", "N" },
     { "deterministic-voice", 0, 0, G_OPTION_ARG_NONE, &det_voice, "Use the voice encoder means instead of sampling", NULL },
     { "pcm16", 0, 0, G_OPTION_ARG_NONE, &pcm16, "Write 16-bit PCM (clipped) instead of float32", NULL },
+    { "noise", 0, 0, G_OPTION_ARG_FILENAME, &noise_path, "float32 [frames, 64] .npy: frame i's initial diffusion noise (conformance)", "NOISE.npy" },
+    { "dump-latents", 0, 0, G_OPTION_ARG_FILENAME, &latents_path, "Write the latents z [frames, 64] (as the LM sees them) to a .npy", "Z.npy" },
+    { "dump-tokens", 0, 0, G_OPTION_ARG_FILENAME, &tokens_path, "Write the generated control-token ids, one per line", "T.txt" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- synthesise speech from a script and voice samples");
@@ -105,8 +121,32 @@ vv_tool_synth (int argc, char **argv)
     return 1;
   }
 
+  g_autoptr (VvNpyArray) noise = NULL;
+  if (noise_path != NULL) {
+    noise = vv_npy_load (noise_path, &error);
+    if (noise == NULL) {
+      fprintf (stderr, "vibevoice synth: %s\n", error->message);
+      return 1;
+    }
+    if (noise->ndim != 2 || noise->shape[1] != cfg->acoustic_vae_dim) {
+      fprintf (stderr, "vibevoice synth: %s: expected a [frames, %d] array\n", noise_path,
+          cfg->acoustic_vae_dim);
+      return 1;
+    }
+  }
+
   g_autoptr (GArray) audio = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  g_autoptr (GArray) latents = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  g_autoptr (GString) tokens = g_string_new (NULL);
   VvSessionParams params = vv_session_default_params ();
+  params.new_frame = on_frame;
+  params.new_frame_user_data = latents;
+  params.new_token = on_token;
+  params.new_token_user_data = tokens;
+  if (noise != NULL) {
+    params.noise = noise->data;
+    params.noise_frames = (gsize) noise->shape[0];
+  }
   params.seed = (guint64) seed;
   params.n_steps = steps;
   params.cfg_scale = (gfloat) cfg_scale;
@@ -125,6 +165,18 @@ vv_tool_synth (int argc, char **argv)
   }
   gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
   if (!vv_tool_audio_write (out, (const gfloat *) audio->data, audio->len, rate, pcm16, &error)) {
+    fprintf (stderr, "vibevoice synth: %s\n", error->message);
+    return 1;
+  }
+  if (latents_path != NULL) {
+    gint64 shape[2] = { latents->len / cfg->acoustic_vae_dim, cfg->acoustic_vae_dim };
+    if (!vv_npy_save (latents_path, (const gfloat *) latents->data, 2, shape, &error)) {
+      fprintf (stderr, "vibevoice synth: %s\n", error->message);
+      return 1;
+    }
+  }
+  if (tokens_path != NULL && !g_file_set_contents (tokens_path, tokens->str, tokens->len,
+          &error)) {
     fprintf (stderr, "vibevoice synth: %s\n", error->message);
     return 1;
   }

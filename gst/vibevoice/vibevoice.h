@@ -21,4 +21,5 @@
 #include <vibevoice/vv-lm.h>
 #include <vibevoice/vv-scheduler.h>
 #include <vibevoice/vv-diffusion-head.h>
+#include <vibevoice/vv-prompt.h>
 #include <vibevoice/vv-session.h>

@@ -7,6 +7,7 @@
 #include <glib.h>
 #include "vv-backend.h"
 #include "vv-model.h"
+#include "vv-prompt.h"
 #include "vv-tokenizer.h"
 
 G_BEGIN_DECLS
@@ -19,32 +20,43 @@ GQuark vv_session_error_quark (void);
  * @VV_SESSION_ERROR_INVALID: bad parameters (steps, cfg, voices…)
  * @VV_SESSION_ERROR_TOO_LONG: the prompt does not fit in the model's
  *   max_position_embeddings
+ * @VV_SESSION_ERROR_NOISE: injected noise (@noise) ran out before generation
+ *   ended
  */
 typedef enum {
   VV_SESSION_ERROR_INVALID,
   VV_SESSION_ERROR_TOO_LONG,
+  VV_SESSION_ERROR_NOISE,
 } VvSessionError;
 
 /**
  * VvStopReason:
  * @VV_STOP_EOS: the model emitted ⟨eos⟩
- * @VV_STOP_MAX_FRAMES: @max_frames frames were made, or the reference's step
- *   limit min(P − L, 2·L) was reached (MODEL-SPEC §2.5)
+ * @VV_STOP_MAX_FRAMES: @max_frames frames were made
  * @VV_STOP_ABORTED: the abort callback returned %TRUE
+ * @VV_STOP_LENGTH_LIMIT: the reference's step limit min(P − L, 2·L) was
+ *   reached (MODEL-SPEC §2.5)
  */
 typedef enum {
   VV_STOP_EOS,
   VV_STOP_MAX_FRAMES,
   VV_STOP_ABORTED,
+  VV_STOP_LENGTH_LIMIT,
 } VvStopReason;
 
 const gchar *vv_stop_reason_to_string (VvStopReason reason);
 
-/* Called with each latent z (normalised, 64 floats) and its 0-based frame index. */
+/* Called with each latent z (normalised as the LM sees it, 64 floats) and
+ * its 0-based frame index; @reset is TRUE when the streaming decoder was
+ * reset before this frame (first frame, or first after ⟨speech_end⟩). */
 typedef void     (*VvSessionNewFrameFunc) (const gfloat *z, gint latent_size, guint frame,
-                                           gpointer user_data);
-/* Called with each chunk of 24 kHz audio (one frame: hop samples). */
+                                           gboolean reset, gpointer user_data);
+/* Called with each chunk of 24 kHz audio (one frame: hop samples), right
+ * after new_frame for the same frame. */
 typedef void     (*VvSessionNewAudioFunc) (const gfloat *samples, gsize n, gpointer user_data);
+/* Called with each generated control token (⟨speech_start⟩ 151652,
+ * ⟨speech_end⟩ 151653, ⟨diffusion⟩ 151654, ⟨eos⟩ 151643); @step is 0-based. */
+typedef void     (*VvSessionNewTokenFunc) (gint32 token, guint step, gpointer user_data);
 /* Called after every generation step: @step generated tokens so far (1-based),
  * of at most @max_steps; @frames frames so far. */
 typedef void     (*VvSessionProgressFunc) (guint step, guint max_steps, guint frames,
@@ -62,6 +74,10 @@ typedef gboolean (*VvSessionAbortFunc) (gpointer user_data);
  * @max_frames: stop after this many frames (0: only the reference rule,
  *   at most min(P − L, 2·L) generated tokens, §2.5, which always applies)
  * @n_threads: CPU threads when the session owns its backend (0 = all)
+ * @noise: (array) (nullable): `[noise_frames, 64]` initial diffusion noise,
+ *   row i used by frame i instead of drawing from the generator (for
+ *   conformance against the reference with the same injected noise)
+ * @noise_frames: rows of @noise; generating more frames is an error
  *
  * Get the defaults with vv_session_default_params(), then change fields.
  */
@@ -72,6 +88,8 @@ typedef struct {
   gboolean deterministic_voice;
   guint max_frames;
   gint n_threads;
+  const gfloat *noise;
+  gsize noise_frames;
 
   VvSessionNewFrameFunc new_frame;
   gpointer new_frame_user_data;
@@ -81,7 +99,36 @@ typedef struct {
   gpointer progress_user_data;
   VvSessionAbortFunc abort;
   gpointer abort_user_data;
+  VvSessionNewTokenFunc new_token;
+  gpointer new_token_user_data;
 } VvSessionParams;
+
+/**
+ * VvSessionTimings:
+ * @voice_us: voice encoding (vv_session_generate() only), σ-VAE sampling
+ *   and acoustic connector of the voices
+ * @prefill_us: the prompt's positive LM pass
+ * @lm_us: positive LM passes after the prefill (one per step)
+ * @neg_lm_us: negative-branch LM passes (one per frame)
+ * @head_us: diffusion sampling (all steps, both CFG branches)
+ * @decoder_us: σ-VAE decoder
+ * @semantic_us: semantic encoder on the decoded audio
+ * @connector_us: acoustic + semantic connectors, embeddings, logits
+ * @total_us: the whole vv_session_generate_prompt()
+ *
+ * Wall-clock microseconds spent per block.
+ */
+typedef struct {
+  gint64 voice_us;
+  gint64 prefill_us;
+  gint64 lm_us;
+  gint64 neg_lm_us;
+  gint64 head_us;
+  gint64 decoder_us;
+  gint64 semantic_us;
+  gint64 connector_us;
+  gint64 total_us;
+} VvSessionTimings;
 
 /**
  * VvSessionResult:
@@ -90,6 +137,8 @@ typedef struct {
  * @prompt_length: L, prompt tokens including voice frames
  * @stop_reason: why generation ended
  * @audio_seconds: seconds of audio produced
+ * @max_steps: the reference's step limit min(P − L, 2·L) for this prompt
+ * @timings: where the time went
  */
 typedef struct {
   guint n_frames;
@@ -97,6 +146,8 @@ typedef struct {
   gsize prompt_length;
   VvStopReason stop_reason;
   gdouble audio_seconds;
+  guint max_steps;
+  VvSessionTimings timings;
 } VvSessionResult;
 
 typedef struct _VvSession VvSession;
@@ -122,12 +173,51 @@ void       vv_session_free (VvSession *session);
  * @out: (out caller-allocates) (optional): the result
  * @error: return location for a #GError
  *
- * Runs the long-form generation loop (MODEL-SPEC §2.1–2.6). Audio is
+ * vv_session_prepare() then vv_session_generate_prompt(). Audio is
  * delivered through the new_audio callback. Not thread-safe: one generate
  * per session at a time.
  *
  * Returns: %TRUE when generation ended by eos, the frame limit or abort.
  */
+/**
+ * vv_session_prepare:
+ * @session: a session
+ * @script: `Speaker N: text` lines (MODEL-SPEC §1.2)
+ * @voices: (array length=n_voices): mono 24 kHz voice clips, one per speaker
+ * @voice_lengths: (array length=n_voices): samples per clip, each ≥ 1
+ * @n_voices: number of clips (extra clips are ignored)
+ * @error: return location for a #GError
+ *
+ * Parses, tokenises and encodes the voices (acoustic-encoder means, padded
+ * as the reference's batch) — everything that does not depend on the seed.
+ *
+ * Returns: (transfer full) (nullable): the prompt
+ */
+VvPrompt  *vv_session_prepare (VvSession *session, const gchar *script,
+                               const gfloat *const *voices, const gsize *voice_lengths,
+                               guint n_voices, GError **error);
+
+/**
+ * vv_session_generate_prompt:
+ * @session: a session
+ * @prompt: a prompt from vv_session_prepare() or vv_prompt_new()
+ * @params: (nullable): parameters and callbacks (%NULL: defaults)
+ * @out: (out caller-allocates) (optional): the result
+ * @error: return location for a #GError
+ *
+ * The generation loop (MODEL-SPEC §2) on a prepared prompt: the seed's
+ * generator samples the voices first, then each frame's noise.
+ *
+ * Returns: %TRUE when generation ended by eos, a limit or abort.
+ */
+gboolean   vv_session_generate_prompt (VvSession *session, VvPrompt *prompt,
+                                       const VvSessionParams *params, VvSessionResult *out,
+                                       GError **error);
+
+/* The CPU backend the session created (or was given); NULL before the first
+ * generation when it owns one. */
+VvBackend *vv_session_get_backend (VvSession *session);
+
 gboolean   vv_session_generate (VvSession *session, const gchar *script,
                                 const gfloat *const *voices, const gsize *voice_lengths,
                                 guint n_voices, const VvSessionParams *params,

@@ -147,6 +147,106 @@ vv_audio_db_normalize (gfloat *audio, gsize n, gdouble target_dB_FS, gdouble eps
 }
 
 gboolean
+vv_voice_prompt_encode_means (VvVoicePrompt *vp, const gfloat *clip, gsize length,
+    gsize pad_to, gsize *n_frames, gfloat **means, GError **error)
+{
+  g_return_val_if_fail (vp != NULL, FALSE);
+  g_return_val_if_fail (n_frames != NULL && means != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (clip == NULL || length == 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "voice prompt: the voice clip is empty");
+    return FALSE;
+  }
+  for (gsize i = 0; i < length; i++) {
+    if (!isfinite (clip[i])) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+          "voice prompt: the voice clip has a non-finite sample (%g) at index %" G_GSIZE_FORMAT,
+          clip[i], i);
+      return FALSE;
+    }
+  }
+  const gsize dim = (gsize) vp->dim;
+  const gsize nf = vv_voice_prompt_count_frames (vp, length);
+  /* The reference encodes a zero-padded batch (MODEL-SPEC §12.1): a clip
+   * shorter than the longest one sees zeros after its end, the longest one
+   * the encoder's own end padding — the last partial frame differs. */
+  const gsize n_in = MAX (length, pad_to);
+  const gsize nf_in = vv_voice_prompt_count_frames (vp, n_in);
+  g_autofree gfloat *buf = g_new0 (gfloat, n_in);
+  memcpy (buf, clip, length * sizeof (gfloat));
+  if (vp->db_normalize)
+    vv_audio_db_normalize (buf, length, vp->target_dB_FS, vp->audio_eps);
+  g_autofree gfloat *m = g_new (gfloat, nf_in * dim);
+  if (!vv_speech_encoder_encode (vp->encoder, buf, n_in, m, error)) {
+    g_prefix_error (error, "voice prompt: encoding a %" G_GSIZE_FORMAT "-sample clip: ", length);
+    return FALSE;
+  }
+  *n_frames = nf;
+  *means = nf_in == nf ? g_steal_pointer (&m) : g_realloc (g_steal_pointer (&m),
+      nf * dim * sizeof (gfloat));
+  return TRUE;
+}
+
+gboolean
+vv_voice_prompt_embed (VvVoicePrompt *vp, const gfloat *const *clip_means,
+    const gsize *clip_frames, guint n_clips, VvTorchGenerator *gen, gsize *n_frames,
+    gfloat **embeddings, gfloat **features, GError **error)
+{
+  g_return_val_if_fail (vp != NULL, FALSE);
+  g_return_val_if_fail (n_frames != NULL && embeddings != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (n_clips == 0 || clip_means == NULL || clip_frames == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "voice prompt: no voice clips given (n_clips = %u)", n_clips);
+    return FALSE;
+  }
+  const gsize dim = (gsize) vp->dim;
+  gsize t_max = 0, total = 0;
+  for (guint b = 0; b < n_clips; b++) {
+    if (clip_means[b] == NULL || clip_frames[b] == 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "voice prompt: voice clip %u is empty", b);
+      return FALSE;
+    }
+    t_max = MAX (t_max, clip_frames[b]);
+    total += clip_frames[b];
+  }
+
+  /* The reference's padded batch [B][T_max][dim]; rows past a clip's end
+   * only matter for the number of noise draws. */
+  g_autofree gfloat *means = g_new0 (gfloat, (gsize) n_clips * t_max * dim);
+  for (guint b = 0; b < n_clips; b++)
+    memcpy (means + b * t_max * dim, clip_means[b], clip_frames[b] * dim * sizeof (gfloat));
+
+  /* σ-VAE sampling, reference draw order (MODEL-SPEC §12.2). */
+  if (gen != NULL)
+    vv_sigma_vae_sample (gen, means, n_clips, t_max, dim, vp->sample_std);
+
+  g_autofree gfloat *feat = g_new (gfloat, total * dim);
+  gsize row = 0;
+  for (guint b = 0; b < n_clips; b++) {
+    const gfloat *mb = means + b * t_max * dim;
+    for (gsize i = 0; i < clip_frames[b] * dim; i++)
+      feat[row * dim + i] = (mb[i] + vp->bias) * vp->scale;
+    row += clip_frames[b];
+  }
+
+  g_autofree gfloat *emb = g_new (gfloat, total * (gsize) vp->hidden);
+  g_autoptr (GError) local = NULL;
+  if (!vv_connector_forward (vp->connector, feat, total, emb, &local)) {
+    g_propagate_prefixed_error (error, g_steal_pointer (&local),
+        "voice prompt: acoustic connector on %" G_GSIZE_FORMAT " frames: ", total);
+    return FALSE;
+  }
+  *n_frames = total;
+  *embeddings = g_steal_pointer (&emb);
+  if (features != NULL)
+    *features = g_steal_pointer (&feat);
+  return TRUE;
+}
+
+gboolean
 vv_voice_prompt_encode (VvVoicePrompt *vp, const gfloat *const *clips, const gsize *lengths,
     guint n_clips, VvTorchGenerator *gen, gsize *frames_per_clip, gsize *n_frames,
     gfloat **embeddings, gfloat **features, GError **error)
@@ -160,77 +260,26 @@ vv_voice_prompt_encode (VvVoicePrompt *vp, const gfloat *const *clips, const gsi
         "voice prompt: no voice clips given (n_clips = %u)", n_clips);
     return FALSE;
   }
-  gsize max_len = 0, total = 0;
-  for (guint b = 0; b < n_clips; b++) {
-    if (clips[b] == NULL || lengths[b] == 0) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-          "voice prompt: voice clip %u is empty", b);
-      return FALSE;
-    }
-    for (gsize i = 0; i < lengths[b]; i++) {
-      if (!isfinite (clips[b][i])) {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-            "voice prompt: voice clip %u has a non-finite sample (%g) at index %" G_GSIZE_FORMAT,
-            b, clips[b][i], i);
-        return FALSE;
-      }
-    }
+  g_autoptr (GPtrArray) means = g_ptr_array_new_with_free_func (g_free);
+  g_autofree gsize *frames = g_new0 (gsize, n_clips);
+  gsize max_len = 0;
+  for (guint b = 0; b < n_clips; b++)
     max_len = MAX (max_len, lengths[b]);
-    total += vv_voice_prompt_count_frames (vp, lengths[b]);
-  }
-
-  const gsize dim = (gsize) vp->dim;
-  const gsize t_max = vv_voice_prompt_count_frames (vp, max_len);
-
-  /* Normalise, zero-pad to the longest clip and encode: the encoder is
-   * per-batch-row, so encoding each padded row alone is the reference's
-   * padded batch (MODEL-SPEC §12.1). means: [B][T_max][dim]. */
-  g_autofree gfloat *padded = g_new (gfloat, max_len);
-  g_autofree gfloat *means = g_new (gfloat, (gsize) n_clips * t_max * dim);
   for (guint b = 0; b < n_clips; b++) {
-    memcpy (padded, clips[b], lengths[b] * sizeof (gfloat));
-    if (vp->db_normalize)
-      vv_audio_db_normalize (padded, lengths[b], vp->target_dB_FS, vp->audio_eps);
-    memset (padded + lengths[b], 0, (max_len - lengths[b]) * sizeof (gfloat));
+    gfloat *m = NULL;
     g_autoptr (GError) local = NULL;
-    if (!vv_speech_encoder_encode (vp->encoder, padded, max_len, means + b * t_max * dim,
+    if (!vv_voice_prompt_encode_means (vp, clips[b], lengths[b], max_len, &frames[b], &m,
             &local)) {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local),
-          "voice prompt: encoding voice clip %u (%" G_GSIZE_FORMAT " samples): ", b, lengths[b]);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "voice clip %u: ", b);
       return FALSE;
     }
+    g_ptr_array_add (means, m);
   }
-
-  /* σ-VAE sampling, reference draw order (MODEL-SPEC §12.2). */
-  if (gen != NULL)
-    vv_sigma_vae_sample (gen, means, n_clips, t_max, dim, vp->sample_std);
-
-  /* Keep each clip's own frames; normalise. */
-  g_autofree gfloat *feat = g_new (gfloat, total * dim);
-  gsize row = 0;
-  for (guint b = 0; b < n_clips; b++) {
-    gsize nf = vv_voice_prompt_count_frames (vp, lengths[b]);
-    const gfloat *mb = means + b * t_max * dim;
-    for (gsize i = 0; i < nf * dim; i++)
-      feat[row * dim + i] = (mb[i] + vp->bias) * vp->scale;
-    row += nf;
-  }
-
-  g_autofree gfloat *emb = g_new (gfloat, total * (gsize) vp->hidden);
-  g_autoptr (GError) local = NULL;
-  if (!vv_connector_forward (vp->connector, feat, total, emb, &local)) {
-    g_propagate_prefixed_error (error, g_steal_pointer (&local),
-        "voice prompt: acoustic connector on %" G_GSIZE_FORMAT " frames: ", total);
+  if (!vv_voice_prompt_embed (vp, (const gfloat *const *) means->pdata, frames, n_clips, gen,
+          n_frames, embeddings, features, error))
     return FALSE;
-  }
-
   if (frames_per_clip != NULL)
-    for (guint b = 0; b < n_clips; b++)
-      frames_per_clip[b] = vv_voice_prompt_count_frames (vp, lengths[b]);
-  *n_frames = total;
-  *embeddings = g_steal_pointer (&emb);
-  if (features != NULL)
-    *features = g_steal_pointer (&feat);
+    memcpy (frames_per_clip, frames, n_clips * sizeof (gsize));
   return TRUE;
 }
 

@@ -74,6 +74,48 @@ gboolean       vv_voice_prompt_encode (VvVoicePrompt *vp, const gfloat *const *c
                                        gfloat **features, GError **error);
 
 /**
+ * vv_voice_prompt_encode_means:
+ * @vp: a voice prompt encoder
+ * @clip: (array length=length): one mono 24 kHz clip, as loaded
+ * @length: samples, ≥ 1
+ * @pad_to: zero-pad the (normalised) clip to this many samples before
+ *   encoding, as the reference's batch does: the longest clip of the batch
+ *   uses its own length (or 0), shorter ones the longest length. Any
+ *   @pad_to ≥ ceil(length / hop)·hop gives the same frames, since the
+ *   encoder is causal: so a shorter clip can be cached with that value.
+ * @n_frames: (out): ceil(length / hop)
+ * @means: (out) (transfer full): `[n_frames, 64]` acoustic-encoder means
+ *   (before σ-VAE sampling and normalisation), free with g_free()
+ * @error: return location for a #GError
+ *
+ * Steps 1–2 of vv_voice_prompt_encode() for one clip: the expensive,
+ * deterministic part, which callers may cache per voice file.
+ */
+gboolean       vv_voice_prompt_encode_means (VvVoicePrompt *vp, const gfloat *clip, gsize length,
+                                             gsize pad_to, gsize *n_frames, gfloat **means, GError **error);
+
+/**
+ * vv_voice_prompt_embed:
+ * @vp: a voice prompt encoder
+ * @clip_means: (array length=n_clips): each clip's means from
+ *   vv_voice_prompt_encode_means()
+ * @clip_frames: (array length=n_clips): frames of each clip
+ * @n_clips: number of clips, ≥ 1
+ * @gen: (nullable): σ-VAE sampling generator, as in vv_voice_prompt_encode()
+ * @n_frames: (out): total rows of @embeddings
+ * @embeddings: (out) (transfer full): `[n_frames, H]`
+ * @features: (out) (transfer full) (optional): `[n_frames, 64]`
+ * @error: return location for a #GError
+ *
+ * Steps 3–4 of vv_voice_prompt_encode(). vv_voice_prompt_encode() is
+ * vv_voice_prompt_encode_means() on each clip followed by this.
+ */
+gboolean       vv_voice_prompt_embed (VvVoicePrompt *vp, const gfloat *const *clip_means,
+                                      const gsize *clip_frames, guint n_clips,
+                                      VvTorchGenerator *gen, gsize *n_frames,
+                                      gfloat **embeddings, gfloat **features, GError **error);
+
+/**
  * vv_audio_db_normalize:
  * @audio: (array length=n) (inout): samples, normalised in place
  * @n: number of samples
