@@ -1,21 +1,705 @@
 /* gst-vibevoice
  * Copyright (C) 2026 gst-vibevoice developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-vvdiffuse
+ * @title: vvdiffuse
  *
- * PLACEHOLDER: registers the element name only; replaced by the real element.
+ * Runs VibeVoice generation (Qwen2 LM + diffusion head with classifier-free
+ * guidance) on each prompt from vvtokenize and pushes every 64-d acoustic
+ * latent frame as soon as it exists: frame n of the stream at n·2/15 s,
+ * lasting 2/15 s (3200 samples at 24 kHz).
+ *
+ * The 1.5B/7B loop needs each frame's decoded audio itself (the semantic
+ * encoder feeds it back to the LM), so vvdiffuse decodes every frame and
+ * attaches the audio to the latent buffer (GstVvAudioMeta); vvvocode outputs
+ * that audio instead of decoding again. Each frame is therefore decoded
+ * once. A DISCONT latent buffer starts a new decoder segment (stream start,
+ * after ⟨speech_end⟩).
+ *
+ * A `vv-pause` event from vvtokenize becomes a GAP event of exactly that
+ * length; vvvocode fills it with silence.
+ *
+ * Messages: element message `vv-progress` (frames, steps, max-steps) after
+ * each frame, and `vv-utterance` after each prompt (frames, steps,
+ * stop-reason, seed, audio-seconds, processing-seconds, real-time-factor,
+ * first-frame-latency, prompt-tokens).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=script.txt ! vvdialogparse ! \
+ *     vvtokenize model=/models/VibeVoice-1.5B voices="1=alice.wav,2=bob.wav" ! \
+ *     vvdiffuse seed=42 steps=10 cfg-scale=1.3 ! vvvocode ! audioconvert ! \
+ *     wavenc ! filesink location=out.wav
+ * ]|
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 #include "gstvvelements.h"
+#include "gstvvcaps.h"
+#include "gstvvengine.h"
+#include "gstvvmeta.h"
 
-typedef struct { GstElement parent; } GstVvDiffuse;
-typedef struct { GstElementClass parent_class; } GstVvDiffuseClass;
-G_DEFINE_TYPE (GstVvDiffuse, gst_vv_diffuse, GST_TYPE_ELEMENT);
-GST_ELEMENT_REGISTER_DEFINE (vvdiffuse, "vvdiffuse", GST_RANK_NONE, gst_vv_diffuse_get_type ());
-static void gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_vv_diffuse_debug);
+#define GST_CAT_DEFAULT gst_vv_diffuse_debug
+
+typedef enum {
+  GST_VV_DEVICE_AUTO,
+  GST_VV_DEVICE_CPU,
+  GST_VV_DEVICE_CUDA,
+} GstVvDevice;
+
+static GType
+gst_vv_device_get_type (void)
 {
-  gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass), "vvdiffuse", "Generic",
-      "placeholder", "gst-vibevoice developers");
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VV_DEVICE_AUTO, "CUDA if available, else CPU", "auto" },
+    { GST_VV_DEVICE_CPU, "CPU", "cpu" },
+    { GST_VV_DEVICE_CUDA, "CUDA GPU", "cuda" },
+    { 0, NULL, NULL }
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVvDevice", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
 }
-static void gst_vv_diffuse_init (GstVvDiffuse *self) { }
+
+#define GST_TYPE_VV_DIFFUSE (gst_vv_diffuse_get_type ())
+G_DECLARE_FINAL_TYPE (GstVvDiffuse, gst_vv_diffuse, GST, VV_DIFFUSE, GstElement)
+
+struct _GstVvDiffuse {
+  GstElement parent;
+  GstPad *sinkpad, *srcpad;
+
+  /* properties (object lock) */
+  gchar *model_dir;
+  gint steps;
+  gfloat cfg_scale;
+  gint64 seed;
+  guint max_frames;
+  GstVvDevice device;
+  gint n_threads;
+  gboolean deterministic_voice;
+  gboolean attach_audio;
+  guint64 last_seed;
+
+  /* READY and up */
+  VvModel *model;
+  VvSession *session;
+  gint rate, hop, latent;
+
+  /* streaming */
+  gboolean need_segment;
+  guint32 seqnum;
+  guint64 sample_pos;          /* samples pushed so far (incl. pauses) */
+  guint64 frames_out;
+  guint utterances;
+  gint flushing;               /* atomic */
+  gboolean discont_next;
+};
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_STEPS,
+  PROP_CFG_SCALE,
+  PROP_SEED,
+  PROP_MAX_FRAMES,
+  PROP_DEVICE,
+  PROP_THREADS,
+  PROP_DETERMINISTIC_VOICE,
+  PROP_ATTACH_AUDIO,
+  PROP_LAST_SEED,
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VV_PROMPT_MEDIA_TYPE "(" GST_VV_CAPS_FEATURE_CUDA "); "
+        GST_VV_PROMPT_MEDIA_TYPE));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VV_LATENT_MEDIA_TYPE "(" GST_VV_CAPS_FEATURE_CUDA "), "
+        GST_VV_LATENT_CAPS_FIELDS "; " GST_VV_LATENT_MEDIA_TYPE ", " GST_VV_LATENT_CAPS_FIELDS));
+
+G_DEFINE_TYPE (GstVvDiffuse, gst_vv_diffuse, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE (vvdiffuse, "vvdiffuse", GST_RANK_NONE, GST_TYPE_VV_DIFFUSE);
+
+static gboolean
+ensure_session (GstVvDiffuse *self)
+{
+  if (self->session != NULL)
+    return TRUE;
+  if (self->model == NULL)
+    self->model = gst_vv_engine_find (GST_ELEMENT (self));
+  if (self->model == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("No model"),
+        ("set model= or put vvdiffuse after vvtokenize model=DIR"));
+    return FALSE;
+  }
+  g_autoptr (GError) error = NULL;
+  /* Prompts arrive ready: the session needs no tokenizer. */
+  self->session = vv_session_new (self->model, NULL, NULL, &error);
+  if (self->session == NULL) {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Cannot set up generation"), ("%s",
+            error->message));
+    return FALSE;
+  }
+  const VvConfig *cfg = vv_model_get_config (self->model);
+  self->rate = cfg->sampling_rate > 0 ? cfg->sampling_rate : 24000;
+  self->latent = cfg->acoustic_vae_dim;
+  self->hop = cfg->acoustic.hop_length;
+  return TRUE;
+}
+
+static gboolean
+ensure_caps_and_segment (GstVvDiffuse *self)
+{
+  if (!self->need_segment)
+    return TRUE;
+  if (!gst_pad_has_current_caps (self->srcpad)) {
+    if (!ensure_session (self))
+      return FALSE;
+    GstCaps *caps = gst_caps_new_simple (GST_VV_LATENT_MEDIA_TYPE,
+        "format", G_TYPE_STRING, "F32LE", "dim", G_TYPE_INT, self->latent,
+        "rate", G_TYPE_INT, self->rate, "hop", G_TYPE_INT, self->hop, NULL);
+    gboolean ok = gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+    gst_caps_unref (caps);
+    if (!ok) {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Downstream refused the latent caps"),
+          (NULL));
+      return FALSE;
+    }
+  }
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  GstEvent *ev = gst_event_new_segment (&seg);
+  if (self->seqnum)
+    gst_event_set_seqnum (ev, self->seqnum);
+  gst_pad_push_event (self->srcpad, ev);
+  self->need_segment = FALSE;
+  return TRUE;
+}
+
+static GstClockTime
+samples_to_time (GstVvDiffuse *self, guint64 samples)
+{
+  return gst_util_uint64_scale (samples, GST_SECOND, self->rate);
+}
+
+typedef struct {
+  GstVvDiffuse *self;
+  GstFlowReturn ret;
+  gfloat *z;
+  gboolean reset;
+  gboolean attach;
+  gint64 t_start;
+  gint64 first_frame_us;
+  guint frames;
+} GenCtx;
+
+static void
+on_frame (const gfloat *z, gint latent_size, guint frame, gboolean reset, gpointer user_data)
+{
+  GenCtx *c = user_data;
+  memcpy (c->z, z, latent_size * sizeof (gfloat));
+  c->reset = reset;
+}
+
+static void
+on_audio (const gfloat *samples, gsize n, gpointer user_data)
+{
+  GenCtx *c = user_data;
+  GstVvDiffuse *self = c->self;
+  if (c->ret != GST_FLOW_OK)
+    return;
+  gsize zbytes = (gsize) self->latent * sizeof (gfloat);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, zbytes, NULL);
+  gst_buffer_fill (buf, 0, c->z, zbytes);
+  GST_BUFFER_PTS (buf) = samples_to_time (self, self->sample_pos);
+  GST_BUFFER_DURATION (buf) = samples_to_time (self, self->sample_pos + n)
+      - GST_BUFFER_PTS (buf);
+  GST_BUFFER_OFFSET (buf) = self->frames_out;
+  GST_BUFFER_OFFSET_END (buf) = self->frames_out + 1;
+  if (c->reset || self->discont_next)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+  self->discont_next = FALSE;
+  if (c->attach) {
+    GstBuffer *audio = gst_buffer_new_allocate (NULL, n * sizeof (gfloat), NULL);
+    gst_buffer_fill (audio, 0, samples, n * sizeof (gfloat));
+    gst_buffer_add_vv_audio_meta (buf, audio);
+    gst_buffer_unref (audio);
+  }
+  self->sample_pos += n;
+  self->frames_out++;
+  if (c->frames++ == 0)
+    c->first_frame_us = g_get_monotonic_time () - c->t_start;
+  c->ret = gst_pad_push (self->srcpad, buf);
+  if (c->ret != GST_FLOW_OK)
+    GST_DEBUG_OBJECT (self, "push: %s, stopping generation", gst_flow_get_name (c->ret));
+}
+
+static void
+on_progress (guint step, guint max_steps, guint frames, gpointer user_data)
+{
+  GenCtx *c = user_data;
+  gst_element_post_message (GST_ELEMENT (c->self),
+      gst_message_new_element (GST_OBJECT (c->self), gst_structure_new ("vv-progress",
+              "steps", G_TYPE_UINT, step, "max-steps", G_TYPE_UINT, max_steps,
+              "frames", G_TYPE_UINT, frames, NULL)));
+}
+
+static gboolean
+on_abort (gpointer user_data)
+{
+  GenCtx *c = user_data;
+  return c->ret != GST_FLOW_OK || g_atomic_int_get (&c->self->flushing);
+}
+
+static GstFlowReturn
+gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+{
+  GstVvDiffuse *self = GST_VV_DIFFUSE (parent);
+  GstMapInfo map;
+  if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+    gst_buffer_unref (buffer);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map the prompt buffer"), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  g_autoptr (GBytes) bytes = g_bytes_new (map.data, map.size);
+  gst_buffer_unmap (buffer, &map);
+  gst_buffer_unref (buffer);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvPrompt) prompt = vv_prompt_deserialize (bytes, &error);
+  if (prompt == NULL) {
+    GST_ELEMENT_ERROR (self, STREAM, DECODE, ("Malformed prompt buffer"), ("%s",
+            error->message));
+    return GST_FLOW_ERROR;
+  }
+  if (!ensure_session (self) || !ensure_caps_and_segment (self))
+    return GST_FLOW_ERROR;
+
+  VvSessionParams params = vv_session_default_params ();
+  gint64 seed;
+  GST_OBJECT_LOCK (self);
+  params.n_steps = self->steps;
+  params.cfg_scale = self->cfg_scale;
+  params.max_frames = self->max_frames;
+  params.n_threads = self->n_threads;
+  params.deterministic_voice = self->deterministic_voice;
+  seed = self->seed;
+  gboolean attach = self->attach_audio;
+  GST_OBJECT_UNLOCK (self);
+  /* -1: a fresh random seed, reported; window k of a stream uses seed + k. */
+  guint64 used_seed = seed < 0 ? ((guint64) g_random_int () << 32 | g_random_int ())
+      : (guint64) seed + self->utterances;
+  params.seed = used_seed;
+  GST_OBJECT_LOCK (self);
+  self->last_seed = used_seed;
+  GST_OBJECT_UNLOCK (self);
+
+  g_autofree gfloat *z = g_new (gfloat, self->latent);
+  GenCtx ctx = { self, GST_FLOW_OK, z, FALSE, attach, g_get_monotonic_time (), -1, 0 };
+  params.new_frame = on_frame;
+  params.new_frame_user_data = &ctx;
+  params.new_audio = on_audio;
+  params.new_audio_user_data = &ctx;
+  params.progress = on_progress;
+  params.progress_user_data = &ctx;
+  params.abort = on_abort;
+  params.abort_user_data = &ctx;
+
+  VvSessionResult res;
+  if (!vv_session_generate_prompt (self->session, prompt, &params, &res, &error)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Generation failed"), ("%s", error->message));
+    return GST_FLOW_ERROR;
+  }
+  self->utterances++;
+  if (ctx.ret != GST_FLOW_OK)
+    return ctx.ret;
+  if (g_atomic_int_get (&self->flushing))
+    return GST_FLOW_FLUSHING;
+
+  gdouble secs = res.timings.total_us / 1e6;
+  GST_INFO_OBJECT (self, "utterance %u: %u frames, stop %s, %.2f s audio in %.2f s",
+      self->utterances, res.n_frames, vv_stop_reason_to_string (res.stop_reason),
+      res.audio_seconds, secs);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), gst_structure_new ("vv-utterance",
+              "index", G_TYPE_UINT, self->utterances - 1,
+              "frames", G_TYPE_UINT, res.n_frames,
+              "steps", G_TYPE_UINT, res.n_steps,
+              "prompt-tokens", G_TYPE_UINT, (guint) res.prompt_length,
+              "stop-reason", G_TYPE_STRING, vv_stop_reason_to_string (res.stop_reason),
+              "seed", G_TYPE_UINT64, used_seed,
+              "audio-seconds", G_TYPE_DOUBLE, res.audio_seconds,
+              "processing-seconds", G_TYPE_DOUBLE, secs,
+              "real-time-factor", G_TYPE_DOUBLE,
+              res.audio_seconds > 0 ? secs / res.audio_seconds : 0.0,
+              "first-frame-latency", G_TYPE_UINT64, ctx.first_frame_us < 0
+              ? GST_CLOCK_TIME_NONE : (guint64) ctx.first_frame_us * GST_USECOND, NULL)));
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_vv_diffuse_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstVvDiffuse *self = GST_VV_DIFFUSE (parent);
+  GstClockTime pause;
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:
+      gst_event_unref (event);
+      return TRUE;
+    case GST_EVENT_SEGMENT:
+      self->seqnum = gst_event_get_seqnum (event);
+      self->need_segment = TRUE;
+      gst_event_unref (event);
+      return TRUE;
+    case GST_EVENT_CUSTOM_DOWNSTREAM:
+      if (gst_vv_pause_event_parse (event, &pause)) {
+        gst_event_unref (event);
+        if (!ensure_caps_and_segment (self))
+          return FALSE;
+        guint64 n = gst_util_uint64_scale_round (pause, self->rate, GST_SECOND);
+        GstClockTime ts = samples_to_time (self, self->sample_pos);
+        GstClockTime dur = samples_to_time (self, self->sample_pos + n) - ts;
+        self->sample_pos += n;
+        self->discont_next = TRUE;
+        return gst_pad_push_event (self->srcpad, gst_event_new_gap (ts, dur));
+      }
+      return gst_pad_event_default (pad, parent, event);
+    case GST_EVENT_EOS:
+      if (!ensure_caps_and_segment (self)) {
+        gst_event_unref (event);
+        return FALSE;
+      }
+      if (self->seqnum) {
+        event = gst_event_make_writable (event);
+        gst_event_set_seqnum (event, self->seqnum);
+      }
+      return gst_pad_push_event (self->srcpad, event);
+    case GST_EVENT_FLUSH_START:
+      g_atomic_int_set (&self->flushing, 1);
+      return gst_pad_push_event (self->srcpad, event);
+    case GST_EVENT_FLUSH_STOP:
+      g_atomic_int_set (&self->flushing, 0);
+      self->need_segment = TRUE;
+      self->sample_pos = 0;
+      self->frames_out = 0;
+      self->discont_next = TRUE;
+      return gst_pad_push_event (self->srcpad, event);
+    default:
+      return gst_pad_event_default (pad, parent, event);
+  }
+}
+
+static gboolean
+gst_vv_diffuse_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEEK) {
+    /* Generated speech has no fixed timeline to seek in. */
+    GST_DEBUG_OBJECT (parent, "seeking is not supported");
+    gst_event_unref (event);
+    return FALSE;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static gboolean
+gst_vv_diffuse_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstVvDiffuse *self = GST_VV_DIFFUSE (parent);
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CONTEXT:
+      if (gst_vv_engine_handle_context_query (GST_ELEMENT (self), query, self->model))
+        return TRUE;
+      return gst_pad_query_default (pad, parent, query);
+    case GST_QUERY_CAPS:{
+      GstCaps *filter = NULL;
+      gst_query_parse_caps (query, &filter);
+      GstCaps *tmpl = gst_pad_get_pad_template_caps (pad);
+      GstCaps *caps = gst_vv_caps_filter_usable (tmpl);
+      gst_caps_unref (tmpl);
+      if (filter) {
+        GstCaps *i = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref (caps);
+        caps = i;
+      }
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    case GST_QUERY_SEEKING:{
+      GstFormat fmt;
+      gst_query_parse_seeking (query, &fmt, NULL, NULL, NULL);
+      gst_query_set_seeking (query, fmt, FALSE, 0, -1);
+      return TRUE;
+    }
+    case GST_QUERY_LATENCY:{
+      if (pad != self->srcpad || !gst_pad_peer_query (self->sinkpad, query))
+        return FALSE;
+      /* A frame is pushed only once it is made: at least one frame late. */
+      gboolean live;
+      GstClockTime min, max;
+      gst_query_parse_latency (query, &live, &min, &max);
+      GstClockTime frame = self->rate > 0 ? samples_to_time (self, self->hop)
+          : 2 * GST_SECOND / 15;
+      min += frame;
+      if (GST_CLOCK_TIME_IS_VALID (max))
+        max += frame;
+      gst_query_set_latency (query, live, min, max);
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+static gboolean
+gst_vv_diffuse_start (GstVvDiffuse *self)
+{
+  g_autofree gchar *dir = NULL;
+  GstVvDevice device;
+  GST_OBJECT_LOCK (self);
+  dir = g_strdup (self->model_dir);
+  device = self->device;
+  GST_OBJECT_UNLOCK (self);
+  if (device == GST_VV_DEVICE_CUDA) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("device=cuda: this build of gst-vibevoice has "
+            "no CUDA backend"), ("use device=auto or device=cpu"));
+    return FALSE;
+  }
+  if (dir != NULL && *dir != '\0') {
+    g_autoptr (GError) error = NULL;
+    self->model = gst_vv_engine_load_model (GST_ELEMENT (self), dir, &error);
+    if (self->model == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("Cannot load model %s", dir),
+          ("%s", error->message));
+      return FALSE;
+    }
+    gst_vv_engine_publish (GST_ELEMENT (self), self->model);
+  }
+  return TRUE;
+}
+
+static void
+gst_vv_diffuse_stop (GstVvDiffuse *self)
+{
+  g_clear_pointer (&self->session, vv_session_free);
+  g_clear_pointer (&self->model, vv_model_unref);
+}
+
+static GstStateChangeReturn
+gst_vv_diffuse_change_state (GstElement *element, GstStateChange transition)
+{
+  GstVvDiffuse *self = GST_VV_DIFFUSE (element);
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!gst_vv_diffuse_start (self)) {
+        gst_vv_diffuse_stop (self);
+        return GST_STATE_CHANGE_FAILURE;
+      }
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      self->need_segment = TRUE;
+      self->seqnum = 0;
+      self->sample_pos = 0;
+      self->frames_out = 0;
+      self->utterances = 0;
+      self->discont_next = TRUE;
+      g_atomic_int_set (&self->flushing, 0);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      g_atomic_int_set (&self->flushing, 1);
+      break;
+    default:
+      break;
+  }
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (gst_vv_diffuse_parent_class)->change_state
+      (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    gst_vv_diffuse_stop (self);
+  return ret;
+}
+
+static void
+gst_vv_diffuse_set_context (GstElement *element, GstContext *context)
+{
+  GstVvDiffuse *self = GST_VV_DIFFUSE (element);
+  gst_vv_engine_handle_set_context (context, &self->model);
+  GST_ELEMENT_CLASS (gst_vv_diffuse_parent_class)->set_context (element, context);
+}
+
+static void
+gst_vv_diffuse_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
+{
+  GstVvDiffuse *self = GST_VV_DIFFUSE (object);
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (self->model_dir);
+      self->model_dir = g_value_dup_string (value);
+      break;
+    case PROP_STEPS:
+      self->steps = g_value_get_int (value);
+      break;
+    case PROP_CFG_SCALE:
+      self->cfg_scale = g_value_get_float (value);
+      break;
+    case PROP_SEED:
+      self->seed = g_value_get_int64 (value);
+      break;
+    case PROP_MAX_FRAMES:
+      self->max_frames = g_value_get_uint (value);
+      break;
+    case PROP_DEVICE:
+      self->device = g_value_get_enum (value);
+      break;
+    case PROP_THREADS:
+      self->n_threads = g_value_get_int (value);
+      break;
+    case PROP_DETERMINISTIC_VOICE:
+      self->deterministic_voice = g_value_get_boolean (value);
+      break;
+    case PROP_ATTACH_AUDIO:
+      self->attach_audio = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vv_diffuse_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstVvDiffuse *self = GST_VV_DIFFUSE (object);
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_dir);
+      break;
+    case PROP_STEPS:
+      g_value_set_int (value, self->steps);
+      break;
+    case PROP_CFG_SCALE:
+      g_value_set_float (value, self->cfg_scale);
+      break;
+    case PROP_SEED:
+      g_value_set_int64 (value, self->seed);
+      break;
+    case PROP_MAX_FRAMES:
+      g_value_set_uint (value, self->max_frames);
+      break;
+    case PROP_DEVICE:
+      g_value_set_enum (value, self->device);
+      break;
+    case PROP_THREADS:
+      g_value_set_int (value, self->n_threads);
+      break;
+    case PROP_DETERMINISTIC_VOICE:
+      g_value_set_boolean (value, self->deterministic_voice);
+      break;
+    case PROP_ATTACH_AUDIO:
+      g_value_set_boolean (value, self->attach_audio);
+      break;
+    case PROP_LAST_SEED:
+      g_value_set_uint64 (value, self->last_seed);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vv_diffuse_finalize (GObject *object)
+{
+  GstVvDiffuse *self = GST_VV_DIFFUSE (object);
+  gst_vv_diffuse_stop (self);
+  g_free (self->model_dir);
+  G_OBJECT_CLASS (gst_vv_diffuse_parent_class)->finalize (object);
+}
+
+static void
+gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GST_DEBUG_CATEGORY_INIT (gst_vv_diffuse_debug, "vvdiffuse", 0, "VibeVoice generation");
+
+  gobject_class->set_property = gst_vv_diffuse_set_property;
+  gobject_class->get_property = gst_vv_diffuse_get_property;
+  gobject_class->finalize = gst_vv_diffuse_finalize;
+  const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model", "VibeVoice model folder (default: the model of "
+          "the vvtokenize upstream, shared)", NULL, flags));
+  g_object_class_install_property (gobject_class, PROP_STEPS,
+      g_param_spec_int ("steps", "Steps", "Diffusion (DPM-Solver++) steps per frame", 1, 1000,
+          10, flags));
+  g_object_class_install_property (gobject_class, PROP_CFG_SCALE,
+      g_param_spec_float ("cfg-scale", "CFG scale", "Classifier-free guidance scale", -100.0f,
+          100.0f, 1.3f, flags));
+  g_object_class_install_property (gobject_class, PROP_SEED,
+      g_param_spec_int64 ("seed", "Seed", "Seed as torch.manual_seed (-1: random; the seed used "
+          "is in last-seed and in each vv-utterance message; window k uses seed + k)", -1,
+          G_MAXINT64, -1, flags));
+  g_object_class_install_property (gobject_class, PROP_MAX_FRAMES,
+      g_param_spec_uint ("max-frames", "Max frames", "Stop an utterance after this many frames "
+          "(0: the reference's limit only)", 0, G_MAXUINT, 0, flags));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_enum ("device", "Device", "Compute device", gst_vv_device_get_type (),
+          GST_VV_DEVICE_AUTO, flags));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads", "CPU threads (0 = all cores)", 0, 1024, 0, flags));
+  g_object_class_install_property (gobject_class, PROP_DETERMINISTIC_VOICE,
+      g_param_spec_boolean ("deterministic-voice", "Deterministic voice", "Use the voice "
+          "encoder means instead of sampling the σ-VAE", FALSE, flags));
+  g_object_class_install_property (gobject_class, PROP_ATTACH_AUDIO,
+      g_param_spec_boolean ("attach-audio", "Attach audio", "Attach each frame's decoded audio "
+          "(GstVvAudioMeta) so vvvocode does not decode it again", TRUE, flags));
+  g_object_class_install_property (gobject_class, PROP_LAST_SEED,
+      g_param_spec_uint64 ("last-seed", "Last seed", "The seed of the latest utterance", 0,
+          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "VibeVoice latent generator",
+      "Generator/Audio", "Generates VibeVoice acoustic latents (Qwen2 LM + diffusion head, "
+      "DPM-Solver++ with CFG) frame by frame from prompts", "gst-vibevoice developers");
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_vv_diffuse_change_state);
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_vv_diffuse_set_context);
+  gst_type_mark_as_plugin_api (gst_vv_device_get_type (), 0);
+}
+
+static void
+gst_vv_diffuse_init (GstVvDiffuse *self)
+{
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_vv_diffuse_chain));
+  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_vv_diffuse_sink_event));
+  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_vv_diffuse_query));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_vv_diffuse_query));
+  gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_vv_diffuse_src_event));
+  gst_pad_use_fixed_caps (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  self->steps = 10;
+  self->cfg_scale = 1.3f;
+  self->seed = -1;
+  self->device = GST_VV_DEVICE_AUTO;
+  self->attach_audio = TRUE;
+  self->need_segment = TRUE;
+  self->discont_next = TRUE;
+}

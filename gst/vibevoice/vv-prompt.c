@@ -106,6 +106,9 @@ vv_prompt_new (VvTokenizer *tok, GArray *turns, const gfloat *const *voice_means
         "invalid voices (%u voices, latent width %d)", n_voices, latent_dim);
     return NULL;
   }
+  /* §1.3: only the first len(speakers) voices are used */
+  if (n_voices > 0)
+    n_voices = MIN (n_voices, vv_script_count_speakers (turns));
   g_autoptr (VvPrompt) p = prompt_alloc (n_voices, latent_dim);
   gsize total = 0;
   for (guint i = 0; i < n_voices; i++) {

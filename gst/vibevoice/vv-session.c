@@ -112,10 +112,9 @@ VvSession *
 vv_session_new (VvModel *model, VvTokenizer *tok, VvBackend *be, GError **error)
 {
   g_return_val_if_fail (model != NULL, NULL);
-  g_return_val_if_fail (tok != NULL, NULL);
   VvSession *s = g_new0 (VvSession, 1);
   s->model = vv_model_ref (model);
-  s->tok = vv_tokenizer_ref (tok);
+  s->tok = tok ? vv_tokenizer_ref (tok) : NULL;
   s->be = be;
   if (be != NULL && !session_make_blocks (s, error)) {
     vv_session_free (s);
@@ -215,6 +214,11 @@ vv_session_prepare (VvSession *s, const gchar *script, const gfloat *const *voic
           "voice %u is empty", i);
       return NULL;
     }
+  }
+  if (s->tok == NULL) {
+    g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID,
+        "the session was made without a tokenizer; it can only generate prepared prompts");
+    return NULL;
   }
   if (!session_ensure_blocks (s, 0, error))
     return NULL;

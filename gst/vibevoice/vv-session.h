@@ -156,7 +156,8 @@ VvSessionParams vv_session_default_params (void);
 
 /* @be: (nullable): the compute backend (must outlive the session); %NULL
  * makes the session create a CPU backend with the @n_threads of the first
- * vv_session_generate(). The model and tokenizer are referenced. */
+ * vv_session_generate(). The model and tokenizer are referenced. @tok may be
+ * %NULL for a session that only runs vv_session_generate_prompt(). */
 VvSession *vv_session_new (VvModel *model, VvTokenizer *tok, VvBackend *be, GError **error);
 void       vv_session_free (VvSession *session);
 
