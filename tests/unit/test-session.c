@@ -1,0 +1,528 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * The generation session API on a tiny random checkpoint: callbacks
+ * (frames, audio, tokens, progress), max_frames, abort, injected noise,
+ * prepare + generate_prompt == generate, prompts surviving serialization,
+ * damaged serialized prompts rejected, model sharing, and the voice
+ * encoder's padding rule that lets vvtokenize cache voices.
+ * (Numerical agreement with the reference is in tests/conformance.)
+ */
+#include <vibevoice/vibevoice.h>
+#include "vv-test-util.h"
+
+#include <math.h>
+#include <string.h>
+
+#define SCRIPT "Speaker 1: Hello there, how are you today?\n" \
+  "Speaker 2: Fine, thanks. And you?\n" \
+  "Speaker 1: Very well.\n"
+
+static gchar *tmp_root, *model_dir;
+static VvModel *model;
+static VvBackend *backend;
+static VvTokenizer *tok;
+static gfloat *clips[2];
+static gsize clip_len[2] = { 7000, 12345 };
+
+typedef struct {
+  GArray *audio;
+  GArray *latents;
+  GArray *tokens;
+  GArray *resets;
+  guint progress_calls;
+  guint last_progress_step;
+  guint abort_after_frames;
+  guint frames_seen;
+} Rec;
+
+static void
+rec_init (Rec *r)
+{
+  memset (r, 0, sizeof *r);
+  r->audio = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  r->latents = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  r->tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  r->resets = g_array_new (FALSE, FALSE, sizeof (gboolean));
+}
+
+static void
+rec_clear (Rec *r)
+{
+  g_array_unref (r->audio);
+  g_array_unref (r->latents);
+  g_array_unref (r->tokens);
+  g_array_unref (r->resets);
+}
+
+static void
+on_frame (const gfloat *z, gint n, guint frame, gboolean reset, gpointer ud)
+{
+  Rec *r = ud;
+  g_assert_cmpuint (frame, ==, r->frames_seen);
+  r->frames_seen++;
+  g_array_append_vals (r->latents, z, n);
+  g_array_append_val (r->resets, reset);
+}
+
+static void
+on_audio (const gfloat *s, gsize n, gpointer ud)
+{
+  g_array_append_vals (((Rec *) ud)->audio, s, n);
+}
+
+static void
+on_token (gint32 token, guint step, gpointer ud)
+{
+  Rec *r = ud;
+  g_assert_cmpuint (step, ==, r->tokens->len);
+  g_array_append_val (r->tokens, token);
+}
+
+static void
+on_progress (guint step, guint max_steps, guint frames, gpointer ud)
+{
+  Rec *r = ud;
+  r->progress_calls++;
+  g_assert_cmpuint (step, >, r->last_progress_step);
+  g_assert_cmpuint (step, <=, max_steps);
+  r->last_progress_step = step;
+}
+
+static gboolean
+on_abort (gpointer ud)
+{
+  Rec *r = ud;
+  return r->abort_after_frames > 0 && r->frames_seen >= r->abort_after_frames;
+}
+
+static VvSessionParams
+params_for (Rec *r, guint64 seed)
+{
+  VvSessionParams p = vv_session_default_params ();
+  p.seed = seed;
+  p.new_frame = on_frame;
+  p.new_frame_user_data = r;
+  p.new_audio = on_audio;
+  p.new_audio_user_data = r;
+  p.new_token = on_token;
+  p.new_token_user_data = r;
+  p.progress = on_progress;
+  p.progress_user_data = r;
+  p.abort = on_abort;
+  p.abort_user_data = r;
+  return p;
+}
+
+static VvSession *
+new_session (void)
+{
+  g_autoptr (GError) error = NULL;
+  VvSession *s = vv_session_new (model, tok, backend, &error);
+  g_assert_no_error (error);
+  return s;
+}
+
+static void
+test_defaults (void)
+{
+  VvSessionParams p = vv_session_default_params ();
+  /* MODEL-SPEC §2.4: 10 steps, CFG 1.3 */
+  g_assert_cmpint (p.n_steps, ==, 10);
+  g_assert_cmpfloat_with_epsilon (p.cfg_scale, 1.3f, 1e-7);
+  g_assert_cmpuint (p.max_frames, ==, 0);
+  g_assert_null (p.noise);
+}
+
+/* Callbacks are consistent with the result; the token stream explains the
+ * frames and the resets. */
+static void
+test_callbacks (void)
+{
+  g_autoptr (VvSession) s = new_session ();
+  Rec r;
+  rec_init (&r);
+  VvSessionParams p = params_for (&r, 1);
+  p.max_frames = 6;
+  VvSessionResult res;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2, &p,
+          &res, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (res.n_frames, ==, r.frames_seen);
+  g_assert_cmpuint (r.audio->len, ==, (gsize) res.n_frames * 3200);
+  g_assert_cmpuint (r.latents->len, ==, (gsize) res.n_frames * 64);
+  g_assert_cmpuint (r.tokens->len, ==, res.n_steps);
+  g_assert_cmpuint (r.progress_calls, ==, res.n_steps);
+  g_assert_cmpuint (res.max_steps, ==, MIN (2 * res.prompt_length, 65536 - res.prompt_length));
+  guint diffusion = 0;
+  gboolean after_end = TRUE;
+  guint frame = 0;
+  for (guint i = 0; i < r.tokens->len; i++) {
+    gint32 t = g_array_index (r.tokens, gint32, i);
+    g_assert_true (t == VV_TOKEN_SPEECH_START || t == VV_TOKEN_SPEECH_END
+        || t == VV_TOKEN_DIFFUSION || t == VV_TOKEN_EOS);
+    if (t == VV_TOKEN_DIFFUSION) {
+      /* a frame right after the start or a ⟨speech_end⟩ has reset state */
+      g_assert_cmpint (g_array_index (r.resets, gboolean, frame), ==, after_end);
+      after_end = FALSE;
+      diffusion++;
+      frame++;
+    } else if (t == VV_TOKEN_SPEECH_END) {
+      after_end = TRUE;
+    }
+  }
+  g_assert_cmpuint (diffusion, ==, res.n_frames);
+  if (res.stop_reason == VV_STOP_EOS)
+    g_assert_cmpint (g_array_index (r.tokens, gint32, r.tokens->len - 1), ==, VV_TOKEN_EOS);
+  else
+    g_assert_cmpint (res.stop_reason, ==, VV_STOP_MAX_FRAMES);
+  for (guint i = 0; i < r.audio->len; i++)
+    g_assert_true (isfinite (g_array_index (r.audio, gfloat, i)));
+  g_assert_cmpint (res.timings.total_us, >=, res.timings.prefill_us + res.timings.head_us);
+  rec_clear (&r);
+}
+
+/* Runs with the seed that the tool's README example uses until a seed gives
+ * at least @want frames (random weights often emit ⟨eos⟩ early). */
+static guint64
+seed_with_frames (VvSession *s, guint want)
+{
+  for (guint64 seed = 1; seed < 64; seed++) {
+    Rec r;
+    rec_init (&r);
+    VvSessionParams p = params_for (&r, seed);
+    p.max_frames = want;
+    VvSessionResult res;
+    g_assert_true (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2,
+            &p, &res, NULL));
+    rec_clear (&r);
+    if (res.n_frames >= want)
+      return seed;
+  }
+  g_test_skip ("no seed below 64 gives enough frames with these random weights");
+  return 0;
+}
+
+static void
+test_max_frames_and_abort (void)
+{
+  g_autoptr (VvSession) s = new_session ();
+  guint64 seed = seed_with_frames (s, 4);
+  if (seed == 0)
+    return;
+  Rec r;
+  rec_init (&r);
+  VvSessionParams p = params_for (&r, seed);
+  p.max_frames = 4;
+  VvSessionResult res;
+  g_assert_true (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2, &p,
+          &res, NULL));
+  g_assert_cmpuint (res.n_frames, ==, 4);
+  g_assert_cmpint (res.stop_reason, ==, VV_STOP_MAX_FRAMES);
+  g_assert_cmpstr (vv_stop_reason_to_string (res.stop_reason), ==, "max-frames");
+  g_autoptr (GArray) full = g_array_copy (r.audio);
+  rec_clear (&r);
+
+  rec_init (&r);
+  p = params_for (&r, seed);
+  r.abort_after_frames = 2;
+  g_assert_true (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2, &p,
+          &res, NULL));
+  g_assert_cmpint (res.stop_reason, ==, VV_STOP_ABORTED);
+  g_assert_cmpuint (res.n_frames, ==, 2);
+  /* the first two frames are those of the longer run */
+  g_assert_cmpmem (r.audio->data, 2 * 3200 * sizeof (gfloat), full->data,
+      2 * 3200 * sizeof (gfloat));
+  rec_clear (&r);
+}
+
+/* prepare + generate_prompt, through a serialization round trip, equals
+ * generate; injected noise equal to the seed's own draws changes nothing
+ * only when deterministic voices are used (the voice sampling consumes the
+ * generator first). */
+static void
+test_prepare_and_serialize (void)
+{
+  g_autoptr (VvSession) s = new_session ();
+  g_autoptr (GError) error = NULL;
+  Rec a, b;
+  rec_init (&a);
+  rec_init (&b);
+  VvSessionParams pa = params_for (&a, 5);
+  pa.max_frames = 5;
+  VvSessionResult ra, rb;
+  g_assert_true (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2,
+          &pa, &ra, &error));
+
+  g_autoptr (VvPrompt) prompt = vv_session_prepare (s, SCRIPT, (const gfloat *const *) clips,
+      clip_len, 2, &error);
+  g_assert_no_error (error);
+  gsize n_ids, n_pos;
+  vv_prompt_get_ids (prompt, &n_ids);
+  vv_prompt_get_voice_positions (prompt, &n_pos);
+  g_assert_cmpuint (n_ids, ==, ra.prompt_length);
+  /* ceil(7000/3200) + ceil(12345/3200) placeholders */
+  g_assert_cmpuint (n_pos, ==, 3 + 4);
+  g_assert_cmpuint (vv_prompt_get_n_voices (prompt), ==, 2);
+  g_autoptr (GBytes) bytes = vv_prompt_serialize (prompt);
+  g_autoptr (VvPrompt) back = vv_prompt_deserialize (bytes, &error);
+  g_assert_no_error (error);
+  g_autoptr (GBytes) bytes2 = vv_prompt_serialize (back);
+  g_assert_true (g_bytes_equal (bytes, bytes2));
+
+  VvSessionParams pb = params_for (&b, 5);
+  pb.max_frames = 5;
+  g_assert_true (vv_session_generate_prompt (s, back, &pb, &rb, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (ra.n_frames, ==, rb.n_frames);
+  g_assert_cmpuint (a.audio->len, ==, b.audio->len);
+  g_assert_cmpmem (a.audio->data, a.audio->len * 4, b.audio->data, b.audio->len * 4);
+  g_assert_cmpmem (a.tokens->data, a.tokens->len * 4, b.tokens->data, b.tokens->len * 4);
+  rec_clear (&a);
+  rec_clear (&b);
+}
+
+/* Frame i's noise comes from row i of the injected array: the same rows
+ * twice give the same output, other rows other output, too few rows an
+ * error naming the count. */
+static void
+test_injected_noise (void)
+{
+  g_autoptr (VvSession) s = new_session ();
+  g_autoptr (GError) error = NULL;
+  guint64 seed = seed_with_frames (s, 3);
+  if (seed == 0)
+    return;
+  const gsize rows = 64;
+  g_autofree gfloat *noise = g_new (gfloat, rows * 64);
+  g_autofree gfloat *noise2 = g_new (gfloat, rows * 64);
+  GRand *rand = g_rand_new_with_seed (9);
+  for (gsize i = 0; i < rows * 64; i++) {
+    noise[i] = (gfloat) g_rand_double_range (rand, -2, 2);
+    noise2[i] = (gfloat) g_rand_double_range (rand, -2, 2);
+  }
+  g_rand_free (rand);
+
+  Rec a, b, c;
+  rec_init (&a);
+  rec_init (&b);
+  rec_init (&c);
+  VvSessionResult res;
+  VvSessionParams p = params_for (&a, 1);
+  p.deterministic_voice = TRUE;
+  p.noise = noise;
+  p.noise_frames = rows;
+  p.max_frames = 3;
+  g_assert_true (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2, &p,
+          &res, &error));
+  g_assert_no_error (error);
+  /* the seed is irrelevant with deterministic voices and injected noise */
+  p = params_for (&b, 77);
+  p.deterministic_voice = TRUE;
+  p.noise = noise;
+  p.noise_frames = rows;
+  p.max_frames = 3;
+  g_assert_true (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2, &p,
+          &res, &error));
+  g_assert_cmpuint (a.audio->len, ==, b.audio->len);
+  g_assert_cmpmem (a.audio->data, a.audio->len * 4, b.audio->data, b.audio->len * 4);
+  if (a.latents->len > 0) {
+    p = params_for (&c, 1);
+    p.deterministic_voice = TRUE;
+    p.noise = noise2;
+    p.noise_frames = rows;
+    p.max_frames = 3;
+    g_assert_true (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2,
+            &p, &res, &error));
+    g_assert_true (c.latents->len == 0 || memcmp (a.latents->data, c.latents->data,
+            MIN (a.latents->len, c.latents->len) * 4) != 0);
+  }
+  rec_clear (&a);
+  rec_clear (&b);
+  rec_clear (&c);
+
+  if (seed != 0) {
+    Rec d;
+    rec_init (&d);
+    p = params_for (&d, seed);
+    p.noise = noise;
+    p.noise_frames = 1;
+    p.max_frames = 3;
+    g_assert_false (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2,
+            &p, &res, &error));
+    g_assert_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_NOISE);
+    g_assert_nonnull (strstr (error->message, "1 frames"));
+    rec_clear (&d);
+  }
+}
+
+static void
+test_bad_params (void)
+{
+  g_autoptr (VvSession) s = new_session ();
+  g_autoptr (GError) error = NULL;
+  VvSessionParams p = vv_session_default_params ();
+  p.n_steps = 0;
+  g_assert_false (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2, &p,
+          NULL, &error));
+  g_assert_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID);
+  g_clear_error (&error);
+  p = vv_session_default_params ();
+  p.cfg_scale = NAN;
+  g_assert_false (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2, &p,
+          NULL, &error));
+  g_assert_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID);
+  g_clear_error (&error);
+  /* two speakers, one voice */
+  g_assert_false (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 1,
+          NULL, NULL, &error));
+  g_assert_error (error, VV_PROCESSOR_ERROR, VV_PROCESSOR_ERROR_VOICES);
+  g_clear_error (&error);
+  /* a session without tokenizer only takes prepared prompts */
+  g_autoptr (VvSession) bare = vv_session_new (model, NULL, backend, &error);
+  g_assert_no_error (error);
+  g_assert_null (vv_session_prepare (bare, SCRIPT, (const gfloat *const *) clips, clip_len, 2,
+          &error));
+  g_assert_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID);
+}
+
+/* Every truncation and a set of corruptions of a serialized prompt give a
+ * VV_PROMPT_ERROR_FORMAT error, never a crash. */
+static void
+test_damaged_prompts (void)
+{
+  g_autoptr (VvSession) s = new_session ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvPrompt) prompt = vv_session_prepare (s, SCRIPT, (const gfloat *const *) clips,
+      clip_len, 2, &error);
+  g_assert_no_error (error);
+  g_autoptr (GBytes) bytes = vv_prompt_serialize (prompt);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  for (gsize n = 0; n < size; n += (n < 64 ? 1 : 37)) {
+    g_autoptr (GBytes) cut = g_bytes_new (data, n);
+    g_autoptr (VvPrompt) p = vv_prompt_deserialize (cut, &error);
+    g_assert_null (p);
+    g_assert_error (error, VV_PROMPT_ERROR, VV_PROMPT_ERROR_FORMAT);
+    g_clear_error (&error);
+  }
+  /* header: magic, version, n_ids, n_pos, n_voices, dim */
+  const struct { gsize offset; guint32 value; } edits[] = {
+    { 0, 0x52505656 + 1 },      /* magic */
+    { 4, 2 },                   /* version */
+    { 8, 0xffffffffu },         /* n_ids */
+    { 12, 0x7fffffffu },        /* n_pos */
+    { 16, 1000 },               /* n_voices */
+    { 20, 0 },                  /* dim */
+    { 24 + 4 * 40, 7 },         /* a voice placeholder id replaced */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (edits); i++) {
+    g_autofree guint8 *copy = g_memdup2 (data, size);
+    guint32 le = GUINT32_TO_LE (edits[i].value);
+    memcpy (copy + edits[i].offset, &le, 4);
+    g_autoptr (GBytes) bad = g_bytes_new (copy, size);
+    g_autoptr (VvPrompt) p = vv_prompt_deserialize (bad, &error);
+    g_assert_null (p);
+    g_assert_error (error, VV_PROMPT_ERROR, VV_PROMPT_ERROR_FORMAT);
+    g_clear_error (&error);
+  }
+  /* a NaN in the voice means */
+  g_autofree guint8 *copy = g_memdup2 (data, size);
+  guint32 nan_bits = GUINT32_TO_LE (0x7fc00000u);
+  memcpy (copy + size - 4, &nan_bits, 4);
+  g_autoptr (GBytes) bad = g_bytes_new (copy, size);
+  g_assert_null (vv_prompt_deserialize (bad, &error));
+  g_assert_error (error, VV_PROMPT_ERROR, VV_PROMPT_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "not finite"));
+}
+
+/* vvtokenize caches a shorter clip encoded with zeros up to whole frames;
+ * the reference pads it to the batch's longest clip. The causal encoder
+ * must give the same frames both ways. */
+static void
+test_voice_padding_rule (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvVoicePrompt) vp = vv_voice_prompt_new (model, backend, &error);
+  g_assert_no_error (error);
+  gsize nf1, nf2, nf3;
+  g_autofree gfloat *batch = NULL, *frames = NULL, *own = NULL;
+  g_assert_true (vv_voice_prompt_encode_means (vp, clips[0], clip_len[0], clip_len[1], &nf1,
+          &batch, &error));
+  g_assert_true (vv_voice_prompt_encode_means (vp, clips[0], clip_len[0], 3 * 3200, &nf2,
+          &frames, &error));
+  g_assert_true (vv_voice_prompt_encode_means (vp, clips[0], clip_len[0], 0, &nf3, &own,
+          &error));
+  g_assert_cmpuint (nf1, ==, 3);
+  g_assert_cmpuint (nf2, ==, 3);
+  g_assert_cmpuint (nf3, ==, 3);
+  g_assert_cmpmem (batch, nf1 * 64 * 4, frames, nf2 * 64 * 4);
+  /* the clip's own end padding is not zeros: its last partial frame differs
+   * (why the longest clip of a batch is encoded at its own length) */
+  g_assert_cmpmem (batch, 2 * 64 * 4, own, 2 * 64 * 4);
+  g_assert_true (memcmp (batch + 2 * 64, own + 2 * 64, 64 * 4) != 0);
+}
+
+/* vv_model_load_shared: one model per folder, however it is named. */
+static void
+test_shared_model (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvModel) a = vv_model_load_shared (model_dir, VV_MODEL_LOAD_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_autofree gchar *other = g_build_filename (model_dir, ".", NULL);
+  g_autoptr (VvModel) b = vv_model_load_shared (other, VV_MODEL_LOAD_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_true (a == b);
+  g_assert_true (a != model);   /* the plain loader does not share */
+  g_assert_null (vv_model_load_shared ("/nonexistent/vv-model", VV_MODEL_LOAD_DEFAULT, &error));
+  g_assert_nonnull (strstr (error->message, "/nonexistent/vv-model"));
+  g_clear_error (&error);
+  /* after the last reference is dropped, a new load makes a new model */
+  VvModel *raw = vv_model_ref (a);
+  g_clear_pointer (&a, vv_model_unref);
+  g_clear_pointer (&b, vv_model_unref);
+  vv_model_unref (raw);
+  g_autoptr (VvModel) c = vv_model_load_shared (model_dir, VV_MODEL_LOAD_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (c);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  vv_test_make_checkpoint (11, &tmp_root, &model_dir, &model, &backend);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *tok_dir = g_build_filename (g_getenv ("VV_DATA_DIR"), "qwen2-tokenizer",
+      NULL);
+  tok = vv_tokenizer_new_from_dir (tok_dir, &error);
+  g_assert_no_error (error);
+  for (guint c = 0; c < 2; c++) {
+    clips[c] = g_new (gfloat, clip_len[c]);
+    for (gsize i = 0; i < clip_len[c]; i++)
+      clips[c][i] = 0.3f * sinf (2 * G_PI * (c ? 330.0f : 220.0f) * i / 24000.0f)
+          + 0.05f * sinf (0.37f * i * (c + 1));
+  }
+
+  g_test_add_func ("/session/defaults", test_defaults);
+  g_test_add_func ("/session/callbacks", test_callbacks);
+  g_test_add_func ("/session/max-frames-and-abort", test_max_frames_and_abort);
+  g_test_add_func ("/session/prepare-and-serialize", test_prepare_and_serialize);
+  g_test_add_func ("/session/injected-noise", test_injected_noise);
+  g_test_add_func ("/session/bad-params", test_bad_params);
+  g_test_add_func ("/session/damaged-prompts", test_damaged_prompts);
+  g_test_add_func ("/session/voice-padding-rule", test_voice_padding_rule);
+  g_test_add_func ("/session/shared-model", test_shared_model);
+  int ret = g_test_run ();
+
+  for (guint c = 0; c < 2; c++)
+    g_free (clips[c]);
+  vv_tokenizer_unref (tok);
+  vv_test_free_checkpoint (tmp_root, model_dir, model, backend);
+  return ret;
+}
