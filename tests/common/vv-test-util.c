@@ -54,6 +54,13 @@ void
 vv_test_check_vec (const gchar *dir, const gchar *name, const gfloat *ours, gint64 rows,
     gint64 cols)
 {
+  vv_test_check_vec_tol (dir, name, ours, rows, cols, 1e-4);
+}
+
+void
+vv_test_check_vec_tol (const gchar *dir, const gchar *name, const gfloat *ours, gint64 rows,
+    gint64 cols, gdouble tol)
+{
   g_autoptr (VvNpyArray) ref = vv_test_load_npy (dir, name);
   if (cols == 0) {
     g_assert_cmpint (ref->ndim, ==, 1);
@@ -77,7 +84,7 @@ vv_test_check_vec (const gchar *dir, const gchar *name, const gfloat *ours, gint
     }
     max_ref = MAX (max_ref, fabs (ref->data[i]));
   }
-  gdouble bound = 1e-4 * (1.0 + max_ref);
+  gdouble bound = tol * (1.0 + max_ref);
   g_test_message ("%s: max|err| = %.3e, bound = %.3e (max|ref| = %.4g, %" G_GSIZE_FORMAT
       " values)", name, max_err, bound, max_ref, ref->n);
   /* Not fatal: every vector still gets compared and reported. */

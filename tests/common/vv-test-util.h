@@ -21,6 +21,9 @@ VvNpyArray *vv_test_load_npy (const gchar *dir, const gchar *name);
  * g_test_message and fails the test case (without aborting) past it. */
 void        vv_test_check_vec (const gchar *dir, const gchar *name, const gfloat *ours,
                                gint64 rows, gint64 cols);
+/* The same with the bound max|ours − ref| ≤ @tol · (1 + max|ref|). */
+void        vv_test_check_vec_tol (const gchar *dir, const gchar *name, const gfloat *ours,
+                                   gint64 rows, gint64 cols, gdouble tol);
 
 /* Fails the test case unless the sha256 of @path is @want; @hint says how
  * to regenerate whatever depends on that file. */
