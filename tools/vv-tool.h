@@ -23,6 +23,7 @@ int vv_tool_synth (int argc, char **argv);
 int vv_bench_tokenizer (int argc, char **argv);
 int vv_bench_gemv (int argc, char **argv);
 int vv_bench_vae (int argc, char **argv);
+int vv_bench_synth (int argc, char **argv);
 gdouble vv_bench_read_bandwidth (gsize mib, gint n_threads, gint iters);
 
 /* Default tokenizer folder: $VV_DATA_DIR/qwen2-tokenizer, else the one

@@ -385,7 +385,7 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
       break;
     }
     TIMED (connector_us, vv_lm_logits_control (s->lm, h_pos, logits, error));
-    gint32 token = pick_token (logits);
+    gint32 token = p->force_diffusion ? VV_TOKEN_DIFFUSION : pick_token (logits);
     if (p->new_token)
       p->new_token (token, res.n_steps, p->new_token_user_data);
     res.n_steps++;

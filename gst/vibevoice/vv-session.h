@@ -78,6 +78,10 @@ typedef gboolean (*VvSessionAbortFunc) (gpointer user_data);
  *   row i used by frame i instead of drawing from the generator (for
  *   conformance against the reference with the same injected noise)
  * @noise_frames: rows of @noise; generating more frames is an error
+ * @force_diffusion: benchmark/debug only: take ⟨diffusion⟩ at every step
+ *   whatever the logits say (they are still computed), so a random-weight
+ *   model makes exactly @max_frames frames (the §2.5 length limit still
+ *   applies); the output is not what the model would say
  *
  * Get the defaults with vv_session_default_params(), then change fields.
  */
@@ -90,6 +94,7 @@ typedef struct {
   gint n_threads;
   const gfloat *noise;
   gsize noise_frames;
+  gboolean force_diffusion;
 
   VvSessionNewFrameFunc new_frame;
   gpointer new_frame_user_data;

@@ -41,6 +41,8 @@ check "tokenize invalid utf-8" 1 "UTF-8" -- "$tool" tokenize $'abc\xff'
 check "tokenize missing tokenizer dir" 1 "$tmp/notok" -- "$tool" tokenize --tokenizer "$tmp/notok" "Hello"
 check "bench lists benchmarks" 0 "tokenizer" -- "$tool" bench --help
 check "bench load" 0 "run 1: .* ms" -- "$tool" bench load --iters 1 "$tmp/tiny"
+check "bench synth" 0 "real-time factor: [0-9.]+" -- "$tool" bench synth --model "$tmp/tiny" --frames 2 --iters 1 --bandwidth-mib 0
+check "bench synth --json" 0 "^2 " -- sh -c '"$0" bench synth --model "$1/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --json | python3 -c "import json, sys; d = json.load(sys.stdin); print(d[\"frames\"], d[\"ms_per_frame\"][\"total\"])"' "$tool" "$tmp"
 
 # encode / decode (σ-VAE) on a generated stereo 16 kHz WAV (resampled to 24 kHz mono)
 python3 - "$tmp/tone.wav" <<'PY'
