@@ -174,20 +174,27 @@ decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **e
   g_object_set (src, "location", path, NULL);
   GArray *samples = g_array_new (FALSE, FALSE, sizeof (gfloat));
   gst_element_set_state (pipe, GST_STATE_PLAYING);
-  GstSample *sample;
-  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink))) != NULL) {
-    GstBuffer *buf = gst_sample_get_buffer (sample);
-    GstMapInfo map;
-    if (buf && gst_buffer_map (buf, &map, GST_MAP_READ)) {
-      g_array_append_vals (samples, map.data, map.size / sizeof (gfloat));
-      gst_buffer_unmap (buf, &map);
-    }
-    gst_sample_unref (sample);
-  }
-  /* EOS or error: look for an error on the bus. */
+  /* Pull until EOS; an error never brings EOS, so watch the bus too. */
   GstBus *bus = gst_element_get_bus (pipe);
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  GstMessage *msg = NULL;
   gboolean ok = TRUE;
+  for (;;) {
+    GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 50 * GST_MSECOND);
+    if (sample != NULL) {
+      GstBuffer *buf = gst_sample_get_buffer (sample);
+      GstMapInfo map;
+      if (buf && gst_buffer_map (buf, &map, GST_MAP_READ)) {
+        g_array_append_vals (samples, map.data, map.size / sizeof (gfloat));
+        gst_buffer_unmap (buf, &map);
+      }
+      gst_sample_unref (sample);
+      continue;
+    }
+    if (gst_app_sink_is_eos (GST_APP_SINK (sink)))
+      break;
+    if ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR)) != NULL)
+      break;
+  }
   if (msg != NULL) {
     GError *gerr = NULL;
     gst_message_parse_error (msg, &gerr, NULL);
@@ -195,10 +202,6 @@ decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **e
         "voice file %s could not be decoded: %s", path, gerr ? gerr->message : "error");
     g_clear_error (&gerr);
     gst_message_unref (msg);
-    ok = FALSE;
-  } else if (!gst_app_sink_is_eos (GST_APP_SINK (sink))) {
-    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,
-        "voice file %s could not be decoded", path);
     ok = FALSE;
   } else if (samples->len == 0) {
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,

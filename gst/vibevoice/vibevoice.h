@@ -22,4 +22,5 @@
 #include <vibevoice/vv-scheduler.h>
 #include <vibevoice/vv-diffusion-head.h>
 #include <vibevoice/vv-prompt.h>
+#include <vibevoice/vv-dialog.h>
 #include <vibevoice/vv-session.h>

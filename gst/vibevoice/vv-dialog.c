@@ -1,0 +1,544 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vv-dialog.h"
+
+#include <json-glib/json-glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+G_DEFINE_QUARK (vv-dialog-error-quark, vv_dialog_error)
+
+struct _VvDialogParser {
+  GString *partial;            /* bytes of the line not yet ended */
+  guint line;                  /* lines completed so far */
+  gboolean flush_on_newline;
+  VvDialogTurn *current;       /* may still get continuation lines */
+  /* tags on lines of their own, for the next turn */
+  gchar *pending_role;
+  gchar *pending_emotion;
+  guint pending_pause_ms;
+  guint pending_line;
+  GPtrArray *speakers;         /* distinct labels, lower-cased */
+  guint n_turns;
+};
+
+void
+vv_dialog_turn_free (VvDialogTurn *turn)
+{
+  if (turn == NULL)
+    return;
+  g_free (turn->speaker);
+  g_free (turn->text);
+  g_free (turn->emotion);
+  g_free (turn);
+}
+
+VvDialogParser *
+vv_dialog_parser_new (void)
+{
+  VvDialogParser *p = g_new0 (VvDialogParser, 1);
+  p->partial = g_string_new (NULL);
+  p->speakers = g_ptr_array_new_with_free_func (g_free);
+  return p;
+}
+
+void
+vv_dialog_parser_reset (VvDialogParser *p)
+{
+  g_string_truncate (p->partial, 0);
+  p->line = 0;
+  g_clear_pointer (&p->current, vv_dialog_turn_free);
+  g_clear_pointer (&p->pending_role, g_free);
+  g_clear_pointer (&p->pending_emotion, g_free);
+  p->pending_pause_ms = 0;
+  p->pending_line = 0;
+  g_ptr_array_set_size (p->speakers, 0);
+  p->n_turns = 0;
+}
+
+void
+vv_dialog_parser_free (VvDialogParser *p)
+{
+  if (p == NULL)
+    return;
+  vv_dialog_parser_reset (p);
+  g_string_free (p->partial, TRUE);
+  g_ptr_array_unref (p->speakers);
+  g_free (p);
+}
+
+void
+vv_dialog_parser_set_flush_on_newline (VvDialogParser *p, gboolean flush)
+{
+  p->flush_on_newline = flush;
+}
+
+static void
+warn (GPtrArray *warnings, const gchar *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+warn (GPtrArray *warnings, const gchar *fmt, ...)
+{
+  if (warnings == NULL)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  g_ptr_array_add (warnings, g_strdup_vprintf (fmt, ap));
+  va_end (ap);
+}
+
+/* Registers @label; errors past VV_DIALOG_MAX_SPEAKERS. @where: "line 5". */
+static gboolean
+note_speaker (GPtrArray *speakers, const gchar *label, const gchar *where, GError **error)
+{
+  g_autofree gchar *key = g_utf8_casefold (label, -1);
+  for (guint i = 0; i < speakers->len; i++)
+    if (strcmp (g_ptr_array_index (speakers, i), key) == 0)
+      return TRUE;
+  if (speakers->len >= VV_DIALOG_MAX_SPEAKERS) {
+    GString *list = g_string_new (NULL);
+    for (guint i = 0; i < speakers->len; i++)
+      g_string_append_printf (list, "%s%s", i ? ", " : "",
+          (const gchar *) g_ptr_array_index (speakers, i));
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_TOO_MANY_SPEAKERS,
+        "%s: speaker '%s' would be a fifth speaker (already %s); VibeVoice supports at most %d",
+        where, label, list->str, VV_DIALOG_MAX_SPEAKERS);
+    g_string_free (list, TRUE);
+    return FALSE;
+  }
+  g_ptr_array_add (speakers, g_steal_pointer (&key));
+  return TRUE;
+}
+
+/* "500ms", "1.5s", "2 s", "short" -> milliseconds. */
+static gboolean
+parse_pause (const gchar *value, guint *ms)
+{
+  g_autofree gchar *v = g_ascii_strdown (value, -1);
+  g_strstrip (v);
+  if (strcmp (v, "short") == 0) {
+    *ms = VV_DIALOG_PAUSE_SHORT_MS;
+    return TRUE;
+  } else if (strcmp (v, "medium") == 0) {
+    *ms = VV_DIALOG_PAUSE_MEDIUM_MS;
+    return TRUE;
+  } else if (strcmp (v, "long") == 0) {
+    *ms = VV_DIALOG_PAUSE_LONG_MS;
+    return TRUE;
+  }
+  gchar *end = NULL;
+  gdouble x = g_ascii_strtod (v, &end);
+  if (end == v || x < 0 || x > 3600e3)
+    return FALSE;
+  while (*end == ' ')
+    end++;
+  if (strcmp (end, "ms") == 0)
+    *ms = (guint) (x + 0.5);
+  else if (strcmp (end, "s") == 0)
+    *ms = (guint) (x * 1000 + 0.5);
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* "Speaker 12:" at the start of @s (case-insensitive, as the reference's
+ * regex); sets the label and the rest. */
+static gboolean
+match_speaker_n (const gchar *s, gchar **label, const gchar **rest)
+{
+  if (g_ascii_strncasecmp (s, "speaker", 7) != 0)
+    return FALSE;
+  const gchar *p = s + 7;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  const gchar *d = p;
+  while (g_ascii_isdigit (*p))
+    p++;
+  if (p == d)
+    return FALSE;
+  const gchar *d_end = p;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  if (*p != ':')
+    return FALSE;
+  *label = g_strndup (d, d_end - d);
+  *rest = p + 1;
+  return TRUE;
+}
+
+/* "Name: text": a name starts with a letter and holds letters, digits,
+ * spaces, '_', '-', '.', at most 32 characters. */
+static gboolean
+match_name (const gchar *s, gchar **label, const gchar **rest)
+{
+  const gchar *colon = strchr (s, ':');
+  if (colon == NULL || colon == s)
+    return FALSE;
+  gunichar first = g_utf8_get_char (s);
+  if (!g_unichar_isalpha (first))
+    return FALSE;
+  glong chars = 0;
+  for (const gchar *p = s; p < colon; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+    if (!(g_unichar_isalnum (c) || c == ' ' || c == '_' || c == '-' || c == '.'))
+      return FALSE;
+    chars++;
+  }
+  if (chars > 32)
+    return FALSE;
+  *label = g_strstrip (g_strndup (s, colon - s));
+  *rest = colon + 1;
+  return TRUE;
+}
+
+/* While a turn is open, "Some words: more" is more likely prose than a new
+ * speaker: it starts a turn only if the name is a known speaker, or one or
+ * two words starting with an upper-case letter ("Alice:", "Dr. Smith:"). */
+static gboolean
+match_name_turn (VvDialogParser *p, const gchar *s, gchar **label, const gchar **rest)
+{
+  g_autofree gchar *lab = NULL;
+  const gchar *r = NULL;
+  if (!match_name (s, &lab, &r))
+    return FALSE;
+  gboolean ok = FALSE;
+  if (p->current == NULL) {
+    ok = TRUE;
+  } else {
+    g_autofree gchar *key = g_utf8_casefold (lab, -1);
+    for (guint i = 0; i < p->speakers->len && !ok; i++)
+      ok = strcmp (g_ptr_array_index (p->speakers, i), key) == 0;
+    if (!ok) {
+      guint words = 1;
+      for (const gchar *c = lab; *c; c++)
+        if (*c == ' ' && c[1] != ' ')
+          words++;
+      ok = words <= 2 && g_unichar_isupper (g_utf8_get_char (lab));
+    }
+  }
+  if (ok) {
+    *label = g_steal_pointer (&lab);
+    *rest = r;
+  }
+  return ok;
+}
+
+static void
+emit_current (VvDialogParser *p, GPtrArray *turns)
+{
+  if (p->current == NULL)
+    return;
+  g_ptr_array_add (turns, p->current);
+  p->current = NULL;
+  p->n_turns++;
+}
+
+/* One complete line (without its newline). */
+static gboolean
+parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warnings,
+    GError **error)
+{
+  const guint no = p->line;
+  g_autofree gchar *where = g_strdup_printf ("line %u", no);
+  gsize len = strlen (line);
+  if (len > 0 && line[len - 1] == '\r')
+    line[--len] = '\0';
+  const gchar *bad = NULL;
+  if (!g_utf8_validate (line, len, &bad)) {
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_UTF8,
+        "line %u: invalid UTF-8 at byte %" G_GSIZE_FORMAT " of the line", no,
+        (gsize) (bad - line));
+    return FALSE;
+  }
+  gchar *s = g_strstrip (line);
+  if (*s == '\0' || *s == '#')
+    return TRUE;
+
+  /* Leading tags. */
+  g_autofree gchar *role = NULL, *emotion = NULL;
+  guint pause = 0;
+  gboolean tagged = FALSE;
+  while (*s == '[') {
+    gchar *close = strchr (s, ']');
+    if (close == NULL) {
+      g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+          "line %u: unterminated tag '%s'", no, s);
+      return FALSE;
+    }
+    g_autofree gchar *content = g_strstrip (g_strndup (s + 1, close - s - 1));
+    gchar *colon = strchr (content, ':');
+    if (colon == NULL) {
+      if (g_ascii_strncasecmp (content, "speaker", 7) == 0 && content[7] == ' ') {
+        g_free (role);
+        role = g_strstrip (g_strdup (content + 8));
+      } else {
+        g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_UNKNOWN_TAG,
+            "line %u: unknown tag [%s] (known: [Speaker X], [Role:X], [Emotion:X], "
+            "[Pause:Short|Medium|Long|500ms|1.5s])", no, content);
+        return FALSE;
+      }
+    } else {
+      *colon = '\0';
+      gchar *name = g_strstrip (content), *value = g_strstrip (colon + 1);
+      if (g_ascii_strcasecmp (name, "role") == 0 && *value) {
+        g_free (role);
+        role = g_strdup (value);
+      } else if (g_ascii_strcasecmp (name, "emotion") == 0 && *value) {
+        g_free (emotion);
+        emotion = g_utf8_strdown (value, -1);
+      } else if (g_ascii_strcasecmp (name, "pause") == 0) {
+        guint ms;
+        if (!parse_pause (value, &ms)) {
+          g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+              "line %u: bad pause length '%s' (Short, Medium, Long, or like 500ms / 1.5s)",
+              no, value);
+          return FALSE;
+        }
+        pause += ms;
+      } else {
+        g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_UNKNOWN_TAG,
+            "line %u: unknown tag [%s:%s] (known: [Speaker X], [Role:X], [Emotion:X], "
+            "[Pause:...])", no, name, value);
+        return FALSE;
+      }
+    }
+    tagged = TRUE;
+    s = g_strchug (close + 1);
+  }
+
+  if (*s == '\0') {
+    /* tags alone: they apply to the next turn, which a pause also ends */
+    if (role) {
+      g_free (p->pending_role);
+      p->pending_role = g_steal_pointer (&role);
+    }
+    if (emotion) {
+      g_free (p->pending_emotion);
+      p->pending_emotion = g_steal_pointer (&emotion);
+    }
+    if (pause > 0) {
+      emit_current (p, turns);
+      p->pending_pause_ms += pause;
+    }
+    if (p->pending_line == 0)
+      p->pending_line = no;
+    return TRUE;
+  }
+
+  g_autofree gchar *label = NULL;
+  const gchar *rest = NULL;
+  if (match_speaker_n (s, &label, &rest)) {
+    /* `Speaker N:` wins over a role tag on the same line */
+  } else if (role != NULL || p->pending_role != NULL) {
+    label = g_strdup (role ? role : p->pending_role);
+    rest = s;
+  } else if (!tagged && p->current != NULL && !p->flush_on_newline
+      && !match_name_turn (p, s, &label, &rest)) {
+    /* a continuation line */
+    gchar *joined = *p->current->text ? g_strconcat (p->current->text, " ", s, NULL)
+        : g_strdup (s);
+    g_free (p->current->text);
+    p->current->text = joined;
+    return TRUE;
+  } else if (label == NULL && !match_name_turn (p, s, &label, &rest)) {
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+        "line %u: not a turn: expected 'Speaker N: text', '[Speaker A] text' or "
+        "'Name: text'%s", no, p->current ? "" : " (there is no turn before it to continue)");
+    return FALSE;
+  }
+
+  g_autofree gchar *text = g_strstrip (g_strdup (rest));
+  if (*label == '\0') {
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+        "line %u: empty speaker name", no);
+    return FALSE;
+  }
+  if (!note_speaker (p->speakers, label, where, error))
+    return FALSE;
+  emit_current (p, turns);
+  guint total_pause = p->pending_pause_ms + pause;
+  if (*text == '\0') {
+    warn (warnings, "line %u: speaker %s has no text; the turn is skipped", no, label);
+    /* keep a pause for the next turn */
+    p->pending_pause_ms = total_pause;
+    g_clear_pointer (&p->pending_role, g_free);
+    g_clear_pointer (&p->pending_emotion, g_free);
+    return TRUE;
+  }
+  VvDialogTurn *t = g_new0 (VvDialogTurn, 1);
+  t->speaker = g_steal_pointer (&label);
+  t->text = g_steal_pointer (&text);
+  t->emotion = emotion ? g_steal_pointer (&emotion) : g_steal_pointer (&p->pending_emotion);
+  t->pause_ms = total_pause;
+  t->line = no;
+  p->current = t;
+  p->pending_pause_ms = 0;
+  p->pending_line = 0;
+  g_clear_pointer (&p->pending_role, g_free);
+  g_clear_pointer (&p->pending_emotion, g_free);
+  if (p->flush_on_newline)
+    emit_current (p, turns);
+  return TRUE;
+}
+
+gboolean
+vv_dialog_parser_feed (VvDialogParser *p, const gchar *data, gsize len, GPtrArray *turns,
+    GPtrArray *warnings, GError **error)
+{
+  g_return_val_if_fail (p != NULL && turns != NULL, FALSE);
+  gsize start = 0;
+  for (gsize i = 0; i < len; i++) {
+    if (data[i] != '\n')
+      continue;
+    g_string_append_len (p->partial, data + start, i - start);
+    start = i + 1;
+    p->line++;
+    if (memchr (p->partial->str, '\0', p->partial->len) != NULL) {
+      g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_UTF8,
+          "line %u: contains a NUL byte", p->line);
+      return FALSE;
+    }
+    gboolean ok = parse_line (p, p->partial->str, turns, warnings, error);
+    g_string_truncate (p->partial, 0);
+    if (!ok)
+      return FALSE;
+  }
+  g_string_append_len (p->partial, data + start, len - start);
+  return TRUE;
+}
+
+gboolean
+vv_dialog_parser_finish (VvDialogParser *p, GPtrArray *turns, GPtrArray *warnings,
+    GError **error)
+{
+  g_return_val_if_fail (p != NULL && turns != NULL, FALSE);
+  if (p->partial->len > 0 && !vv_dialog_parser_feed (p, "\n", 1, turns, warnings, error))
+    return FALSE;
+  emit_current (p, turns);
+  if (p->pending_pause_ms > 0) {
+    /* a pause at the very end: silence after the last turn */
+    VvDialogTurn *t = g_new0 (VvDialogTurn, 1);
+    t->speaker = g_strdup ("");
+    t->text = g_strdup ("");
+    t->pause_ms = p->pending_pause_ms;
+    t->line = p->pending_line;
+    g_ptr_array_add (turns, t);
+    p->pending_pause_ms = 0;
+  }
+  if (p->n_turns == 0) {
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_EMPTY,
+        "the script holds no turn (%u line%s read); expected lines like 'Speaker 1: text'",
+        p->line, p->line == 1 ? "" : "s");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+GPtrArray *
+vv_dialog_parse_json (const gchar *data, gsize len, GPtrArray *warnings, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) local = NULL;
+  if (!json_parser_load_from_data (parser, data, (gssize) len, &local)) {
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX, "JSON script: %s",
+        local->message);
+    return NULL;
+  }
+  JsonNode *root = json_parser_get_root (parser);
+  JsonArray *arr = NULL;
+  if (root && JSON_NODE_HOLDS_ARRAY (root)) {
+    arr = json_node_get_array (root);
+  } else if (root && JSON_NODE_HOLDS_OBJECT (root)) {
+    JsonNode *t = json_object_get_member (json_node_get_object (root), "turns");
+    if (t && JSON_NODE_HOLDS_ARRAY (t))
+      arr = json_node_get_array (t);
+  }
+  if (arr == NULL) {
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+        "JSON script: expected an array of turns or an object with a \"turns\" array");
+    return NULL;
+  }
+  g_autoptr (GPtrArray) turns = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      vv_dialog_turn_free);
+  g_autoptr (GPtrArray) speakers = g_ptr_array_new_with_free_func (g_free);
+  guint pending_pause = 0;
+  guint n = json_array_get_length (arr);
+  for (guint i = 0; i < n; i++) {
+    JsonNode *node = json_array_get_element (arr, i);
+    g_autofree gchar *where = g_strdup_printf ("JSON turn %u", i + 1);
+    if (!JSON_NODE_HOLDS_OBJECT (node)) {
+      g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX, "%s: not an object", where);
+      return NULL;
+    }
+    JsonObject *o = json_node_get_object (node);
+    g_autofree gchar *speaker = NULL;
+    const gchar *text = NULL, *emotion = NULL;
+    guint pause = 0;
+    GList *members = json_object_get_members (o);
+    for (GList *m = members; m; m = m->next) {
+      const gchar *k = m->data;
+      JsonNode *v = json_object_get_member (o, k);
+      GType vt = JSON_NODE_HOLDS_VALUE (v) ? json_node_get_value_type (v) : G_TYPE_INVALID;
+      if (strcmp (k, "speaker") == 0 && vt == G_TYPE_STRING) {
+        speaker = g_strstrip (g_strdup (json_node_get_string (v)));
+      } else if (strcmp (k, "speaker") == 0 && vt == G_TYPE_INT64) {
+        speaker = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (v));
+      } else if (strcmp (k, "text") == 0 && vt == G_TYPE_STRING) {
+        text = json_node_get_string (v);
+      } else if (strcmp (k, "emotion") == 0 && vt == G_TYPE_STRING) {
+        emotion = json_node_get_string (v);
+      } else if (strcmp (k, "pause_ms") == 0 && vt == G_TYPE_INT64
+          && json_node_get_int (v) >= 0 && json_node_get_int (v) <= 3600000) {
+        pause = (guint) json_node_get_int (v);
+      } else if (strcmp (k, "speaker") == 0 || strcmp (k, "text") == 0
+          || strcmp (k, "emotion") == 0 || strcmp (k, "pause_ms") == 0) {
+        g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+            "%s: field \"%s\" has the wrong type (speaker: string or integer, text and "
+            "emotion: strings, pause_ms: integer 0..3600000)", where, k);
+        g_list_free (members);
+        return NULL;
+      } else {
+        warn (warnings, "%s: unknown field \"%s\" ignored", where, k);
+      }
+    }
+    g_list_free (members);
+    g_autofree gchar *t = text ? g_strstrip (g_strdup (text)) : g_strdup ("");
+    if (*t == '\0') {
+      if (pause == 0 && speaker != NULL)
+        warn (warnings, "%s: speaker %s has no text; the turn is skipped", where, speaker);
+      pending_pause += pause;
+      continue;
+    }
+    if (speaker == NULL || *speaker == '\0') {
+      g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+          "%s: a turn with text needs a \"speaker\"", where);
+      return NULL;
+    }
+    if (!note_speaker (speakers, speaker, where, error))
+      return NULL;
+    VvDialogTurn *turn = g_new0 (VvDialogTurn, 1);
+    turn->speaker = g_steal_pointer (&speaker);
+    turn->text = g_steal_pointer (&t);
+    turn->emotion = emotion && *emotion ? g_utf8_strdown (emotion, -1) : NULL;
+    turn->pause_ms = pending_pause + pause;
+    turn->line = i + 1;
+    pending_pause = 0;
+    g_ptr_array_add (turns, turn);
+  }
+  if (turns->len == 0) {
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_EMPTY,
+        "JSON script: no turn with text (%u elements)", n);
+    return NULL;
+  }
+  if (pending_pause > 0) {
+    VvDialogTurn *turn = g_new0 (VvDialogTurn, 1);
+    turn->speaker = g_strdup ("");
+    turn->text = g_strdup ("");
+    turn->pause_ms = pending_pause;
+    turn->line = n;
+    g_ptr_array_add (turns, turn);
+  }
+  return g_steal_pointer (&turns);
+}

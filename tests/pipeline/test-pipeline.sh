@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# gst-launch pipelines on the tiny model, as a user runs them (TAP output).
+# The audio of the element chain must equal `vibevoice synth` sample for
+# sample for the same seed. Environment from meson: VV_TOOL, VV_TINY_MODEL,
+# VV_EXAMPLES_DIR, GST_PLUGIN_PATH, GST_REGISTRY_1_0.
+set -u
+tool=${VV_TOOL:?run through meson test}
+model=${VV_TINY_MODEL:?}
+ex=${VV_EXAMPLES_DIR:?}
+here=$(cd "$(dirname "$0")" && pwd)
+wavcmp() { python3 "$here/wavcmp.py" "$@"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+ok() { n=$((n+1)); echo "ok $n - $1"; }
+not_ok() { n=$((n+1)); echo "not ok $n - $1"; shift; printf '%s\n' "$@" | sed 's/^/# /'; }
+# check NAME EXPECTED_STATUS GREP_PATTERN -- CMD...
+check() {
+  local name=$1 want=$2 pattern=$3; shift 4
+  local out status
+  out=$("$@" 2>&1); status=$?
+  if [ "$status" -ne "$want" ]; then
+    not_ok "$name" "exit $status, expected $want" "$out"; return
+  fi
+  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
+    not_ok "$name" "output does not match /$pattern/" "$out"; return
+  fi
+  ok "$name"
+}
+launch() { gst-launch-1.0 -q "$@"; }
+# error paths: see run-launch.py for why not gst-launch-1.0
+run() { /usr/bin/python3 "$here/run-launch.py" "$@"; }
+voices="1=$ex/voice-a.wav,2=$ex/voice-b.wav"
+
+# --- inspection -----------------------------------------------------------
+for e in vvdialogparse vvtokenize vvdiffuse vvvocode vvtts; do
+  check "gst-inspect $e" 0 "Long-name" -- gst-inspect-1.0 "$e"
+done
+check "vvdiffuse lists its properties" 0 "cfg-scale" -- gst-inspect-1.0 vvdiffuse
+check "vvvocode caps: F32LE audio" 0 "F32LE" -- gst-inspect-1.0 vvvocode
+check "caps offer memory:CUDAMemory" 0 "memory:CUDAMemory" -- gst-inspect-1.0 vvdiffuse
+check "plugin loads without warnings" 0 "" -- env G_DEBUG=fatal-warnings gst-inspect-1.0 vibevoice
+
+# --- the main pipeline == vibevoice synth ----------------------------------
+check "synth reference (seed 1)" 0 "frames, stop:" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --seed 1 --out "$tmp/synth.wav"
+check "pipeline: filesrc ! vvdialogparse ! vvtokenize ! vvdiffuse ! vvvocode ! wavenc" 0 "" -- \
+  launch filesrc location="$ex/two-speakers.txt" ! vvdialogparse ! vvtokenize model="$model" voices="$voices" ! vvdiffuse seed=1 ! vvvocode ! wavenc ! filesink location="$tmp/pipe.wav"
+check "pipeline audio == synth, sample for sample" 0 "identical" -- wavcmp same "$tmp/pipe.wav" "$tmp/synth.wav"
+check "pipeline without attached audio (vvvocode decodes)" 0 "" -- \
+  launch filesrc location="$ex/two-speakers.txt" ! vvdialogparse ! vvtokenize model="$model" voices="$voices" ! vvdiffuse seed=1 attach-audio=false ! vvvocode ! wavenc ! filesink location="$tmp/pipe-dec.wav"
+check "vvvocode's own decode == the loop's decode" 0 "identical" -- wavcmp same "$tmp/pipe-dec.wav" "$tmp/synth.wav"
+check "vvtts bin" 0 "" -- \
+  launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 ! wavenc ! filesink location="$tmp/tts.wav"
+check "vvtts audio == synth" 0 "identical" -- wavcmp same "$tmp/tts.wav" "$tmp/synth.wav"
+check "queues between the stages" 0 "" -- \
+  launch filesrc location="$ex/two-speakers.txt" ! vvdialogparse ! queue ! vvtokenize model="$model" voices="$voices" ! queue ! vvdiffuse seed=1 ! queue ! vvvocode ! queue ! wavenc ! filesink location="$tmp/q.wav"
+check "with queues: same audio" 0 "identical" -- wavcmp same "$tmp/q.wav" "$tmp/synth.wav"
+check "16-bit PCM through audioconvert" 0 "" -- \
+  launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 ! audioconvert ! audio/x-raw,format=S16LE ! wavenc ! filesink location="$tmp/s16.wav"
+check "16-bit output is 24 kHz mono" 0 "^24000 1 16 " -- wavcmp info "$tmp/s16.wav"
+
+# --- a pause: the window before it, exact silence, the window after ---------
+head -n 2 "$ex/two-speakers-pause.txt" > "$tmp/part1.txt"
+tail -n 2 "$ex/two-speakers-pause.txt" > "$tmp/part2.txt"
+check "synth of the first window (seed 3)" 0 "" -- "$tool" synth --model "$model" --script "$tmp/part1.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --seed 3 --out "$tmp/p1.wav"
+check "synth of the second window (seed 4)" 0 "" -- "$tool" synth --model "$model" --script "$tmp/part2.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --seed 4 --out "$tmp/p2.wav"
+# (seeds 3/4 give 4 and 3 frames on the tiny model: both windows hold audio)
+check "both windows hold audio" 0 "" -- python3 -c "import sys; sys.exit(0 if all(int(a.split()[3]) > 0 for a in sys.argv[1:]) else 1)" "$(wavcmp info "$tmp/p1.wav")" "$(wavcmp info "$tmp/p2.wav")"
+check "pipeline with [pause:500ms]" 0 "" -- \
+  launch filesrc location="$ex/two-speakers-pause.txt" ! vvtts model="$model" voices="$voices" seed=3 ! wavenc ! filesink location="$tmp/pause.wav"
+check "pause = window 1 + 12000 zero samples + window 2" 0 "identical to the parts" -- wavcmp parts "$tmp/pause.wav" "$tmp/p1.wav" zeros:12000 "$tmp/p2.wav"
+
+# --- stdin, one turn per window (live-style) --------------------------------
+check "fdsrc stdin, max-turns=1" 0 "" -- bash -c "cat '$ex/two-speakers.txt' | gst-launch-1.0 -q fdsrc fd=0 ! vvdialogparse ! vvtokenize model='$model' voices='$voices' max-turns=1 ! vvdiffuse seed=2 max-frames=3 ! vvvocode ! wavenc ! filesink location='$tmp/live.wav'"
+# (seed 2: windows 0..3 give 0+2+0+0 frames with this model; 4 windows, seeds 2..5)
+check "live-style output is whole frames" 0 "" -- python3 -c "import sys; n = int(sys.argv[1].split()[3]); sys.exit(0 if n % 3200 == 0 and n > 0 else 1)" "$(wavcmp info "$tmp/live.wav")"
+check "flush-on-newline pushes each line's turn" 0 "" -- bash -c "cat '$ex/two-speakers.txt' | gst-launch-1.0 -q fdsrc fd=0 ! vvdialogparse flush-on-newline=true ! vvtokenize model='$model' voices='$voices' max-turns=1 ! vvdiffuse seed=2 max-frames=3 ! vvvocode ! wavenc ! filesink location='$tmp/live2.wav'"
+check "same audio as without flush-on-newline" 0 "identical" -- wavcmp same "$tmp/live.wav" "$tmp/live2.wav"
+
+# --- bad input: clear errors naming the input --------------------------------
+check "missing model folder names it" 1 "$tmp/no-model" -- \
+  run filesrc location="$ex/two-speakers.txt" ! vvtts model="$tmp/no-model" voices="$voices" ! fakesink
+check "missing voice file names it" 1 "$tmp/no-voice.wav" -- \
+  run filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="1=$ex/voice-a.wav,2=$tmp/no-voice.wav" ! fakesink
+printf 'not audio at all\n' > "$tmp/bad-voice.wav"
+check "undecodable voice file names it" 1 "$tmp/bad-voice.wav" -- \
+  run filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="1=$ex/voice-a.wav,2=$tmp/bad-voice.wav" ! fakesink
+printf 'Speaker 1: a\nSpeaker 2: b\nSpeaker 3: c\nSpeaker 4: d\nSpeaker 5: e\n' > "$tmp/five.txt"
+check "five speakers: error with the line" 1 "line 5" -- \
+  run filesrc location="$tmp/five.txt" ! vvtts model="$model" voices="$voices,3=$ex/voice-a.wav,4=$ex/voice-b.wav,5=$ex/voice-a.wav" ! fakesink
+printf 'Speaker 1: a\nSpeaker 3: c\n' > "$tmp/s13.txt"
+check "speaker without a voice is named" 1 "speaker 3" -- \
+  run filesrc location="$tmp/s13.txt" ! vvtts model="$model" voices="$voices" ! fakesink
+check "device=cuda without CUDA is a clear error" 1 "CUDA" -- \
+  run filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" device=cuda ! fakesink
+
+echo "1..$n"
