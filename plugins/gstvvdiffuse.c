@@ -135,6 +135,22 @@ ensure_session (GstVvDiffuse *self)
 {
   if (self->session != NULL)
     return TRUE;
+  if (self->model == NULL) {
+    /* model= may have been set in READY, after the NULL->READY load */
+    g_autofree gchar *dir = NULL;
+    GST_OBJECT_LOCK (self);
+    dir = g_strdup (self->model_dir);
+    GST_OBJECT_UNLOCK (self);
+    if (dir != NULL && *dir != '\0') {
+      g_autoptr (GError) lerr = NULL;
+      self->model = gst_vv_engine_load_model (GST_ELEMENT (self), dir, &lerr);
+      if (self->model == NULL) {
+        GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("Cannot load model %s", dir),
+            ("%s", lerr->message));
+        return FALSE;
+      }
+    }
+  }
   if (self->model == NULL)
     self->model = gst_vv_engine_find (GST_ELEMENT (self));
   if (self->model == NULL) {

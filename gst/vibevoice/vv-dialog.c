@@ -143,8 +143,8 @@ parse_pause (const gchar *value, guint *ms)
   return TRUE;
 }
 
-/* "Speaker 12:" at the start of @s (case-insensitive, as the reference's
- * regex); sets the label and the rest. */
+/* "Speaker 12:" (the reference's regex, case-insensitive) or "Speaker A:"
+ * at the start of @s; sets the label ("12", "A") and the rest. */
 static gboolean
 match_speaker_n (const gchar *s, gchar **label, const gchar **rest)
 {
@@ -154,9 +154,9 @@ match_speaker_n (const gchar *s, gchar **label, const gchar **rest)
   while (*p == ' ' || *p == '\t')
     p++;
   const gchar *d = p;
-  while (g_ascii_isdigit (*p))
+  while (g_ascii_isalnum (*p) || *p == '_')
     p++;
-  if (p == d)
+  if (p == d || (d == s + 7 && !g_ascii_isdigit (*d)))
     return FALSE;
   const gchar *d_end = p;
   while (*p == ' ' || *p == '\t')

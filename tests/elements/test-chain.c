@@ -1,0 +1,502 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * GstHarness tests of vvdialogparse, vvdiffuse and the model sharing
+ * between elements. vvdiffuse is compared with the library's session run
+ * directly (same prompt, same seed): latents, decoder-reset flags (DISCONT)
+ * and the attached audio must be bit-identical, timestamps exact.
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <vibevoice/vibevoice.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+#include <math.h>
+#include <string.h>
+
+#include "vv-test-util.h"
+
+/* Layout of GstVvAudioMeta (plugins/gstvvmeta.h); the test finds the API
+ * type by name once the plugin is loaded. */
+typedef struct {
+  GstMeta meta;
+  GstBuffer *audio;
+} AudioMeta;
+
+static GstBuffer *
+attached_audio (GstBuffer *buf)
+{
+  GType api = g_type_from_name ("GstVvAudioMetaAPI");
+  fail_unless (api != 0, "the plugin did not register GstVvAudioMetaAPI");
+  AudioMeta *m = (AudioMeta *) gst_buffer_get_meta (buf, api);
+  return m ? m->audio : NULL;
+}
+
+static const gchar *
+tiny_model (void)
+{
+  const gchar *m = g_getenv ("VV_TINY_MODEL");
+  fail_unless (m != NULL, "VV_TINY_MODEL not set (run through meson test)");
+  return m;
+}
+
+/* ---------------------------------------------------------------- dialogparse */
+
+static GstStructure *
+pull_turn (GstHarness *h)
+{
+  GstBuffer *b = gst_harness_pull (h);
+  fail_unless (b != NULL);
+  GstMapInfo map;
+  fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+  gchar *str = g_strndup ((const gchar *) map.data, map.size);
+  gst_buffer_unmap (b, &map);
+  gst_buffer_unref (b);
+  GstStructure *s = gst_structure_from_string (str, NULL);
+  fail_unless (s != NULL, "not a structure: %s", str);
+  g_free (str);
+  fail_unless (gst_structure_has_name (s, "vv-turn"));
+  return s;
+}
+
+/* What filesrc sends: stream-start and a BYTES segment, no caps. */
+static void
+start_like_filesrc (GstHarness *h)
+{
+  gst_harness_play (h);
+  gst_harness_push_event (h, gst_event_new_stream_start ("script"));
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_BYTES);
+  gst_harness_push_event (h, gst_event_new_segment (&seg));
+}
+
+static void
+push_text (GstHarness *h, const gchar *text, gsize chunk)
+{
+  gsize len = strlen (text);
+  for (gsize off = 0; off < len; off += chunk) {
+    gsize n = MIN (chunk, len - off);
+    GstBuffer *b = gst_buffer_new_memdup (text + off, n);
+    fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+  }
+}
+
+GST_START_TEST (test_dialogparse_turns)
+{
+  GstHarness *h = gst_harness_new ("vvdialogparse");
+  /* no caps from upstream, like filesrc */
+  gst_harness_set_sink_caps_str (h, "application/x-vv-turn");
+  start_like_filesrc (h);
+  push_text (h, "Speaker 1: Hello there,\nhow are you?\n[Emotion:Sad][pause:250ms]\n"
+      "Speaker 2: Fine.\n", 3);
+  /* the second turn is still open (it could get continuation lines) */
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 2);
+
+  GstStructure *t1 = pull_turn (h), *t2 = pull_turn (h);
+  fail_unless_equals_string (gst_structure_get_string (t1, "speaker"), "1");
+  fail_unless_equals_string (gst_structure_get_string (t1, "text"), "Hello there, how are you?");
+  fail_unless_equals_string (gst_structure_get_string (t2, "speaker"), "2");
+  fail_unless_equals_string (gst_structure_get_string (t2, "emotion"), "sad");
+  guint pause = 0, line = 0;
+  fail_unless (gst_structure_get_uint (t2, "pause-ms", &pause));
+  fail_unless (gst_structure_get_uint (t2, "line", &line));
+  fail_unless_equals_int (pause, 250);
+  fail_unless_equals_int (line, 4);
+  gst_structure_free (t1);
+  gst_structure_free (t2);
+
+  /* events: stream-start, caps (system memory), TIME segment, EOS */
+  GstEvent *ev;
+  gboolean saw_caps = FALSE, saw_segment = FALSE, saw_eos = FALSE;
+  while ((ev = gst_harness_try_pull_event (h)) != NULL) {
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
+      GstCaps *caps;
+      gst_event_parse_caps (ev, &caps);
+      fail_unless (gst_structure_has_name (gst_caps_get_structure (caps, 0),
+              "application/x-vv-turn"));
+      GstCapsFeatures *f = gst_caps_get_features (caps, 0);
+      fail_if (f && gst_caps_features_contains (f, "memory:CUDAMemory"));
+      saw_caps = TRUE;
+    } else if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+      const GstSegment *seg;
+      gst_event_parse_segment (ev, &seg);
+      fail_unless_equals_int (seg->format, GST_FORMAT_TIME);
+      fail_unless (saw_caps);
+      saw_segment = TRUE;
+    } else if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
+      saw_eos = TRUE;
+    }
+    gst_event_unref (ev);
+  }
+  fail_unless (saw_caps && saw_segment && saw_eos);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_dialogparse_error_names_line)
+{
+  GstHarness *h = gst_harness_new ("vvdialogparse");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_sink_caps_str (h, "application/x-vv-turn");
+  start_like_filesrc (h);
+  GstBuffer *b = gst_buffer_new_memdup ("Speaker 1: ok\n[Volume:11] loud\n", 31);
+  fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_ERROR);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  GError *err = NULL;
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (strstr (err->message, "line 2") != NULL, "%s", err->message);
+  fail_unless (strstr (err->message, "Volume") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_dialogparse_empty_script)
+{
+  GstHarness *h = gst_harness_new ("vvdialogparse");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_sink_caps_str (h, "application/x-vv-turn");
+  start_like_filesrc (h);
+  push_text (h, "# nothing here\n\n", 4);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "an empty script must be an error");
+  GError *err = NULL;
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (strstr (err->message, "no turn") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* ---------------------------------------------------------------- vvdiffuse */
+
+#define SCRIPT "Speaker 1: Hello there, how are you today?\nSpeaker 2: Fine, thanks.\n"
+
+typedef struct {
+  GArray *z;
+  GArray *audio;
+  GArray *resets;
+} Ref;
+
+static void
+ref_frame (const gfloat *z, gint n, guint frame, gboolean reset, gpointer ud)
+{
+  Ref *r = ud;
+  g_array_append_vals (r->z, z, n);
+  g_array_append_val (r->resets, reset);
+}
+
+static void
+ref_audio (const gfloat *s, gsize n, gpointer ud)
+{
+  g_array_append_vals (((Ref *) ud)->audio, s, n);
+}
+
+static VvPrompt *
+make_prompt (VvModel *model, VvBackend *be)
+{
+  GError *error = NULL;
+  g_autofree gchar *tok_dir = g_build_filename (g_getenv ("VV_DATA_DIR"), "qwen2-tokenizer",
+      NULL);
+  VvTokenizer *tok = vv_tokenizer_new_from_dir (tok_dir, &error);
+  fail_unless (tok != NULL);
+  VvSession *s = vv_session_new (model, tok, be, &error);
+  gsize lens[2] = { 6000, 9000 };
+  gfloat *clips[2];
+  for (guint c = 0; c < 2; c++) {
+    clips[c] = g_new (gfloat, lens[c]);
+    for (gsize i = 0; i < lens[c]; i++)
+      clips[c][i] = 0.2f * sinf (0.05f * (c + 1) * i) + 0.05f * sinf (0.9f * i);
+  }
+  VvPrompt *p = vv_session_prepare (s, SCRIPT, (const gfloat *const *) clips, lens, 2, &error);
+  fail_unless (p != NULL, "%s", error ? error->message : "");
+  g_free (clips[0]);
+  g_free (clips[1]);
+  vv_session_free (s);
+  vv_tokenizer_unref (tok);
+  return p;
+}
+
+static GstBuffer *
+prompt_buffer (VvPrompt *p)
+{
+  GBytes *bytes = vv_prompt_serialize (p);
+  GstBuffer *b = gst_buffer_new_wrapped_bytes (bytes);
+  g_bytes_unref (bytes);
+  return b;
+}
+
+/* The first seed in 1..300 whose generation makes >= 3 frames with a
+ * ⟨speech_end⟩ reset among them, if any (random weights). */
+static guint64
+find_seed (VvModel *model, VvBackend *be, VvPrompt *prompt, Ref *out)
+{
+  GError *error = NULL;
+  VvSession *s = vv_session_new (model, NULL, be, &error);
+  guint64 best = 0;
+  for (guint64 seed = 1; seed <= 300; seed++) {
+    Ref r = { g_array_new (FALSE, FALSE, sizeof (gfloat)),
+      g_array_new (FALSE, FALSE, sizeof (gfloat)),
+      g_array_new (FALSE, FALSE, sizeof (gboolean)) };
+    VvSessionParams p = vv_session_default_params ();
+    p.seed = seed;
+    p.max_frames = 12;
+    p.new_frame = ref_frame;
+    p.new_frame_user_data = &r;
+    p.new_audio = ref_audio;
+    p.new_audio_user_data = &r;
+    fail_unless (vv_session_generate_prompt (s, prompt, &p, NULL, &error));
+    guint resets = 0;
+    for (guint i = 1; i < r.resets->len; i++)
+      resets += g_array_index (r.resets, gboolean, i);
+    gboolean good = r.resets->len >= 3 && resets > 0;
+    if (good || (best == 0 && r.resets->len >= 3)) {
+      if (best != 0) {
+        g_array_unref (out->z);
+        g_array_unref (out->audio);
+        g_array_unref (out->resets);
+      }
+      best = seed;
+      *out = r;
+      if (good)
+        break;
+    } else {
+      g_array_unref (r.z);
+      g_array_unref (r.audio);
+      g_array_unref (r.resets);
+    }
+  }
+  vv_session_free (s);
+  return best;
+}
+
+GST_START_TEST (test_diffuse_matches_session)
+{
+  GError *error = NULL;
+  VvModel *model = vv_model_load (tiny_model (), VV_MODEL_LOAD_DEFAULT, &error);
+  VvBackend *be = vv_backend_new_cpu (0, &error);
+  VvPrompt *prompt = make_prompt (model, be);
+  Ref ref = { NULL, NULL, NULL };
+  guint64 seed = find_seed (model, be, prompt, &ref);
+  fail_unless (seed != 0, "no seed in 1..300 makes 3 frames with this tiny model");
+  guint n = ref.resets->len;
+
+  GstHarness *h = gst_harness_new ("vvdiffuse");
+  gst_harness_set_sink_caps_str (h, "application/x-vv-prompt");
+  gst_harness_set_src_caps_str (h, "application/x-vv-prompt");
+  gst_harness_set_sink_caps_str (h, "application/x-vv-latents, format=F32LE, dim=64, "
+      "rate=24000, hop=3200");
+  g_object_set (h->element, "model", tiny_model (), "seed", (gint64) seed, "max-frames", 12,
+      NULL);
+  gst_harness_play (h);
+  fail_unless_equals_int (gst_harness_push (h, prompt_buffer (prompt)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), n);
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *b = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b),
+        gst_util_uint64_scale (i * 3200, GST_SECOND, 24000));
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b) + GST_BUFFER_DURATION (b),
+        gst_util_uint64_scale ((i + 1) * 3200, GST_SECOND, 24000));
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), i);
+    fail_unless_equals_int (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT) != 0,
+        g_array_index (ref.resets, gboolean, i) != 0);
+    GstMapInfo map;
+    fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+    fail_unless_equals_int (map.size, 64 * 4);
+    fail_unless (memcmp (map.data, (gfloat *) ref.z->data + i * 64, 256) == 0,
+        "latent %u differs from the session's", i);
+    gst_buffer_unmap (b, &map);
+    GstBuffer *audio = attached_audio (b);
+    fail_unless (audio != NULL, "frame %u has no attached audio", i);
+    fail_unless (gst_buffer_map (audio, &map, GST_MAP_READ));
+    fail_unless_equals_int (map.size, 3200 * 4);
+    fail_unless (memcmp (map.data, (gfloat *) ref.audio->data + i * 3200, 3200 * 4) == 0,
+        "audio of frame %u differs from the session's", i);
+    gst_buffer_unmap (audio, &map);
+    gst_buffer_unref (b);
+  }
+  guint64 last = 0;
+  g_object_get (h->element, "last-seed", &last, NULL);
+  fail_unless_equals_uint64 (last, seed);
+
+  /* a pause: a GAP at the current position, later frames shifted by it */
+  GstEvent *pause = gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+      gst_structure_new ("vv-pause", "duration", G_TYPE_UINT64, (guint64) 250 * GST_MSECOND,
+          NULL));
+  fail_unless (gst_harness_push_event (h, pause));
+  GstEvent *ev;
+  GstEvent *gap = NULL;
+  while ((ev = gst_harness_try_pull_event (h)) != NULL) {
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_GAP)
+      gap = ev;
+    else
+      gst_event_unref (ev);
+  }
+  fail_unless (gap != NULL, "vv-pause must become a GAP event");
+  GstClockTime ts, dur;
+  gst_event_parse_gap (gap, &ts, &dur);
+  fail_unless_equals_uint64 (ts, gst_util_uint64_scale (n * 3200, GST_SECOND, 24000));
+  fail_unless_equals_uint64 (ts + dur, gst_util_uint64_scale (n * 3200 + 6000, GST_SECOND,
+          24000));
+  gst_event_unref (gap);
+
+  /* the second window uses seed + 1 and starts after the pause, DISCONT */
+  g_object_set (h->element, "max-frames", 1, NULL);
+  fail_unless_equals_int (gst_harness_push (h, prompt_buffer (prompt)), GST_FLOW_OK);
+  if (gst_harness_buffers_in_queue (h) > 0) {
+    GstBuffer *b = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b),
+        gst_util_uint64_scale (n * 3200 + 6000, GST_SECOND, 24000));
+    fail_unless (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT));
+    gst_buffer_unref (b);
+  }
+  g_object_get (h->element, "last-seed", &last, NULL);
+  fail_unless_equals_uint64 (last, seed + 1);
+
+  gst_harness_teardown (h);
+  g_array_unref (ref.z);
+  g_array_unref (ref.audio);
+  g_array_unref (ref.resets);
+  vv_prompt_unref (prompt);
+  vv_backend_free (be);
+  vv_model_unref (model);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_diffuse_bad_prompt)
+{
+  GstHarness *h = gst_harness_new ("vvdiffuse");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  g_object_set (h->element, "model", tiny_model (), NULL);
+  gst_harness_set_src_caps_str (h, "application/x-vv-prompt");
+  gst_harness_play (h);
+  fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_memdup ("VVPRgarbage", 11)),
+      GST_FLOW_ERROR);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  gst_message_unref (msg);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_diffuse_cuda_refused)
+{
+  GstElement *e = gst_element_factory_make ("vvdiffuse", NULL);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (e, bus);
+  gst_util_set_object_arg (G_OBJECT (e), "device", "cuda");
+  fail_unless_equals_int (gst_element_set_state (e, GST_STATE_READY),
+      GST_STATE_CHANGE_FAILURE);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  GError *err = NULL;
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (strstr (err->message, "CUDA") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+GST_END_TEST;
+
+/* ---------------------------------------------------------------- sharing */
+
+static VvModel *
+context_model (GstElement *e)
+{
+  GstPad *pad = gst_element_get_static_pad (e, "src");
+  GstQuery *q = gst_query_new_context ("vv.engine");
+  VvModel *m = NULL;
+  if (gst_pad_query (pad, q)) {
+    GstContext *ctx = NULL;
+    gst_query_parse_context (q, &ctx);
+    gst_structure_get (gst_context_get_structure (ctx), "model", VV_TYPE_MODEL, &m, NULL);
+  }
+  gst_query_unref (q);
+  gst_object_unref (pad);
+  return m;
+}
+
+GST_START_TEST (test_one_model_per_process)
+{
+  g_autofree gchar *tmp = g_dir_make_tmp ("vv-share-XXXXXX", NULL);
+  g_autofree gchar *link = g_build_filename (tmp, "same-model", NULL);
+  g_autofree gchar *target = g_canonicalize_filename (tiny_model (), NULL);
+  fail_unless (symlink (target, link) == 0);
+
+  GstElement *a = gst_element_factory_make ("vvtokenize", NULL);
+  GstElement *b = gst_element_factory_make ("vvtokenize", NULL);
+  g_object_set (a, "model", tiny_model (), NULL);
+  g_object_set (b, "model", link, NULL);
+  fail_unless_equals_int (gst_element_set_state (a, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_int (gst_element_set_state (b, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  VvModel *ma = context_model (a), *mb = context_model (b);
+  fail_unless (ma != NULL && mb != NULL, "vvtokenize must answer vv.engine context queries");
+  fail_unless (ma == mb, "two pipelines naming the same folder must share one model");
+  vv_model_unref (ma);
+  vv_model_unref (mb);
+
+  /* a vvdiffuse without model= linked after vvtokenize finds its model */
+  GstElement *pipe = gst_pipeline_new (NULL);
+  GstElement *tok = gst_element_factory_make ("vvtokenize", NULL);
+  GstElement *dif = gst_element_factory_make ("vvdiffuse", NULL);
+  GstElement *sink = gst_element_factory_make ("fakesink", NULL);
+  g_object_set (tok, "model", tiny_model (), NULL);
+  gst_bin_add_many (GST_BIN (pipe), tok, dif, sink, NULL);
+  fail_unless (gst_element_link_many (tok, dif, sink, NULL));
+  fail_unless (gst_element_set_state (pipe, GST_STATE_READY) == GST_STATE_CHANGE_SUCCESS);
+  GstPad *dsink = gst_element_get_static_pad (dif, "sink");
+  GstQuery *q = gst_query_new_context ("vv.engine");
+  fail_unless (gst_pad_peer_query (dsink, q), "vvtokenize must answer through the link");
+  gst_query_unref (q);
+  gst_object_unref (dsink);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+
+  gst_element_set_state (a, GST_STATE_NULL);
+  gst_element_set_state (b, GST_STATE_NULL);
+  gst_object_unref (a);
+  gst_object_unref (b);
+  g_unlink (link);
+  g_rmdir (tmp);
+}
+GST_END_TEST;
+
+static Suite *
+chain_suite (void)
+{
+  Suite *s = suite_create ("vvchain");
+  TCase *tc = tcase_create ("general");
+  tcase_set_timeout (tc, 300);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_dialogparse_turns);
+  tcase_add_test (tc, test_dialogparse_error_names_line);
+  tcase_add_test (tc, test_dialogparse_empty_script);
+  tcase_add_test (tc, test_diffuse_matches_session);
+  tcase_add_test (tc, test_diffuse_bad_prompt);
+  tcase_add_test (tc, test_diffuse_cuda_refused);
+  tcase_add_test (tc, test_one_model_per_process);
+  return s;
+}
+
+GST_CHECK_MAIN (chain);

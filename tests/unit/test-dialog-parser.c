@@ -1,0 +1,291 @@
+/* gst-vibevoice
+ * Copyright (C) 2026 gst-vibevoice developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * The streaming dialogue parser (vv-dialog) against docs/SCRIPT-FORMAT.md:
+ * turn forms, continuation lines, director tags, pauses, JSON, errors with
+ * line numbers, and chunking invariance. Expected turns are written by hand
+ * from the inputs.
+ */
+#include <vibevoice/vibevoice.h>
+
+#include <string.h>
+
+typedef struct {
+  const gchar *speaker;
+  const gchar *text;
+  const gchar *emotion;
+  guint pause_ms;
+  guint line;
+} Want;
+
+static GPtrArray *
+parse_chunks (const gchar *script, gsize chunk, gboolean flush, GPtrArray *warnings,
+    GError **error)
+{
+  g_autoptr (VvDialogParser) p = vv_dialog_parser_new ();
+  vv_dialog_parser_set_flush_on_newline (p, flush);
+  GPtrArray *turns = g_ptr_array_new_with_free_func ((GDestroyNotify) vv_dialog_turn_free);
+  gsize len = strlen (script);
+  for (gsize off = 0; off < len; off += chunk) {
+    if (!vv_dialog_parser_feed (p, script + off, MIN (chunk, len - off), turns, warnings,
+            error)) {
+      g_ptr_array_unref (turns);
+      return NULL;
+    }
+  }
+  if (!vv_dialog_parser_finish (p, turns, warnings, error)) {
+    g_ptr_array_unref (turns);
+    return NULL;
+  }
+  return turns;
+}
+
+static void
+check_turns (GPtrArray *turns, const Want *want, guint n)
+{
+  g_assert_nonnull (turns);
+  g_assert_cmpuint (turns->len, ==, n);
+  for (guint i = 0; i < n; i++) {
+    VvDialogTurn *t = g_ptr_array_index (turns, i);
+    g_assert_cmpstr (t->speaker, ==, want[i].speaker);
+    g_assert_cmpstr (t->text, ==, want[i].text);
+    g_assert_cmpstr (t->emotion, ==, want[i].emotion);
+    g_assert_cmpuint (t->pause_ms, ==, want[i].pause_ms);
+    g_assert_cmpuint (t->line, ==, want[i].line);
+  }
+}
+
+static void
+expect (const gchar *script, const Want *want, guint n)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) turns = parse_chunks (script, G_MAXSIZE, FALSE, NULL, &error);
+  g_assert_no_error (error);
+  check_turns (turns, want, n);
+}
+
+static void
+expect_error (const gchar *script, gint code, const gchar *needle)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) turns = parse_chunks (script, G_MAXSIZE, FALSE, NULL, &error);
+  g_assert_null (turns);
+  g_assert_error (error, VV_DIALOG_ERROR, code);
+  if (strstr (error->message, needle) == NULL)
+    g_error ("'%s' not in error message '%s'", needle, error->message);
+}
+
+static void
+test_forms (void)
+{
+  const Want want[] = {
+    { "1", "Hello there.", NULL, 0, 1 },
+    { "2", "Hi!", NULL, 0, 2 },
+    { "A", "Bracket form.", NULL, 0, 3 },
+    { "Alice", "Name form.", NULL, 0, 4 },
+    { "B", "Role form.", NULL, 0, 5 },
+  };
+  /* 5 labels would be a fifth speaker: keep four distinct ones */
+  expect ("Speaker 1: Hello there.\nspeaker 2:Hi!\n[Speaker A] Bracket form.\n"
+      "Alice: Name form.\n", want, 4);
+  const Want want2[] = {
+    { "1", "Hello there.", NULL, 0, 1 },
+    { "B", "Role form.", NULL, 0, 2 },
+  };
+  expect ("Speaker 1: Hello there.\n[Role:B] Role form.\n", want2, 2);
+}
+
+static void
+test_continuation_real (void)
+{
+  const Want want[] = {
+    { "1", "First line second line then he said: no", NULL, 0, 1 },
+    { "Bob", "Yes.", NULL, 0, 6 },
+  };
+  expect ("Speaker 1: First line\r\n\r\n  second line  \n# a comment\n"
+      "then he said: no\nBob: Yes.\n", want, 2);
+}
+
+static void
+test_tags_and_pauses (void)
+{
+  const Want want[] = {
+    { "A", "Oh no.", "concerned", 250, 1 },
+    { "B", "It is fine.", NULL, 1500, 4 },
+    { "A", "Good.", "happy", 1000, 6 },
+    { "", "", NULL, 500, 7 },
+  };
+  expect ("[Role:A][Emotion:Concerned][Pause:Short] Oh no.\n"
+      "[pause:500ms]\n"
+      "[PAUSE:1s]\n"
+      "[Speaker B] It is fine.\n"
+      "[Emotion:Happy]\n"
+      "[Pause:Long] Speaker A: Good.\n"
+      "[Pause:Medium]\n", want, 4);
+}
+
+static void
+test_empty_turn_warns (void)
+{
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) turns = parse_chunks ("Speaker 1:\nSpeaker 2: Text.\n", G_MAXSIZE,
+      FALSE, warnings, &error);
+  g_assert_no_error (error);
+  const Want want[] = { { "2", "Text.", NULL, 0, 2 } };
+  check_turns (turns, want, 1);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (warnings, 0), "line 1"));
+}
+
+static void
+test_errors (void)
+{
+  expect_error ("Speaker 1: ok\nSpeaker 2: bad \xff byte\n", VV_DIALOG_ERROR_UTF8, "line 2");
+  expect_error ("Speaker 1: ok\n[Foo:bar] x\n", VV_DIALOG_ERROR_UNKNOWN_TAG, "line 2");
+  expect_error ("[Emotion:sad\n", VV_DIALOG_ERROR_SYNTAX, "line 1");
+  expect_error ("Speaker 1: a\n[pause:soon] b\n", VV_DIALOG_ERROR_SYNTAX, "line 2");
+  expect_error ("just some words without a speaker\n", VV_DIALOG_ERROR_SYNTAX, "line 1");
+  expect_error ("Speaker 1: a\nSpeaker 2: b\nSpeaker 3: c\nSpeaker 4: d\nSpeaker 5: e\n",
+      VV_DIALOG_ERROR_TOO_MANY_SPEAKERS, "line 5");
+  expect_error ("# only a comment\n\n", VV_DIALOG_ERROR_EMPTY, "no turn");
+  expect_error ("", VV_DIALOG_ERROR_EMPTY, "no turn");
+  /* a NUL byte */
+  g_autoptr (VvDialogParser) p = vv_dialog_parser_new ();
+  g_autoptr (GPtrArray) turns = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      vv_dialog_turn_free);
+  g_autoptr (GError) error = NULL;
+  g_assert_false (vv_dialog_parser_feed (p, "Speaker 1: a\0b\n", 15, turns, NULL, &error));
+  g_assert_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_UTF8);
+  g_assert_nonnull (strstr (error->message, "line 1"));
+}
+
+/* Any chunking, including inside a UTF-8 sequence and between \r and \n,
+ * gives the same turns. */
+static void
+test_chunking (void)
+{
+  const gchar *script = "Speaker 1: Grüße aus Köln — 你好\r\n"
+      "  und weiter\r\n[Emotion:Calm][pause:1.5s] Speaker 2: ¿Qué tal?\r\nSpeaker 1: Bien.";
+  const Want want[] = {
+    { "1", "Grüße aus Köln — 你好 und weiter", NULL, 0, 1 },
+    { "2", "¿Qué tal?", "calm", 1500, 3 },
+    { "1", "Bien.", NULL, 0, 4 },
+  };
+  for (gsize chunk = 1; chunk <= 8; chunk++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) turns = parse_chunks (script, chunk, FALSE, NULL, &error);
+    g_assert_no_error (error);
+    check_turns (turns, want, 3);
+  }
+  gsize len = strlen (script);
+  for (gsize cut = 0; cut <= len; cut++) {
+    g_autoptr (VvDialogParser) p = vv_dialog_parser_new ();
+    g_autoptr (GPtrArray) turns = g_ptr_array_new_with_free_func ((GDestroyNotify)
+        vv_dialog_turn_free);
+    g_autoptr (GError) error = NULL;
+    g_assert_true (vv_dialog_parser_feed (p, script, cut, turns, NULL, &error));
+    g_assert_true (vv_dialog_parser_feed (p, script + cut, len - cut, turns, NULL, &error));
+    g_assert_true (vv_dialog_parser_finish (p, turns, NULL, &error));
+    check_turns (turns, want, 3);
+  }
+}
+
+/* flush-on-newline: a turn comes out when its line ends. */
+static void
+test_flush_on_newline (void)
+{
+  g_autoptr (VvDialogParser) p = vv_dialog_parser_new ();
+  vv_dialog_parser_set_flush_on_newline (p, TRUE);
+  g_autoptr (GPtrArray) turns = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      vv_dialog_turn_free);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (vv_dialog_parser_feed (p, "Speaker 1: one", 14, turns, NULL, &error));
+  g_assert_cmpuint (turns->len, ==, 0);
+  g_assert_true (vv_dialog_parser_feed (p, "\n", 1, turns, NULL, &error));
+  g_assert_cmpuint (turns->len, ==, 1);
+  /* without it, the turn waits for the next turn line */
+  g_autoptr (VvDialogParser) q = vv_dialog_parser_new ();
+  g_autoptr (GPtrArray) t2 = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      vv_dialog_turn_free);
+  g_assert_true (vv_dialog_parser_feed (q, "Speaker 1: one\n", 15, t2, NULL, &error));
+  g_assert_cmpuint (t2->len, ==, 0);
+  g_assert_true (vv_dialog_parser_feed (q, "Speaker 2: two\n", 15, t2, NULL, &error));
+  g_assert_cmpuint (t2->len, ==, 1);
+  /* reset forgets a partial line */
+  vv_dialog_parser_reset (q);
+  g_ptr_array_set_size (t2, 0);
+  g_assert_true (vv_dialog_parser_feed (q, "Speaker 3: par", 14, t2, NULL, &error));
+  vv_dialog_parser_reset (q);
+  g_assert_true (vv_dialog_parser_feed (q, "Speaker 1: fresh\n", 17, t2, NULL, &error));
+  g_assert_true (vv_dialog_parser_finish (q, t2, NULL, &error));
+  const Want want[] = { { "1", "fresh", NULL, 0, 1 } };
+  check_turns (t2, want, 1);
+}
+
+static void
+test_json (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  const gchar *doc = "{\"turns\": [{\"speaker\": \"1\", \"text\": \" Hello. \"},"
+      "{\"speaker\": 2, \"text\": \"Hi!\", \"emotion\": \"Cheerful\", \"volume\": 3},"
+      "{\"pause_ms\": 500}, {\"speaker\": \"1\", \"text\": \"Go.\"}, {\"pause_ms\": 20}]}";
+  g_autoptr (GPtrArray) turns = vv_dialog_parse_json (doc, strlen (doc), warnings, &error);
+  g_assert_no_error (error);
+  const Want want[] = {
+    { "1", "Hello.", NULL, 0, 1 },
+    { "2", "Hi!", "cheerful", 0, 2 },
+    { "1", "Go.", NULL, 500, 4 },
+    { "", "", NULL, 20, 5 },
+  };
+  check_turns (turns, want, 4);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (warnings, 0), "volume"));
+
+  const gchar *arr = "[{\"speaker\": \"A\", \"text\": \"x\"}]";
+  g_autoptr (GPtrArray) t2 = vv_dialog_parse_json (arr, strlen (arr), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (t2->len, ==, 1);
+
+  const struct { const gchar *doc; gint code; const gchar *needle; } bad[] = {
+    { "[{\"speaker\": \"1\", \"text\": 5}]", VV_DIALOG_ERROR_SYNTAX, "turn 1" },
+    { "[{\"text\": \"x\"}, {\"text\": \"no speaker\", \"speaker\": \"\"}]",
+      VV_DIALOG_ERROR_SYNTAX, "turn 1" },
+    { "[{\"speaker\": \"1\", \"text\": \"a\", \"pause_ms\": -4}]", VV_DIALOG_ERROR_SYNTAX,
+      "turn 1" },
+    { "[1, 2]", VV_DIALOG_ERROR_SYNTAX, "turn 1" },
+    { "{\"talk\": []}", VV_DIALOG_ERROR_SYNTAX, "turns" },
+    { "[{\"speaker\": \"1\", \"text\": \"a\"", VV_DIALOG_ERROR_SYNTAX, "JSON" },
+    { "[]", VV_DIALOG_ERROR_EMPTY, "no turn" },
+    { "[{\"speaker\":1,\"text\":\"a\"},{\"speaker\":2,\"text\":\"b\"},{\"speaker\":3,"
+      "\"text\":\"c\"},{\"speaker\":4,\"text\":\"d\"},{\"speaker\":5,\"text\":\"e\"}]",
+      VV_DIALOG_ERROR_TOO_MANY_SPEAKERS, "turn 5" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) e = NULL;
+    g_autoptr (GPtrArray) t = vv_dialog_parse_json (bad[i].doc, strlen (bad[i].doc), NULL, &e);
+    g_assert_null (t);
+    g_assert_error (e, VV_DIALOG_ERROR, bad[i].code);
+    if (strstr (e->message, bad[i].needle) == NULL)
+      g_error ("JSON case %u: '%s' not in '%s'", i, bad[i].needle, e->message);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/dialog/forms", test_forms);
+  g_test_add_func ("/dialog/continuation", test_continuation_real);
+  g_test_add_func ("/dialog/tags-and-pauses", test_tags_and_pauses);
+  g_test_add_func ("/dialog/empty-turn-warns", test_empty_turn_warns);
+  g_test_add_func ("/dialog/errors", test_errors);
+  g_test_add_func ("/dialog/chunking", test_chunking);
+  g_test_add_func ("/dialog/flush-on-newline", test_flush_on_newline);
+  g_test_add_func ("/dialog/json", test_json);
+  return g_test_run ();
+}
