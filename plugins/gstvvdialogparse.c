@@ -327,6 +327,9 @@ gst_vv_dialog_parse_class_init (GstVvDialogParseClass *klass)
   gst_element_class_set_static_metadata (element_class, "VibeVoice dialogue script parser",
       "Codec/Parser/Text", "Splits a dialogue script (Speaker N: text, [Speaker A] text, "
       "Name: text, director tags, or JSON) into turns", "gst-vibevoice developers");
+  /* shown by gst-inspect-1.0 */
+  gst_element_class_add_static_metadata (element_class, "example-launch-line",
+      "gst-launch-1.0 filesrc location=script.txt ! vvdialogparse ! vvtokenize model=DIR voices=1=a.wav,2=b.wav ! vvdiffuse ! vvvocode ! audioconvert ! wavenc ! filesink location=out.wav");
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_vv_dialog_parse_change_state);
 }
 

@@ -692,6 +692,9 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
   gst_element_class_set_static_metadata (element_class, "VibeVoice latent generator",
       "Generator/Audio", "Generates VibeVoice acoustic latents (Qwen2 LM + diffusion head, "
       "DPM-Solver++ with CFG) frame by frame from prompts", "gst-vibevoice developers");
+  /* shown by gst-inspect-1.0 */
+  gst_element_class_add_static_metadata (element_class, "example-launch-line",
+      "gst-launch-1.0 filesrc location=script.txt ! vvdialogparse ! vvtokenize model=DIR voices=1=a.wav,2=b.wav ! vvdiffuse seed=42 steps=10 cfg-scale=1.3 ! vvvocode ! audioconvert ! wavenc ! filesink location=out.wav");
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_vv_diffuse_change_state);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_vv_diffuse_set_context);
   gst_type_mark_as_plugin_api (gst_vv_device_get_type (), 0);

@@ -700,13 +700,24 @@ gst_vv_tokenize_change_state (GstElement *element, GstStateChange transition)
 {
   GstVvTokenize *self = GST_VV_TOKENIZE (element);
   switch (transition) {
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!gst_vv_tokenize_start (self)) {
+    case GST_STATE_CHANGE_NULL_TO_READY:{
+      /* Load now when the model is known; if model= comes later (set in
+       * READY), load at READY->PAUSED, like filesrc checks its location. */
+      gboolean have_model;
+      GST_OBJECT_LOCK (self);
+      have_model = self->model_dir != NULL && *self->model_dir != '\0';
+      GST_OBJECT_UNLOCK (self);
+      if (have_model && !gst_vv_tokenize_start (self)) {
         gst_vv_tokenize_stop (self);
         return GST_STATE_CHANGE_FAILURE;
       }
       break;
+    }
     case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (self->model == NULL && !gst_vv_tokenize_start (self)) {
+        gst_vv_tokenize_stop (self);
+        return GST_STATE_CHANGE_FAILURE;
+      }
       window_clear (self);
       g_ptr_array_set_size (self->speaker_order, 0);
       g_hash_table_remove_all (self->warned);
@@ -842,6 +853,9 @@ gst_vv_tokenize_class_init (GstVvTokenizeClass *klass)
   gst_element_class_set_static_metadata (element_class, "VibeVoice prompt builder",
       "Codec/Encoder/Text", "Turns dialogue turns and voice samples into VibeVoice "
       "generation prompts (Qwen2.5 tokens + voice latents)", "gst-vibevoice developers");
+  /* shown by gst-inspect-1.0 */
+  gst_element_class_add_static_metadata (element_class, "example-launch-line",
+      "gst-launch-1.0 filesrc location=script.txt ! vvdialogparse ! vvtokenize model=DIR voices=1=alice.wav,2=bob.flac,1:happy=alice-happy.wav ! vvdiffuse seed=1 ! vvvocode ! audioconvert ! wavenc ! filesink location=out.wav");
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_vv_tokenize_change_state);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_vv_tokenize_set_context);
 }

@@ -216,4 +216,7 @@ gst_vv_tts_class_init (GstVvTtsClass *klass)
   gst_element_class_set_static_metadata (element_class, "VibeVoice text to speech",
       "Filter/Audio/Text", "Long-form multi-speaker speech from a dialogue script "
       "(vvdialogparse ! vvtokenize ! vvdiffuse ! vvvocode)", "gst-vibevoice developers");
+  /* shown by gst-inspect-1.0 */
+  gst_element_class_add_static_metadata (element_class, "example-launch-line",
+      "gst-launch-1.0 filesrc location=script.txt ! vvtts model=DIR voices=1=a.wav,2=b.wav seed=1 ! audioconvert ! wavenc ! filesink location=out.wav");
 }

@@ -917,6 +917,9 @@ gst_vv_vocode_class_init (GstVvVocodeClass *klass)
       "Decodes VibeVoice acoustic latents to 24 kHz mono audio with the streaming σ-VAE "
       "decoder, or passes through the audio the producer attached",
       "gst-vibevoice developers");
+  /* shown by gst-inspect-1.0 */
+  gst_element_class_add_static_metadata (element_class, "example-launch-line",
+      "gst-launch-1.0 filesrc location=z.f32 ! application/x-vv-latents,format=F32LE,dim=64,rate=24000,hop=3200 ! vvvocode model=DIR ! audioconvert ! wavenc ! filesink location=out.wav");
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_vv_vocode_change_state);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_vv_vocode_set_context);

@@ -419,6 +419,183 @@ GST_START_TEST (test_diffuse_cuda_refused)
 }
 GST_END_TEST;
 
+
+/* ---------------------------------------------------------------- vvtokenize */
+
+/* 16-bit PCM mono WAV -> floats (x / 32768), independent of GStreamer. */
+static gfloat *
+read_wav16 (const gchar *path, gsize *n)
+{
+  gchar *data = NULL;
+  gsize len = 0;
+  fail_unless (g_file_get_contents (path, &data, &len, NULL));
+  gsize pos = 12;
+  gfloat *out = NULL;
+  while (pos + 8 <= len) {
+    guint32 size = GUINT32_FROM_LE (*(guint32 *) (data + pos + 4));
+    if (memcmp (data + pos, "data", 4) == 0) {
+      *n = size / 2;
+      out = g_new (gfloat, *n);
+      for (gsize i = 0; i < *n; i++)
+        out[i] = (gint16) GUINT16_FROM_LE (*(guint16 *) (data + pos + 8 + 2 * i)) / 32768.0f;
+      break;
+    }
+    pos += 8 + size + (size & 1);
+  }
+  g_free (data);
+  fail_unless (out != NULL, "%s: no data chunk", path);
+  return out;
+}
+
+static GstBuffer *
+turn (const gchar *speaker, const gchar *text, guint pause_ms, guint line)
+{
+  GstStructure *s = gst_structure_new ("vv-turn", "speaker", G_TYPE_STRING, speaker,
+      "text", G_TYPE_STRING, text, "pause-ms", G_TYPE_UINT, pause_ms, "line", G_TYPE_UINT, line,
+      NULL);
+  gchar *str = gst_structure_to_string (s);
+  gst_structure_free (s);
+  return gst_buffer_new_wrapped (str, strlen (str));
+}
+
+static VvPrompt *
+pull_prompt (GstHarness *h)
+{
+  GstBuffer *b = gst_harness_pull (h);
+  fail_unless (b != NULL);
+  GstMapInfo map;
+  fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+  GBytes *bytes = g_bytes_new (map.data, map.size);
+  gst_buffer_unmap (b, &map);
+  gst_buffer_unref (b);
+  GError *error = NULL;
+  VvPrompt *p = vv_prompt_deserialize (bytes, &error);
+  fail_unless (p != NULL, "%s", error ? error->message : "");
+  g_bytes_unref (bytes);
+  return p;
+}
+
+/* Prompts equal the library's for the same text and voices (ids exactly;
+ * voice means within float rounding of an independent WAV read); a pause
+ * ends the window and comes out as a vv-pause event between the prompts. */
+GST_START_TEST (test_tokenize_windows)
+{
+  const gchar *ex = g_getenv ("VV_EXAMPLES_DIR");
+  g_autofree gchar *va = g_build_filename (ex, "voice-a.wav", NULL);
+  g_autofree gchar *vb = g_build_filename (ex, "voice-b.wav", NULL);
+  g_autofree gchar *voices = g_strdup_printf ("1=%s,2=%s", va, vb);
+
+  /* properties first: the harness starts the element right away */
+  GstElement *e = gst_element_factory_make ("vvtokenize", NULL);
+  g_object_set (e, "model", tiny_model (), "voices", voices, NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, "application/x-vv-turn");
+  gst_harness_set_sink_caps_str (h, "application/x-vv-prompt");
+  gst_harness_play (h);
+  fail_unless_equals_int (gst_harness_push (h, turn ("1", "Hello there.", 0, 1)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, turn ("2", "Hi, how are you?", 0, 2)),
+      GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+  /* a pause ends the window */
+  fail_unless_equals_int (gst_harness_push (h, turn ("1", "Fine.", 300, 4)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 2);
+
+  /* the pause event sits between the two prompts: after window 1 */
+  GstEvent *ev;
+  gboolean saw_pause = FALSE;
+  while ((ev = gst_harness_try_pull_event (h)) != NULL) {
+    const GstStructure *s = gst_event_get_structure (ev);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_CUSTOM_DOWNSTREAM && s
+        && gst_structure_has_name (s, "vv-pause")) {
+      guint64 d = 0;
+      fail_unless (gst_structure_get_uint64 (s, "duration", &d));
+      fail_unless_equals_uint64 (d, 300 * GST_MSECOND);
+      saw_pause = TRUE;
+    }
+    gst_event_unref (ev);
+  }
+  fail_unless (saw_pause);
+
+  VvPrompt *p1 = pull_prompt (h), *p2 = pull_prompt (h);
+  /* the library on the same windows */
+  GError *error = NULL;
+  VvModel *model = vv_model_load (tiny_model (), VV_MODEL_LOAD_DEFAULT, &error);
+  VvBackend *be = vv_backend_new_cpu (0, &error);
+  g_autofree gchar *tok_dir = g_build_filename (g_getenv ("VV_DATA_DIR"), "qwen2-tokenizer",
+      NULL);
+  VvTokenizer *tok = vv_tokenizer_new_from_dir (tok_dir, &error);
+  VvSession *s = vv_session_new (model, tok, be, &error);
+  gsize la, lb;
+  gfloat *a = read_wav16 (va, &la), *b = read_wav16 (vb, &lb);
+  const gfloat *clips[2] = { a, b };
+  gsize lens[2] = { la, lb };
+  VvPrompt *r1 = vv_session_prepare (s, "Speaker 1: Hello there.\nSpeaker 2: Hi, how are you?\n",
+      clips, lens, 2, &error);
+  VvPrompt *r2 = vv_session_prepare (s, "Speaker 1: Fine.\n", clips, lens, 1, &error);
+  fail_unless (r1 && r2);
+  VvPrompt *pairs[2][2] = { { p1, r1 }, { p2, r2 } };
+  for (guint k = 0; k < 2; k++) {
+    gsize n_ours, n_ref;
+    const gint32 *ours = vv_prompt_get_ids (pairs[k][0], &n_ours);
+    const gint32 *want = vv_prompt_get_ids (pairs[k][1], &n_ref);
+    fail_unless_equals_int (n_ours, n_ref);
+    fail_unless (memcmp (ours, want, n_ours * 4) == 0, "window %u: token ids differ", k);
+    guint nv = vv_prompt_get_n_voices (pairs[k][1]);
+    fail_unless_equals_int (vv_prompt_get_n_voices (pairs[k][0]), nv);
+    for (guint v = 0; v < nv; v++) {
+      gsize nf = vv_prompt_get_voice_frames (pairs[k][1], v);
+      fail_unless_equals_int (vv_prompt_get_voice_frames (pairs[k][0], v), nf);
+      fail_unless_equals_int (nf, (36000 + 3199) / 3200);
+      const gfloat *x = vv_prompt_get_voice_means (pairs[k][0], v);
+      const gfloat *y = vv_prompt_get_voice_means (pairs[k][1], v);
+      gdouble err = 0, mx = 0;
+      for (gsize i = 0; i < nf * 64; i++) {
+        err = MAX (err, fabs (x[i] - y[i]));
+        mx = MAX (mx, fabs (y[i]));
+      }
+      /* same samples (S16 -> F32 is exact both ways) and the same encoder */
+      fail_unless (err <= 1e-6 * (1 + mx), "window %u voice %u: max err %g", k, v, err);
+    }
+  }
+  vv_prompt_unref (p1);
+  vv_prompt_unref (p2);
+  vv_prompt_unref (r1);
+  vv_prompt_unref (r2);
+  g_free (a);
+  g_free (b);
+  vv_session_free (s);
+  vv_tokenizer_unref (tok);
+  vv_backend_free (be);
+  vv_model_unref (model);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_tokenize_missing_voice_named)
+{
+  GstElement *e = gst_element_factory_make ("vvtokenize", NULL);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (e, bus);
+  g_object_set (e, "model", tiny_model (), "voices", "1=/nonexistent/voice-x.wav", NULL);
+  fail_unless_equals_int (gst_element_set_state (e, GST_STATE_READY),
+      GST_STATE_CHANGE_FAILURE);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  GError *err = NULL;
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (strstr (err->message, "/nonexistent/voice-x.wav") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+GST_END_TEST;
+
 /* ---------------------------------------------------------------- sharing */
 
 static VvModel *
@@ -496,6 +673,8 @@ chain_suite (void)
   tcase_add_test (tc, test_diffuse_bad_prompt);
   tcase_add_test (tc, test_diffuse_cuda_refused);
   tcase_add_test (tc, test_one_model_per_process);
+  tcase_add_test (tc, test_tokenize_windows);
+  tcase_add_test (tc, test_tokenize_missing_voice_named);
   return s;
 }
 

@@ -35,6 +35,7 @@ voices="1=$ex/voice-a.wav,2=$ex/voice-b.wav"
 # --- inspection -----------------------------------------------------------
 for e in vvdialogparse vvtokenize vvdiffuse vvvocode vvtts; do
   check "gst-inspect $e" 0 "Long-name" -- gst-inspect-1.0 "$e"
+  check "gst-inspect $e shows an example launch line" 0 "Example-launch-line +gst-launch-1.0 .*$e" -- gst-inspect-1.0 "$e"
 done
 check "vvdiffuse lists its properties" 0 "cfg-scale" -- gst-inspect-1.0 vvdiffuse
 check "vvvocode caps: F32LE audio" 0 "F32LE" -- gst-inspect-1.0 vvvocode
