@@ -71,6 +71,15 @@ check "pipeline with [pause:500ms]" 0 "" -- \
   launch filesrc location="$ex/two-speakers-pause.txt" ! vvtts model="$model" voices="$voices" seed=3 ! wavenc ! filesink location="$tmp/pause.wav"
 check "pause = window 1 + 12000 zero samples + window 2" 0 "identical to the parts" -- wavcmp parts "$tmp/pause.wav" "$tmp/p1.wav" zeros:12000 "$tmp/p2.wav"
 
+# --- an emotion variant: a new voice for speaker 1 starts a new window ------
+{ head -n 2 "$ex/two-speakers-pause.txt"; echo "[Emotion:Happy] $(sed -n 4p "$ex/two-speakers-pause.txt")"; sed -n 5p "$ex/two-speakers-pause.txt"; } > "$tmp/emotion.txt"
+check "synth of window 2 with speaker 1's happy voice (seed 4)" 0 "" -- "$tool" synth --model "$model" --script "$tmp/part2.txt" --voice "$ex/voice-b.wav" --voice "$ex/voice-b.wav" --seed 4 --out "$tmp/e2.wav"
+check "pipeline with [Emotion:Happy] and voices 1:happy=..." 0 "" -- \
+  launch filesrc location="$tmp/emotion.txt" ! vvtts model="$model" voices="$voices,1:happy=$ex/voice-b.wav" seed=3 ! wavenc ! filesink location="$tmp/emotion.wav"
+check "emotion = window 1 + window 2 with the variant voice" 0 "identical to the parts" -- wavcmp parts "$tmp/emotion.wav" "$tmp/p1.wav" "$tmp/e2.wav"
+check "unknown emotion: a warning naming it, plain voice" 0 "emotion 'happy'" -- \
+  gst-launch-1.0 filesrc location="$tmp/emotion.txt" ! vvtts model="$model" voices="$voices" seed=3 ! wavenc ! filesink location="$tmp/emotion-plain.wav"
+
 # --- stdin, one turn per window (live-style) --------------------------------
 check "fdsrc stdin, max-turns=1" 0 "" -- bash -c "cat '$ex/two-speakers.txt' | gst-launch-1.0 -q fdsrc fd=0 ! vvdialogparse ! vvtokenize model='$model' voices='$voices' max-turns=1 ! vvdiffuse seed=2 max-frames=3 ! vvvocode ! wavenc ! filesink location='$tmp/live.wav'"
 # (seed 2: windows 0..3 give 0+2+0+0 frames with this model; 4 windows, seeds 2..5)
