@@ -574,6 +574,87 @@ GST_START_TEST (test_tokenize_windows)
 }
 GST_END_TEST;
 
+
+/* A script longer than a third of the context is generated in several
+ * windows, each within the budget (a copy of the tiny model whose config
+ * allows 600 positions: budget 200 tokens). */
+GST_START_TEST (test_tokenize_context_windows)
+{
+  g_autofree gchar *tmp = g_dir_make_tmp ("vv-ctx-XXXXXX", NULL);
+  g_autofree gchar *src_cfg = g_build_filename (tiny_model (), "config.json", NULL);
+  gchar *cfg = NULL;
+  fail_unless (g_file_get_contents (src_cfg, &cfg, NULL, NULL));
+  GRegex *re = g_regex_new ("\"max_position_embeddings\"\\s*:\\s*\\d+", 0, 0, NULL);
+  gchar *small = g_regex_replace_literal (re, cfg, -1, 0, "\"max_position_embeddings\": 600",
+      0, NULL);
+  g_regex_unref (re);
+  fail_unless (strcmp (small, cfg) != 0, "config.json has no max_position_embeddings");
+  g_autofree gchar *dst_cfg = g_build_filename (tmp, "config.json", NULL);
+  fail_unless (g_file_set_contents (dst_cfg, small, -1, NULL));
+  g_free (cfg);
+  g_free (small);
+
+
+  GDir *dir = g_dir_open (tiny_model (), 0, NULL);
+  const gchar *name;
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    if (strcmp (name, "config.json") == 0)
+      continue;
+    g_autofree gchar *from = g_build_filename (tiny_model (), name, NULL);
+    g_autofree gchar *abs = g_canonicalize_filename (from, NULL);
+    g_autofree gchar *to = g_build_filename (tmp, name, NULL);
+    fail_unless (symlink (abs, to) == 0);
+  }
+  g_dir_close (dir);
+
+
+  const gchar *ex = g_getenv ("VV_EXAMPLES_DIR");
+  g_autofree gchar *voices = g_strdup_printf ("1=%s/voice-a.wav,2=%s/voice-b.wav", ex, ex);
+  GstElement *e = gst_element_factory_make ("vvtokenize", NULL);
+  g_object_set (e, "model", tmp, "voices", voices, NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, "application/x-vv-turn");
+  gst_harness_set_sink_caps_str (h, "application/x-vv-prompt");
+  gst_harness_play (h);
+  for (guint i = 0; i < 30; i++) {
+    g_autofree gchar *text = g_strdup_printf ("This is sentence number %u of a long talk.", i);
+    fail_unless_equals_int (gst_harness_push (h, turn (i % 2 ? "2" : "1", text, 0, i + 1)),
+        GST_FLOW_OK);
+  }
+  gst_harness_push_event (h, gst_event_new_eos ());
+  guint windows = gst_harness_buffers_in_queue (h);
+  fail_unless (windows >= 2, "30 turns must not fit one 200-token window (%u)", windows);
+  guint turns_seen = 0;
+  for (guint w = 0; w < windows; w++) {
+    VvPrompt *p = pull_prompt (h);
+    gsize n;
+    const gint32 *ids = vv_prompt_get_ids (p, &n);
+    fail_unless (n <= 200, "window %u has %" G_GSIZE_FORMAT " tokens > 200", w, n);
+    /* count the turns in the window: each text has the word "sentence" */
+    g_autofree gchar *tok_dir = g_build_filename (g_getenv ("VV_DATA_DIR"), "qwen2-tokenizer",
+        NULL);
+    VvTokenizer *tok = vv_tokenizer_new_from_dir (tok_dir, NULL);
+    gchar *text = vv_tokenizer_decode (tok, ids, n, NULL);
+    for (const gchar *q = text; (q = strstr (q, "sentence number")) != NULL; q++)
+      turns_seen++;
+    g_free (text);
+    vv_tokenizer_unref (tok);
+    vv_prompt_unref (p);
+  }
+  fail_unless_equals_int (turns_seen, 30);
+  gst_harness_teardown (h);
+
+  dir = g_dir_open (tmp, 0, NULL);
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *path = g_build_filename (tmp, name, NULL);
+    g_unlink (path);
+  }
+  g_dir_close (dir);
+  g_rmdir (tmp);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_tokenize_missing_voice_named)
 {
   GstElement *e = gst_element_factory_make ("vvtokenize", NULL);
@@ -675,6 +756,7 @@ chain_suite (void)
   tcase_add_test (tc, test_one_model_per_process);
   tcase_add_test (tc, test_tokenize_windows);
   tcase_add_test (tc, test_tokenize_missing_voice_named);
+  tcase_add_test (tc, test_tokenize_context_windows);
   return s;
 }
 
