@@ -15,7 +15,16 @@ G_DEFINE_QUARK (vv-model-error-quark, vv_model_error)
 typedef struct {
   VvTensor view;                 /* borrowed from the mapped shard */
   VvSafetensors *shard;
+  gpointer aligned_copy;         /* owned; set when the mapped data is misaligned */
 } ModelTensor;
+
+static void
+model_tensor_free (gpointer p)
+{
+  ModelTensor *mt = p;
+  g_aligned_free (mt->aligned_copy);
+  g_free (mt);
+}
 
 struct _VvModel {
   gint ref_count;
@@ -79,6 +88,32 @@ vv_model_unref (VvModel *model)
   g_free (model);
 }
 
+/* safetensors does not promise aligned data: a header whose length is not
+ * a multiple of 8, or a tensor following one with an odd byte count, puts
+ * data at an address that typed loads may not read (UB; it traps on some
+ * CPUs). Such tensors get an aligned copy; files written by the safetensors
+ * library and by make-model are aligned and stay mapped as they are. */
+static gboolean
+ensure_aligned (ModelTensor *mt, const gchar *path, guint *n_copied, guint64 *copied_bytes,
+    GError **error)
+{
+  gsize align = vv_dtype_size (mt->view.dtype);
+  if (((guintptr) mt->view.data) % align == 0)
+    return TRUE;
+  gsize n = vv_tensor_n_bytes (&mt->view);
+  mt->aligned_copy = g_aligned_alloc (MAX (n, 1), 1, 64);
+  if (mt->aligned_copy == NULL) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_FILE,
+        "%s: cannot copy a misaligned tensor of %" G_GSIZE_FORMAT " bytes", path, n);
+    return FALSE;
+  }
+  memcpy (mt->aligned_copy, mt->view.data, n);
+  mt->view.data = mt->aligned_copy;
+  (*n_copied)++;
+  *copied_bytes += n;
+  return TRUE;
+}
+
 static gboolean
 add_shard (VvModel *model, const gchar *path, GError **error)
 {
@@ -86,6 +121,8 @@ add_shard (VvModel *model, const gchar *path, GError **error)
   if (st == NULL)
     return FALSE;
   g_ptr_array_add (model->shards, st);
+  guint n_copied = 0;
+  guint64 copied_bytes = 0;
   for (guint i = 0; i < vv_safetensors_get_n_tensors (st); i++) {
     const VvSafetensorsEntry *e = vv_safetensors_get_entry (st, i);
     ModelTensor *prev = g_hash_table_lookup (model->tensors, e->name);
@@ -100,9 +137,15 @@ add_shard (VvModel *model, const gchar *path, GError **error)
     if (!vv_safetensors_entry_to_tensor (e, &mt->view)) {
       /* Keep it visible for the dtype check, which names it. */
       mt->view.ndim = -1;
+    } else if (!ensure_aligned (mt, path, &n_copied, &copied_bytes, error)) {
+      g_free (mt);
+      return FALSE;
     }
     g_hash_table_insert (model->tensors, (gpointer) e->name, mt);
   }
+  if (n_copied > 0)
+    g_info ("%s: %u tensor(s) are not aligned to their element size in the file; "
+        "using aligned copies (%" G_GUINT64_FORMAT " bytes)", path, n_copied, copied_bytes);
   return TRUE;
 }
 
@@ -296,7 +339,7 @@ vv_model_load (const gchar *dir, VvModelLoadFlags flags, GError **error)
   model->ref_count = 1;
   model->dir = g_strdup (dir);
   model->shards = g_ptr_array_new_with_free_func ((GDestroyNotify) vv_safetensors_free);
-  model->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  model->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, model_tensor_free);
   model->config = vv_config_load (dir, error);
   if (model->config == NULL)
     return NULL;
