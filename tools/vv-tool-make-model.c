@@ -161,15 +161,16 @@ remove_old_model_files (const gchar *dir)
 int
 vv_tool_make_model (int argc, char **argv)
 {
-  g_autofree gchar *preset_name = g_strdup ("tiny");
-  g_autofree gchar *dtype_name = g_strdup ("bf16");
+  /* NULL defaults: GOption does not free an initial value it replaces */
+  g_autofree gchar *preset_arg = NULL;
+  g_autofree gchar *dtype_arg = NULL;
   gint64 seed = 0;
   gdouble shard_mb = 2000.0;
   gboolean force = FALSE, untied = FALSE;
   GOptionEntry entries[] = {
-    { "preset", 'p', 0, G_OPTION_ARG_STRING, &preset_name, "tiny (default), 1.5b or 7b", "NAME" },
+    { "preset", 'p', 0, G_OPTION_ARG_STRING, &preset_arg, "tiny (default), 1.5b or 7b", "NAME" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed of the random weights (default 0)", "N" },
-    { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype_name, "bf16 (default, as published), f16 or f32", "TYPE" },
+    { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype_arg, "bf16 (default, as published), f16 or f32", "TYPE" },
     { "shard-size", 0, 0, G_OPTION_ARG_DOUBLE, &shard_mb,
       "Largest shard in MB (default 2000, like the published 1.5B); 0 = one model.safetensors", "MB" },
     { "untied", 0, 0, G_OPTION_ARG_NONE, &untied, "Write a separate lm_head.weight (as 7B does)", NULL },
@@ -187,6 +188,8 @@ vv_tool_make_model (int argc, char **argv)
     return 2;
   }
   const gchar *dir = argv[1];
+  const gchar *preset_name = preset_arg ? preset_arg : "tiny";
+  const gchar *dtype_name = dtype_arg ? dtype_arg : "bf16";
   VvPreset preset;
   if (!vv_preset_from_string (preset_name, &preset)) {
     fprintf (stderr, "vibevoice make-model: unknown preset '%s' (tiny, 1.5b, 7b)\n", preset_name);

@@ -6,6 +6,7 @@
 #include "vv-tool-audio.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void
 on_audio (const gfloat *samples, gsize n, gpointer user_data)
@@ -71,8 +72,16 @@ vv_tool_synth (int argc, char **argv)
   }
 
   g_autofree gchar *script = NULL;
-  if (!g_file_get_contents (script_path, &script, NULL, &error)) {
+  gsize script_len = 0;
+  if (!g_file_get_contents (script_path, &script, &script_len, &error)) {
     fprintf (stderr, "vibevoice synth: %s\n", error->message);
+    return 1;
+  }
+  /* A NUL would silently end the script early: refuse it. */
+  const gchar *nul = memchr (script, '\0', script_len);
+  if (nul != NULL) {
+    fprintf (stderr, "vibevoice synth: %s: NUL byte at offset %" G_GSIZE_FORMAT
+        " (a script is UTF-8 text)\n", script_path, (gsize) (nul - script));
     return 1;
   }
   g_autoptr (GArray) turns = vv_script_parse (script, -1, &error);

@@ -108,6 +108,8 @@ check "synth other seed" 0 "" -- "$tool" synth --seed 3 --model "$tmp/tiny" --sc
 check "synth other seed, other audio" 1 "" -- cmp -s "$tmp/syn-a.wav" "$tmp/syn-c.wav"
 check "synth missing voice names it" 1 "$tmp/novoice.wav" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/novoice.wav" --out "$tmp/x.wav"
 check "synth 2 speakers, 1 voice" 1 "has 2 speakers but 1 --voice file was given" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --out "$tmp/x.wav"
+printf 'Speaker 1: Hello there.\n\0Speaker 2: never read\n' > "$tmp/nul-script.txt"
+check "synth refuses a NUL byte, with its offset" 1 "nul-script.txt: NUL byte at offset 24" -- "$tool" synth --model "$tmp/tiny" --script "$tmp/nul-script.txt" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --out "$tmp/x.wav"
 check "synth without --voice is a usage error" 2 "--voice" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --out "$tmp/x.wav"
 
 echo "1..$n"
