@@ -27,7 +27,11 @@
 
 typedef enum {
   MODE_STREAM,                  /* context from / to the streaming state */
-  MODE_PADDED,                  /* zero context, right pad to the stride (§5.4) */
+  /* Non-streaming encode (§5.4), run in bounded chunks: the context comes
+   * from / goes to a second state (zeroed per encode, so the streaming
+   * state is untouched); the last chunk is right-padded to each stride. */
+  MODE_ENCODE,
+  MODE_ENCODE_END,
 } ConvMode;
 
 typedef struct {
@@ -40,6 +44,7 @@ typedef struct {
   gint max_prev;                /* transposed: ceil(k/s) − 1 previous frames */
   gint n_prev;                  /* transposed: frames held now */
   gfloat *state;                /* [MAX (ctx, max_prev), c_in] */
+  gfloat *enc_state;            /* conv: [MAX (1, ctx), c_in], MODE_ENCODE context */
 } Conv;
 
 typedef struct {
@@ -71,6 +76,7 @@ typedef struct {
 struct _VvSpeechEncoder {
   Net net;
   VvSpeechTokenizerKind kind;
+  gsize encode_chunk_frames;    /* 0 = one call */
 };
 
 struct _VvSpeechDecoder {
@@ -109,6 +115,7 @@ conv_clear (Conv *cv)
 {
   g_clear_pointer (&cv->name, g_free);
   g_clear_pointer (&cv->state, g_free);
+  g_clear_pointer (&cv->enc_state, g_free);
 }
 
 /* A conv (or linear, @k = 0) named @prefix.weight / @prefix.bias. */
@@ -152,6 +159,7 @@ conv_init (Conv *cv, VvModel *model, const gchar *prefix, gint c_in, gint c_out,
   } else {
     cv->ctx = k - s;            /* §5.4 / §5.6: causal context k − s */
     cv->state = g_new0 (gfloat, (gsize) MAX (1, cv->ctx) * c_in);
+    cv->enc_state = g_new0 (gfloat, (gsize) MAX (1, cv->ctx) * c_in);
   }
   return TRUE;
 }
@@ -246,6 +254,27 @@ net_reset (Net *net)
       conv_reset (&st->blocks[b].dw);
   }
   conv_reset (&net->head);
+}
+
+/* Zeroes the context of a non-streaming encode (the reference's causal
+ * zero padding, §5.4). */
+static void
+conv_reset_encode (Conv *cv)
+{
+  if (cv->enc_state != NULL)
+    memset (cv->enc_state, 0, (gsize) MAX (1, cv->ctx) * cv->c_in * sizeof (gfloat));
+}
+
+static void
+net_reset_encode (Net *net)
+{
+  for (gint i = 0; i < net->n_stages; i++) {
+    Stage *st = &net->stages[i];
+    conv_reset_encode (&st->conv);
+    for (gint b = 0; b < st->n_blocks; b++)
+      conv_reset_encode (&st->blocks[b].dw);
+  }
+  conv_reset_encode (&net->head);
 }
 
 static gboolean
@@ -432,18 +461,17 @@ conv_forward (Net *net, Conv *cv, const gfloat *src, gint64 t, gfloat *dst, gint
     return TRUE;
   }
 
-  gint64 extra = 0;
-  if (mode == MODE_STREAM)
-    memcpy (in, cv->state, (gsize) cv->ctx * row);
-  else {
-    memset (in, 0, (gsize) cv->ctx * row);
-    extra = ceil_div (t, cv->s) * cv->s - t;   /* §5.4 right padding */
-  }
+  /* Earlier chunks of an encode are whole hops, so at every layer their
+   * length is a multiple of the stride and the last chunk's padding equals
+   * the whole signal's: chunked == one call, bit for bit. */
+  gfloat *state = mode == MODE_STREAM ? cv->state : cv->enc_state;
+  gint64 extra = mode == MODE_ENCODE_END ? ceil_div (t, cv->s) * cv->s - t : 0;
+  memcpy (in, state, (gsize) cv->ctx * row);
   memcpy (in + (gsize) cv->ctx * cv->c_in, src, (gsize) t * row);
   gint64 n_in = cv->ctx + t + extra;
   memset (in + (gsize) (cv->ctx + t) * cv->c_in, 0, (gsize) extra * row);
-  if (mode == MODE_STREAM)
-    memcpy (cv->state, in + (gsize) t * cv->c_in, (gsize) cv->ctx * row);
+  if (mode != MODE_ENCODE_END)
+    memcpy (state, in + (gsize) t * cv->c_in, (gsize) cv->ctx * row);
   *t_out = (n_in - cv->k) / cv->s + 1;
   if (!vv_backend_conv1d (net->be, view (&y, dst, *t_out, cv->c_out),
           view (&x, in, n_in, cv->c_in), &cv->w, cv->b, cv->s, cv->groups, error)) {
@@ -542,6 +570,7 @@ vv_speech_encoder_new (VvModel *model, VvBackend *be, VvSpeechTokenizerKind kind
   }
   VvSpeechEncoder *enc = g_new0 (VvSpeechEncoder, 1);
   enc->kind = kind;
+  enc->encode_chunk_frames = VV_SPEECH_ENCODE_CHUNK_FRAMES;
   enc->net.be = be;
   enc->net.model = vv_model_ref (model);
   if (!encoder_init (&enc->net, t, root, error)) {
@@ -611,7 +640,42 @@ vv_speech_encoder_encode (VvSpeechEncoder *enc, const gfloat *audio, gsize n_sam
   g_return_val_if_fail (enc != NULL, FALSE);
   if (!check_io ("speech encoder: encode", audio, means, n_samples, error))
     return FALSE;
-  return net_forward (&enc->net, audio, (gint64) n_samples, means, MODE_PADDED, error) >= 0;
+  Net *net = &enc->net;
+  net_reset_encode (net);
+  /* Bounded chunks of whole hops keep the work buffers at the chunk's size
+   * whatever the clip length; the last chunk carries the padding. */
+  const gsize chunk = enc->encode_chunk_frames == 0 ? n_samples
+      : enc->encode_chunk_frames * (gsize) net->hop;
+  gsize done = 0;
+  gfloat *out = means;
+  while (done < n_samples) {
+    gsize n = n_samples - done;
+    gboolean last = n <= chunk;
+    if (!last)
+      n = chunk;
+    gint64 frames = net_forward (net, audio + done, (gint64) n, out,
+        last ? MODE_ENCODE_END : MODE_ENCODE, error);
+    if (frames < 0)
+      return FALSE;
+    out += (gsize) frames * (gsize) net->c_out;
+    done += n;
+  }
+  return TRUE;
+}
+
+/**
+ * vv_speech_encoder_set_encode_chunk:
+ * @enc: an encoder
+ * @frames: frames per chunk of vv_speech_encoder_encode() (0 = the whole
+ *   input in one call; the default is %VV_SPEECH_ENCODE_CHUNK_FRAMES)
+ *
+ * The result does not depend on it, bit for bit; only the memory does.
+ */
+void
+vv_speech_encoder_set_encode_chunk (VvSpeechEncoder *enc, gsize frames)
+{
+  g_return_if_fail (enc != NULL);
+  enc->encode_chunk_frames = frames;
 }
 
 /**

@@ -31,6 +31,10 @@ VvSpeechEncoder *vv_speech_encoder_new (VvModel *model, VvBackend *be,
 void             vv_speech_encoder_free (VvSpeechEncoder *enc);
 gint             vv_speech_encoder_get_dim (VvSpeechEncoder *enc);
 gint             vv_speech_encoder_get_hop (VvSpeechEncoder *enc);
+/* vv_speech_encoder_encode() works in chunks of this many frames, so its
+ * memory does not grow with the clip. */
+#define VV_SPEECH_ENCODE_CHUNK_FRAMES 32
+
 /* Non-streaming (§5.4): any n_samples ≥ 1; right-pads each strided conv to
  * its stride as the reference does. Writes ceil(n/hop) × dim floats to
  * @means (host, caller-allocated). Does not touch the streaming state. */
@@ -38,6 +42,7 @@ gboolean         vv_speech_encoder_encode (VvSpeechEncoder *enc, const gfloat *a
                                            gsize n_samples, gfloat *means, GError **error);
 /* Streaming (§5.6): n_samples must be a multiple of the hop (3200·m);
  * writes m × dim floats. Chunked == whole (bit-identical). */
+void             vv_speech_encoder_set_encode_chunk (VvSpeechEncoder *enc, gsize frames);
 gboolean         vv_speech_encoder_encode_stream (VvSpeechEncoder *enc, const gfloat *audio,
                                                   gsize n_samples, gfloat *means, GError **error);
 void             vv_speech_encoder_reset (VvSpeechEncoder *enc);

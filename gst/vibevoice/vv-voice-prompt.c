@@ -158,6 +158,13 @@ vv_voice_prompt_encode_means (VvVoicePrompt *vp, const gfloat *clip, gsize lengt
         "voice prompt: the voice clip is empty");
     return FALSE;
   }
+  if (length > VV_VOICE_MAX_SAMPLES || pad_to > VV_VOICE_MAX_SAMPLES) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "voice prompt: the voice clip has %" G_GSIZE_FORMAT " samples (%.1f s); at most %d "
+        "(%d s at 24 kHz) are accepted", MAX (length, pad_to), MAX (length, pad_to) / 24000.0,
+        VV_VOICE_MAX_SAMPLES, VV_VOICE_MAX_SAMPLES / 24000);
+    return FALSE;
+  }
   for (gsize i = 0; i < length; i++) {
     if (!isfinite (clip[i])) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,

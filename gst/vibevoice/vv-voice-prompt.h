@@ -34,6 +34,11 @@ G_BEGIN_DECLS
  */
 typedef struct _VvVoicePrompt VvVoicePrompt;
 
+/* Longest voice clip accepted: 10 minutes at 24 kHz. Voice prompts are
+ * seconds long; the limit bounds memory on accidental inputs (a whole
+ * recording), and errors name it. */
+#define VV_VOICE_MAX_SAMPLES (600 * 24000)
+
 VvVoicePrompt *vv_voice_prompt_new (VvModel *model, VvBackend *be, GError **error);
 void           vv_voice_prompt_free (VvVoicePrompt *vp);
 

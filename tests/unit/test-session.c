@@ -467,6 +467,30 @@ test_voice_padding_rule (void)
   g_assert_true (memcmp (batch + 2 * 64, own + 2 * 64, 64 * 4) != 0);
 }
 
+/* Voice clips have a documented maximum (issue 14: a 1-hour clip took
+ * 11.5 GB and failed); past it the error names the limit, before any
+ * sample is read or memory allocated. */
+static void
+test_voice_length_limit (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvVoicePrompt) vp = vv_voice_prompt_new (model, backend, &error);
+  g_assert_no_error (error);
+  gsize nf = 0;
+  gfloat *means = NULL;
+  /* the clip pointer is never read past its first samples: the length is
+   * checked first */
+  g_assert_false (vv_voice_prompt_encode_means (vp, clips[0], (gsize) 3600 * 24000, 0, &nf,
+          &means, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "at most 14400000 (600 s at 24 kHz)"));
+  g_assert_null (means);
+  g_clear_error (&error);
+  g_assert_false (vv_voice_prompt_encode_means (vp, clips[0], clip_len[0],
+          VV_VOICE_MAX_SAMPLES + 1, &nf, &means, &error));
+  g_assert_nonnull (strstr (error->message, "600 s"));
+}
+
 /* vv_model_load_shared: one model per folder, however it is named. */
 static void
 test_shared_model (void)
@@ -516,6 +540,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/injected-noise", test_injected_noise);
   g_test_add_func ("/session/bad-params", test_bad_params);
   g_test_add_func ("/session/damaged-prompts", test_damaged_prompts);
+  g_test_add_func ("/session/voice-length-limit", test_voice_length_limit);
   g_test_add_func ("/session/voice-padding-rule", test_voice_padding_rule);
   g_test_add_func ("/session/shared-model", test_shared_model);
   int ret = g_test_run ();

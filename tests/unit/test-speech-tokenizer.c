@@ -538,6 +538,43 @@ test_semantic_encoder (void)
 
 /* ---------------------------------------------------------------------- */
 
+/* vv_speech_encoder_encode() runs in chunks of whole hops so its memory is
+ * bounded (issue 14); the chunking must not change a bit, partial last
+ * frame included (whole-call results are what conformance checks). */
+static void
+test_encode_chunked (void)
+{
+  g_autoptr (VvModel) m = tiny_model ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvBackend) be = cpu (2);
+  g_autoptr (VvSpeechEncoder) enc = vv_speech_encoder_new (m, be,
+      VV_SPEECH_TOKENIZER_ACOUSTIC, &error);
+  g_assert_no_error (error);
+  const gint hop = vv_speech_encoder_get_hop (enc), dim = vv_speech_encoder_get_dim (enc);
+  const gsize n = 9 * (gsize) hop + 1234, frames = 10;
+  g_autofree gfloat *audio = rand_floats (n, 0.5);
+  g_autofree gfloat *whole = g_new (gfloat, frames * dim);
+  g_autofree gfloat *part = g_new (gfloat, frames * dim);
+  vv_speech_encoder_set_encode_chunk (enc, 0);
+  g_assert_true (vv_speech_encoder_encode (enc, audio, n, whole, &error));
+  g_assert_no_error (error);
+  static const gsize chunks[] = { 1, 2, 4, 9, 10, VV_SPEECH_ENCODE_CHUNK_FRAMES };
+  for (guint c = 0; c < G_N_ELEMENTS (chunks); c++) {
+    vv_speech_encoder_set_encode_chunk (enc, chunks[c]);
+    memset (part, 0, frames * dim * sizeof (gfloat));
+    g_assert_true (vv_speech_encoder_encode (enc, audio, n, part, &error));
+    g_assert_no_error (error);
+    g_assert_cmpmem (part, frames * dim * sizeof (gfloat), whole, frames * dim * sizeof (gfloat));
+  }
+  /* a whole number of hops: the last chunk ends on a frame boundary */
+  vv_speech_encoder_set_encode_chunk (enc, 0);
+  g_assert_true (vv_speech_encoder_encode (enc, audio, 8 * (gsize) hop, whole, &error));
+  vv_speech_encoder_set_encode_chunk (enc, 3);
+  g_assert_true (vv_speech_encoder_encode (enc, audio, 8 * (gsize) hop, part, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (part, 8 * dim * sizeof (gfloat), whole, 8 * dim * sizeof (gfloat));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -563,6 +600,7 @@ main (int argc, char **argv)
     g_test_add_func ("/speech-tokenizer/decoder-streaming", test_decoder_streaming);
     g_test_add_func ("/speech-tokenizer/acoustic-encoder", test_acoustic_encoder);
     g_test_add_func ("/speech-tokenizer/semantic-encoder", test_semantic_encoder);
+    g_test_add_func ("/speech-tokenizer/encode-chunked", test_encode_chunked);
   } else {
     g_printerr ("VV_TOOL is not set: model tests skipped (run through meson test)\n");
   }
