@@ -177,7 +177,7 @@ decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **e
   /* Pull until EOS; an error never brings EOS, so watch the bus too. */
   GstBus *bus = gst_element_get_bus (pipe);
   GstMessage *msg = NULL;
-  gboolean ok = TRUE;
+  gboolean ok = TRUE, too_long = FALSE;
   for (;;) {
     GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 50 * GST_MSECOND);
     if (sample != NULL) {
@@ -188,6 +188,11 @@ decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **e
         gst_buffer_unmap (buf, &map);
       }
       gst_sample_unref (sample);
+      /* stop decoding at the engine's limit rather than after the file */
+      if (samples->len > VV_VOICE_MAX_SAMPLES) {
+        too_long = TRUE;
+        break;
+      }
       continue;
     }
     if (gst_app_sink_is_eos (GST_APP_SINK (sink)))
@@ -202,6 +207,11 @@ decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **e
         "voice file %s could not be decoded: %s", path, gerr ? gerr->message : "error");
     g_clear_error (&gerr);
     gst_message_unref (msg);
+    ok = FALSE;
+  } else if (too_long) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+        "voice file %s is longer than the %d s a voice sample may last", path,
+        VV_VOICE_MAX_SAMPLES / 24000);
     ok = FALSE;
   } else if (samples->len == 0) {
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,

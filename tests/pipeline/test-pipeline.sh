@@ -95,6 +95,10 @@ check "missing voice file names it" 1 "$tmp/no-voice.wav" -- \
 printf 'not audio at all\n' > "$tmp/bad-voice.wav"
 check "undecodable voice file names it" 1 "$tmp/bad-voice.wav" -- \
   run filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="1=$ex/voice-a.wav,2=$tmp/bad-voice.wav" ! fakesink
+# a voice sample longer than the engine's 10-minute limit: stopped while decoding
+python3 -c "import sys, wave; w = wave.open(sys.argv[1], 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(24000); w.writeframes(bytes(2 * 24000 * 601)); w.close()" "$tmp/long-voice.wav"
+check "voice over 10 minutes: error names file and limit" 1 "long-voice.wav is longer than the 600 s" -- \
+  run filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="1=$ex/voice-a.wav,2=$tmp/long-voice.wav" ! fakesink
 printf 'Speaker 1: a\nSpeaker 2: b\nSpeaker 3: c\nSpeaker 4: d\nSpeaker 5: e\n' > "$tmp/five.txt"
 check "five speakers: error with the line" 1 "line 5" -- \
   run filesrc location="$tmp/five.txt" ! vvtts model="$model" voices="$voices,3=$ex/voice-a.wav,4=$ex/voice-b.wav,5=$ex/voice-a.wav" ! fakesink
