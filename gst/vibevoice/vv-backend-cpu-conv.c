@@ -10,7 +10,11 @@
 /* Multiply-adds are explicit (see the kernels .inc): the compiler must not
  * fuse some and not others, or a row's result would depend on how its
  * loop was blocked. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#else
 #pragma GCC optimize ("fp-contract=off")
+#endif
 
 /*
  * Convolution kernels of the CPU backend (σ-VAE tokenizers, MODEL-SPEC §5).

@@ -14,6 +14,7 @@
 /* VV_NO_SIMD builds only the portable kernels (as on non-x86 targets). */
 #if defined(__x86_64__) && !defined(VV_NO_SIMD)
 #define VV_HAVE_X86_SIMD 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -600,8 +601,11 @@ detect_isa (void)
   if (__builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw")
       && __builtin_cpu_supports ("avx512vl"))
     return CPU_ISA_AVX512;
-  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")
-      && __builtin_cpu_supports ("f16c"))
+  /* F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports
+   * does not know "f16c" */
+  guint eax, ebx, ecx = 0, edx;
+  gboolean f16c = __get_cpuid (1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") && f16c)
     return CPU_ISA_AVX2;
 #endif
   return CPU_ISA_SCALAR;
