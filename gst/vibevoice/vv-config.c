@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "vv-config.h"
+#include "vv-safetensors.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -481,6 +482,9 @@ parse_json_object (const gchar *text, const gchar *file, JsonParser *parser, GEr
     g_set_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FILE, "%s: not valid UTF-8", file);
     return NULL;
   }
+  if (!vv_json_check_depth (text, strlen (text), VV_JSON_MAX_DEPTH, file, VV_CONFIG_ERROR,
+          VV_CONFIG_ERROR_FILE, error))
+    return NULL;
   if (!json_parser_load_from_data (parser, text, -1, &local)) {
     g_set_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FILE, "%s: not valid JSON: %s",
         file, local->message);

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "vv-dialog.h"
+#include "vv-safetensors.h"
 
 #include <json-glib/json-glib.h>
 #include <stdlib.h>
@@ -441,6 +442,9 @@ vv_dialog_parse_json (const gchar *data, gsize len, GPtrArray *warnings, GError 
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) local = NULL;
+  if (!vv_json_check_depth (data, len, VV_JSON_MAX_DEPTH, "JSON script", VV_DIALOG_ERROR,
+          VV_DIALOG_ERROR_SYNTAX, error))
+    return NULL;
   if (!json_parser_load_from_data (parser, data, (gssize) len, &local)) {
     g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX, "JSON script: %s",
         local->message);

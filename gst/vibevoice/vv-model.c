@@ -168,7 +168,18 @@ load_index (VvModel *model, const gchar *index_path, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) local = NULL;
-  if (!json_parser_load_from_mapped_file (parser, index_path, &local)) {
+  g_autoptr (GMappedFile) index_map = g_mapped_file_new (index_path, FALSE, &local);
+  if (index_map == NULL) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX, "%s: %s", index_path,
+        local->message);
+    return FALSE;
+  }
+  const gchar *text = g_mapped_file_get_contents (index_map);
+  gsize text_len = g_mapped_file_get_length (index_map);
+  if (!vv_json_check_depth (text ? text : "", text_len, VV_JSON_MAX_DEPTH, index_path,
+          VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX, error))
+    return FALSE;
+  if (!json_parser_load_from_data (parser, text ? text : "", (gssize) text_len, &local)) {
     g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX, "%s: not valid JSON: %s",
         index_path, local->message);
     return FALSE;

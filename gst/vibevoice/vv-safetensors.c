@@ -34,7 +34,7 @@ G_DEFINE_QUARK (vv-safetensors-error-quark, vv_safetensors_error)
 
 /* A safetensors header nests three levels deep; anything much deeper is
  * garbage and must not reach json-glib's recursive parser. */
-#define JSON_MAX_DEPTH 64
+#define JSON_MAX_DEPTH VV_JSON_MAX_DEPTH
 
 #define METADATA_KEY "__metadata__"
 
@@ -96,6 +96,51 @@ shape_string (gint ndim, const gint64 *shape)
     g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", shape[i]);
   g_string_append_c (s, ']');
   return g_string_free (s, FALSE);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Depth pre-scan for the other JSON readers                               */
+/* ---------------------------------------------------------------------- */
+
+gboolean
+vv_json_check_depth (const gchar *text, gsize len, guint max_depth, const gchar *what,
+    GQuark domain, gint code, GError **error)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < len; i++) {
+    gchar c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;                    /* the escaped character cannot end the string */
+      else if (c == '"')
+        in_string = FALSE;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = TRUE;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) {
+          g_set_error (error, domain, code,
+              "%s: JSON nests deeper than %u levels (at byte %" G_GSIZE_FORMAT ")",
+              what, max_depth, i);
+          return FALSE;
+        }
+        break;
+      case ']':
+      case '}':
+        if (depth > 0)
+          depth--;
+        break;
+      default:
+        break;
+    }
+  }
+  return TRUE;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -30,6 +30,26 @@ typedef enum {
   VV_SAFETENSORS_ERROR_OFFSETS,
 } VvSafetensorsError;
 
+/**
+ * VV_JSON_MAX_DEPTH:
+ *
+ * Nesting limit for every JSON file the engine reads (config.json,
+ * preprocessor_config.json, the shard index, tokenizer files, JSON dialog
+ * scripts, safetensors headers). Real files nest at most about five levels;
+ * json-glib's parser recurses, so a deeper text must be refused before it
+ * reaches the parser (80 000 '[' overflow the stack).
+ */
+#define VV_JSON_MAX_DEPTH 64
+
+/* Scans @text (@len bytes) for nesting depth of '[' and '{', skipping string
+ * contents (with backslash escapes), in one linear pass without recursion.
+ * Validates nothing else (json-glib does the grammar afterwards). Returns
+ * FALSE with an error in @domain/@code, "WHAT: JSON nests deeper than
+ * MAX_DEPTH levels (at byte N)", when the depth exceeds @max_depth. */
+gboolean vv_json_check_depth (const gchar *text, gsize len, guint max_depth,
+                              const gchar *what, GQuark domain, gint code,
+                              GError **error);
+
 #define VV_SAFETENSORS_MAX_DIMS 8
 
 /**

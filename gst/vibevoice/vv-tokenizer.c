@@ -14,6 +14,7 @@
  * starts as the ids of its bytes' byte-level symbols. This avoids building
  * and hashing strings in the inner loop. */
 #include "vv-tokenizer.h"
+#include "vv-safetensors.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -456,6 +457,9 @@ parse_json_file (const gchar *path, GError **error)
     g_set_error (error, VV_TOKENIZER_ERROR, VV_TOKENIZER_ERROR_FILE, "%s", local->message);
     return NULL;
   }
+  if (!vv_json_check_depth (data, len, VV_JSON_MAX_DEPTH, path, VV_TOKENIZER_ERROR,
+          VV_TOKENIZER_ERROR_FILE, error))
+    return NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, data, len, &local)) {
     g_set_error (error, VV_TOKENIZER_ERROR, VV_TOKENIZER_ERROR_FILE,

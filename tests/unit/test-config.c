@@ -213,6 +213,61 @@ test_preprocessor (void)
   g_assert_nonnull (strstr (error->message, "16000"));
 }
 
+/* @levels nested arrays (or objects {"a": ...} when @objects), closed again
+ * around a 1: valid JSON that json-glib's recursive parser cannot survive. */
+static gchar *
+deep_json (guint levels, gboolean objects)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < levels; i++)
+    g_string_append (s, objects ? "{\"a\": " : "[");
+  g_string_append_c (s, '1');
+  for (guint i = 0; i < levels; i++)
+    g_string_append_c (s, objects ? '}' : ']');
+  return g_string_free (s, FALSE);
+}
+
+/* Issue 14: 80 000 levels overflowed the stack inside json-glib; now a clean
+ * error naming the file and the limit, for config.json and the preprocessor. */
+static void
+test_deep_nesting (void)
+{
+  for (gint objects = 0; objects <= 1; objects++) {
+    g_autofree gchar *deep = deep_json (80000, objects);
+    g_autoptr (GError) error = NULL;
+    g_assert_null (vv_config_load_from_data (deep, "deep-config.json", NULL, &error));
+    g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FILE);
+    g_assert_nonnull (strstr (error->message, "deep-config.json"));
+    g_assert_nonnull (strstr (error->message, "deeper than 64 levels"));
+
+    g_autoptr (VvConfig) c = vv_config_new_preset (VV_PRESET_TINY);
+    g_autofree gchar *json = vv_config_to_json (c);
+    g_autoptr (GError) error2 = NULL;
+    g_assert_null (vv_config_load_from_data (json, NULL, deep, &error2));
+    g_assert_error (error2, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FILE);
+    g_assert_nonnull (strstr (error2->message, "preprocessor_config.json"));
+    g_assert_nonnull (strstr (error2->message, "deeper than 64 levels"));
+  }
+
+  /* the pre-scan itself: the limit is inclusive, strings and escapes skipped */
+  g_assert_cmpint (VV_JSON_MAX_DEPTH, ==, 64);
+  for (gint objects = 0; objects <= 1; objects++) {
+    g_autofree gchar *at = deep_json (64, objects);
+    g_autofree gchar *over = deep_json (65, objects);
+    g_autoptr (GError) error = NULL;
+    g_assert_true (vv_json_check_depth (at, strlen (at), 64, "x", VV_CONFIG_ERROR, 0, &error));
+    g_assert_no_error (error);
+    g_assert_false (vv_json_check_depth (over, strlen (over), 64, "x", VV_CONFIG_ERROR, 0, &error));
+    g_assert_nonnull (strstr (error->message, "x: JSON nests deeper than 64 levels"));
+  }
+  const gchar *strings = "[\"[[[[\\\"[[[\", \"{{{\\\\\", [\"]]]\"]]";
+  g_autoptr (GError) error = NULL;
+  g_assert_true (vv_json_check_depth (strings, strlen (strings), 2, "s", VV_CONFIG_ERROR, 0, &error));
+  g_assert_no_error (error);
+  g_assert_false (vv_json_check_depth (strings, strlen (strings), 1, "s", VV_CONFIG_ERROR, 0, &error));
+  g_assert_nonnull (strstr (error->message, "deeper than 1 levels"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -223,5 +278,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/semantics", test_config_semantics);
   g_test_add_func ("/config/not-json", test_not_json);
   g_test_add_func ("/config/preprocessor", test_preprocessor);
+  g_test_add_func ("/config/deep-nesting", test_deep_nesting);
   return g_test_run ();
 }

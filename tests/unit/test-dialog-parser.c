@@ -275,6 +275,35 @@ test_json (void)
   }
 }
 
+/* @levels nested arrays (or objects {"a": ...} when @objects), closed again
+ * around a 1: valid JSON that json-glib's recursive parser cannot survive. */
+static gchar *
+deep_json (guint levels, gboolean objects)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < levels; i++)
+    g_string_append (s, objects ? "{\"a\": " : "[");
+  g_string_append_c (s, '1');
+  for (guint i = 0; i < levels; i++)
+    g_string_append_c (s, objects ? '}' : ']');
+  return g_string_free (s, FALSE);
+}
+
+/* Issue 14: a deeply nested script overflowed the stack inside json-glib. */
+static void
+test_json_deep_nesting (void)
+{
+  for (gint objects = 0; objects <= 1; objects++) {
+    g_autofree gchar *deep = deep_json (80000, objects);
+    g_autoptr (GError) e = NULL;
+    g_autoptr (GPtrArray) t = vv_dialog_parse_json (deep, strlen (deep), NULL, &e);
+    g_assert_null (t);
+    g_assert_error (e, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX);
+    g_assert_nonnull (strstr (e->message, "JSON script"));
+    g_assert_nonnull (strstr (e->message, "deeper than 64 levels"));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -287,5 +316,6 @@ main (int argc, char **argv)
   g_test_add_func ("/dialog/chunking", test_chunking);
   g_test_add_func ("/dialog/flush-on-newline", test_flush_on_newline);
   g_test_add_func ("/dialog/json", test_json);
+  g_test_add_func ("/dialog/json-deep-nesting", test_json_deep_nesting);
   return g_test_run ();
 }

@@ -410,6 +410,34 @@ test_misaligned_data (void)
       vv_model_get_speech_scaling_factor (a));
 }
 
+/* @levels nested arrays (or objects {"a": ...} when @objects), closed again
+ * around a 1: valid JSON that json-glib's recursive parser cannot survive. */
+static gchar *
+deep_json (guint levels, gboolean objects)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < levels; i++)
+    g_string_append (s, objects ? "{\"a\": " : "[");
+  g_string_append_c (s, '1');
+  for (guint i = 0; i < levels; i++)
+    g_string_append_c (s, objects ? '}' : ']');
+  return g_string_free (s, FALSE);
+}
+
+/* Issue 14: a deeply nested shard index overflowed the stack in json-glib. */
+static void
+test_index_deep_nesting (void)
+{
+  for (gint objects = 0; objects <= 1; objects++) {
+    g_autofree gchar *d = copy_model (tiny_sharded, objects ? "idx-deep-objects" : "idx-deep-arrays");
+    g_autofree gchar *path = g_build_filename (d, "model.safetensors.index.json", NULL);
+    g_autofree gchar *deep = deep_json (80000, objects);
+    g_assert_true (g_file_set_contents (path, deep, -1, NULL));
+    assert_load_fails (d, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX, "model.safetensors.index.json");
+    assert_load_fails (d, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX, "deeper than 64 levels");
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -439,6 +467,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model-load/missing-files", test_missing_files);
   g_test_add_func ("/model-load/index-errors", test_index_errors);
   g_test_add_func ("/model-load/misaligned-data", test_misaligned_data);
+  g_test_add_func ("/model-load/index-deep-nesting", test_index_deep_nesting);
   int ret = g_test_run ();
   vv_test_rm_rf (tmp_root);
   g_free (tmp_root);

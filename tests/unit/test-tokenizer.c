@@ -861,6 +861,39 @@ test_malformed_tokenizer_json (void)
   remove_tree (dir);
 }
 
+
+/* @levels nested arrays (or objects {"a": ...} when @objects), closed again
+ * around a 1: valid JSON that json-glib's recursive parser cannot survive. */
+static gchar *
+deep_json (guint levels, gboolean objects)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < levels; i++)
+    g_string_append (s, objects ? "{\"a\": " : "[");
+  g_string_append_c (s, '1');
+  for (guint i = 0; i < levels; i++)
+    g_string_append_c (s, objects ? '}' : ']');
+  return g_string_free (s, FALSE);
+}
+
+/* Issue 14: 80 000 levels in any of the tokenizer's JSON files overflowed the
+ * stack inside json-glib; now a clean error naming the file and the limit. */
+static void
+test_malformed_deep_nesting (void)
+{
+  static const gchar *files[] = { "tokenizer.json", "vocab.json", "tokenizer_config.json" };
+  for (guint f = 0; f < G_N_ELEMENTS (files); f++) {
+    for (gint objects = 0; objects <= 1; objects++) {
+      g_autofree gchar *dir = make_tiny_tokenizer ("a a\n");
+      g_autofree gchar *deep = deep_json (80000, objects);
+      write_file (dir, files[f], deep, -1);
+      assert_load_fails (dir, files[f]);
+      assert_load_fails (dir, "deeper than 64 levels");
+      remove_tree (dir);
+    }
+  }
+}
+
 /* ------------------------------------------------------------------ */
 /* The word cache                                                       */
 
@@ -949,6 +982,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tokenizer/malformed/merges", test_malformed_merges);
   g_test_add_func ("/tokenizer/malformed/config", test_malformed_config);
   g_test_add_func ("/tokenizer/malformed/tokenizer-json", test_malformed_tokenizer_json);
+  g_test_add_func ("/tokenizer/malformed/deep-nesting", test_malformed_deep_nesting);
   g_test_add_func ("/tokenizer/cache", test_cache_consistency);
 
   int ret = g_test_run ();
