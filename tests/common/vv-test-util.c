@@ -152,3 +152,17 @@ vv_test_check_manifest_checkpoint (const gchar *vec_dir, const gchar *model_dir,
       "vectors were made from: regenerate them with tests/conformance/%s", generator);
   vv_test_check_sha256 (path, want, hint);
 }
+
+/* @levels nested arrays (or objects {"a": ...} when @objects), closed again
+ * around a 1: valid JSON that json-glib's recursive parser cannot survive. */
+gchar *
+vv_test_deep_json (guint levels, gboolean objects)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < levels; i++)
+    g_string_append (s, objects ? "{\"a\": " : "[");
+  g_string_append_c (s, '1');
+  for (guint i = 0; i < levels; i++)
+    g_string_append_c (s, objects ? '}' : ']');
+  return g_string_free (s, FALSE);
+}

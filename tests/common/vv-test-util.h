@@ -40,4 +40,7 @@ void        vv_test_free_checkpoint (gchar *tmp_root, gchar *model_dir, VvModel 
 void        vv_test_check_manifest_checkpoint (const gchar *vec_dir, const gchar *model_dir,
                                                const gchar *generator);
 
+/* Valid JSON nested @levels deep (arrays, or {"a": …} objects). */
+gchar *vv_test_deep_json (guint levels, gboolean objects);
+
 G_END_DECLS

@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <vibevoice/vibevoice.h>
+#include "vv-test-util.h"
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -213,19 +214,6 @@ test_preprocessor (void)
   g_assert_nonnull (strstr (error->message, "16000"));
 }
 
-/* @levels nested arrays (or objects {"a": ...} when @objects), closed again
- * around a 1: valid JSON that json-glib's recursive parser cannot survive. */
-static gchar *
-deep_json (guint levels, gboolean objects)
-{
-  GString *s = g_string_new (NULL);
-  for (guint i = 0; i < levels; i++)
-    g_string_append (s, objects ? "{\"a\": " : "[");
-  g_string_append_c (s, '1');
-  for (guint i = 0; i < levels; i++)
-    g_string_append_c (s, objects ? '}' : ']');
-  return g_string_free (s, FALSE);
-}
 
 /* Issue 14: 80 000 levels overflowed the stack inside json-glib; now a clean
  * error naming the file and the limit, for config.json and the preprocessor. */
@@ -233,7 +221,7 @@ static void
 test_deep_nesting (void)
 {
   for (gint objects = 0; objects <= 1; objects++) {
-    g_autofree gchar *deep = deep_json (80000, objects);
+    g_autofree gchar *deep = vv_test_deep_json (80000, objects);
     g_autoptr (GError) error = NULL;
     g_assert_null (vv_config_load_from_data (deep, "deep-config.json", NULL, &error));
     g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FILE);
@@ -252,8 +240,8 @@ test_deep_nesting (void)
   /* the pre-scan itself: the limit is inclusive, strings and escapes skipped */
   g_assert_cmpint (VV_JSON_MAX_DEPTH, ==, 64);
   for (gint objects = 0; objects <= 1; objects++) {
-    g_autofree gchar *at = deep_json (64, objects);
-    g_autofree gchar *over = deep_json (65, objects);
+    g_autofree gchar *at = vv_test_deep_json (64, objects);
+    g_autofree gchar *over = vv_test_deep_json (65, objects);
     g_autoptr (GError) error = NULL;
     g_assert_true (vv_json_check_depth (at, strlen (at), 64, "x", VV_CONFIG_ERROR, 0, &error));
     g_assert_no_error (error);

@@ -10,6 +10,7 @@
  * from the inputs.
  */
 #include <vibevoice/vibevoice.h>
+#include "vv-test-util.h"
 
 #include <string.h>
 
@@ -275,26 +276,13 @@ test_json (void)
   }
 }
 
-/* @levels nested arrays (or objects {"a": ...} when @objects), closed again
- * around a 1: valid JSON that json-glib's recursive parser cannot survive. */
-static gchar *
-deep_json (guint levels, gboolean objects)
-{
-  GString *s = g_string_new (NULL);
-  for (guint i = 0; i < levels; i++)
-    g_string_append (s, objects ? "{\"a\": " : "[");
-  g_string_append_c (s, '1');
-  for (guint i = 0; i < levels; i++)
-    g_string_append_c (s, objects ? '}' : ']');
-  return g_string_free (s, FALSE);
-}
 
 /* Issue 14: a deeply nested script overflowed the stack inside json-glib. */
 static void
 test_json_deep_nesting (void)
 {
   for (gint objects = 0; objects <= 1; objects++) {
-    g_autofree gchar *deep = deep_json (80000, objects);
+    g_autofree gchar *deep = vv_test_deep_json (80000, objects);
     g_autoptr (GError) e = NULL;
     g_autoptr (GPtrArray) t = vv_dialog_parse_json (deep, strlen (deep), NULL, &e);
     g_assert_null (t);

@@ -410,19 +410,6 @@ test_misaligned_data (void)
       vv_model_get_speech_scaling_factor (a));
 }
 
-/* @levels nested arrays (or objects {"a": ...} when @objects), closed again
- * around a 1: valid JSON that json-glib's recursive parser cannot survive. */
-static gchar *
-deep_json (guint levels, gboolean objects)
-{
-  GString *s = g_string_new (NULL);
-  for (guint i = 0; i < levels; i++)
-    g_string_append (s, objects ? "{\"a\": " : "[");
-  g_string_append_c (s, '1');
-  for (guint i = 0; i < levels; i++)
-    g_string_append_c (s, objects ? '}' : ']');
-  return g_string_free (s, FALSE);
-}
 
 /* Issue 14: a deeply nested shard index overflowed the stack in json-glib. */
 static void
@@ -431,7 +418,7 @@ test_index_deep_nesting (void)
   for (gint objects = 0; objects <= 1; objects++) {
     g_autofree gchar *d = copy_model (tiny_sharded, objects ? "idx-deep-objects" : "idx-deep-arrays");
     g_autofree gchar *path = g_build_filename (d, "model.safetensors.index.json", NULL);
-    g_autofree gchar *deep = deep_json (80000, objects);
+    g_autofree gchar *deep = vv_test_deep_json (80000, objects);
     g_assert_true (g_file_set_contents (path, deep, -1, NULL));
     assert_load_fails (d, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX, "model.safetensors.index.json");
     assert_load_fails (d, VV_MODEL_ERROR, VV_MODEL_ERROR_INDEX, "deeper than 64 levels");

@@ -6,6 +6,7 @@
  * and a peer project's HF dump), the VibeVoice prompt pieces, round trips,
  * error paths, and equivalence of the three on-disk formats. */
 #include <vibevoice/vibevoice.h>
+#include "vv-test-util.h"
 #include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -862,19 +863,6 @@ test_malformed_tokenizer_json (void)
 }
 
 
-/* @levels nested arrays (or objects {"a": ...} when @objects), closed again
- * around a 1: valid JSON that json-glib's recursive parser cannot survive. */
-static gchar *
-deep_json (guint levels, gboolean objects)
-{
-  GString *s = g_string_new (NULL);
-  for (guint i = 0; i < levels; i++)
-    g_string_append (s, objects ? "{\"a\": " : "[");
-  g_string_append_c (s, '1');
-  for (guint i = 0; i < levels; i++)
-    g_string_append_c (s, objects ? '}' : ']');
-  return g_string_free (s, FALSE);
-}
 
 /* Issue 14: 80 000 levels in any of the tokenizer's JSON files overflowed the
  * stack inside json-glib; now a clean error naming the file and the limit. */
@@ -885,7 +873,7 @@ test_malformed_deep_nesting (void)
   for (guint f = 0; f < G_N_ELEMENTS (files); f++) {
     for (gint objects = 0; objects <= 1; objects++) {
       g_autofree gchar *dir = make_tiny_tokenizer ("a a\n");
-      g_autofree gchar *deep = deep_json (80000, objects);
+      g_autofree gchar *deep = vv_test_deep_json (80000, objects);
       write_file (dir, files[f], deep, -1);
       assert_load_fails (dir, files[f]);
       assert_load_fails (dir, "deeper than 64 levels");
