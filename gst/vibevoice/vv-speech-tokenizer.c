@@ -244,16 +244,24 @@ net_clear (Net *net)
   g_clear_pointer (&net->model, vv_model_unref);
 }
 
+/* Calls @func on every conv that carries state (stage convs, block
+ * mixers, head). */
 static void
-net_reset (Net *net)
+net_foreach_stateful_conv (Net *net, void (*func) (Conv *cv))
 {
   for (gint i = 0; i < net->n_stages; i++) {
     Stage *st = &net->stages[i];
-    conv_reset (&st->conv);
+    func (&st->conv);
     for (gint b = 0; b < st->n_blocks; b++)
-      conv_reset (&st->blocks[b].dw);
+      func (&st->blocks[b].dw);
   }
-  conv_reset (&net->head);
+  func (&net->head);
+}
+
+static void
+net_reset (Net *net)
+{
+  net_foreach_stateful_conv (net, conv_reset);
 }
 
 /* Zeroes the context of a non-streaming encode (the reference's causal
@@ -268,13 +276,7 @@ conv_reset_encode (Conv *cv)
 static void
 net_reset_encode (Net *net)
 {
-  for (gint i = 0; i < net->n_stages; i++) {
-    Stage *st = &net->stages[i];
-    conv_reset_encode (&st->conv);
-    for (gint b = 0; b < st->n_blocks; b++)
-      conv_reset_encode (&st->blocks[b].dw);
-  }
-  conv_reset_encode (&net->head);
+  net_foreach_stateful_conv (net, conv_reset_encode);
 }
 
 static gboolean
