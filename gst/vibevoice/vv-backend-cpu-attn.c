@@ -79,8 +79,16 @@ rope_task (gint task, gint n_tasks, gpointer data)
 
 gboolean
 vv_cpu_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
-    const gint32 *positions, gdouble theta, GError **error)
+    const VvTensor *pos, gdouble theta, GError **error)
 {
+  const gint32 *positions = pos->data;
+  for (gint64 i = 0; i < x->shape[0]; i++) {
+    if (positions[i] < 0) {
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+          "rope: negative position %d at row %" G_GINT64_FORMAT, positions[i], i);
+      return FALSE;
+    }
+  }
   gint half = head_dim / 2;
   gfloat *inv_freq = g_newa (gfloat, half);
   /* inv_freq_j = θ^(−2j/d) (MODEL-SPEC §6), rounded to F32 as in the

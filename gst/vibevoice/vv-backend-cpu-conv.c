@@ -228,6 +228,8 @@ load_f32 (const void *p, VvDType d, gint64 i)
       return vv_bf16_to_f32 (((const guint16 *) p)[i]);
     case VV_DTYPE_F16:
       return vv_f16_to_f32 (((const guint16 *) p)[i]);
+    case VV_DTYPE_I32:
+      break;                    /* never a weight (checked by the wrappers) */
   }
   return 0.0f;
 }

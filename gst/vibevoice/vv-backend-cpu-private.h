@@ -7,7 +7,7 @@
 /* Shared between the CPU backend's source files (vv-backend-cpu.c and
  * vv-backend-cpu-conv.c); not installed. */
 
-#include "vv-backend.h"
+#include "vv-backend-impl.h"
 #include "vv-threadpool.h"
 
 G_BEGIN_DECLS
@@ -44,7 +44,7 @@ gboolean vv_cpu_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
 
 /* vv-backend-cpu-attn.c */
 gboolean vv_cpu_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
-    const gint32 *positions, gdouble theta, GError **error);
+    const VvTensor *positions, gdouble theta, GError **error);
 gboolean vv_cpu_attention (VvBackend *be, VvTensor *y, const VvTensor *q,
     const VvTensor *k, const VvTensor *v, gint head_dim, GError **error);
 

@@ -2,7 +2,6 @@
  * Copyright (C) 2026 gst-vibevoice developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "vv-backend.h"
 #include "vv-backend-cpu-private.h"
 #include "vv-threadpool.h"
 
@@ -80,6 +79,8 @@ weight_at (const void *p, VvDType d, gint64 i)
       return vv_bf16_to_f32 (((const guint16 *) p)[i]);
     case VV_DTYPE_F16:
       return vv_f16_to_f32 (((const guint16 *) p)[i]);
+    case VV_DTYPE_I32:
+      break;                    /* never a weight (checked by the wrappers) */
   }
   return 0.0f;
 }
@@ -1048,14 +1049,25 @@ cpu_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s, GError **err
 }
 
 static gboolean
-cpu_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table, const gint32 *ids,
-    gint n_ids, GError **error)
+cpu_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table, const VvTensor *id_t,
+    GError **error)
 {
   CpuBackend *cpu = CPU (be);
+  const gint32 *ids = id_t->data;
+  gint64 n_ids = id_t->shape[0];
+  for (gint64 i = 0; i < n_ids; i++) {
+    if (ids[i] < 0 || ids[i] >= table->shape[0]) {
+      g_autofree gchar *st = vv_tensor_shape_string (table);
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+          "get_rows: id %d (index %" G_GINT64_FORMAT ") is out of range for table %s with %"
+          G_GINT64_FORMAT " rows", ids[i], i, st, table->shape[0]);
+      return FALSE;
+    }
+  }
   gint64 d = table->shape[1];
   gsize es = dtype_size (table->dtype);
-  for (gint i = 0; i < n_ids; i++)
-    cpu->convert[table->dtype] ((const guint8 *) table->data + (gsize) (ids[i] * d) * es,
+  for (gint64 i = 0; i < n_ids; i++)
+    cpu->convert[table->dtype] ((const guint8 *) table->data + (gsize) ((gint64) ids[i] * d) * es,
         (gfloat *) y->data + (gsize) i * d, d);
   return TRUE;
 }
@@ -1081,7 +1093,6 @@ cpu_destroy (VvBackend *be)
 static const VvBackendOps cpu_ops = {
   .name = "cpu",
   .destroy = cpu_destroy,
-  /* host backend: no mem_* ops, tensors are vv_tensor_new() memory */
   .linear = cpu_linear,
   .rms_norm = cpu_rms_norm,
   .unary = cpu_unary,
@@ -1137,6 +1148,7 @@ vv_backend_cpu_new (gint n_threads, GError **error)
   VvBackend *be = g_new0 (VvBackend, 1);
   CpuBackend *cpu = g_new0 (CpuBackend, 1);
   be->ops = &cpu_ops;
+  be->device = vv_device_host ();
   be->priv = cpu;
   be->n_threads = vv_thread_pool_get_n_threads (pool);
   cpu->pool = pool;

@@ -2,7 +2,7 @@
  * Copyright (C) 2026 gst-vibevoice developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "vv-backend.h"
+#include "vv-backend-impl.h"
 
 #include <math.h>
 #include <string.h>
@@ -17,7 +17,8 @@
 G_DEFINE_QUARK (vv-backend-error-quark, vv_backend_error)
 
 /* ---------------------------------------------------------------------- */
-/* Registry of backends living outside gst/ ("cpu" is built in). */
+/* Registry. The built-in "cpu" and "sim" backends are entered the same way
+ * as ext/ backends, on first use. */
 
 typedef struct {
   gchar *name;
@@ -27,33 +28,46 @@ typedef struct {
 static GMutex registry_lock;
 static GArray *registry;        /* VvBackendEntry; never freed */
 
+static void
+registry_add_locked (const gchar *name, VvBackendNewFunc new_func)
+{
+  for (guint i = 0; i < registry->len; i++) {
+    VvBackendEntry *e = &g_array_index (registry, VvBackendEntry, i);
+    if (strcmp (e->name, name) == 0) {
+      e->new_func = new_func;
+      return;
+    }
+  }
+  VvBackendEntry e = { g_strdup (name), new_func };
+  g_array_append_val (registry, e);
+}
+
+static void
+registry_lock_init (void)
+{
+  g_mutex_lock (&registry_lock);
+  if (registry == NULL) {
+    registry = g_array_new (FALSE, TRUE, sizeof (VvBackendEntry));
+    registry_add_locked ("cpu", vv_backend_cpu_new);
+    registry_add_locked ("sim", vv_backend_sim_new);
+  }
+}
+
 /**
  * vv_backend_register:
  * @name: backend name, e.g. "cuda"
  * @new_func: (scope forever): constructor
  *
  * Makes @name known to vv_backend_new_by_name(). Registering a name again
- * replaces its constructor; "cpu" cannot be replaced.
+ * replaces its constructor; the built-in "cpu" and "sim" cannot be replaced.
  */
 void
 vv_backend_register (const gchar *name, VvBackendNewFunc new_func)
 {
   g_return_if_fail (name != NULL && *name != '\0' && new_func != NULL);
-  g_return_if_fail (strcmp (name, "cpu") != 0);
-
-  g_mutex_lock (&registry_lock);
-  if (registry == NULL)
-    registry = g_array_new (FALSE, TRUE, sizeof (VvBackendEntry));
-  for (guint i = 0; i < registry->len; i++) {
-    VvBackendEntry *e = &g_array_index (registry, VvBackendEntry, i);
-    if (strcmp (e->name, name) == 0) {
-      e->new_func = new_func;
-      g_mutex_unlock (&registry_lock);
-      return;
-    }
-  }
-  VvBackendEntry e = { g_strdup (name), new_func };
-  g_array_append_val (registry, e);
+  g_return_if_fail (strcmp (name, "cpu") != 0 && strcmp (name, "sim") != 0);
+  registry_lock_init ();
+  registry_add_locked (name, new_func);
   g_mutex_unlock (&registry_lock);
 }
 
@@ -61,30 +75,38 @@ vv_backend_register (const gchar *name, VvBackendNewFunc new_func)
  * vv_backend_list_names:
  *
  * Returns: (transfer full): the names vv_backend_new_by_name() accepts,
- *   "cpu" first, then registered backends in registration order
+ *   "cpu" first, then "sim", then registered backends in registration order
  */
 gchar **
 vv_backend_list_names (void)
 {
   GPtrArray *names = g_ptr_array_new ();
-  g_ptr_array_add (names, g_strdup ("cpu"));
-  g_mutex_lock (&registry_lock);
-  for (guint i = 0; registry != NULL && i < registry->len; i++)
+  registry_lock_init ();
+  for (guint i = 0; i < registry->len; i++)
     g_ptr_array_add (names, g_strdup (g_array_index (registry, VvBackendEntry, i).name));
   g_mutex_unlock (&registry_lock);
   g_ptr_array_add (names, NULL);
   return (gchar **) g_ptr_array_free (names, FALSE);
 }
 
+/**
+ * vv_backend_new_cpu:
+ * @n_threads: CPU threads (0 = automatic)
+ * @error: return location for a #GError
+ *
+ * Shorthand for vv_backend_new_by_name ("cpu", ...).
+ *
+ * Returns: (transfer full) (nullable): the backend
+ */
 VvBackend *
 vv_backend_new_cpu (gint n_threads, GError **error)
 {
-  return vv_backend_cpu_new (n_threads, error);
+  return vv_backend_new_by_name ("cpu", n_threads, error);
 }
 
 /**
  * vv_backend_new_by_name:
- * @name: "cpu" or a registered backend name
+ * @name: "cpu", "sim" or a registered backend name
  * @n_threads: CPU threads (0 = automatic)
  * @error: return location for a #GError
  *
@@ -95,12 +117,9 @@ VvBackend *
 vv_backend_new_by_name (const gchar *name, gint n_threads, GError **error)
 {
   g_return_val_if_fail (name != NULL, NULL);
-  if (strcmp (name, "cpu") == 0)
-    return vv_backend_cpu_new (n_threads, error);
-
   VvBackendNewFunc new_func = NULL;
-  g_mutex_lock (&registry_lock);
-  for (guint i = 0; registry != NULL && i < registry->len; i++) {
+  registry_lock_init ();
+  for (guint i = 0; i < registry->len; i++) {
     VvBackendEntry *e = &g_array_index (registry, VvBackendEntry, i);
     if (strcmp (e->name, name) == 0)
       new_func = e->new_func;
@@ -143,13 +162,96 @@ vv_backend_get_n_threads (VvBackend *be)
  * @be: a backend
  *
  * Returns: %TRUE if @be computes on host memory (its tensors are plain
- *   vv_tensor_new() tensors with device %NULL), i.e. it has no allocator
+ *   host tensors with device %NULL)
  */
 gboolean
 vv_backend_is_host (VvBackend *be)
 {
   g_return_val_if_fail (be != NULL, TRUE);
-  return be->ops->mem_alloc == NULL;
+  return be->device->is_host;
+}
+
+/**
+ * vv_backend_get_device: (skip)
+ * @be: a backend
+ *
+ * Returns: (transfer none): the device @be computes on
+ */
+VvDevice *
+vv_backend_get_device (VvBackend *be)
+{
+  g_return_val_if_fail (be != NULL, NULL);
+  return be->device;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Devices */
+
+static VvDevice host_device = { .name = "host", .is_host = TRUE };
+
+/**
+ * vv_device_host: (skip)
+ *
+ * Returns: (transfer none): the device of host memory
+ */
+VvDevice *
+vv_device_host (void)
+{
+  return &host_device;
+}
+
+VvDevice *
+vv_tensor_get_device (const VvTensor *t)
+{
+  return t->device != NULL ? t->device : &host_device;
+}
+
+const gchar *
+vv_device_get_name (VvDevice *device)
+{
+  return device->name;
+}
+
+gboolean
+vv_device_is_host (VvDevice *device)
+{
+  return device->is_host;
+}
+
+/**
+ * vv_device_get_stats: (skip)
+ * @device: a device
+ * @stats: (out caller-allocates): its counters
+ */
+void
+vv_device_get_stats (VvDevice *device, VvDeviceStats *stats)
+{
+  stats->bytes_up = (guint64) __atomic_load_n (&device->bytes_up, __ATOMIC_RELAXED);
+  stats->bytes_down = (guint64) __atomic_load_n (&device->bytes_down, __ATOMIC_RELAXED);
+  stats->n_launches = (guint64) __atomic_load_n (&device->n_launches, __ATOMIC_RELAXED);
+  stats->bytes_allocated = (guint64) __atomic_load_n (&device->bytes_allocated,
+      __ATOMIC_RELAXED);
+}
+
+static inline void
+count (gint64 *counter, gint64 n)
+{
+  __atomic_add_fetch (counter, n, __ATOMIC_RELAXED);
+}
+
+static inline void
+launch (VvBackend *be)
+{
+  count (&be->device->n_launches, 1);
+}
+
+void
+vv_device_mem_free (VvDevice *dev, gpointer mem)
+{
+  if (mem == NULL)
+    return;
+  g_return_if_fail (dev->ops != NULL);
+  dev->ops->free (dev, mem);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -190,7 +292,7 @@ check_tensor (VvBackend *be, const gchar *op, const gchar *name,
     if (t->shape[i] < 0 || t->shape[i] > G_MAXINT)
       return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, t, name, NULL, NULL,
           "dimension out of range");
-  if ((guint) t->dtype > VV_DTYPE_BF16)
+  if ((guint) t->dtype > VV_DTYPE_I32)
     return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, t, name, NULL, NULL,
         "invalid dtype");
   if (!vv_tensor_is_contiguous (t))
@@ -199,12 +301,11 @@ check_tensor (VvBackend *be, const gchar *op, const gchar *name,
   if (t->data == NULL && vv_tensor_n_elements (t) > 0)
     return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, t, name, NULL, NULL,
         "has no data");
-  if (vv_backend_is_host (be) ? t->device != NULL : t->device != (gpointer) be) {
+  if (vv_tensor_get_device (t) != be->device) {
     g_autofree gchar *s = vv_tensor_shape_string (t);
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DEVICE,
-        "%s: %s %s is not in %s backend memory (it is in %s)", op, name, s,
-        be->ops->name, t->device == NULL ? "host memory" :
-        ((VvBackend *) t->device)->ops->name);
+        "%s: %s %s is not in %s device memory (it is in %s memory)", op, name, s,
+        be->device->name, vv_tensor_get_device (t)->name);
     return FALSE;
   }
   return TRUE;
@@ -226,8 +327,37 @@ check_act (VvBackend *be, const gchar *op, const gchar *name, const VvTensor *t,
   return TRUE;
 }
 
-/* Weights: F32, F16 or BF16 (check_tensor() already rejects anything else). */
-#define check_weight check_tensor
+/* Weights: F32, F16 or BF16. */
+static gboolean
+check_weight (VvBackend *be, const gchar *op, const gchar *name, const VvTensor *t,
+    GError **error)
+{
+  if (!check_tensor (be, op, name, t, error))
+    return FALSE;
+  if (t->dtype == VV_DTYPE_I32)
+    return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, t, name, NULL, NULL,
+        "is I32, weights must be F32, F16 or BF16");
+  return TRUE;
+}
+
+/* Ids and positions: I32 [n]. */
+static gboolean
+check_ids (VvBackend *be, const gchar *op, const gchar *name, const VvTensor *t,
+    gint64 n, GError **error)
+{
+  if (!check_tensor (be, op, name, t, error))
+    return FALSE;
+  if (t->dtype != VV_DTYPE_I32)
+    return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, t, name, NULL, NULL,
+        "must be I32");
+  if (t->ndim != 1 || (n >= 0 && t->shape[0] != n)) {
+    g_autofree gchar *s = vv_tensor_shape_string (t);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: %s %s must be 1-D [%" G_GINT64_FORMAT "]", op, name, s, n);
+    return FALSE;
+  }
+  return TRUE;
+}
 
 static inline gint64
 last_dim (const VvTensor *t)
@@ -246,7 +376,70 @@ n_rows (const VvTensor *t)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Tensors */
+/* Tensors and buffer operations */
+
+static gboolean
+check_new_shape (const gchar *op, VvDType dtype, gint ndim, const gint64 *shape,
+    GError **error)
+{
+  if (ndim < 0 || ndim > VV_MAX_DIMS || (guint) dtype > VV_DTYPE_I32) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: invalid dtype %d or dimension count %d", op, (gint) dtype, ndim);
+    return FALSE;
+  }
+  for (gint i = 0; i < ndim; i++) {
+    if (shape[i] < 0 || shape[i] > G_MAXINT) {
+      g_autofree gchar *s = vv_shape_string (ndim, shape);
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+          "%s: invalid shape %s", op, s);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/**
+ * vv_device_tensor_new: (skip)
+ *
+ * A contiguous tensor in @dev's memory: zero-filled host memory on the host
+ * device, uninitialised device memory otherwise.
+ */
+VvTensor *
+vv_device_tensor_new (VvDevice *dev, VvDType dtype, gint ndim, const gint64 *shape,
+    GError **error)
+{
+  if (!check_new_shape ("tensor_new", dtype, ndim, shape, error))
+    return NULL;
+  if (dev->is_host) {
+    VvTensor *t = vv_tensor_new (dtype, ndim, shape);
+    if (t == NULL) {
+      g_autofree gchar *s = vv_shape_string (ndim, shape);
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
+          "tensor_new: cannot allocate %s %s", vv_dtype_name (dtype), s);
+    }
+    return t;
+  }
+  VvTensor *t = g_new0 (VvTensor, 1);
+  vv_tensor_init_view (t, dtype, ndim, shape, NULL);
+  gsize bytes = vv_tensor_n_bytes (t);
+  GError *local = NULL;
+  t->data = dev->ops->alloc (dev, MAX (bytes, 1), &local);
+  if (t->data == NULL) {
+    g_autofree gchar *s = vv_shape_string (ndim, shape);
+    if (local != NULL) {
+      g_propagate_prefixed_error (error, local, "tensor_new %s %s: ",
+          vv_dtype_name (dtype), s);
+    } else {
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
+          "tensor_new: cannot allocate %s %s on %s", vv_dtype_name (dtype), s, dev->name);
+    }
+    g_free (t);
+    return NULL;
+  }
+  t->device = dev;
+  t->owned = t->data;
+  return t;
+}
 
 /**
  * vv_backend_tensor_new:
@@ -256,9 +449,9 @@ n_rows (const VvTensor *t)
  * @shape: (array length=ndim): dimension sizes
  * @error: return location for a #GError
  *
- * Allocates a contiguous tensor in @be's memory: a zero-filled host tensor
- * on host backends, uninitialised device memory otherwise. Free it with
- * vv_backend_tensor_free().
+ * Allocates a contiguous tensor in the memory of @be's device: a
+ * zero-filled host tensor on host backends, uninitialised device memory
+ * otherwise. Free it with vv_tensor_free().
  *
  * Returns: (transfer full) (nullable): the tensor
  */
@@ -267,64 +460,36 @@ vv_backend_tensor_new (VvBackend *be, VvDType dtype, gint ndim,
     const gint64 *shape, GError **error)
 {
   g_return_val_if_fail (be != NULL, NULL);
-  if (ndim < 0 || ndim > VV_MAX_DIMS || (guint) dtype > VV_DTYPE_BF16) {
-    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
-        "tensor_new: invalid dtype %d or dimension count %d", (gint) dtype, ndim);
-    return NULL;
-  }
-  for (gint i = 0; i < ndim; i++) {
-    if (shape[i] < 0 || shape[i] > G_MAXINT) {
-      g_autofree gchar *s = vv_shape_string (ndim, shape);
-      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
-          "tensor_new: invalid shape %s", s);
-      return NULL;
-    }
-  }
-
-  if (vv_backend_is_host (be)) {
-    VvTensor *t = vv_tensor_new (dtype, ndim, shape);
-    if (t == NULL) {
-      g_autofree gchar *s = vv_shape_string (ndim, shape);
-      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
-          "tensor_new: cannot allocate %s %s", vv_dtype_name (dtype), s);
-    }
-    return t;
-  }
-
-  VvTensor *t = g_new0 (VvTensor, 1);
-  vv_tensor_init_view (t, dtype, ndim, shape, NULL);
-  gsize bytes = vv_tensor_n_bytes (t);
-  GError *local = NULL;
-  t->data = be->ops->mem_alloc (be, MAX (bytes, 1), &local);
-  if (t->data == NULL) {
-    g_autofree gchar *s = vv_shape_string (ndim, shape);
-    if (local != NULL) {
-      g_propagate_prefixed_error (error, local, "tensor_new %s %s: ",
-          vv_dtype_name (dtype), s);
-    } else {
-      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
-          "tensor_new: cannot allocate %s %s on %s", vv_dtype_name (dtype), s,
-          be->ops->name);
-    }
-    g_free (t);
-    return NULL;
-  }
-  t->device = be;
-  return t;
+  return vv_device_tensor_new (be->device, dtype, ndim, shape, error);
 }
 
 void
 vv_backend_tensor_free (VvBackend *be, VvTensor *t)
 {
+  (void) be;
+  vv_tensor_free (t);
+}
+
+/**
+ * vv_backend_tensor_new_from_host:
+ * @be: a backend
+ * @host: a contiguous host tensor
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): a copy of @host in @be's memory
+ */
+VvTensor *
+vv_backend_tensor_new_from_host (VvBackend *be, const VvTensor *host, GError **error)
+{
+  g_return_val_if_fail (be != NULL && host != NULL, NULL);
+  VvTensor *t = vv_backend_tensor_new (be, host->dtype, host->ndim, host->shape, error);
   if (t == NULL)
-    return;
-  if (t->device == NULL) {
+    return NULL;
+  if (!vv_backend_tensor_upload (be, t, host, error)) {
     vv_tensor_free (t);
-    return;
+    return NULL;
   }
-  g_return_if_fail (be != NULL && t->device == (gpointer) be);
-  be->ops->mem_free (be, t->data);
-  g_free (t);
+  return t;
 }
 
 static gboolean
@@ -347,6 +512,85 @@ check_transfer (VvBackend *be, const gchar *op, VvTensor *dev, const gchar *dev_
   return TRUE;
 }
 
+/* The byte range [offset, offset + n) of @t, checked. */
+static gboolean
+check_range (VvBackend *be, const gchar *op, const VvTensor *t, gsize offset, gsize n,
+    gconstpointer host, GError **error)
+{
+  if (!check_tensor (be, op, "t", t, error))
+    return FALSE;
+  gsize size = vv_tensor_n_bytes (t);
+  if (offset > size || n > size - offset || (n > 0 && host == NULL)) {
+    g_autofree gchar *s = vv_tensor_shape_string (t);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: bytes %" G_GSIZE_FORMAT "..+%" G_GSIZE_FORMAT " outside tensor %s of %"
+        G_GSIZE_FORMAT " bytes (or no host buffer)", op, offset, n, s, size);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * vv_backend_tensor_set: (skip)
+ * @be: a backend
+ * @t: a tensor in @be's memory
+ * @offset: byte offset into @t
+ * @host_src: host memory
+ * @n_bytes: bytes to copy
+ * @error: return location for a #GError
+ *
+ * Copies @n_bytes from @host_src into @t at @offset (an upload).
+ */
+gboolean
+vv_backend_tensor_set (VvBackend *be, VvTensor *t, gsize offset, gconstpointer host_src,
+    gsize n_bytes, GError **error)
+{
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_range (be, "tensor_set", t, offset, n_bytes, host_src, error))
+    return FALSE;
+  if (n_bytes == 0)
+    return TRUE;
+  guint8 *dst = (guint8 *) t->data + offset;
+  if (be->device->is_host) {
+    memmove (dst, host_src, n_bytes);
+    return TRUE;
+  }
+  count (&be->device->bytes_up, (gint64) n_bytes);
+  return be->device->ops->set (be->device, dst, host_src, n_bytes, error);
+}
+
+/**
+ * vv_backend_tensor_get: (skip)
+ * @be: a backend
+ * @t: a tensor in @be's memory
+ * @offset: byte offset into @t
+ * @host_dst: host memory
+ * @n_bytes: bytes to copy
+ * @error: return location for a #GError
+ *
+ * Copies @n_bytes of @t at @offset into @host_dst (a download; waits for
+ * the work queued on @be).
+ */
+gboolean
+vv_backend_tensor_get (VvBackend *be, const VvTensor *t, gsize offset, gpointer host_dst,
+    gsize n_bytes, GError **error)
+{
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_range (be, "tensor_get", t, offset, n_bytes, host_dst, error))
+    return FALSE;
+  if (n_bytes == 0)
+    return TRUE;
+  const guint8 *src = (const guint8 *) t->data + offset;
+  if (be->device->is_host) {
+    memmove (host_dst, src, n_bytes);
+    return TRUE;
+  }
+  if (!vv_backend_synchronize (be, error))
+    return FALSE;
+  count (&be->device->bytes_down, (gint64) n_bytes);
+  return be->device->ops->get (be->device, host_dst, src, n_bytes, error);
+}
+
 /**
  * vv_backend_tensor_upload:
  * @be: a backend
@@ -363,15 +607,7 @@ vv_backend_tensor_upload (VvBackend *be, VvTensor *dst, const VvTensor *host_src
   g_return_val_if_fail (be != NULL, FALSE);
   if (!check_transfer (be, "upload", dst, "dst", host_src, "host_src", error))
     return FALSE;
-  gsize bytes = vv_tensor_n_bytes (dst);
-  if (bytes == 0)
-    return TRUE;
-  if (vv_backend_is_host (be)) {
-    if (dst->data != host_src->data)
-      memmove (dst->data, host_src->data, bytes);
-    return TRUE;
-  }
-  return be->ops->mem_upload (be, dst->data, host_src->data, bytes, error);
+  return vv_backend_tensor_set (be, dst, 0, host_src->data, vv_tensor_n_bytes (dst), error);
 }
 
 /**
@@ -390,15 +626,62 @@ vv_backend_tensor_download (VvBackend *be, VvTensor *host_dst, const VvTensor *s
   g_return_val_if_fail (be != NULL, FALSE);
   if (!check_transfer (be, "download", (VvTensor *) src, "src", host_dst, "host_dst", error))
     return FALSE;
-  gsize bytes = vv_tensor_n_bytes (src);
-  if (bytes == 0)
+  return vv_backend_tensor_get (be, src, 0, host_dst->data, vv_tensor_n_bytes (src), error);
+}
+
+/**
+ * vv_backend_tensor_copy: (skip)
+ * @be: a backend
+ * @dst: a tensor in @be's memory
+ * @src: a tensor in @be's memory, same dtype and element count
+ * @error: return location for a #GError
+ *
+ * dst = src, on the device (no host round trip); the two may overlap.
+ */
+gboolean
+vv_backend_tensor_copy (VvBackend *be, VvTensor *dst, const VvTensor *src, GError **error)
+{
+  static const gchar op[] = "tensor_copy";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_tensor (be, op, "dst", dst, error) || !check_tensor (be, op, "src", src, error))
+    return FALSE;
+  if (dst->dtype != src->dtype || vv_tensor_n_elements (dst) != vv_tensor_n_elements (src))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, dst, "dst", src, "src",
+        "dtypes or element counts differ");
+  gsize n = vv_tensor_n_bytes (dst);
+  if (n == 0 || dst->data == src->data)
     return TRUE;
-  if (vv_backend_is_host (be)) {
-    if (host_dst->data != src->data)
-      memmove (host_dst->data, src->data, bytes);
+  launch (be);
+  if (be->device->is_host) {
+    memmove (dst->data, src->data, n);
     return TRUE;
   }
-  return be->ops->mem_download (be, host_dst->data, src->data, bytes, error);
+  return be->device->ops->copy (be->device, dst->data, src->data, n, error);
+}
+
+/**
+ * vv_backend_tensor_zero: (skip)
+ * @be: a backend
+ * @t: a tensor in @be's memory
+ * @error: return location for a #GError
+ *
+ * Sets every byte of @t to zero on the device.
+ */
+gboolean
+vv_backend_tensor_zero (VvBackend *be, VvTensor *t, GError **error)
+{
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_tensor (be, "tensor_zero", "t", t, error))
+    return FALSE;
+  gsize n = vv_tensor_n_bytes (t);
+  if (n == 0)
+    return TRUE;
+  launch (be);
+  if (be->device->is_host) {
+    memset (t->data, 0, n);
+    return TRUE;
+  }
+  return be->device->ops->memset0 (be->device, t->data, n, error);
 }
 
 gboolean
@@ -474,6 +757,7 @@ vv_backend_linear (VvBackend *be, VvTensor *y, const VvTensor *x,
         "y must not alias x");
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
+  launch (be);
   return be->ops->linear (be, y, x, w, bias, error);
 }
 
@@ -506,6 +790,7 @@ vv_backend_rms_norm (VvBackend *be, VvTensor *y, const VvTensor *x,
   }
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
+  launch (be);
   return be->ops->rms_norm (be, y, x, w, eps, error);
 }
 
@@ -533,6 +818,7 @@ vv_backend_unary (VvBackend *be, VvUnaryOp op, VvTensor *y, const VvTensor *x,
     return FALSE;
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
+  launch (be);
   return be->ops->unary (be, op, y, x, error);
 }
 
@@ -566,6 +852,7 @@ vv_backend_binary (VvBackend *be, VvBinaryOp op, VvTensor *y, const VvTensor *a,
         "b must have a's shape or be one row of a's last dimension");
   if (vv_tensor_n_elements (a) == 0)
     return TRUE;
+  launch (be);
   return be->ops->binary (be, op, y, a, b, error);
 }
 
@@ -588,58 +875,52 @@ vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s,
     return FALSE;
   if (vv_tensor_n_elements (a) == 0)
     return TRUE;
+  launch (be);
   return be->ops->scale (be, y, a, s, error);
 }
 
 /**
  * vv_backend_get_rows:
  * @be: a backend
- * @y: (out caller-allocates): F32 [n_ids, d]
+ * @y: (out caller-allocates): F32 [n, d]
  * @table: F32/F16/BF16 [rows, d]
- * @ids: (array length=n_ids): row indices, host memory
- * @n_ids: number of ids
+ * @ids: I32 [n] row indices, in @be's memory
  * @error: return location for a #GError
+ *
+ * Ids out of range are an error reported by the backend (on a device the
+ * ids are not readable here).
  */
 gboolean
 vv_backend_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table,
-    const gint32 *ids, gint n_ids, GError **error)
+    const VvTensor *ids, GError **error)
 {
   static const gchar op[] = "get_rows";
   g_return_val_if_fail (be != NULL, FALSE);
-  if (!check_act (be, op, "y", y, error) || !check_weight (be, op, "table", table, error))
+  if (!check_act (be, op, "y", y, error) || !check_weight (be, op, "table", table, error)
+      || !check_ids (be, op, "ids", ids, -1, error))
     return FALSE;
   if (table->ndim != 2)
     return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, table, "table", NULL, NULL,
         "table must be 2-D [rows, d]");
-  if (n_ids < 0 || (n_ids > 0 && ids == NULL)) {
-    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
-        "%s: invalid id list (%d ids)", op, n_ids);
-    return FALSE;
-  }
+  gint64 n_ids = ids->shape[0];
   if (y->ndim != 2 || y->shape[0] != n_ids || y->shape[1] != table->shape[1]) {
     g_autofree gchar *sy = vv_tensor_shape_string (y);
     g_autofree gchar *st = vv_tensor_shape_string (table);
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
-        "%s: y %s does not fit %d ids of table %s (expected [%d, %" G_GINT64_FORMAT "])",
-        op, sy, n_ids, st, n_ids, table->shape[1]);
+        "%s: y %s does not fit %" G_GINT64_FORMAT " ids of table %s (expected [%"
+        G_GINT64_FORMAT ", %" G_GINT64_FORMAT "])", op, sy, n_ids, st, n_ids,
+        table->shape[1]);
     return FALSE;
-  }
-  for (gint i = 0; i < n_ids; i++) {
-    if (ids[i] < 0 || ids[i] >= table->shape[0]) {
-      g_autofree gchar *st = vv_tensor_shape_string (table);
-      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
-          "%s: id %d (index %d) is out of range for table %s with %" G_GINT64_FORMAT
-          " rows", op, ids[i], i, st, table->shape[0]);
-      return FALSE;
-    }
   }
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  return be->ops->get_rows (be, y, table, ids, n_ids, error);
+  launch (be);
+  return be->ops->get_rows (be, y, table, ids, error);
 }
 
-/* Common checks of conv1d / conv_transpose1d: 2-D F32 activations, 3-D
- * weight, optional bias [C_out], no aliasing, and an op the backend has. */
+/* ---------------------------------------------------------------------- */
+/* Convolutions */
+
 static gboolean
 check_conv_operands (VvBackend *be, const gchar *op, VvTensor *y, const VvTensor *x,
     const VvTensor *w, const VvTensor *bias, gint stride, gint64 c_out, GError **error)
@@ -737,6 +1018,7 @@ vv_backend_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor
   }
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
+  launch (be);
   return be->ops->conv1d (be, y, x, w, bias, stride, groups, error);
 }
 
@@ -794,6 +1076,7 @@ vv_backend_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
   }
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
+  launch (be);
   return be->ops->conv_transpose1d (be, y, x, w, bias, stride, error);
 }
 
@@ -816,7 +1099,7 @@ check_op_present (VvBackend *be, const gchar *op, gconstpointer fn, GError **err
  * @y: (out caller-allocates): F32 [n, heads·head_dim] (may be @x)
  * @x: F32 [n, heads·head_dim]
  * @head_dim: d, even
- * @positions: (array): n positions (≥ 0), host memory
+ * @positions: I32 [n] positions (≥ 0; negative ones are an error from the backend)
  * @theta: RoPE base (rope_theta)
  * @error: return location for a #GError
  *
@@ -825,7 +1108,7 @@ check_op_present (VvBackend *be, const gchar *op, gconstpointer fn, GError **err
  */
 gboolean
 vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
-    const gint32 *positions, gdouble theta, GError **error)
+    const VvTensor *positions, gdouble theta, GError **error)
 {
   static const gchar op[] = "rope";
   g_return_val_if_fail (be != NULL, FALSE);
@@ -847,20 +1130,11 @@ vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
         "%s: invalid rope theta %g", op, theta);
     return FALSE;
   }
-  if (x->shape[0] > 0 && positions == NULL) {
-    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
-        "%s: positions are missing", op);
+  if (!check_ids (be, op, "positions", positions, x->shape[0], error))
     return FALSE;
-  }
-  for (gint64 i = 0; i < x->shape[0]; i++) {
-    if (positions[i] < 0) {
-      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
-          "%s: negative position %d at row %" G_GINT64_FORMAT, op, positions[i], i);
-      return FALSE;
-    }
-  }
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
+  launch (be);
   return be->ops->rope (be, y, x, head_dim, positions, theta, error);
 }
 
@@ -912,5 +1186,6 @@ vv_backend_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTen
         "y must not be q");
   if (vv_tensor_n_elements (q) == 0)
     return TRUE;
+  launch (be);
   return be->ops->attention (be, y, q, k, v, head_dim, error);
 }

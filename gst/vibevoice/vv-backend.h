@@ -46,90 +46,22 @@ typedef enum {
 typedef struct _VvBackend VvBackend;
 
 /**
- * VvBackendOps: (skip)
+ * VvDeviceStats:
+ * @bytes_up: bytes copied from host memory to the device
+ * @bytes_down: bytes copied from the device to host memory
+ * @n_launches: backend ops run on the device (kernel launches)
+ * @bytes_allocated: device memory held now
  *
- * The op table every backend implements (cf. ggml's one directory per
- * backend). The public vv_backend_*() wrappers check shapes and dtypes once,
- * so implementations may assume valid, contiguous operands:
- *
- * - activations (x, y, a, b) are F32 and contiguous, in backend memory;
- * - weights (w, table, norm weights, biases) are F32, F16 or BF16, contiguous,
- *   and are read in their stored dtype (never converted wholesale);
- * - all arithmetic accumulates in F32.
+ * Counters of one device since the process started (host devices count
+ * launches only). Differences between two readings give the traffic of
+ * what ran in between.
  */
 typedef struct {
-  const gchar *name;
-  /* frees the backend's private state and @be itself */
-  void      (*destroy)     (VvBackend *be);
-
-  /* memory; all NULL on a host backend (one computing on host memory,
-   * see vv_backend_is_host()) */
-  gpointer  (*mem_alloc)   (VvBackend *be, gsize bytes, GError **error);
-  void      (*mem_free)    (VvBackend *be, gpointer mem);
-  gboolean  (*mem_upload)  (VvBackend *be, gpointer dst, gconstpointer host_src, gsize bytes, GError **error);
-  gboolean  (*mem_download)(VvBackend *be, gpointer host_dst, gconstpointer src, gsize bytes, GError **error);
-  gboolean  (*synchronize) (VvBackend *be, GError **error);
-
-  /* y[n, out] = x[n, in] · w[out, in]ᵀ (+ bias[out]) */
-  gboolean  (*linear)      (VvBackend *be, VvTensor *y, const VvTensor *x,
-                            const VvTensor *w, const VvTensor *bias, GError **error);
-  /* per row of length d: y = x · rsqrt(mean(x²) + eps) (· w if w) */
-  gboolean  (*rms_norm)    (VvBackend *be, VvTensor *y, const VvTensor *x,
-                            const VvTensor *w, gfloat eps, GError **error);
-  gboolean  (*unary)       (VvBackend *be, VvUnaryOp op, VvTensor *y,
-                            const VvTensor *x, GError **error);
-  gboolean  (*binary)      (VvBackend *be, VvBinaryOp op, VvTensor *y,
-                            const VvTensor *a, const VvTensor *b, GError **error);
-  /* y = a · s */
-  gboolean  (*scale)       (VvBackend *be, VvTensor *y, const VvTensor *a,
-                            gfloat s, GError **error);
-  /* y[i, :] = f32(table[ids[i], :]) */
-  gboolean  (*get_rows)    (VvBackend *be, VvTensor *y, const VvTensor *table,
-                            const gint32 *ids, gint n_ids, GError **error);
-
-  /* Convolutions over time on time-major activations x[T, C] (one row per
-   * time step, MODEL-SPEC §5). Every output row is computed by the same
-   * instruction sequence whatever T_in and the thread count, so a stream
-   * cut into chunks gives bit-identical rows (§5.6). */
-  /* "valid" conv: y[T_out, C_out], T_out = (T_in − k)/stride + 1, from
-   * x[T_in, C_in] and w[C_out, C_in/groups, k] (+ bias[C_out]);
-   * groups is 1 or C_in (depthwise, C_out = C_in) */
-  gboolean  (*conv1d)      (VvBackend *be, VvTensor *y, const VvTensor *x,
-                            const VvTensor *w, const VvTensor *bias,
-                            gint stride, gint groups, GError **error);
-  /* raw transposed conv (no trim): y[(T_in − 1)·stride + k, C_out] from
-   * x[T_in, C_in] and w[C_in, C_out, k] (+ bias[C_out] on every row) */
-  gboolean  (*conv_transpose1d) (VvBackend *be, VvTensor *y, const VvTensor *x,
-                            const VvTensor *w, const VvTensor *bias,
-                            gint stride, GError **error);
-
-  /* Attention (MODEL-SPEC §6); may be NULL on backends without them. */
-  /* rotate-half RoPE on x[n, heads·d] (y may be x): for each row i, head h
-   * and j < d/2, with a = positions[i]·θ^(−2j/d):
-   * y[j] = x[j]·cos a − x[j+d/2]·sin a, y[j+d/2] = x[j+d/2]·cos a + x[j]·sin a */
-  gboolean  (*rope)        (VvBackend *be, VvTensor *y, const VvTensor *x,
-                            gint head_dim, const gint32 *positions, gdouble theta,
-                            GError **error);
-  /* causal GQA attention: y[n, H_q·d] from q[n, H_q·d] against k, v
-   * [T, H_kv·d] (past + the n new rows last); query row i sits at position
-   * T − n + i and sees keys 0 … T − n + i; query head h uses kv head
-   * h / (H_q / H_kv); scale 1/sqrt(d), softmax in F32 with max subtraction */
-  gboolean  (*attention)   (VvBackend *be, VvTensor *y, const VvTensor *q,
-                            const VvTensor *k, const VvTensor *v, gint head_dim,
-                            GError **error);
-} VvBackendOps;
-
-/**
- * VvBackend:
- *
- * A compute device: a table of ops plus its private state.
- */
-struct _VvBackend {
-  /*< private >*/
-  const VvBackendOps *ops;
-  gint n_threads;
-  gpointer priv;
-};
+  guint64 bytes_up;
+  guint64 bytes_down;
+  guint64 n_launches;
+  guint64 bytes_allocated;
+} VvDeviceStats;
 
 VvBackend   *vv_backend_new_cpu (gint n_threads, GError **error);
 VvBackend   *vv_backend_new_by_name (const gchar *name, gint n_threads, GError **error);
@@ -137,8 +69,20 @@ void         vv_backend_free (VvBackend *be);
 const gchar *vv_backend_get_name (VvBackend *be);
 gint         vv_backend_get_n_threads (VvBackend *be);
 gboolean     vv_backend_is_host (VvBackend *be);
+VvDevice    *vv_backend_get_device (VvBackend *be);
 
-/* Device tensors (host tensors on the CPU backend). */
+/* Devices: one per memory space per process, shared by every backend
+ * instance computing there (so sessions share weights). */
+const gchar *vv_device_get_name (VvDevice *device);
+gboolean     vv_device_is_host (VvDevice *device);
+void         vv_device_get_stats (VvDevice *device, VvDeviceStats *stats);
+/* The device of @t (the host device for host memory). */
+VvDevice    *vv_tensor_get_device (const VvTensor *t);
+VvDevice    *vv_device_host (void);
+
+/* Tensors in a backend's memory (zero-filled host tensors on host
+ * backends, uninitialised device memory otherwise). Free them with
+ * vv_tensor_free() or vv_backend_tensor_free(). */
 VvTensor    *vv_backend_tensor_new (VvBackend *be, VvDType dtype, gint ndim,
                                     const gint64 *shape, GError **error);
 gboolean     vv_backend_tensor_upload (VvBackend *be, VvTensor *dst,
@@ -146,6 +90,19 @@ gboolean     vv_backend_tensor_upload (VvBackend *be, VvTensor *dst,
 gboolean     vv_backend_tensor_download (VvBackend *be, VvTensor *host_dst,
                                          const VvTensor *src, GError **error);
 void         vv_backend_tensor_free (VvBackend *be, VvTensor *t);
+/* Buffer operations, separate from compute ops. Offsets and sizes in bytes
+ * within the (contiguous) tensor @t, which may be a view. */
+gboolean     vv_backend_tensor_set (VvBackend *be, VvTensor *t, gsize offset,
+                                    gconstpointer host_src, gsize n_bytes, GError **error);
+gboolean     vv_backend_tensor_get (VvBackend *be, const VvTensor *t, gsize offset,
+                                    gpointer host_dst, gsize n_bytes, GError **error);
+/* dst = src on the device (same dtype and element count, may overlap) */
+gboolean     vv_backend_tensor_copy (VvBackend *be, VvTensor *dst, const VvTensor *src,
+                                     GError **error);
+gboolean     vv_backend_tensor_zero (VvBackend *be, VvTensor *t, GError **error);
+/* A device copy of the host tensor @host (any dtype). */
+VvTensor    *vv_backend_tensor_new_from_host (VvBackend *be, const VvTensor *host,
+                                              GError **error);
 gboolean     vv_backend_synchronize (VvBackend *be, GError **error);
 
 gboolean     vv_backend_linear (VvBackend *be, VvTensor *y, const VvTensor *x,
@@ -158,8 +115,9 @@ gboolean     vv_backend_binary (VvBackend *be, VvBinaryOp op, VvTensor *y,
                                 const VvTensor *a, const VvTensor *b, GError **error);
 gboolean     vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a,
                                gfloat s, GError **error);
+/* y[i, :] = f32 (table[ids[i], :]); ids: I32 [n] */
 gboolean     vv_backend_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table,
-                                  const gint32 *ids, gint n_ids, GError **error);
+                                  const VvTensor *ids, GError **error);
 gboolean     vv_backend_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x,
                                 const VvTensor *w, const VvTensor *bias,
                                 gint stride, gint groups, GError **error);
@@ -167,21 +125,20 @@ gboolean     vv_backend_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTe
                                           const VvTensor *w, const VvTensor *bias,
                                           gint stride, GError **error);
 
+/* positions: I32 [n], one per row of x */
 gboolean     vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x,
-                              gint head_dim, const gint32 *positions, gdouble theta,
+                              gint head_dim, const VvTensor *positions, gdouble theta,
                               GError **error);
 gboolean     vv_backend_attention (VvBackend *be, VvTensor *y, const VvTensor *q,
                                    const VvTensor *k, const VvTensor *v, gint head_dim,
                                    GError **error);
 
-/* Registration of backends living outside gst/ (ext/cuda). */
+/* Registration of backends ("cpu" and "sim" register themselves the same
+ * way; ext/cuda does at plugin load). */
 typedef VvBackend *(*VvBackendNewFunc) (gint n_threads, GError **error);
 void         vv_backend_register (const gchar *name, VvBackendNewFunc new_func);
 /* "cpu" first, then the registered names; free with g_strfreev(). */
 gchar      **vv_backend_list_names (void);
-
-/* Implemented in vv-backend-cpu.c */
-VvBackend   *vv_backend_cpu_new (gint n_threads, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvBackend, vv_backend_free)
 

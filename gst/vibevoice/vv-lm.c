@@ -39,16 +39,18 @@ struct _VvLm {
   LmLayer *layers;
   VvTensor *control_rows;       /* F32 [4, H]: lm_head rows of control_ids */
   gsize chunk_size;
-  /* scratch for up to scratch_rows rows */
+  /* device scratch for up to scratch_rows rows; pos is I32 [scratch_rows] */
   gsize scratch_rows;
-  gfloat *x, *h, *q, *att, *o, *g, *u;
-  gint32 *pos;
+  VvTensor *x, *h, *q, *att, *o, *g, *u, *pos;
+  gint32 *host_pos;             /* staging for the positions upload */
+  /* host-pointer convenience API: staging in device memory */
+  VvTensor *io_in, *io_out;
 };
 
 struct _VvKvCache {
   VvLm *lm;
   gsize length, capacity, max_tokens;
-  gfloat **k, **v;              /* per layer [capacity, kv_width] */
+  VvTensor **k, **v;            /* per layer, device [capacity, kv_width] */
 };
 
 static gboolean
@@ -68,14 +70,10 @@ lm_error (GError **error, VvBackendError code, const gchar *fmt, ...)
 static void
 free_scratch (VvLm *lm)
 {
-  g_clear_pointer (&lm->x, g_free);
-  g_clear_pointer (&lm->h, g_free);
-  g_clear_pointer (&lm->q, g_free);
-  g_clear_pointer (&lm->att, g_free);
-  g_clear_pointer (&lm->o, g_free);
-  g_clear_pointer (&lm->g, g_free);
-  g_clear_pointer (&lm->u, g_free);
-  g_clear_pointer (&lm->pos, g_free);
+  VvTensor **ts[] = { &lm->x, &lm->h, &lm->q, &lm->att, &lm->o, &lm->g, &lm->u, &lm->pos };
+  for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+    g_clear_pointer (ts[i], vv_tensor_free);
+  g_clear_pointer (&lm->host_pos, g_free);
   lm->scratch_rows = 0;
 }
 
@@ -85,16 +83,21 @@ vv_lm_free (VvLm *lm)
   if (lm == NULL)
     return;
   free_scratch (lm);
+  vv_tensor_free (lm->io_in);
+  vv_tensor_free (lm->io_out);
   vv_tensor_free (lm->control_rows);
   g_free (lm->layers);
   g_free (lm);
 }
 
+static gboolean ensure_scratch (VvLm *lm, gsize rows, GError **error);
+
 /* Requires @name with exactly the given 1-D or 2-D shape (d1 = 0: 1-D). */
 static const VvTensor *
-require (VvModel *model, const gchar *name, gint64 d0, gint64 d1, GError **error)
+require (VvModel *model, VvBackend *be, const gchar *name, gint64 d0, gint64 d1,
+    GError **error)
 {
-  const VvTensor *t = vv_model_require_tensor (model, name, error);
+  const VvTensor *t = vv_model_require_tensor_on (model, be, name, error);
   if (t == NULL)
     return NULL;
   gboolean ok = d1 == 0 ? (t->ndim == 1 && t->shape[0] == d0)
@@ -115,7 +118,8 @@ require (VvModel *model, const gchar *name, gint64 d0, gint64 d1, GError **error
 /**
  * vv_lm_new: (skip)
  * @model: a loaded model (must outlive the LM)
- * @be: a host backend
+ * @be: the backend to run on (weights come from the model's store for its
+ *   device)
  * @error: return location for a #GError
  *
  * Resolves every weight of the decoder once (MODEL-SPEC §6).
@@ -125,11 +129,6 @@ require (VvModel *model, const gchar *name, gint64 d0, gint64 d1, GError **error
 VvLm *
 vv_lm_new (VvModel *model, VvBackend *be, GError **error)
 {
-  if (!vv_backend_is_host (be)) {
-    lm_error (error, VV_BACKEND_ERROR_UNAVAILABLE,
-        "backend '%s' is not supported yet (host backends only)", vv_backend_get_name (be));
-    return NULL;
-  }
   const VvLmConfig *c = &vv_model_get_config (model)->lm;
   if (c->hidden_size <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0
       || c->head_dim <= 0 || c->head_dim % 2 != 0 || c->n_heads % c->n_kv_heads != 0
@@ -149,9 +148,10 @@ vv_lm_new (VvModel *model, VvBackend *be, GError **error)
   lm->chunk_size = DEFAULT_CHUNK;
   gint64 H = lm->hidden;
 
-  if ((lm->embed = require (model, "model.language_model.embed_tokens.weight",
+  if ((lm->embed = require (model, be, "model.language_model.embed_tokens.weight",
               c->vocab_size, H, error)) == NULL
-      || (lm->norm = require (model, "model.language_model.norm.weight", H, 0, error)) == NULL)
+      || (lm->norm = require (model, be, "model.language_model.norm.weight", H, 0,
+              error)) == NULL)
     return NULL;
   lm->layers = g_new0 (LmLayer, c->n_layers);
   for (gint l = 0; l < c->n_layers; l++) {
@@ -173,7 +173,7 @@ vv_lm_new (VvModel *model, VvBackend *be, GError **error)
     for (guint i = 0; i < G_N_ELEMENTS (w); i++) {
       g_autofree gchar *name = g_strdup_printf ("model.language_model.layers.%d.%s", l,
           w[i].suffix);
-      if ((*w[i].slot = require (model, name, w[i].d0, w[i].d1, error)) == NULL)
+      if ((*w[i].slot = require (model, be, name, w[i].d0, w[i].d1, error)) == NULL)
         return NULL;
     }
   }
@@ -188,8 +188,19 @@ vv_lm_new (VvModel *model, VvBackend *be, GError **error)
         "(need [> %d, %" G_GINT64_FORMAT "])", s, VV_TOKEN_DIFFUSION, H);
     return NULL;
   }
-  lm->control_rows = vv_tensor_new_2d (VV_DTYPE_F32, VV_LM_N_CONTROL, H);
-  if (!vv_backend_get_rows (be, lm->control_rows, head, control_ids, VV_LM_N_CONTROL, error))
+  const VvTensor *dev_head = vv_model_require_tensor_on (model, be,
+      vv_model_get_lm_head_name (model), error);
+  if (dev_head == NULL)
+    return NULL;
+  gint64 rows_shape[2] = { VV_LM_N_CONTROL, H }, n_ids = VV_LM_N_CONTROL;
+  g_autoptr (VvTensor) ids = vv_backend_tensor_new (be, VV_DTYPE_I32, 1, &n_ids, error);
+  if (ids == NULL
+      || !vv_backend_tensor_set (be, ids, 0, control_ids, sizeof (control_ids), error)
+      || (lm->control_rows = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, rows_shape,
+              error)) == NULL
+      || !vv_backend_get_rows (be, lm->control_rows, dev_head, ids, error))
+    return NULL;
+  if (!ensure_scratch (lm, lm->chunk_size == 0 ? DEFAULT_CHUNK : lm->chunk_size, error))
     return NULL;
   return g_steal_pointer (&lm);
 }
@@ -212,37 +223,79 @@ vv_lm_get_chunk_size (VvLm *lm)
   return lm->chunk_size;
 }
 
+/* Device scratch for @rows rows per pass, allocated once (at construction,
+ * and again only if a longer chunk is asked for, never during a pass). */
 static gboolean
 ensure_scratch (VvLm *lm, gsize rows, GError **error)
 {
   if (lm->scratch_rows >= rows)
     return TRUE;
   free_scratch (lm);
-  gsize H = lm->hidden;
-  lm->x = g_try_new (gfloat, rows * H);
-  lm->h = g_try_new (gfloat, rows * H);
-  lm->o = g_try_new (gfloat, rows * H);
-  lm->q = g_try_new (gfloat, rows * lm->q_width);
-  lm->att = g_try_new (gfloat, rows * lm->q_width);
-  lm->g = g_try_new (gfloat, rows * lm->inter);
-  lm->u = g_try_new (gfloat, rows * lm->inter);
-  lm->pos = g_try_new (gint32, rows);
-  if (!lm->x || !lm->h || !lm->o || !lm->q || !lm->att || !lm->g || !lm->u || !lm->pos) {
-    free_scratch (lm);
-    return lm_error (error, VV_BACKEND_ERROR_NO_MEMORY,
-        "out of memory for the scratch of %" G_GSIZE_FORMAT " rows", rows);
+  if (rows > G_MAXINT32)
+    return lm_error (error, VV_BACKEND_ERROR_SHAPE, "chunk of %" G_GSIZE_FORMAT " rows is "
+        "too long", rows);
+  gint64 r = (gint64) rows;
+  struct { VvTensor **t; VvDType dt; gint64 cols; } specs[] = {
+    { &lm->x, VV_DTYPE_F32, lm->hidden }, { &lm->h, VV_DTYPE_F32, lm->hidden },
+    { &lm->o, VV_DTYPE_F32, lm->hidden }, { &lm->q, VV_DTYPE_F32, lm->q_width },
+    { &lm->att, VV_DTYPE_F32, lm->q_width }, { &lm->g, VV_DTYPE_F32, lm->inter },
+    { &lm->u, VV_DTYPE_F32, lm->inter }, { &lm->pos, VV_DTYPE_I32, 0 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (specs); i++) {
+    gint64 shape[2] = { r, specs[i].cols };
+    GError *local = NULL;
+    *specs[i].t = vv_backend_tensor_new (lm->be, specs[i].dt, specs[i].cols ? 2 : 1, shape,
+        &local);
+    if (*specs[i].t == NULL) {
+      free_scratch (lm);
+      lm_error (error, VV_BACKEND_ERROR_NO_MEMORY, "no memory for the scratch of %"
+          G_GSIZE_FORMAT " rows: %s", rows, local->message);
+      g_error_free (local);
+      return FALSE;
+    }
   }
+  lm->host_pos = g_new (gint32, rows);
   lm->scratch_rows = rows;
   return TRUE;
 }
 
 /**
+ * vv_lm_embed: (skip)
+ * @lm: an LM
+ * @ids: I32 [n] token ids in the LM's device memory
+ * @out: F32 [n, H] in the LM's device memory
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success (ids out of range are an error)
+ */
+gboolean
+vv_lm_embed (VvLm *lm, const VvTensor *ids, VvTensor *out, GError **error)
+{
+  return vv_backend_get_rows (lm->be, out, lm->embed, ids, error);
+}
+
+/* Device staging buffers of the host-pointer API, [rows, cols]. */
+static VvTensor *
+io_tensor (VvLm *lm, VvTensor **slot, gsize rows, gsize cols, GError **error)
+{
+  if (*slot == NULL || vv_tensor_n_elements (*slot) < (gint64) (rows * cols)) {
+    g_clear_pointer (slot, vv_tensor_free);
+    gint64 n = (gint64) (rows * cols);
+    if ((*slot = vv_backend_tensor_new (lm->be, VV_DTYPE_F32, 1, &n, error)) == NULL)
+      return NULL;
+  }
+  return *slot;
+}
+
+/**
  * vv_lm_embed_tokens: (skip)
  * @lm: an LM
- * @ids: (array length=n): token ids
+ * @ids: (array length=n): token ids, host memory
  * @n: number of ids
- * @out: (array): n × H floats
+ * @out: (array): n × H floats, host memory
  * @error: return location for a #GError
+ *
+ * Host-memory convenience around vv_lm_embed().
  *
  * Returns: %TRUE on success (ids out of range are an error)
  */
@@ -254,10 +307,14 @@ vv_lm_embed_tokens (VvLm *lm, const gint32 *ids, gsize n, gfloat *out, GError **
   if (ids == NULL || out == NULL || n > G_MAXINT)
     return lm_error (error, VV_BACKEND_ERROR_SHAPE, "embed_tokens: need 1..%d ids and an "
         "output buffer", G_MAXINT);
-  VvTensor y;
-  gint64 shape[2] = { (gint64) n, lm->hidden };
-  vv_tensor_init_view (&y, VV_DTYPE_F32, 2, shape, out);
-  return vv_backend_get_rows (lm->be, &y, lm->embed, ids, (gint) n, error);
+  gint64 n_ids = (gint64) n, shape[2] = { (gint64) n, lm->hidden };
+  g_autoptr (VvTensor) d_ids = vv_backend_tensor_new (lm->be, VV_DTYPE_I32, 1, &n_ids, error);
+  g_autoptr (VvTensor) d_out = d_ids ? vv_backend_tensor_new (lm->be, VV_DTYPE_F32, 2, shape,
+      error) : NULL;
+  return d_out != NULL
+      && vv_backend_tensor_set (lm->be, d_ids, 0, ids, n * sizeof (gint32), error)
+      && vv_lm_embed (lm, d_ids, d_out, error)
+      && vv_backend_tensor_get (lm->be, d_out, 0, out, vv_tensor_n_bytes (d_out), error);
 }
 
 /* --------------------------------------------------------------------- */
@@ -288,14 +345,16 @@ vv_kv_cache_new (VvLm *lm, gsize capacity, gsize max_tokens, GError **error)
   g_autoptr (VvKvCache) c = g_new0 (VvKvCache, 1);
   c->lm = lm;
   c->max_tokens = max_tokens;
-  c->k = g_new0 (gfloat *, lm->cfg.n_layers);
-  c->v = g_new0 (gfloat *, lm->cfg.n_layers);
+  c->k = g_new0 (VvTensor *, lm->cfg.n_layers);
+  c->v = g_new0 (VvTensor *, lm->cfg.n_layers);
+  gint64 shape[2] = { (gint64) capacity, lm->kv_width };
   for (gint l = 0; l < lm->cfg.n_layers; l++) {
-    c->k[l] = g_try_new (gfloat, capacity * lm->kv_width);
-    c->v[l] = g_try_new (gfloat, capacity * lm->kv_width);
-    if (c->k[l] == NULL || c->v[l] == NULL) {
-      lm_error (error, VV_BACKEND_ERROR_NO_MEMORY, "out of memory for a kv cache of %"
-          G_GSIZE_FORMAT " tokens", capacity);
+    GError *local = NULL;
+    if ((c->k[l] = vv_backend_tensor_new (lm->be, VV_DTYPE_F32, 2, shape, &local)) == NULL
+        || (c->v[l] = vv_backend_tensor_new (lm->be, VV_DTYPE_F32, 2, shape, &local)) == NULL) {
+      lm_error (error, VV_BACKEND_ERROR_NO_MEMORY, "no memory for a kv cache of %"
+          G_GSIZE_FORMAT " tokens: %s", capacity, local->message);
+      g_error_free (local);
       return NULL;
     }
   }
@@ -310,9 +369,9 @@ vv_kv_cache_free (VvKvCache *cache)
     return;
   for (gint l = 0; l < cache->lm->cfg.n_layers; l++) {
     if (cache->k != NULL)
-      g_free (cache->k[l]);
+      vv_tensor_free (cache->k[l]);
     if (cache->v != NULL)
-      g_free (cache->v[l]);
+      vv_tensor_free (cache->v[l]);
   }
   g_free (cache->k);
   g_free (cache->v);
@@ -337,6 +396,27 @@ vv_kv_cache_reset (VvKvCache *cache)
   cache->length = 0;
 }
 
+/* A bigger copy of one layer's cache: a new device tensor, the filled rows
+ * copied on the device, the old one freed (live memory is never resized). */
+static gboolean
+kv_grow_one (VvKvCache *c, VvTensor **slot, gsize cap, GError **error)
+{
+  gint64 shape[2] = { (gint64) cap, c->lm->kv_width };
+  VvTensor *bigger = vv_backend_tensor_new (c->lm->be, VV_DTYPE_F32, 2, shape, error);
+  if (bigger == NULL)
+    return FALSE;
+  VvTensor dst, src;
+  vv_tensor_init_rows (&dst, bigger, 0, (gint64) c->length);
+  vv_tensor_init_rows (&src, *slot, 0, (gint64) c->length);
+  if (!vv_backend_tensor_copy (c->lm->be, &dst, &src, error)) {
+    vv_tensor_free (bigger);
+    return FALSE;
+  }
+  vv_tensor_free (*slot);
+  *slot = bigger;
+  return TRUE;
+}
+
 /* Makes room for @need tokens in total (doubling, capped at max_tokens). */
 static gboolean
 kv_reserve (VvKvCache *c, gsize need, GError **error)
@@ -349,18 +429,19 @@ kv_reserve (VvKvCache *c, gsize need, GError **error)
         " (max_position_embeddings or the cache's limit)", c->length, need - c->length,
         c->max_tokens);
   gsize cap = MAX (need, MIN (c->capacity * 2, c->max_tokens));
-  gsize w = c->lm->kv_width;
   for (gint l = 0; l < c->lm->cfg.n_layers; l++) {
-    gfloat *k = g_try_realloc_n (c->k[l], cap * w, sizeof (gfloat));
-    if (k != NULL)
-      c->k[l] = k;
-    gfloat *v = k != NULL ? g_try_realloc_n (c->v[l], cap * w, sizeof (gfloat)) : NULL;
-    if (v != NULL)
-      c->v[l] = v;
-    if (k == NULL || v == NULL)
-      /* buffers already grown keep their content; capacity stays the old one */
-      return lm_error (error, VV_BACKEND_ERROR_NO_MEMORY, "out of memory growing a kv "
-          "cache to %" G_GSIZE_FORMAT " tokens", cap);
+    GError *local = NULL;
+    /* layers already grown keep their content; capacity stays the old one
+     * until all have grown */
+    if ((vv_tensor_n_elements (c->k[l]) < (gint64) (cap * c->lm->kv_width)
+            && !kv_grow_one (c, &c->k[l], cap, &local))
+        || (vv_tensor_n_elements (c->v[l]) < (gint64) (cap * c->lm->kv_width)
+            && !kv_grow_one (c, &c->v[l], cap, &local))) {
+      lm_error (error, VV_BACKEND_ERROR_NO_MEMORY, "cannot grow a kv cache to %"
+          G_GSIZE_FORMAT " tokens: %s", cap, local->message);
+      g_error_free (local);
+      return FALSE;
+    }
   }
   c->capacity = cap;
   return TRUE;
@@ -369,9 +450,13 @@ kv_reserve (VvKvCache *c, gsize need, GError **error)
 /* --------------------------------------------------------------------- */
 /* Forward */
 
-#define VIEW(t, data, rows, cols) \
-  do { gint64 s_[2] = { (gint64) (rows), (gint64) (cols) }; \
-    vv_tensor_init_view ((t), VV_DTYPE_F32, 2, s_, (data)); } while (0)
+/* The first @rows rows of scratch tensor @t, as [rows, cols]. */
+static VvTensor *
+rows_of (VvTensor *view, const VvTensor *t, gsize rows)
+{
+  vv_tensor_init_rows (view, t, 0, (gint64) rows);
+  return view;
+}
 
 /* One chunk of @n rows already in lm->x; leaves the pre-norm residual in
  * lm->x and advances the cache. */
@@ -382,32 +467,37 @@ forward_chunk (VvLm *lm, VvKvCache *c, gsize n, GError **error)
   const VvLmConfig *cfg = &lm->cfg;
   gfloat eps = (gfloat) cfg->rms_norm_eps;
   gsize p0 = c->length, t = p0 + n;
+  /* positions: n int32 uploaded per pass (4 bytes a token) */
   for (gsize i = 0; i < n; i++)
-    lm->pos[i] = (gint32) (p0 + i);
+    lm->host_pos[i] = (gint32) (p0 + i);
+  VvTensor pos;
+  rows_of (&pos, lm->pos, n);
+  if (!vv_backend_tensor_set (be, &pos, 0, lm->host_pos, n * sizeof (gint32), error))
+    return FALSE;
 
   VvTensor x, h, q, att, o, g, u, kn, vn, kall, vall;
-  VIEW (&x, lm->x, n, lm->hidden);
-  VIEW (&h, lm->h, n, lm->hidden);
-  VIEW (&o, lm->o, n, lm->hidden);
-  VIEW (&q, lm->q, n, lm->q_width);
-  VIEW (&att, lm->att, n, lm->q_width);
-  VIEW (&g, lm->g, n, lm->inter);
-  VIEW (&u, lm->u, n, lm->inter);
+  rows_of (&x, lm->x, n);
+  rows_of (&h, lm->h, n);
+  rows_of (&o, lm->o, n);
+  rows_of (&q, lm->q, n);
+  rows_of (&att, lm->att, n);
+  rows_of (&g, lm->g, n);
+  rows_of (&u, lm->u, n);
 
   for (gint l = 0; l < cfg->n_layers; l++) {
     const LmLayer *L = &lm->layers[l];
-    VIEW (&kn, c->k[l] + p0 * lm->kv_width, n, lm->kv_width);
-    VIEW (&vn, c->v[l] + p0 * lm->kv_width, n, lm->kv_width);
-    VIEW (&kall, c->k[l], t, lm->kv_width);
-    VIEW (&vall, c->v[l], t, lm->kv_width);
+    vv_tensor_init_rows (&kn, c->k[l], (gint64) p0, (gint64) n);
+    vv_tensor_init_rows (&vn, c->v[l], (gint64) p0, (gint64) n);
+    vv_tensor_init_rows (&kall, c->k[l], 0, (gint64) t);
+    vv_tensor_init_rows (&vall, c->v[l], 0, (gint64) t);
     /* attention block; new k/v go straight into the cache (keys after
      * RoPE, §6) */
     if (!vv_backend_rms_norm (be, &h, &x, L->in_norm, eps, error)
         || !vv_backend_linear (be, &q, &h, L->q_w, L->q_b, error)
         || !vv_backend_linear (be, &kn, &h, L->k_w, L->k_b, error)
         || !vv_backend_linear (be, &vn, &h, L->v_w, L->v_b, error)
-        || !vv_backend_rope (be, &q, &q, cfg->head_dim, lm->pos, cfg->rope_theta, error)
-        || !vv_backend_rope (be, &kn, &kn, cfg->head_dim, lm->pos, cfg->rope_theta, error)
+        || !vv_backend_rope (be, &q, &q, cfg->head_dim, &pos, cfg->rope_theta, error)
+        || !vv_backend_rope (be, &kn, &kn, cfg->head_dim, &pos, cfg->rope_theta, error)
         || !vv_backend_attention (be, &att, &q, &kall, &vall, cfg->head_dim, error)
         || !vv_backend_linear (be, &o, &att, L->o_w, NULL, error)
         || !vv_backend_binary (be, VV_BINARY_ADD, &x, &x, &o, error))
@@ -435,51 +525,59 @@ fail:
  * vv_lm_forward: (skip)
  * @lm: an LM
  * @cache: the branch's KV cache (appended to)
- * @embeds: (array): n × H input embeddings
- * @n: number of new rows (≥ 1)
- * @hidden_out: (array) (nullable): n × H, or H floats with @last_only
- * @last_only: write only the last row's hidden state
+ * @embeds: F32 [n, H] input embeddings in the LM's device memory, n ≥ 1
+ * @hidden: (nullable): F32 [n, H] for every row's hidden state after the
+ *   final RMSNorm, or [1, H] for the last row's only; device memory
  * @error: return location for a #GError
  *
- * Long inputs are processed in chunks of vv_lm_get_chunk_size() rows; the
- * result equals one pass up to rounding. On error the cache may hold part
- * of the rows (reset it).
+ * Runs the n new rows at positions cache length … + n − 1, appending their
+ * keys/values to @cache. Long inputs are processed in chunks of
+ * vv_lm_get_chunk_size() rows; the result equals one pass up to rounding.
+ * On error the cache may hold part of the rows (reset it).
  *
  * Returns: %TRUE on success
  */
 gboolean
-vv_lm_forward (VvLm *lm, VvKvCache *cache, const gfloat *embeds, gsize n,
-    gfloat *hidden_out, gboolean last_only, GError **error)
+vv_lm_forward (VvLm *lm, VvKvCache *cache, const VvTensor *embeds, VvTensor *hidden,
+    GError **error)
 {
   if (cache == NULL || cache->lm != lm)
     return lm_error (error, VV_BACKEND_ERROR_SHAPE, "forward: cache missing or made for "
         "another LM");
-  if (embeds == NULL || n == 0 || n > G_MAXINT32)
+  gsize H = lm->hidden;
+  if (embeds == NULL || embeds->ndim != 2 || embeds->shape[1] != (gint64) H
+      || embeds->shape[0] < 1 || embeds->shape[0] > G_MAXINT32)
     return lm_error (error, VV_BACKEND_ERROR_SHAPE, "forward: need 1..%d rows of [n, %d] "
         "embeddings", G_MAXINT32, lm->hidden);
+  gsize n = (gsize) embeds->shape[0];
+  gboolean last_only = hidden != NULL && hidden->ndim == 2 && hidden->shape[0] == 1 && n > 1;
+  if (hidden != NULL && (hidden->ndim != 2 || hidden->shape[1] != (gint64) H
+          || (hidden->shape[0] != (gint64) n && !last_only)))
+    return lm_error (error, VV_BACKEND_ERROR_SHAPE, "forward: hidden must be [%" G_GSIZE_FORMAT
+        ", %" G_GSIZE_FORMAT "] or [1, %" G_GSIZE_FORMAT "]", n, H, H);
   if (!kv_reserve (cache, cache->length + n, error))
     return FALSE;
   gsize chunk = lm->chunk_size == 0 ? n : MIN (lm->chunk_size, n);
   if (!ensure_scratch (lm, chunk, error))
     return FALSE;
-  gsize H = lm->hidden;
-  VvTensor x, y;
+  VvTensor x, y, in;
   for (gsize r0 = 0; r0 < n; r0 += chunk) {
     gsize m = MIN (chunk, n - r0);
-    memcpy (lm->x, embeds + r0 * H, sizeof (gfloat) * m * H);
-    if (!forward_chunk (lm, cache, m, error))
+    vv_tensor_init_rows (&in, embeds, (gint64) r0, (gint64) m);
+    if (!vv_backend_tensor_copy (lm->be, rows_of (&x, lm->x, m), &in, error)
+        || !forward_chunk (lm, cache, m, error))
       return FALSE;
-    if (hidden_out == NULL)
+    if (hidden == NULL)
       continue;
     /* final RMSNorm (§6) */
     if (last_only) {
       if (r0 + m < n)
         continue;
-      VIEW (&x, lm->x + (m - 1) * H, 1, H);
-      VIEW (&y, hidden_out, 1, H);
+      vv_tensor_init_rows (&x, lm->x, (gint64) m - 1, 1);
+      y = *hidden;
     } else {
-      VIEW (&x, lm->x, m, H);
-      VIEW (&y, hidden_out + r0 * H, m, H);
+      rows_of (&x, lm->x, m);
+      vv_tensor_init_rows (&y, hidden, (gint64) r0, (gint64) m);
     }
     if (!vv_backend_rms_norm (lm->be, &y, &x, lm->norm, (gfloat) lm->cfg.rms_norm_eps, error)) {
       g_prefix_error (error, "lm final norm: ");
@@ -490,22 +588,98 @@ vv_lm_forward (VvLm *lm, VvKvCache *cache, const gfloat *embeds, gsize n,
 }
 
 /**
+ * vv_lm_forward_host: (skip)
+ * @lm: an LM
+ * @cache: the branch's KV cache (appended to)
+ * @embeds: (array): n × H input embeddings, host memory
+ * @n: number of new rows (≥ 1)
+ * @hidden_out: (array) (nullable): n × H, or H floats with @last_only
+ * @last_only: write only the last row's hidden state
+ * @error: return location for a #GError
+ *
+ * vv_lm_forward() on host memory (uploads @embeds, downloads the result).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_lm_forward_host (VvLm *lm, VvKvCache *cache, const gfloat *embeds, gsize n,
+    gfloat *hidden_out, gboolean last_only, GError **error)
+{
+  if (embeds == NULL || n == 0 || n > G_MAXINT32)
+    return lm_error (error, VV_BACKEND_ERROR_SHAPE, "forward: need 1..%d rows of [n, %d] "
+        "embeddings", G_MAXINT32, lm->hidden);
+  gsize H = lm->hidden, out_rows = last_only ? 1 : n;
+  if (!io_tensor (lm, &lm->io_in, n, H, error)
+      || (hidden_out && !io_tensor (lm, &lm->io_out, out_rows, H, error)))
+    return FALSE;
+  VvTensor e, h;
+  gint64 es[2] = { (gint64) n, (gint64) H }, hs[2] = { (gint64) out_rows, (gint64) H };
+  vv_tensor_init_view (&e, VV_DTYPE_F32, 2, es, lm->io_in->data);
+  e.device = lm->io_in->device;
+  if (hidden_out) {
+    vv_tensor_init_view (&h, VV_DTYPE_F32, 2, hs, lm->io_out->data);
+    h.device = lm->io_out->device;
+  }
+  return vv_backend_tensor_set (lm->be, &e, 0, embeds, n * H * sizeof (gfloat), error)
+      && vv_lm_forward (lm, cache, &e, hidden_out ? &h : NULL, error)
+      && (hidden_out == NULL || vv_backend_tensor_get (lm->be, &h, 0, hidden_out,
+              out_rows * H * sizeof (gfloat), error));
+}
+
+/**
  * vv_lm_logits_control: (skip)
  * @lm: an LM
- * @hidden: (array): H floats, a hidden state after the final norm
- * @logits: (array fixed-size=4): logits of speech_start, speech_end,
+ * @hidden: F32 [1, H] device memory, a hidden state after the final norm
+ * @logits: F32 [1, 4] device memory: logits of speech_start, speech_end,
  *   diffusion, eos (MODEL-SPEC §2.2)
  * @error: return location for a #GError
  *
  * Returns: %TRUE on success
  */
 gboolean
-vv_lm_logits_control (VvLm *lm, const gfloat *hidden, gfloat *logits, GError **error)
+vv_lm_logits_control (VvLm *lm, const VvTensor *hidden, VvTensor *logits, GError **error)
+{
+  return vv_backend_linear (lm->be, logits, hidden, lm->control_rows, NULL, error);
+}
+
+/**
+ * vv_lm_logits_control_host: (skip)
+ * @lm: an LM
+ * @hidden: (array): H floats, host memory
+ * @logits: (array fixed-size=4): host memory
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_lm_logits_control_host (VvLm *lm, const gfloat *hidden, gfloat *logits, GError **error)
 {
   if (hidden == NULL || logits == NULL)
     return lm_error (error, VV_BACKEND_ERROR_SHAPE, "logits_control: missing buffers");
+  gsize H = lm->hidden;
+  if (!io_tensor (lm, &lm->io_in, 1, H, error)
+      || !io_tensor (lm, &lm->io_out, 1, MAX (H, VV_LM_N_CONTROL), error))
+    return FALSE;
   VvTensor x, y;
-  VIEW (&x, (gpointer) hidden, 1, lm->hidden);
-  VIEW (&y, logits, 1, VV_LM_N_CONTROL);
-  return vv_backend_linear (lm->be, &y, &x, lm->control_rows, NULL, error);
+  gint64 xs[2] = { 1, (gint64) H }, ys[2] = { 1, VV_LM_N_CONTROL };
+  vv_tensor_init_view (&x, VV_DTYPE_F32, 2, xs, lm->io_in->data);
+  x.device = lm->io_in->device;
+  vv_tensor_init_view (&y, VV_DTYPE_F32, 2, ys, lm->io_out->data);
+  y.device = lm->io_out->device;
+  return vv_backend_tensor_set (lm->be, &x, 0, hidden, H * sizeof (gfloat), error)
+      && vv_lm_logits_control (lm, &x, &y, error)
+      && vv_backend_tensor_get (lm->be, &y, 0, logits, sizeof (gfloat) * VV_LM_N_CONTROL,
+          error);
+}
+
+/**
+ * vv_lm_get_backend: (skip)
+ * @lm: an LM
+ *
+ * Returns: (transfer none): the backend it runs on
+ */
+VvBackend *
+vv_lm_get_backend (VvLm *lm)
+{
+  return lm->be;
 }

@@ -30,23 +30,34 @@ gint       vv_lm_get_hidden_size (VvLm *lm);
 void       vv_lm_set_chunk_size (VvLm *lm, gsize chunk_size);
 gsize      vv_lm_get_chunk_size (VvLm *lm);
 
-/* @ids: n token ids; @out: n × H floats (embedding rows as F32). */
+VvBackend *vv_lm_get_backend (VvLm *lm);
+
+/* Device API: every tensor in the LM backend's device memory. */
+/* ids: I32 [n]; out: F32 [n, H] (embedding rows as F32). */
+gboolean   vv_lm_embed (VvLm *lm, const VvTensor *ids, VvTensor *out, GError **error);
+/* Runs the n rows of @embeds [n, H] at positions cache length … + n − 1,
+ * appending their keys/values to @cache. @hidden (may be NULL) receives the
+ * hidden states after the final RMSNorm: all rows [n, H], or only the last
+ * [1, H]. */
+gboolean   vv_lm_forward (VvLm *lm, VvKvCache *cache, const VvTensor *embeds,
+                          VvTensor *hidden, GError **error);
+/* logits [1, 4] = lm_head rows (151652, 151653, 151654, 151643) · hidden [1, H]. */
+gboolean   vv_lm_logits_control (VvLm *lm, const VvTensor *hidden, VvTensor *logits,
+                                 GError **error);
+
+/* Host-memory conveniences (copy in and out of the device). */
 gboolean   vv_lm_embed_tokens (VvLm *lm, const gint32 *ids, gsize n, gfloat *out,
                                GError **error);
-/* Runs @n new rows @embeds [n, H] at positions cache length … + n − 1,
- * appending their keys/values to @cache. @hidden_out receives the hidden
- * states after the final RMSNorm: all n rows [n, H], or only the last row
- * [1, H] when @last_only. May be NULL. */
-gboolean   vv_lm_forward (VvLm *lm, VvKvCache *cache, const gfloat *embeds, gsize n,
-                          gfloat *hidden_out, gboolean last_only, GError **error);
-/* logits[4] = lm_head rows (151652, 151653, 151654, 151643) · hidden[H]. */
-gboolean   vv_lm_logits_control (VvLm *lm, const gfloat *hidden, gfloat *logits,
-                                 GError **error);
+gboolean   vv_lm_forward_host (VvLm *lm, VvKvCache *cache, const gfloat *embeds, gsize n,
+                               gfloat *hidden_out, gboolean last_only, GError **error);
+gboolean   vv_lm_logits_control_host (VvLm *lm, const gfloat *hidden, gfloat *logits,
+                                      GError **error);
 
 /* One KV cache per branch (MODEL-SPEC §2.1: positive and negative). F32;
  * @capacity tokens are allocated up front (0 = a small default) and the
  * cache grows on demand up to @max_tokens (0 = the model's
- * max_position_embeddings); appending past it is an error. */
+ * max_position_embeddings), by doubling into new device tensors (a device
+ * copy; live memory is never resized); appending past it is an error. */
 VvKvCache *vv_kv_cache_new (VvLm *lm, gsize capacity, gsize max_tokens, GError **error);
 void       vv_kv_cache_free (VvKvCache *cache);
 gsize      vv_kv_cache_get_length (VvKvCache *cache);

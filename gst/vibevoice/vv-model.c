@@ -39,6 +39,10 @@ struct _VvModel {
   guint64 component_params[VV_COMPONENT_COUNT];
   guint64 component_bytes[VV_COMPONENT_COUNT];
   guint64 n_bytes;
+  /* per-device weight store: VvDevice* -> (name -> device VvTensor*), filled
+   * on first use and shared by every backend on that device */
+  GMutex store_lock;
+  GHashTable *device_weights;
 };
 
 G_DEFINE_BOXED_TYPE (VvModel, vv_model, vv_model_ref, vv_model_unref)
@@ -81,6 +85,8 @@ vv_model_unref (VvModel *model)
     g_mutex_unlock (&shared_lock);
     g_free (model->shared_key);
   }
+  g_clear_pointer (&model->device_weights, g_hash_table_unref);
+  g_mutex_clear (&model->store_lock);
   g_clear_pointer (&model->tensors, g_hash_table_unref);
   g_clear_pointer (&model->shards, g_ptr_array_unref);
   vv_config_free (model->config);
@@ -347,6 +353,7 @@ vv_model_load (const gchar *dir, VvModelLoadFlags flags, GError **error)
     return NULL;
   }
   g_autoptr (VvModel) model = g_new0 (VvModel, 1);
+  g_mutex_init (&model->store_lock);
   model->ref_count = 1;
   model->dir = g_strdup (dir);
   model->shards = g_ptr_array_new_with_free_func ((GDestroyNotify) vv_safetensors_free);
@@ -423,6 +430,70 @@ vv_model_require_tensor (VvModel *model, const gchar *name, GError **error)
     g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_MISSING_TENSOR,
         "%s: tensor '%s' is missing from the checkpoint", model->dir, name);
   return t;
+}
+
+/**
+ * vv_model_require_tensor_on: (skip)
+ * @model: a model
+ * @be: the backend that will read the tensor
+ * @name: checkpoint tensor name
+ * @error: return location for a #GError
+ *
+ * The weight @name in the memory of @be's device. On the host this is the
+ * mapped checkpoint view itself (no copy); on a device the tensor is
+ * uploaded once, in its stored dtype, on first use, and every later caller
+ * on the same device (any backend instance, any session) gets the same
+ * copy. Device copies live as long as the model.
+ *
+ * Returns: (transfer none) (nullable): the tensor
+ */
+const VvTensor *
+vv_model_require_tensor_on (VvModel *model, VvBackend *be, const gchar *name, GError **error)
+{
+  const VvTensor *host = vv_model_require_tensor (model, name, error);
+  if (host == NULL)
+    return NULL;
+  VvDevice *dev = vv_backend_get_device (be);
+  if (vv_device_is_host (dev))
+    return host;
+
+  g_mutex_lock (&model->store_lock);
+  if (model->device_weights == NULL)
+    model->device_weights = g_hash_table_new_full (NULL, NULL, NULL,
+        (GDestroyNotify) g_hash_table_unref);
+  GHashTable *store = g_hash_table_lookup (model->device_weights, dev);
+  if (store == NULL) {
+    store = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        (GDestroyNotify) vv_tensor_free);
+    g_hash_table_insert (model->device_weights, dev, store);
+  }
+  VvTensor *t = g_hash_table_lookup (store, name);
+  if (t == NULL) {
+    GError *local = NULL;
+    t = vv_backend_tensor_new_from_host (be, host, &local);
+    if (t == NULL) {
+      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_SHAPE,
+          "%s: cannot upload tensor '%s' to the %s device: %s", model->dir, name,
+          vv_device_get_name (dev), local->message);
+      g_error_free (local);
+    } else {
+      g_hash_table_insert (store, g_strdup (name), t);
+    }
+  }
+  g_mutex_unlock (&model->store_lock);
+  return t;
+}
+
+/**
+ * vv_model_get_lm_head_name: (skip)
+ * @model: a model
+ *
+ * Returns: "lm_head.weight", or the tied embedding's name
+ */
+const gchar *
+vv_model_get_lm_head_name (VvModel *model)
+{
+  return model->has_lm_head ? "lm_head.weight" : "model.language_model.embed_tokens.weight";
 }
 
 /**

@@ -7,6 +7,7 @@
 #include <glib-object.h>
 #include "vv-config.h"
 #include "vv-tensor.h"
+#include "vv-backend.h"
 #include "vv-layout.h"
 
 G_BEGIN_DECLS
@@ -63,6 +64,11 @@ const VvTensor  *vv_model_get_tensor (VvModel *model, const gchar *name);
 const VvTensor  *vv_model_require_tensor (VvModel *model, const gchar *name, GError **error);
 /* lm_head.weight when present, else the tied embedding (MODEL-SPEC §6). */
 const VvTensor  *vv_model_get_lm_head (VvModel *model);
+const gchar     *vv_model_get_lm_head_name (VvModel *model);
+/* The weight in @be's device memory: the mapped view on the host, else
+ * uploaded once per device and shared (see vv-model.c). */
+const VvTensor  *vv_model_require_tensor_on (VvModel *model, VvBackend *be, const gchar *name,
+                                             GError **error);
 gfloat           vv_model_get_speech_scaling_factor (VvModel *model);
 gfloat           vv_model_get_speech_bias_factor (VvModel *model);
 guint            vv_model_get_n_shards (VvModel *model);

@@ -375,7 +375,7 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
   const gfloat bias = vv_model_get_speech_bias_factor (s->model);
 
   /* t = 0: prefill; the input consumed at the last position is embed(speech_start). */
-  TIMED (prefill_us, vv_lm_forward (s->lm, pos_cache, prompt, L, h_pos, TRUE, error));
+  TIMED (prefill_us, vv_lm_forward_host (s->lm, pos_cache, prompt, L, h_pos, TRUE, error));
   memcpy (input, prompt + (L - 1) * H, H * sizeof (gfloat));
   g_clear_pointer (&prompt, g_free);
 
@@ -384,7 +384,7 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
       res.stop_reason = VV_STOP_ABORTED;
       break;
     }
-    TIMED (connector_us, vv_lm_logits_control (s->lm, h_pos, logits, error));
+    TIMED (connector_us, vv_lm_logits_control_host (s->lm, h_pos, logits, error));
     gint32 token = p->force_diffusion ? VV_TOKEN_DIFFUSION : pick_token (logits);
     if (p->new_token)
       p->new_token (token, res.n_steps, p->new_token_user_data);
@@ -405,7 +405,7 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
       TIMED (connector_us, vv_lm_embed_tokens (s->lm, &token, 1, input, error));
     } else {
       /* diffusion: negative pass on this step's input */
-      TIMED (neg_lm_us, vv_lm_forward (s->lm, neg_cache, input, 1, h_neg, TRUE, error));
+      TIMED (neg_lm_us, vv_lm_forward_host (s->lm, neg_cache, input, 1, h_neg, TRUE, error));
       if (p->noise != NULL) {
         if (res.n_frames >= p->noise_frames) {
           g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_NOISE,
@@ -448,7 +448,7 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
       break;
     }
     /* positive pass of the next input */
-    TIMED (lm_us, vv_lm_forward (s->lm, pos_cache, input, 1, h_pos, TRUE, error));
+    TIMED (lm_us, vv_lm_forward_host (s->lm, pos_cache, input, 1, h_pos, TRUE, error));
   }
 
   res.audio_seconds = (gdouble) res.n_frames * s->hop / (cfg->sampling_rate > 0 ?

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "vv-tensor.h"
+#include "vv-backend-impl.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ vv_dtype_size (VvDType dtype)
 {
   switch (dtype) {
     case VV_DTYPE_F32:
+    case VV_DTYPE_I32:
       return 4;
     case VV_DTYPE_F16:
     case VV_DTYPE_BF16:
@@ -34,6 +36,8 @@ vv_dtype_name (VvDType dtype)
       return "F16";
     case VV_DTYPE_BF16:
       return "BF16";
+    case VV_DTYPE_I32:
+      return "I32";
   }
   return "invalid";
 }
@@ -70,6 +74,29 @@ vv_tensor_init_view (VvTensor *t, VvDType dtype, gint ndim, const gint64 *shape,
     t->shape[i] = shape[i];
   set_contiguous_strides (t);
   t->data = data;
+}
+
+/**
+ * vv_tensor_init_rows:
+ * @view: (out caller-allocates): the view to fill
+ * @t: a contiguous tensor (host or device)
+ * @row0: first index along the outermost dimension
+ * @n_rows: number of indices along it
+ *
+ * Fills @view as the sub-tensor t[row0 : row0 + n_rows, ...], on the same
+ * device as @t (the address is offset, never dereferenced here).
+ */
+void
+vv_tensor_init_rows (VvTensor *view, const VvTensor *t, gint64 row0, gint64 n_rows)
+{
+  g_return_if_fail (t != NULL && t->ndim >= 1 && vv_tensor_is_contiguous (t));
+  g_return_if_fail (row0 >= 0 && n_rows >= 0 && row0 + n_rows <= t->shape[0]);
+  gint64 shape[VV_MAX_DIMS];
+  memcpy (shape, t->shape, sizeof (shape));
+  shape[0] = n_rows;
+  gsize offset = (gsize) row0 * (gsize) t->stride[0] * vv_dtype_size (t->dtype);
+  vv_tensor_init_view (view, t->dtype, t->ndim, shape, (guint8 *) t->data + offset);
+  view->device = t->device;
 }
 
 /**
@@ -122,7 +149,10 @@ vv_tensor_free (VvTensor *t)
 {
   if (t == NULL)
     return;
-  free (t->owned);
+  if (t->device != NULL)
+    vv_device_mem_free (t->device, t->owned);  /* device memory (NULL for a view) */
+  else
+    free (t->owned);
   g_free (t);
 }
 
@@ -210,6 +240,8 @@ vv_tensor_get_f32 (const VvTensor *t, gint64 flat_index)
       return vv_bf16_to_f32 (((const guint16 *) t->data)[off]);
     case VV_DTYPE_F16:
       return vv_f16_to_f32 (((const guint16 *) t->data)[off]);
+    case VV_DTYPE_I32:
+      return (gfloat) ((const gint32 *) t->data)[off];
   }
   g_return_val_if_reached (NAN);
 }
@@ -227,6 +259,9 @@ vv_tensor_set_f32 (VvTensor *t, gint64 flat_index, gfloat v)
       return;
     case VV_DTYPE_F16:
       ((guint16 *) t->data)[off] = vv_f32_to_f16 (v);
+      return;
+    case VV_DTYPE_I32:
+      ((gint32 *) t->data)[off] = (gint32) v;
       return;
   }
 }
@@ -320,6 +355,8 @@ vv_convert_to_f32 (VvDType src_dtype, gconstpointer src, gfloat *dst, gsize n)
         dst[i] = vv_f16_to_f32 (s[i]);
       return;
     }
+    case VV_DTYPE_I32:
+      g_return_if_reached ();     /* not a float type */
   }
 }
 
@@ -342,5 +379,7 @@ vv_convert_from_f32 (VvDType dst_dtype, const gfloat *src, gpointer dst, gsize n
         d[i] = vv_f32_to_f16 (src[i]);
       return;
     }
+    case VV_DTYPE_I32:
+      g_return_if_reached ();     /* not a float type */
   }
 }

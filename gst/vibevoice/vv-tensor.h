@@ -13,15 +13,20 @@ G_BEGIN_DECLS
  * @VV_DTYPE_F32: IEEE binary32
  * @VV_DTYPE_F16: IEEE binary16
  * @VV_DTYPE_BF16: bfloat16 (upper half of a binary32)
+ * @VV_DTYPE_I32: 32-bit signed integer (token ids, positions)
  *
  * Element types the engine computes with. Checkpoint weights keep their
- * stored dtype in memory; activations are F32.
+ * stored dtype in memory; activations are F32; ids and positions are I32.
  */
 typedef enum {
   VV_DTYPE_F32 = 0,
   VV_DTYPE_F16 = 1,
   VV_DTYPE_BF16 = 2,
+  VV_DTYPE_I32 = 3,
 } VvDType;
+
+/* A memory space (host RAM, a simulated device, a GPU); see vv-backend.h. */
+typedef struct _VvDevice VvDevice;
 
 #define VV_MAX_DIMS 4
 
@@ -31,12 +36,15 @@ typedef enum {
  * @ndim: number of dimensions (0 for a scalar)
  * @shape: size of each dimension, outermost first
  * @stride: distance in elements between neighbours along each dimension
- * @data: first element (host or device memory, see @device)
- * @device: %NULL for host memory, else the #VvBackend owning the memory
+ * @data: first element: a host pointer, or on a device an address only that
+ *   device's backends may dereference (offsets into it are views)
+ * @device: %NULL for host memory, else the #VvDevice holding the memory
  *
- * A strided view of typed memory. Tensors made by vv_tensor_new() own their
- * memory; views (vv_tensor_init_view()) borrow it (e.g. from a mapped
- * checkpoint). Row-major: the last dimension has stride 1 when contiguous.
+ * A strided view of typed memory. Tensors made by vv_tensor_new() (host) or
+ * vv_backend_tensor_new() (any device) own their memory; views
+ * (vv_tensor_init_view(), vv_tensor_init_rows()) borrow it, e.g. from a
+ * mapped checkpoint, and keep the device of what they view. Row-major: the
+ * last dimension has stride 1 when contiguous.
  */
 typedef struct _VvTensor VvTensor;
 struct _VvTensor {
@@ -45,7 +53,7 @@ struct _VvTensor {
   gint64 shape[VV_MAX_DIMS];
   gint64 stride[VV_MAX_DIMS];
   gpointer data;
-  gpointer device;
+  VvDevice *device;
   /*< private >*/
   gpointer owned;
 };
@@ -58,6 +66,8 @@ VvTensor    *vv_tensor_new_2d (VvDType dtype, gint64 rows, gint64 cols);
 void         vv_tensor_free (VvTensor *t);
 void         vv_tensor_init_view (VvTensor *t, VvDType dtype, gint ndim,
                                   const gint64 *shape, gpointer data);
+void         vv_tensor_init_rows (VvTensor *view, const VvTensor *t, gint64 row0,
+                                  gint64 n_rows);
 gint64       vv_tensor_n_elements (const VvTensor *t);
 gsize        vv_tensor_n_bytes (const VvTensor *t);
 gboolean     vv_tensor_is_contiguous (const VvTensor *t);

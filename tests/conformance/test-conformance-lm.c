@@ -42,7 +42,7 @@ prefill (VvLm *lm, VvKvCache *cache, gsize chunk, gint64 *rows_out)
   vv_lm_set_chunk_size (lm, chunk);
   gfloat *h = g_new0 (gfloat, e->shape[0] * e->shape[1]);
   g_autoptr (GError) error = NULL;
-  g_assert_true (vv_lm_forward (lm, cache, e->data, e->shape[0], h, FALSE, &error));
+  g_assert_true (vv_lm_forward_host (lm, cache, e->data, e->shape[0], h, FALSE, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (vv_kv_cache_get_length (cache), ==, e->shape[0]);
   *rows_out = e->shape[0];
@@ -101,7 +101,7 @@ test_steps (void)
   g_autofree gfloat *h = prefill (lm, cache, 7, &rows);
 
   gfloat logits[VV_LM_N_CONTROL];
-  g_assert_true (vv_lm_logits_control (lm, h + (rows - 1) * H, logits, &error));
+  g_assert_true (vv_lm_logits_control_host (lm, h + (rows - 1) * H, logits, &error));
   g_assert_no_error (error);
   vv_test_check_vec (vec_dir, "prefill-control-logits.npy", logits, 1, VV_LM_N_CONTROL);
 
@@ -110,9 +110,9 @@ test_steps (void)
   g_autofree gfloat *hs = g_new0 (gfloat, n_steps * H);
   g_autofree gfloat *ls = g_new0 (gfloat, n_steps * VV_LM_N_CONTROL);
   for (gint64 i = 0; i < n_steps; i++) {
-    g_assert_true (vv_lm_forward (lm, cache, s->data + i * H, 1, hs + i * H, TRUE, &error));
+    g_assert_true (vv_lm_forward_host (lm, cache, s->data + i * H, 1, hs + i * H, TRUE, &error));
     g_assert_no_error (error);
-    g_assert_true (vv_lm_logits_control (lm, hs + i * H, ls + i * VV_LM_N_CONTROL, &error));
+    g_assert_true (vv_lm_logits_control_host (lm, hs + i * H, ls + i * VV_LM_N_CONTROL, &error));
     g_assert_no_error (error);
   }
   g_assert_cmpuint (vv_kv_cache_get_length (cache), ==, rows + n_steps);
@@ -123,7 +123,7 @@ test_steps (void)
   vv_kv_cache_reset (cache);
   g_autoptr (VvNpyArray) e = vv_test_load_npy (vec_dir, "prompt-embeds.npy");
   g_autofree gfloat *last = g_new0 (gfloat, H);
-  g_assert_true (vv_lm_forward (lm, cache, e->data, rows, last, TRUE, &error));
+  g_assert_true (vv_lm_forward_host (lm, cache, e->data, rows, last, TRUE, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (last, H * sizeof (gfloat), h + (rows - 1) * H, H * sizeof (gfloat));
 }
@@ -137,9 +137,9 @@ test_cache_limit (void)
   g_autoptr (VvKvCache) cache = vv_kv_cache_new (lm, 2, 8, &error);
   g_assert_no_error (error);
   g_autoptr (VvNpyArray) e = vv_test_load_npy (vec_dir, "prompt-embeds.npy");
-  g_assert_true (vv_lm_forward (lm, cache, e->data, 8, NULL, FALSE, &error));
+  g_assert_true (vv_lm_forward_host (lm, cache, e->data, 8, NULL, FALSE, &error));
   g_assert_no_error (error);
-  g_assert_false (vv_lm_forward (lm, cache, e->data, 1, NULL, FALSE, &error));
+  g_assert_false (vv_lm_forward_host (lm, cache, e->data, 1, NULL, FALSE, &error));
   g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
   g_test_message ("%s", error->message);
   g_assert_cmpuint (vv_kv_cache_get_length (cache), ==, 8);

@@ -128,6 +128,16 @@ to_backend (VvBackend *be, const VvTensor *host)
   return t;
 }
 
+/* I32 ids or positions in @be's memory. */
+static VvTensor *
+ids_on (VvBackend *be, const gint32 *ids, gint n)
+{
+  gint64 len = n;
+  VvTensor host;
+  vv_tensor_init_view (&host, VV_DTYPE_I32, 1, &len, (gpointer) ids);
+  return to_backend (be, &host);
+}
+
 static VvTensor *
 to_host (VvBackend *be, const VvTensor *dev)
 {
@@ -616,9 +626,11 @@ test_get_rows (void)
         const Variant *v = g_ptr_array_index (variants, i);
         g_autoptr (GError) error = NULL;
         VvTensor *dt = to_backend (v->be, table), *dy = empty_like (v->be, y_proto);
-        g_assert_true (vv_backend_get_rows (v->be, dy, dt, ids, n_ids, &error));
+        VvTensor *di = ids_on (v->be, ids, n_ids);
+        g_assert_true (vv_backend_get_rows (v->be, dy, dt, di, &error));
         g_assert_no_error (error);
         ok = check_output (&c, v, to_host (v->be, dy), ref, NULL);
+        vv_backend_tensor_free (v->be, di);
         vv_backend_tensor_free (v->be, dt);
         vv_backend_tensor_free (v->be, dy);
       }
@@ -711,12 +723,12 @@ test_errors (void)
       vv_backend_tensor_free (be, y16);
     }
     if (vv_backend_is_host (be)) {
-      /* memory of another backend */
-      VvBackend *other = vv_backend_new_cpu (1, NULL);
-      VvTensor xo = *x;
-      xo.device = other;
-      EXPECT_ERROR (vv_backend_linear (be, y, &xo, w16, NULL, error),
-          VV_BACKEND_ERROR_DEVICE, "linear", "x");
+      /* memory of another device */
+      VvBackend *other = vv_backend_new_by_name ("sim", 1, NULL);
+      VvTensor *xo = dev_tensor (other, VV_DTYPE_F32, 2, 16);
+      EXPECT_ERROR (vv_backend_linear (be, y, xo, w16, NULL, error),
+          VV_BACKEND_ERROR_DEVICE, "linear", "x", "sim");
+      vv_backend_tensor_free (other, xo);
       vv_backend_free (other);
     } else {
       g_autoptr (VvTensor) hx = random_2d (VV_DTYPE_F32, 2, 16);
@@ -748,19 +760,30 @@ test_errors (void)
     {
       gint32 ids[3] = { 0, 4, 5 };
       VvTensor *gy = dev_tensor (be, VV_DTYPE_F32, 3, 16);
-      EXPECT_ERROR (vv_backend_get_rows (be, gy, table, ids, 3, error),
+      VvTensor *di = ids_on (be, ids, 3);
+      EXPECT_ERROR (vv_backend_get_rows (be, gy, table, di, error),
           VV_BACKEND_ERROR_SHAPE, "get_rows", "id 5", "5 rows");
+      vv_backend_tensor_free (be, di);
       ids[2] = -1;
-      EXPECT_ERROR (vv_backend_get_rows (be, gy, table, ids, 3, error),
+      di = ids_on (be, ids, 3);
+      EXPECT_ERROR (vv_backend_get_rows (be, gy, table, di, error),
           VV_BACKEND_ERROR_SHAPE, "get_rows", "id -1");
+      vv_backend_tensor_free (be, di);
       ids[2] = 1;
-      EXPECT_ERROR (vv_backend_get_rows (be, x, table, ids, 3, error),
+      di = ids_on (be, ids, 3);
+      EXPECT_ERROR (vv_backend_get_rows (be, x, table, di, error),
           VV_BACKEND_ERROR_SHAPE, "get_rows", "[2, 16]");
-      EXPECT_ERROR (vv_backend_get_rows (be, xb, table, ids, 2, error),
+      VvTensor *di2 = ids_on (be, ids, 2);
+      EXPECT_ERROR (vv_backend_get_rows (be, xb, table, di2, error),
           VV_BACKEND_ERROR_DTYPE, "get_rows", "BF16");
+      /* ids must be I32 */
+      EXPECT_ERROR (vv_backend_get_rows (be, gy, table, x, error),
+          VV_BACKEND_ERROR_DTYPE, "get_rows", "ids", "I32");
       g_autoptr (GError) e = NULL;
-      g_assert_true (vv_backend_get_rows (be, gy, table, ids, 3, &e));
+      g_assert_true (vv_backend_get_rows (be, gy, table, di, &e));
       g_assert_no_error (e);
+      vv_backend_tensor_free (be, di);
+      vv_backend_tensor_free (be, di2);
       vv_backend_tensor_free (be, gy);
     }
 
@@ -831,7 +854,8 @@ test_tensors (void)
     const Variant *v = g_ptr_array_index (variants, i);
     g_autoptr (VvTensor) h = random_2d (VV_DTYPE_BF16, 3, 5);
     VvTensor *d = to_backend (v->be, h);
-    g_assert_true (vv_backend_is_host (v->be) ? d->device == NULL : d->device == v->be);
+    g_assert_true (vv_backend_is_host (v->be) ? d->device == NULL
+        : d->device == vv_backend_get_device (v->be));
     g_autoptr (VvTensor) back = to_host (v->be, d);
     g_assert_cmpmem (back->data, vv_tensor_n_bytes (back), h->data, vv_tensor_n_bytes (h));
     g_autoptr (GError) error = NULL;

@@ -55,13 +55,16 @@ test_rope (void)
 {
   const gint d = 16, heads = 3;
   const gint64 n = 9, width = heads * d;
-  gint32 pos[9] = { 0, 1, 2, 7, 100, 1000, 4095, 30000, 65535 };
+  gint32 pos_ids[9] = { 0, 1, 2, 7, 100, 1000, 4095, 30000, 65535 };
+  VvTensor pos_t;
+  vv_tensor_init_view (&pos_t, VV_DTYPE_I32, 1, (gint64[]) { 9 }, pos_ids);
+  const VvTensor *pos = &pos_t;
   g_autoptr (VvTensor) x = rand_2d (n, width);
   g_autofree gdouble *ref = g_new (gdouble, n * width);
   g_autofree gfloat *first = NULL;
   for (gint theta_i = 0; theta_i < 2; theta_i++) {
     gdouble theta = theta_i == 0 ? 10000.0 : 1e6;
-    ref_rope (x->data, ref, n, width, d, pos, theta);
+    ref_rope (x->data, ref, n, width, d, pos_ids, theta);
     for (gint nt = 1; nt <= 3; nt++) {
       g_autoptr (GError) error = NULL;
       g_autoptr (VvBackend) be = vv_backend_new_cpu (nt, &error);
@@ -171,7 +174,11 @@ test_checks (void)
   g_assert_no_error (error);
   g_autoptr (VvTensor) x = rand_2d (2, 32);
   g_autoptr (VvTensor) y = rand_2d (2, 32);
-  gint32 pos[2] = { 0, 1 }, neg[2] = { 0, -1 };
+  gint32 pos_ids[2] = { 0, 1 }, neg_ids[2] = { 0, -1 };
+  VvTensor pos_t, neg_t;
+  vv_tensor_init_view (&pos_t, VV_DTYPE_I32, 1, (gint64[]) { 2 }, pos_ids);
+  vv_tensor_init_view (&neg_t, VV_DTYPE_I32, 1, (gint64[]) { 2 }, neg_ids);
+  const VvTensor *pos = &pos_t, *neg = &neg_t;
   /* odd head_dim, head_dim not dividing the width, negative position */
   g_assert_false (vv_backend_rope (be, y, x, 7, pos, 1e4, &error));
   g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
