@@ -933,6 +933,8 @@ typedef enum {
   EW_ADD,
   EW_MUL,
   EW_SCALE,
+  EW_DIV_SUB,
+  EW_ADD_MUL,
 } EwKind;
 
 typedef struct {
@@ -941,7 +943,7 @@ typedef struct {
   gfloat *y;
   gint64 n;                     /* elements of a / y */
   gint64 nb;                    /* elements of b (n, or one row) */
-  gfloat s;
+  gfloat s, s2;
 } EwJob;
 
 static void
@@ -961,6 +963,14 @@ ew_range (const EwJob *job, gint64 i0, gint64 i1)
     case EW_SCALE:
       for (gint64 i = i0; i < i1; i++)
         y[i] = a[i] * job->s;
+      break;
+    case EW_DIV_SUB:
+      for (gint64 i = i0; i < i1; i++)
+        y[i] = a[i] / job->s - job->s2;
+      break;
+    case EW_ADD_MUL:
+      for (gint64 i = i0; i < i1; i++)
+        y[i] = (a[i] + job->s2) * job->s;
       break;
     case EW_ADD:
     case EW_MUL:{
@@ -1049,6 +1059,22 @@ cpu_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s, GError **err
 }
 
 static gboolean
+cpu_affine (VvBackend *be, VvAffineOp op, VvTensor *y, const VvTensor *x, gfloat a, gfloat b,
+    GError **error)
+{
+  EwJob job = {
+    .kind = op == VV_AFFINE_DIV_SUB ? EW_DIV_SUB : EW_ADD_MUL,
+    .a = x->data,
+    .y = y->data,
+    .n = vv_tensor_n_elements (x),
+    .s = a,
+    .s2 = b,
+  };
+  ew_run (CPU (be), &job);
+  return TRUE;
+}
+
+static gboolean
 cpu_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table, const VvTensor *id_t,
     GError **error)
 {
@@ -1098,6 +1124,7 @@ static const VvBackendOps cpu_ops = {
   .unary = cpu_unary,
   .binary = cpu_binary,
   .scale = cpu_scale,
+  .affine = cpu_affine,
   .get_rows = cpu_get_rows,
   .conv1d = vv_cpu_conv1d,                      /* vv-backend-cpu-conv.c */
   .conv_transpose1d = vv_cpu_conv_transpose1d,

@@ -80,6 +80,9 @@ typedef struct {
   /* y = a · s */
   gboolean  (*scale)       (VvBackend *be, VvTensor *y, const VvTensor *a,
                             gfloat s, GError **error);
+  /* y = x / a − b or (x + b) · a, see VvAffineOp */
+  gboolean  (*affine)      (VvBackend *be, VvAffineOp op, VvTensor *y, const VvTensor *x,
+                            gfloat a, gfloat b, GError **error);
   /* y[i, :] = f32(table[ids[i], :]), ids I32 [n] */
   gboolean  (*get_rows)    (VvBackend *be, VvTensor *y, const VvTensor *table,
                             const VvTensor *ids, GError **error);

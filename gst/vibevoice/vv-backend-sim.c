@@ -238,6 +238,15 @@ sim_scale (VvBackend *be, VvTensor *y, const VvTensor *x, gfloat s, GError **err
 }
 
 static gboolean
+sim_affine (VvBackend *be, VvAffineOp op, VvTensor *y, const VvTensor *x, gfloat a, gfloat b,
+    GError **error)
+{
+  VvTensor t1, t2;
+  VvBackend *in = INNER (be);
+  return in->ops->affine (in, op, host_view (y, &t1), host_view (x, &t2), a, b, error);
+}
+
+static gboolean
 sim_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table, const VvTensor *ids,
     GError **error)
 {
@@ -302,6 +311,7 @@ static const VvBackendOps sim_ops = {
   .unary = sim_unary,
   .binary = sim_binary,
   .scale = sim_scale,
+  .affine = sim_affine,
   .get_rows = sim_get_rows,
   .conv1d = sim_conv1d,
   .conv_transpose1d = sim_conv_transpose1d,

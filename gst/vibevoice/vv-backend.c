@@ -880,6 +880,36 @@ vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s,
 }
 
 /**
+ * vv_backend_affine:
+ * @be: a backend
+ * @op: which map
+ * @y: (out caller-allocates): F32, the shape of @x (may be @x)
+ * @x: F32
+ * @a: the scale
+ * @b: the offset
+ * @error: return location for a #GError
+ */
+gboolean
+vv_backend_affine (VvBackend *be, VvAffineOp op, VvTensor *y, const VvTensor *x, gfloat a,
+    gfloat b, GError **error)
+{
+  static const gchar opname[] = "affine";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_act (be, opname, "y", y, error) || !check_act (be, opname, "x", x, error)
+      || !check_same_shape (opname, y, "y", x, "x", error))
+    return FALSE;
+  if ((guint) op > VV_AFFINE_ADD_MUL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE, "%s: invalid op %d",
+        opname, (gint) op);
+    return FALSE;
+  }
+  if (vv_tensor_n_elements (x) == 0)
+    return TRUE;
+  launch (be);
+  return be->ops->affine (be, op, y, x, a, b, error);
+}
+
+/**
  * vv_backend_get_rows:
  * @be: a backend
  * @y: (out caller-allocates): F32 [n, d]

@@ -43,6 +43,19 @@ typedef enum {
   VV_BINARY_MUL,
 } VvBinaryOp;
 
+/**
+ * VvAffineOp:
+ * @VV_AFFINE_DIV_SUB: y = x / a − b (latent to decoder input, MODEL-SPEC §2.5)
+ * @VV_AFFINE_ADD_MUL: y = (x + b) · a (encoder mean to LM feature, §4)
+ *
+ * Scalar affine maps in the order the reference computes them (so results
+ * are bit-identical to its two separate tensor ops).
+ */
+typedef enum {
+  VV_AFFINE_DIV_SUB,
+  VV_AFFINE_ADD_MUL,
+} VvAffineOp;
+
 typedef struct _VvBackend VvBackend;
 
 /**
@@ -115,6 +128,8 @@ gboolean     vv_backend_binary (VvBackend *be, VvBinaryOp op, VvTensor *y,
                                 const VvTensor *a, const VvTensor *b, GError **error);
 gboolean     vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a,
                                gfloat s, GError **error);
+gboolean     vv_backend_affine (VvBackend *be, VvAffineOp op, VvTensor *y, const VvTensor *x,
+                                gfloat a, gfloat b, GError **error);
 /* y[i, :] = f32 (table[ids[i], :]); ids: I32 [n] */
 gboolean     vv_backend_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table,
                                   const VvTensor *ids, GError **error);

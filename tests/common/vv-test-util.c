@@ -120,8 +120,19 @@ vv_test_make_checkpoint (guint seed, gchar **tmp_root, gchar **model_dir, VvMode
   vv_test_run_tool (args);
   *model = vv_model_load (*model_dir, VV_MODEL_LOAD_DEFAULT, &error);
   g_assert_no_error (error);
-  *backend = vv_backend_new_cpu (0, &error);
+  *backend = vv_test_new_backend (0);
+}
+
+/* The backend the test runs on: $VV_TEST_BACKEND ("cpu" when unset), so
+ * meson runs the same program on "cpu" and on the simulated device. */
+VvBackend *
+vv_test_new_backend (gint n_threads)
+{
+  g_autoptr (GError) error = NULL;
+  const gchar *name = g_getenv ("VV_TEST_BACKEND");
+  VvBackend *be = vv_backend_new_by_name (name && *name ? name : "cpu", n_threads, &error);
   g_assert_no_error (error);
+  return be;
 }
 
 void

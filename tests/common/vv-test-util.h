@@ -31,6 +31,7 @@ void        vv_test_check_sha256 (const gchar *path, const gchar *want, const gc
 
 /* Conformance fixtures: makes `make-model --preset tiny --seed SEED` in a new
  * temporary folder, loads it and opens a CPU backend; _free undoes it. */
+VvBackend  *vv_test_new_backend (gint n_threads);
 void        vv_test_make_checkpoint (guint seed, gchar **tmp_root, gchar **model_dir,
                                      VvModel **model, VvBackend **backend);
 void        vv_test_free_checkpoint (gchar *tmp_root, gchar *model_dir, VvModel *model,

@@ -457,10 +457,11 @@ test_rms_norm (void)
 /* Element-wise ops */
 
 typedef enum {
-  EW_SILU, EW_GELU, EW_ADD, EW_MUL, EW_SCALE
+  EW_SILU, EW_GELU, EW_ADD, EW_MUL, EW_SCALE, EW_DIV_SUB, EW_ADD_MUL
 } EwKind;
 
-static const gchar *const ew_names[] = { "silu", "gelu", "add", "mul", "scale" };
+static const gchar *const ew_names[] = { "silu", "gelu", "add", "mul", "scale",
+  "affine x/a-b", "affine (x+b)*a" };
 
 /*
  * SILU/GELU: reference in double, |y - ref| <= 1e-6·(1 + |x|): a few F32
@@ -473,7 +474,7 @@ static gboolean
 run_ew_case (EwKind kind, gint ndim, const gint64 *a_shape, gint b_ndim,
     const gint64 *b_shape, gboolean in_place)
 {
-  const gfloat s = -0.3721f;
+  const gfloat s = -0.3721f, s2 = 0.0917f;
   g_autoptr (VvTensor) a = random_tensor (VV_DTYPE_F32, ndim, a_shape, -8.0, 8.0);
   g_autoptr (VvTensor) b = b_ndim ? random_tensor (VV_DTYPE_F32, b_ndim, b_shape, -3.0, 3.0) : NULL;
   gint64 n = vv_tensor_n_elements (a);
@@ -499,6 +500,13 @@ run_ew_case (EwKind kind, gint ndim, const gint64 *a_shape, gint b_ndim,
         break;
       case EW_SCALE:
         ref[i] = (gfloat) (x * s);
+        break;
+      case EW_DIV_SUB:
+        /* two F32 roundings, in this order */
+        ref[i] = (gfloat) ((gdouble) (gfloat) (x / s) - s2);
+        break;
+      case EW_ADD_MUL:
+        ref[i] = (gfloat) ((gdouble) (gfloat) (x + s2) * s);
         break;
     }
     tol[i] = 1e-6 * (1.0 + fabs (x));
@@ -530,6 +538,12 @@ run_ew_case (EwKind kind, gint ndim, const gint64 *a_shape, gint b_ndim,
         break;
       case EW_SCALE:
         r = vv_backend_scale (v->be, dy, da, s, &error);
+        break;
+      case EW_DIV_SUB:
+        r = vv_backend_affine (v->be, VV_AFFINE_DIV_SUB, dy, da, s, s2, &error);
+        break;
+      case EW_ADD_MUL:
+        r = vv_backend_affine (v->be, VV_AFFINE_ADD_MUL, dy, da, s, s2, &error);
         break;
     }
     g_assert_no_error (error);
@@ -592,6 +606,18 @@ test_scale (void)
         && !run_ew_case (EW_SCALE, 2, ew_sizes[i], 0, NULL, FALSE))
       return;
   run_ew_case (EW_SCALE, 2, ew_sizes[3], 0, NULL, TRUE);
+}
+
+static void
+test_affine (void)
+{
+  for (EwKind k = EW_DIV_SUB; k <= EW_ADD_MUL; k++) {
+    for (guint i = 0; i < G_N_ELEMENTS (ew_sizes); i++)
+      if (!too_big (ew_sizes[i][0] * ew_sizes[i][1])
+          && !run_ew_case (k, 2, ew_sizes[i], 0, NULL, FALSE))
+        return;
+    run_ew_case (k, 2, ew_sizes[3], 0, NULL, TRUE);
+  }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -866,6 +892,67 @@ test_tensors (void)
   }
 }
 
+/* The simulated device: its memory is not host memory (host code touching
+ * it crashes), buffer ops at offsets work, and traffic is counted. */
+static void
+test_sim_device (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvBackend) be = vv_backend_new_by_name ("sim", 1, &error);
+  g_assert_no_error (error);
+  VvDevice *dev = vv_backend_get_device (be);
+  g_assert_false (vv_device_is_host (dev));
+  g_assert_cmpstr (vv_device_get_name (dev), ==, "sim");
+  /* two backends, one device: tensors of one are usable by the other */
+  g_autoptr (VvBackend) be2 = vv_backend_new_by_name ("sim", 2, &error);
+  g_assert_true (vv_backend_get_device (be2) == dev);
+
+  VvDeviceStats s0, s1;
+  vv_device_get_stats (dev, &s0);
+  g_autoptr (VvTensor) t = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, (gint64[]) { 4, 8 },
+      &error);
+  g_assert_no_error (error);
+  g_assert_true (t->device == dev);
+  gfloat row[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, back[8] = { 0 };
+  g_assert_true (vv_backend_tensor_zero (be, t, &error));
+  /* row 2 through a view; read it back through be2 */
+  VvTensor r2;
+  vv_tensor_init_rows (&r2, t, 2, 1);
+  g_assert_true (r2.device == dev);
+  g_assert_true (vv_backend_tensor_set (be, &r2, 0, row, sizeof (row), &error));
+  g_assert_true (vv_backend_tensor_get (be2, t, 2 * sizeof (row), back, sizeof (back), &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (back, sizeof (back), row, sizeof (row));
+  /* row 0 = row 2 on the device; row 1 stays zero */
+  VvTensor r0, r1;
+  vv_tensor_init_rows (&r0, t, 0, 1);
+  vv_tensor_init_rows (&r1, t, 1, 1);
+  g_assert_true (vv_backend_tensor_copy (be, &r0, &r2, &error));
+  g_assert_true (vv_backend_tensor_get (be, &r0, 0, back, sizeof (back), &error));
+  g_assert_cmpmem (back, sizeof (back), row, sizeof (row));
+  g_assert_true (vv_backend_tensor_get (be, &r1, 0, back, sizeof (back), &error));
+  for (gint i = 0; i < 8; i++)
+    g_assert_cmpfloat (back[i], ==, 0.0f);
+  vv_device_get_stats (dev, &s1);
+  g_assert_cmpuint (s1.bytes_up - s0.bytes_up, ==, sizeof (row));
+  g_assert_cmpuint (s1.bytes_down - s0.bytes_down, ==, 3 * sizeof (row));
+  g_assert_cmpuint (s1.n_launches - s0.n_launches, ==, 2);     /* zero, copy */
+  g_assert_cmpuint (s1.bytes_allocated, >=, vv_tensor_n_bytes (t));
+  /* out of range */
+  g_assert_false (vv_backend_tensor_get (be, &r2, 4, back, sizeof (back), &error));
+  g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
+  g_clear_error (&error);
+
+  /* the host cannot read device memory */
+  if (g_test_subprocess ()) {
+    volatile gfloat f = ((volatile gfloat *) t->data)[0];
+    (void) f;
+    return;
+  }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -874,6 +961,7 @@ main (int argc, char **argv)
   small_only = g_strcmp0 (g_getenv ("VV_TEST_SMALL"), "1") == 0;
   setup_variants ();
 
+  g_test_add_func ("/backend-ops/sim-device", test_sim_device);
   g_test_add_func ("/backend-ops/linear", test_linear);
   g_test_add_func ("/backend-ops/linear-more", test_linear_more);
   g_test_add_func ("/backend-ops/linear-batch-invariance", test_linear_batch_invariance);
@@ -881,6 +969,7 @@ main (int argc, char **argv)
   g_test_add_func ("/backend-ops/unary", test_unary);
   g_test_add_func ("/backend-ops/binary", test_binary);
   g_test_add_func ("/backend-ops/scale", test_scale);
+  g_test_add_func ("/backend-ops/affine", test_affine);
   g_test_add_func ("/backend-ops/get-rows", test_get_rows);
   g_test_add_func ("/backend-ops/errors", test_errors);
   g_test_add_func ("/backend-ops/tensors", test_tensors);
