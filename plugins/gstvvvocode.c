@@ -396,7 +396,7 @@ decode_frames (GstVvVocode *self, const gfloat *z, gsize n_frames)
     return GST_FLOW_ERROR;
   }
   g_autoptr (GError) error = NULL;
-  gboolean ok = vv_speech_decoder_decode (self->decoder, self->scratch, n_frames,
+  gboolean ok = vv_speech_decoder_decode_host (self->decoder, self->scratch, n_frames,
       (gfloat *) map.data, &error);
   gst_buffer_unmap (out, &map);
   if (!ok) {

@@ -49,18 +49,31 @@ vv_bench_vae (int argc, char **argv)
   gint dim = vv_model_get_config (model)->acoustic.vae_dim;
   gint sem_dim = vv_speech_encoder_get_dim (sem);
   g_autofree gfloat *z = g_new (gfloat, dim);
-  g_autofree gfloat *audio = g_new (gfloat, hop);
-  g_autofree gfloat *feat = g_new (gfloat, sem_dim);
+  /* the generation loop's data path: everything but the latent stays in
+   * the backend's memory */
+  g_autoptr (VvTensor) d_z = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, (gint64[]) { 1, dim },
+      &error);
+  g_autoptr (VvTensor) d_audio = d_z ? vv_backend_tensor_new (be, VV_DTYPE_F32, 1,
+      (gint64[]) { hop }, &error) : NULL;
+  g_autoptr (VvTensor) d_feat = d_audio ? vv_backend_tensor_new (be, VV_DTYPE_F32, 2,
+      (gint64[]) { 1, sem_dim }, &error) : NULL;
+  if (d_feat == NULL) {
+    fprintf (stderr, "vibevoice bench vae: %s\n", error->message);
+    return 1;
+  }
   g_autofree gdouble *t_dec = g_new (gdouble, frames);
   g_autofree gdouble *t_sem = g_new (gdouble, frames);
   GRand *rand = g_rand_new_with_seed (1);
   for (gint f = -2; f < frames; f++) {
     for (gint i = 0; i < dim; i++)
       z[i] = (gfloat) g_rand_double_range (rand, -1.0, 1.0);
+    gboolean ok = vv_backend_tensor_set (be, d_z, 0, z, dim * sizeof (gfloat), &error);
     gint64 t0 = g_get_monotonic_time ();
-    gboolean ok = vv_speech_decoder_decode (dec, z, 1, audio, &error);
+    ok = ok && vv_speech_decoder_decode (dec, d_z, d_audio, &error)
+        && vv_backend_synchronize (be, &error);
     gint64 t1 = g_get_monotonic_time ();
-    ok = ok && vv_speech_encoder_encode_stream (sem, audio, hop, feat, &error);
+    ok = ok && vv_speech_encoder_encode_stream (sem, d_audio, d_feat, &error)
+        && vv_backend_synchronize (be, &error);
     gint64 t2 = g_get_monotonic_time ();
     if (!ok) {
       fprintf (stderr, "vibevoice bench vae: %s\n", error->message);

@@ -71,7 +71,7 @@ vv_tool_decode (int argc, char **argv)
   gint64 t0 = g_get_monotonic_time ();
   for (gint64 f = 0; f < frames; f += step) {
     gint64 m = MIN (step, frames - f);
-    if (!vv_speech_decoder_decode (dec, lat->data + f * dim, m, audio + f * hop, &error)) {
+    if (!vv_speech_decoder_decode_host (dec, lat->data + f * dim, m, audio + f * hop, &error)) {
       fprintf (stderr, "vibevoice decode: frame %" G_GINT64_FORMAT ": %s\n", f, error->message);
       return 1;
     }

@@ -57,7 +57,7 @@ vv_tool_encode (int argc, char **argv)
   gint64 frames = (gint64) ((n + hop - 1) / hop);
   g_autofree gfloat *means = g_new0 (gfloat, frames * dim);
   gint64 t0 = g_get_monotonic_time ();
-  if (!vv_speech_encoder_encode (enc, audio, n, means, &error)) {
+  if (!vv_speech_encoder_encode_host (enc, audio, n, means, &error)) {
     fprintf (stderr, "vibevoice encode: %s\n", error->message);
     return 1;
   }

@@ -22,9 +22,13 @@ VvConnector *vv_connector_new (VvModel *model, VvBackend *be, VvSpeechTokenizerK
 void         vv_connector_free (VvConnector *conn);
 gint         vv_connector_get_input_dim (VvConnector *conn);
 gint         vv_connector_get_output_dim (VvConnector *conn);
-/* @x: n_rows × input_dim floats (host); @out: n_rows × output_dim floats. */
-gboolean     vv_connector_forward (VvConnector *conn, const gfloat *x, gsize n_rows,
-                                   gfloat *out, GError **error);
+/* Any backend. @x: F32 [n, input_dim], @y: F32 [n, output_dim], both in
+ * the backend's memory; no host transfer. */
+gboolean     vv_connector_forward (VvConnector *conn, const VvTensor *x, VvTensor *y,
+                                   GError **error);
+/* Host memory: @x n_rows × input_dim floats; @out n_rows × output_dim. */
+gboolean     vv_connector_forward_host (VvConnector *conn, const gfloat *x, gsize n_rows,
+                                        gfloat *out, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvConnector, vv_connector_free)
 

@@ -320,7 +320,7 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
       means[i] = vv_prompt_get_voice_means (prompt_in, i);
       frames[i] = vv_prompt_get_voice_frames (prompt_in, i);
     }
-    TIMED (voice_us, vv_voice_prompt_embed (s->voice, means, frames, n_voices,
+    TIMED (voice_us, vv_voice_prompt_embed_host (s->voice, means, frames, n_voices,
             p->deterministic_voice ? NULL : &gen, &n_voice_rows, &voice_emb, NULL, error));
   }
 
@@ -422,17 +422,17 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
               p->n_steps, noise, z, error));
       for (gint k = 0; k < s->latent; k++)
         dec_in[k] = z[k] / scale - bias;
-      TIMED (decoder_us, vv_speech_decoder_decode (s->dec, dec_in, 1, audio, error));
+      TIMED (decoder_us, vv_speech_decoder_decode_host (s->dec, dec_in, 1, audio, error));
       if (p->new_frame)
         p->new_frame (z, s->latent, res.n_frames, dec_reset, p->new_frame_user_data);
       dec_reset = FALSE;
       res.n_frames++;
       if (p->new_audio)
         p->new_audio (audio, s->hop, p->new_audio_user_data);
-      TIMED (semantic_us, vv_speech_encoder_encode_stream (s->sem_enc, audio, s->hop, sem,
+      TIMED (semantic_us, vv_speech_encoder_encode_stream_host (s->sem_enc, audio, s->hop, sem,
               error));
-      TIMED (connector_us, vv_connector_forward (s->ac_conn, z, 1, input, error)
-          && vv_connector_forward (s->sem_conn, sem, 1, sem_emb, error));
+      TIMED (connector_us, vv_connector_forward_host (s->ac_conn, z, 1, input, error)
+          && vv_connector_forward_host (s->sem_conn, sem, 1, sem_emb, error));
       for (gsize k = 0; k < H; k++)
         input[k] += sem_emb[k];
     }

@@ -24,8 +24,13 @@ typedef struct _VvSpeechEncoder VvSpeechEncoder;
 typedef struct _VvSpeechDecoder VvSpeechDecoder;
 
 /* Encoder (MODEL-SPEC §5.2): 24 kHz mono audio → [frames, vae_dim] means.
- * Stages, depths and widths come from the config; weights are the model's
- * mapped tensors (the model must outlive the encoder). */
+ * Stages, depths and widths come from the config; weights come from the
+ * model's store for @be's device (the model must outlive the encoder).
+ * Any backend: streaming state and work buffers live on its device.
+ *
+ * The main API takes tensors in the backend's memory and does no
+ * host<->device transfer; the _host variants take host pointers (copied in
+ * and out on device backends, used in place on host backends). */
 VvSpeechEncoder *vv_speech_encoder_new (VvModel *model, VvBackend *be,
                                         VvSpeechTokenizerKind kind, GError **error);
 void             vv_speech_encoder_free (VvSpeechEncoder *enc);
@@ -34,28 +39,37 @@ gint             vv_speech_encoder_get_hop (VvSpeechEncoder *enc);
 /* vv_speech_encoder_encode() works in chunks of this many frames, so its
  * memory does not grow with the clip. */
 #define VV_SPEECH_ENCODE_CHUNK_FRAMES 32
-
-/* Non-streaming (§5.4): any n_samples ≥ 1; right-pads each strided conv to
- * its stride as the reference does. Writes ceil(n/hop) × dim floats to
- * @means (host, caller-allocated). Does not touch the streaming state. */
-gboolean         vv_speech_encoder_encode (VvSpeechEncoder *enc, const gfloat *audio,
-                                           gsize n_samples, gfloat *means, GError **error);
-/* Streaming (§5.6): n_samples must be a multiple of the hop (3200·m);
- * writes m × dim floats. Chunked == whole (bit-identical). */
 void             vv_speech_encoder_set_encode_chunk (VvSpeechEncoder *enc, gsize frames);
-gboolean         vv_speech_encoder_encode_stream (VvSpeechEncoder *enc, const gfloat *audio,
-                                                  gsize n_samples, gfloat *means, GError **error);
+
+/* Non-streaming (§5.4): any n ≥ 1 samples; right-pads each strided conv to
+ * its stride as the reference does. @audio: F32 [n] (or [n, 1]); @means:
+ * F32 [ceil(n/hop), dim]. Does not touch the streaming state. */
+gboolean         vv_speech_encoder_encode (VvSpeechEncoder *enc, const VvTensor *audio,
+                                           VvTensor *means, GError **error);
+/* Writes ceil(n/hop) × dim floats to @means (host, caller-allocated). */
+gboolean         vv_speech_encoder_encode_host (VvSpeechEncoder *enc, const gfloat *audio,
+                                                gsize n_samples, gfloat *means, GError **error);
+/* Streaming (§5.6): n must be a multiple of the hop (3200·m); @means:
+ * F32 [m, dim]. Chunked == whole (bit-identical). */
+gboolean         vv_speech_encoder_encode_stream (VvSpeechEncoder *enc, const VvTensor *audio,
+                                                  VvTensor *means, GError **error);
+gboolean         vv_speech_encoder_encode_stream_host (VvSpeechEncoder *enc, const gfloat *audio,
+                                                       gsize n_samples, gfloat *means,
+                                                       GError **error);
 void             vv_speech_encoder_reset (VvSpeechEncoder *enc);
 
-/* Acoustic decoder (§5.3): [frames, 64] latents (decoder input, i.e.
- * already z/scale − bias) → frames × hop samples. Always streaming (§5.6);
+/* Acoustic decoder (§5.3): [n, 64] latents (decoder input, i.e.
+ * already z/scale − bias) → n × hop samples. Always streaming (§5.6);
  * decoding all frames in one call from a fresh state equals the
- * reference's non-streaming decode. */
+ * reference's non-streaming decode. Any backend, like the encoder. */
 VvSpeechDecoder *vv_speech_decoder_new (VvModel *model, VvBackend *be, GError **error);
 void             vv_speech_decoder_free (VvSpeechDecoder *dec);
 gint             vv_speech_decoder_get_hop (VvSpeechDecoder *dec);
-gboolean         vv_speech_decoder_decode (VvSpeechDecoder *dec, const gfloat *latents,
-                                           gsize n_frames, gfloat *audio, GError **error);
+/* @latents: F32 [n, 64]; @audio: F32 [n · hop] or [n, hop]. */
+gboolean         vv_speech_decoder_decode (VvSpeechDecoder *dec, const VvTensor *latents,
+                                           VvTensor *audio, GError **error);
+gboolean         vv_speech_decoder_decode_host (VvSpeechDecoder *dec, const gfloat *latents,
+                                                gsize n_frames, gfloat *audio, GError **error);
 void             vv_speech_decoder_reset (VvSpeechDecoder *dec);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvSpeechEncoder, vv_speech_encoder_free)

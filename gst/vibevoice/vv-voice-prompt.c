@@ -16,6 +16,7 @@
 #define VV_SIGMA_VAE_DIVISOR 0.8f
 
 struct _VvVoicePrompt {
+  VvBackend *be;
   VvSpeechEncoder *encoder;
   VvConnector *connector;
   gint hop, dim, hidden;
@@ -39,7 +40,7 @@ vv_voice_prompt_free (VvVoicePrompt *vp)
  * vv_voice_prompt_new: (skip)
  * @model: a loaded long-form model with an acoustic encoder (must outlive
  *   the object)
- * @be: a host backend
+ * @be: the backend to run on (any device)
  * @error: return location for a #GError
  *
  * Returns: (transfer full) (nullable): the voice prompt encoder
@@ -53,6 +54,7 @@ vv_voice_prompt_new (VvModel *model, VvBackend *be, GError **error)
 
   const VvConfig *cfg = vv_model_get_config (model);
   g_autoptr (VvVoicePrompt) vp = g_new0 (VvVoicePrompt, 1);
+  vp->be = be;
   vp->encoder = vv_speech_encoder_new (model, be, VV_SPEECH_TOKENIZER_ACOUSTIC, error);
   if (vp->encoder == NULL)
     return NULL;
@@ -185,7 +187,7 @@ vv_voice_prompt_encode_means (VvVoicePrompt *vp, const gfloat *clip, gsize lengt
   if (vp->db_normalize)
     vv_audio_db_normalize (buf, length, vp->target_dB_FS, vp->audio_eps);
   g_autofree gfloat *m = g_new (gfloat, nf_in * dim);
-  if (!vv_speech_encoder_encode (vp->encoder, buf, n_in, m, error)) {
+  if (!vv_speech_encoder_encode_host (vp->encoder, buf, n_in, m, error)) {
     g_prefix_error (error, "voice prompt: encoding a %" G_GSIZE_FORMAT "-sample clip: ", length);
     return FALSE;
   }
@@ -195,33 +197,102 @@ vv_voice_prompt_encode_means (VvVoicePrompt *vp, const gfloat *clip, gsize lengt
   return TRUE;
 }
 
-gboolean
-vv_voice_prompt_embed (VvVoicePrompt *vp, const gfloat *const *clip_means,
-    const gsize *clip_frames, guint n_clips, VvTorchGenerator *gen, gsize *n_frames,
-    gfloat **embeddings, gfloat **features, GError **error)
+/* Checks the clips of an embed; @t_max and @total are their longest and
+ * summed frame counts. */
+static gboolean
+check_clips (const gfloat *const *clip_means, const gsize *clip_frames, guint n_clips,
+    gsize *t_max, gsize *total, GError **error)
 {
-  g_return_val_if_fail (vp != NULL, FALSE);
-  g_return_val_if_fail (n_frames != NULL && embeddings != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (n_clips == 0 || clip_means == NULL || clip_frames == NULL) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
         "voice prompt: no voice clips given (n_clips = %u)", n_clips);
     return FALSE;
   }
-  const gsize dim = (gsize) vp->dim;
-  gsize t_max = 0, total = 0;
+  *t_max = *total = 0;
   for (guint b = 0; b < n_clips; b++) {
     if (clip_means[b] == NULL || clip_frames[b] == 0) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
           "voice prompt: voice clip %u is empty", b);
       return FALSE;
     }
-    t_max = MAX (t_max, clip_frames[b]);
-    total += clip_frames[b];
+    /* each clip is at most VV_VOICE_MAX_SAMPLES long when it comes from
+     * encode_means; bound the sum so the sizes below cannot overflow */
+    if (clip_frames[b] > G_MAXINT32 || *total + clip_frames[b] > G_MAXINT32) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "voice prompt: voice clip %u makes %" G_GSIZE_FORMAT " + %" G_GSIZE_FORMAT
+          " frames, more than %d", b, *total, clip_frames[b], G_MAXINT32);
+      return FALSE;
+    }
+    *t_max = MAX (*t_max, clip_frames[b]);
+    *total += clip_frames[b];
+  }
+  return TRUE;
+}
+
+/**
+ * vv_voice_prompt_embed: (skip)
+ * @vp: a voice prompt encoder
+ * @clip_means: (array length=n_clips): each clip's means from
+ *   vv_voice_prompt_encode_means() (host memory)
+ * @clip_frames: (array length=n_clips): frames of each clip
+ * @n_clips: number of clips, ≥ 1
+ * @gen: (nullable): σ-VAE sampling generator
+ * @rows: (array) (nullable): for each of the n_frames frames, the row of
+ *   @embeddings it is written to (e.g. the voice positions of a prompt);
+ *   %NULL writes frame i to row i
+ * @embeddings: F32 [n_frames, H] (or [L, H] with @rows) in @vp's backend
+ *   memory
+ * @features: (nullable): F32 [n_frames, 64] in @vp's backend memory, the
+ *   connector inputs
+ * @error: return location for a #GError
+ *
+ * Steps 3–4 of vv_voice_prompt_encode() onto the device: the sampled
+ * latents (host, from the host generator) are uploaded once; the
+ * normalisation, the connector and the row writes run on the device.
+ */
+gboolean
+vv_voice_prompt_embed (VvVoicePrompt *vp, const gfloat *const *clip_means,
+    const gsize *clip_frames, guint n_clips, VvTorchGenerator *gen, const gint32 *rows,
+    VvTensor *embeddings, VvTensor *features, GError **error)
+{
+  g_return_val_if_fail (vp != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  const gsize dim = (gsize) vp->dim;
+  gsize t_max, total;
+  if (!check_clips (clip_means, clip_frames, n_clips, &t_max, &total, error))
+    return FALSE;
+  const gint64 H = vp->hidden;
+  if (embeddings == NULL || embeddings->ndim != 2 || embeddings->shape[1] != H
+      || (rows == NULL && embeddings->shape[0] != (gint64) total)) {
+    g_autofree gchar *s = embeddings ? vv_tensor_shape_string (embeddings)
+        : g_strdup ("(missing)");
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "voice prompt: embeddings %s must be [%" G_GSIZE_FORMAT ", %" G_GINT64_FORMAT "]%s",
+        s, total, H, rows ? " or have a row for every frame" : "");
+    return FALSE;
+  }
+  if (rows != NULL) {
+    for (gsize i = 0; i < total; i++) {
+      if (rows[i] < 0 || rows[i] >= embeddings->shape[0]) {
+        g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+            "voice prompt: frame %" G_GSIZE_FORMAT " goes to row %d, outside the %"
+            G_GINT64_FORMAT " rows of the embeddings", i, rows[i], embeddings->shape[0]);
+        return FALSE;
+      }
+    }
+  }
+  if (features != NULL && (features->ndim != 2 || features->shape[0] != (gint64) total
+          || features->shape[1] != (gint64) dim)) {
+    g_autofree gchar *s = vv_tensor_shape_string (features);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "voice prompt: features %s must be [%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT "]", s,
+        total, dim);
+    return FALSE;
   }
 
   /* The reference's padded batch [B][T_max][dim]; rows past a clip's end
-   * only matter for the number of noise draws. */
+   * only matter for the number of noise draws. Host data: the cached means
+   * and the host generator's draws. */
   g_autofree gfloat *means = g_new0 (gfloat, (gsize) n_clips * t_max * dim);
   for (guint b = 0; b < n_clips; b++)
     memcpy (means + b * t_max * dim, clip_means[b], clip_frames[b] * dim * sizeof (gfloat));
@@ -230,22 +301,83 @@ vv_voice_prompt_embed (VvVoicePrompt *vp, const gfloat *const *clip_means,
   if (gen != NULL)
     vv_sigma_vae_sample (gen, means, n_clips, t_max, dim, vp->sample_std);
 
-  g_autofree gfloat *feat = g_new (gfloat, total * dim);
+  /* the kept frames of each clip, uploaded once */
+  g_autofree gfloat *lat = g_new (gfloat, total * dim);
   gsize row = 0;
   for (guint b = 0; b < n_clips; b++) {
-    const gfloat *mb = means + b * t_max * dim;
-    for (gsize i = 0; i < clip_frames[b] * dim; i++)
-      feat[row * dim + i] = (mb[i] + vp->bias) * vp->scale;
+    memcpy (lat + row * dim, means + b * t_max * dim, clip_frames[b] * dim * sizeof (gfloat));
     row += clip_frames[b];
   }
+  g_clear_pointer (&means, g_free);
+  VvBackend *be = vp->be;
+  gint64 lshape[2] = { (gint64) total, (gint64) dim };
+  g_autoptr (VvTensor) d_lat = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, lshape, error);
+  if (d_lat == NULL
+      || !vv_backend_tensor_set (be, d_lat, 0, lat, total * dim * sizeof (gfloat), error))
+    return FALSE;
 
-  g_autofree gfloat *emb = g_new (gfloat, total * (gsize) vp->hidden);
+  /* (a + speech_bias_factor) · speech_scaling_factor, §1.6 step 6 */
+  VvTensor *feat = features != NULL ? features : d_lat;
+  if (!vv_backend_affine (be, VV_AFFINE_ADD_MUL, feat, d_lat, vp->scale, vp->bias, error))
+    return FALSE;
+
+  g_autoptr (VvTensor) d_emb = NULL;
+  if (rows != NULL) {
+    gint64 eshape[2] = { (gint64) total, H };
+    if ((d_emb = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, eshape, error)) == NULL)
+      return FALSE;
+  }
   g_autoptr (GError) local = NULL;
-  if (!vv_connector_forward (vp->connector, feat, total, emb, &local)) {
+  if (!vv_connector_forward (vp->connector, feat, d_emb ? d_emb : embeddings, &local)) {
     g_propagate_prefixed_error (error, g_steal_pointer (&local),
         "voice prompt: acoustic connector on %" G_GSIZE_FORMAT " frames: ", total);
     return FALSE;
   }
+  /* the rows into place, device to device */
+  for (gsize i = 0; rows != NULL && i < total; i++) {
+    VvTensor dst, src;
+    vv_tensor_init_rows (&dst, embeddings, rows[i], 1);
+    vv_tensor_init_rows (&src, d_emb, (gint64) i, 1);
+    if (!vv_backend_tensor_copy (be, &dst, &src, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * vv_voice_prompt_embed_host: (skip)
+ *
+ * vv_voice_prompt_embed() into new host buffers (see the header).
+ */
+gboolean
+vv_voice_prompt_embed_host (VvVoicePrompt *vp, const gfloat *const *clip_means,
+    const gsize *clip_frames, guint n_clips, VvTorchGenerator *gen, gsize *n_frames,
+    gfloat **embeddings, gfloat **features, GError **error)
+{
+  g_return_val_if_fail (vp != NULL, FALSE);
+  g_return_val_if_fail (n_frames != NULL && embeddings != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  gsize t_max, total;
+  if (!check_clips (clip_means, clip_frames, n_clips, &t_max, &total, error))
+    return FALSE;
+  VvBackend *be = vp->be;
+  gint64 eshape[2] = { (gint64) total, vp->hidden }, fshape[2] = { (gint64) total, vp->dim };
+  g_autoptr (VvTensor) d_emb = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, eshape, error);
+  if (d_emb == NULL)
+    return FALSE;
+  g_autoptr (VvTensor) d_feat = NULL;
+  if (features != NULL
+      && (d_feat = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, fshape, error)) == NULL)
+    return FALSE;
+  if (!vv_voice_prompt_embed (vp, clip_means, clip_frames, n_clips, gen, NULL, d_emb, d_feat,
+          error))
+    return FALSE;
+  g_autofree gfloat *emb = g_new (gfloat, total * (gsize) vp->hidden);
+  g_autofree gfloat *feat = features ? g_new (gfloat, total * (gsize) vp->dim) : NULL;
+  if (!vv_backend_tensor_get (be, d_emb, 0, emb, vv_tensor_n_bytes (d_emb), error)
+      || (feat != NULL
+          && !vv_backend_tensor_get (be, d_feat, 0, feat, vv_tensor_n_bytes (d_feat), error)))
+    return FALSE;
   *n_frames = total;
   *embeddings = g_steal_pointer (&emb);
   if (features != NULL)
@@ -282,8 +414,8 @@ vv_voice_prompt_encode (VvVoicePrompt *vp, const gfloat *const *clips, const gsi
     }
     g_ptr_array_add (means, m);
   }
-  if (!vv_voice_prompt_embed (vp, (const gfloat *const *) means->pdata, frames, n_clips, gen,
-          n_frames, embeddings, features, error))
+  if (!vv_voice_prompt_embed_host (vp, (const gfloat *const *) means->pdata, frames, n_clips,
+          gen, n_frames, embeddings, features, error))
     return FALSE;
   if (frames_per_clip != NULL)
     memcpy (frames_per_clip, frames, n_clips * sizeof (gsize));

@@ -100,7 +100,7 @@ gboolean       vv_voice_prompt_encode_means (VvVoicePrompt *vp, const gfloat *cl
                                              gsize pad_to, gsize *n_frames, gfloat **means, GError **error);
 
 /**
- * vv_voice_prompt_embed:
+ * vv_voice_prompt_embed_host:
  * @vp: a voice prompt encoder
  * @clip_means: (array length=n_clips): each clip's means from
  *   vv_voice_prompt_encode_means()
@@ -113,12 +113,26 @@ gboolean       vv_voice_prompt_encode_means (VvVoicePrompt *vp, const gfloat *cl
  * @error: return location for a #GError
  *
  * Steps 3–4 of vv_voice_prompt_encode(). vv_voice_prompt_encode() is
- * vv_voice_prompt_encode_means() on each clip followed by this.
+ * vv_voice_prompt_encode_means() on each clip followed by this. Host
+ * memory; vv_voice_prompt_embed() is the device version.
  */
+gboolean       vv_voice_prompt_embed_host (VvVoicePrompt *vp, const gfloat *const *clip_means,
+                                           const gsize *clip_frames, guint n_clips,
+                                           VvTorchGenerator *gen, gsize *n_frames,
+                                           gfloat **embeddings, gfloat **features,
+                                           GError **error);
+
+/* Steps 3–4 into tensors in @vp's backend memory: the sampled latents
+ * (host generator) are uploaded once; normalisation (affine), connector and
+ * the row writes run on the device. @rows (nullable, one per frame): the
+ * row of @embeddings each frame goes to (e.g. the prompt's voice
+ * positions, @embeddings then being the [L, H] prompt embeddings); %NULL:
+ * @embeddings is [n_frames, H]. @features (nullable): [n_frames, 64]. */
 gboolean       vv_voice_prompt_embed (VvVoicePrompt *vp, const gfloat *const *clip_means,
                                       const gsize *clip_frames, guint n_clips,
-                                      VvTorchGenerator *gen, gsize *n_frames,
-                                      gfloat **embeddings, gfloat **features, GError **error);
+                                      VvTorchGenerator *gen, const gint32 *rows,
+                                      VvTensor *embeddings, VvTensor *features,
+                                      GError **error);
 
 /**
  * vv_audio_db_normalize:

@@ -75,7 +75,7 @@ test_encode (gconstpointer data)
   gsize frames = (audio->n + hop - 1) / hop;
   g_autofree gfloat *means = g_new0 (gfloat, frames * dim);
   g_autoptr (GError) error = NULL;
-  g_assert_true (vv_speech_encoder_encode (enc, audio->data, audio->n, means, &error));
+  g_assert_true (vv_speech_encoder_encode_host (enc, audio->data, audio->n, means, &error));
   g_assert_no_error (error);
   g_autofree gchar *ref_name = g_strdup_printf ("%s-mean-%s.npy", kind_name (c->kind), c->signal);
   vv_test_check_vec (vec_dir, ref_name, means, frames, dim);
@@ -95,7 +95,7 @@ test_encode_stream (gconstpointer data)
   vv_speech_encoder_reset (enc);
   for (gsize f = 0; f < frames; f++) {
     g_autoptr (GError) error = NULL;
-    g_assert_true (vv_speech_encoder_encode_stream (enc, audio->data + f * hop, hop,
+    g_assert_true (vv_speech_encoder_encode_stream_host (enc, audio->data + f * hop, hop,
             means + f * dim, &error));
     g_assert_no_error (error);
   }
@@ -137,7 +137,7 @@ test_decode (gconstpointer data)
   gsize pos = 0;
   for (const guint *n = c->chunks; *n; n++) {
     g_assert_cmpuint (pos + *n, <=, frames);
-    g_assert_true (vv_speech_decoder_decode (dec, lat->data + pos * 64, *n,
+    g_assert_true (vv_speech_decoder_decode_host (dec, lat->data + pos * 64, *n,
             audio + pos * hop, &error));
     g_assert_no_error (error);
     pos += *n;
@@ -162,7 +162,7 @@ test_connector (gconstpointer data)
   g_assert_cmpint (x->shape[1], ==, vv_connector_get_input_dim (conn));
   gint64 rows = x->shape[0], cols = vv_connector_get_output_dim (conn);
   g_autofree gfloat *y = g_new0 (gfloat, rows * cols);
-  g_assert_true (vv_connector_forward (conn, x->data, rows, y, &error));
+  g_assert_true (vv_connector_forward_host (conn, x->data, rows, y, &error));
   g_assert_no_error (error);
   vv_test_check_vec (vec_dir, out_name, y, rows, cols);
 }

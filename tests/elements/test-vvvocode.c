@@ -77,7 +77,7 @@ reference_decode (gint start, const gint *segs, gint n_segs)
     g_autofree gfloat *x = normalised (model, f, segs[s]);
     guint at = out->len;
     g_array_set_size (out, at + segs[s] * HOP);
-    fail_unless (vv_speech_decoder_decode (dec, x, segs[s], &g_array_index (out, gfloat, at),
+    fail_unless (vv_speech_decoder_decode_host (dec, x, segs[s], &g_array_index (out, gfloat, at),
             &error), "%s", error ? error->message : "?");
     f += segs[s];
   }

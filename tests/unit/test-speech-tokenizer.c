@@ -347,7 +347,7 @@ decode_chunked (VvSpeechDecoder *dec, const gfloat *latents, gsize n_frames,
   for (guint i = 0; f < n_frames; i = (i + 1) % n_chunks) {
     gsize n = MIN (chunks[i], n_frames - f);
     g_autoptr (GError) error = NULL;
-    g_assert_true (vv_speech_decoder_decode (dec, latents + f * 64, n, audio + f * hop, &error));
+    g_assert_true (vv_speech_decoder_decode_host (dec, latents + f * 64, n, audio + f * hop, &error));
     g_assert_no_error (error);
     f += n;
   }
@@ -406,13 +406,13 @@ test_decoder_streaming (void)
 
   /* bad input */
   GError *err = NULL;
-  g_assert_false (vv_speech_decoder_decode (dec, lat, 0, chunked, &err));
+  g_assert_false (vv_speech_decoder_decode_host (dec, lat, 0, chunked, &err));
   g_assert_nonnull (err);
   g_clear_error (&err);
-  g_assert_false (vv_speech_decoder_decode (dec, NULL, 1, chunked, &err));
+  g_assert_false (vv_speech_decoder_decode_host (dec, NULL, 1, chunked, &err));
   g_assert_nonnull (err);
   g_clear_error (&err);
-  g_assert_false (vv_speech_decoder_decode (dec, lat, 1, NULL, &err));
+  g_assert_false (vv_speech_decoder_decode_host (dec, lat, 1, NULL, &err));
   g_assert_nonnull (err);
   g_clear_error (&err);
 
@@ -428,7 +428,7 @@ encode_stream_chunked (VvSpeechEncoder *enc, const gfloat *audio, gsize n_sample
   for (gsize s = 0; s < n_samples; s += chunk) {
     gsize n = MIN (chunk, n_samples - s);
     g_autoptr (GError) error = NULL;
-    g_assert_true (vv_speech_encoder_encode_stream (enc, audio + s, n, means + s / hop * dim,
+    g_assert_true (vv_speech_encoder_encode_stream_host (enc, audio + s, n, means + s / hop * dim,
             &error));
     g_assert_no_error (error);
   }
@@ -466,7 +466,7 @@ run_encoder_test (VvSpeechTokenizerKind kind, gint expect_dim)
    * must not touch the streaming state either */
   vv_speech_encoder_reset (enc);
   encode_stream_chunked (enc, audio, 2 * hop, hop, other);
-  g_assert_true (vv_speech_encoder_encode (enc, audio, n, other, &error));
+  g_assert_true (vv_speech_encoder_encode_host (enc, audio, n, other, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (other, bytes, whole, bytes);
   encode_stream_chunked (enc, audio + 2 * hop, n - 2 * hop, hop, other + 2 * dim);
@@ -477,7 +477,7 @@ run_encoder_test (VvSpeechTokenizerKind kind, gint expect_dim)
    * and equal the streaming ones, only the last one sees the padding */
   const gsize odd = 3 * hop + 1234;
   g_autofree gfloat *part = g_new (gfloat, 4 * dim);
-  g_assert_true (vv_speech_encoder_encode (enc, audio, odd, part, &error));
+  g_assert_true (vv_speech_encoder_encode_host (enc, audio, odd, part, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (part, 3 * dim * sizeof (gfloat), whole, 3 * dim * sizeof (gfloat));
   gboolean last_differs = FALSE;
@@ -487,8 +487,8 @@ run_encoder_test (VvSpeechTokenizerKind kind, gint expect_dim)
   }
   g_assert_true (last_differs);
   /* very short inputs */
-  g_assert_true (vv_speech_encoder_encode (enc, audio, 1, part, &error));
-  g_assert_true (vv_speech_encoder_encode (enc, audio, hop - 1, part, &error));
+  g_assert_true (vv_speech_encoder_encode_host (enc, audio, 1, part, &error));
+  g_assert_true (vv_speech_encoder_encode_host (enc, audio, hop - 1, part, &error));
   g_assert_no_error (error);
 
   /* thread counts */
@@ -504,19 +504,19 @@ run_encoder_test (VvSpeechTokenizerKind kind, gint expect_dim)
 
   /* bad input */
   GError *err = NULL;
-  g_assert_false (vv_speech_encoder_encode_stream (enc, audio, hop + 1, other, &err));
+  g_assert_false (vv_speech_encoder_encode_stream_host (enc, audio, hop + 1, other, &err));
   g_assert_error (err, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
   g_clear_error (&err);
-  g_assert_false (vv_speech_encoder_encode_stream (enc, audio, 0, other, &err));
+  g_assert_false (vv_speech_encoder_encode_stream_host (enc, audio, 0, other, &err));
   g_assert_nonnull (err);
   g_clear_error (&err);
-  g_assert_false (vv_speech_encoder_encode (enc, audio, 0, other, &err));
+  g_assert_false (vv_speech_encoder_encode_host (enc, audio, 0, other, &err));
   g_assert_nonnull (err);
   g_clear_error (&err);
-  g_assert_false (vv_speech_encoder_encode (enc, NULL, hop, other, &err));
+  g_assert_false (vv_speech_encoder_encode_host (enc, NULL, hop, other, &err));
   g_assert_nonnull (err);
   g_clear_error (&err);
-  g_assert_false (vv_speech_encoder_encode_stream (enc, audio, hop, NULL, &err));
+  g_assert_false (vv_speech_encoder_encode_stream_host (enc, audio, hop, NULL, &err));
   g_assert_nonnull (err);
   g_clear_error (&err);
 
@@ -556,21 +556,21 @@ test_encode_chunked (void)
   g_autofree gfloat *whole = g_new (gfloat, frames * dim);
   g_autofree gfloat *part = g_new (gfloat, frames * dim);
   vv_speech_encoder_set_encode_chunk (enc, 0);
-  g_assert_true (vv_speech_encoder_encode (enc, audio, n, whole, &error));
+  g_assert_true (vv_speech_encoder_encode_host (enc, audio, n, whole, &error));
   g_assert_no_error (error);
   static const gsize chunks[] = { 1, 2, 4, 9, 10, VV_SPEECH_ENCODE_CHUNK_FRAMES };
   for (guint c = 0; c < G_N_ELEMENTS (chunks); c++) {
     vv_speech_encoder_set_encode_chunk (enc, chunks[c]);
     memset (part, 0, frames * dim * sizeof (gfloat));
-    g_assert_true (vv_speech_encoder_encode (enc, audio, n, part, &error));
+    g_assert_true (vv_speech_encoder_encode_host (enc, audio, n, part, &error));
     g_assert_no_error (error);
     g_assert_cmpmem (part, frames * dim * sizeof (gfloat), whole, frames * dim * sizeof (gfloat));
   }
   /* a whole number of hops: the last chunk ends on a frame boundary */
   vv_speech_encoder_set_encode_chunk (enc, 0);
-  g_assert_true (vv_speech_encoder_encode (enc, audio, 8 * (gsize) hop, whole, &error));
+  g_assert_true (vv_speech_encoder_encode_host (enc, audio, 8 * (gsize) hop, whole, &error));
   vv_speech_encoder_set_encode_chunk (enc, 3);
-  g_assert_true (vv_speech_encoder_encode (enc, audio, 8 * (gsize) hop, part, &error));
+  g_assert_true (vv_speech_encoder_encode_host (enc, audio, 8 * (gsize) hop, part, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (part, 8 * dim * sizeof (gfloat), whole, 8 * dim * sizeof (gfloat));
 }
