@@ -606,11 +606,12 @@ net_forward (Net *net, const VvTensor *input, const VvTensor *output, ConvMode m
 /* Arguments */
 
 /* @t must be a contiguous F32 tensor in @net's device memory with @n
- * elements (and @cols as its last dimension when @cols > 0); @flat becomes
- * a [n / cols, cols] view of it. */
+ * elements (and, if 2-D or more and @strict, @cols as its last dimension);
+ * @flat becomes a [n / cols, cols] view of it. Audio of one channel may
+ * come in any shape ([n], [1, n], [frames, hop]). */
 static gboolean
 check_arg (Net *net, const gchar *what, const gchar *name, const VvTensor *t, gint64 n,
-    gint64 cols, VvTensor *flat, GError **error)
+    gint64 cols, gboolean strict, VvTensor *flat, GError **error)
 {
   if (t == NULL) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE, "%s: %s is missing",
@@ -630,14 +631,13 @@ check_arg (Net *net, const gchar *what, const gchar *name, const VvTensor *t, gi
         vv_device_get_name (vv_backend_get_device (net->be)));
     return FALSE;
   }
-  if (vv_tensor_n_elements (t) != n || (cols > 0 && t->ndim > 1
+  if (vv_tensor_n_elements (t) != n || (strict && t->ndim > 1
           && t->shape[t->ndim - 1] != cols)) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
         "%s: %s %s must hold %" G_GINT64_FORMAT " floats (rows of %" G_GINT64_FORMAT ")",
-        what, name, s, n, MAX (cols, 1));
+        what, name, s, n, cols);
     return FALSE;
   }
-  cols = MAX (cols, 1);
   vv_tensor_init_view (flat, VV_DTYPE_F32, 2, (gint64[]) { n / cols, cols }, t->data);
   flat->device = t->device;
   return TRUE;
@@ -835,9 +835,10 @@ vv_speech_encoder_encode (VvSpeechEncoder *enc, const VvTensor *audio, VvTensor 
     return FALSE;
   }
   VvTensor a, m;
-  return check_arg (net, what, "audio", audio, n * net->c_in, net->c_in, &a, error)
+  return check_arg (net, what, "audio", audio, n * net->c_in, net->c_in, net->c_in > 1, &a,
+          error)
       && check_arg (net, what, "means", means, ceil_div (n, net->hop) * net->c_out,
-          net->c_out, &m, error)
+          net->c_out, TRUE, &m, error)
       && encode_run (enc, &a, NULL, (gsize) n, &m, NULL, error);
 }
 
@@ -913,9 +914,10 @@ vv_speech_encoder_encode_stream (VvSpeechEncoder *enc, const VvTensor *audio,
   gint64 n = vv_tensor_n_elements (audio) / net->c_in;
   VvTensor a, m;
   return check_stream_length (enc, (gsize) n, error)
-      && check_arg (net, what, "audio", audio, n * net->c_in, net->c_in, &a, error)
-      && check_arg (net, what, "means", means, n / net->hop * net->c_out, net->c_out, &m,
+      && check_arg (net, what, "audio", audio, n * net->c_in, net->c_in, net->c_in > 1, &a,
           error)
+      && check_arg (net, what, "means", means, n / net->hop * net->c_out, net->c_out, TRUE,
+          &m, error)
       && net_forward (net, &a, &m, MODE_STREAM, error) >= 0;
 }
 
@@ -1047,8 +1049,9 @@ vv_speech_decoder_decode (VvSpeechDecoder *dec, const VvTensor *latents, VvTenso
   gint64 n = latents->shape[0];
   VvTensor l, a;
   return check_frames (dec, n, error)
-      && check_arg (net, what, "latents", latents, n * net->c_in, net->c_in, &l, error)
-      && check_arg (net, what, "audio", audio, n * net->hop * net->c_out, 0, &a, error)
+      && check_arg (net, what, "latents", latents, n * net->c_in, net->c_in, TRUE, &l, error)
+      && check_arg (net, what, "audio", audio, n * net->hop * net->c_out, net->c_out,
+          net->c_out > 1, &a, error)
       && net_forward (net, &l, &a, MODE_STREAM, error) >= 0;
 }
 

@@ -575,6 +575,305 @@ test_encode_chunked (void)
   g_assert_cmpmem (part, 8 * dim * sizeof (gfloat), whole, 8 * dim * sizeof (gfloat));
 }
 
+/* ---------------------------------------------------------------------- */
+/* Device API (issue 9): the per-frame data path of the session — decode
+ * latents to audio, semantic encode_stream of that audio, both connectors —
+ * on tensors in backend memory. On "sim" (memory host code cannot touch)
+ * it must give the bytes "cpu" gives and move nothing between host and
+ * device during the calls. */
+
+typedef struct {
+  gfloat *audio, *sem, *sem_frame, *ac_emb, *sem_emb, *means;
+  guint64 up, down;             /* sim traffic during the device calls */
+} DeviceRun;
+
+static void
+device_run_clear (DeviceRun *r)
+{
+  g_free (r->audio);
+  g_free (r->sem);
+  g_free (r->sem_frame);
+  g_free (r->ac_emb);
+  g_free (r->sem_emb);
+  g_free (r->means);
+}
+
+static VvTensor *
+dev_tensor (VvBackend *be, gint64 rows, gint64 cols)
+{
+  g_autoptr (GError) error = NULL;
+  VvTensor *t = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, (gint64[]) { rows, cols }, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
+static gfloat *
+download (VvBackend *be, const VvTensor *t)
+{
+  g_autoptr (GError) error = NULL;
+  gfloat *p = g_new (gfloat, vv_tensor_n_elements (t));
+  g_assert_true (vv_backend_tensor_get (be, t, 0, p, vv_tensor_n_bytes (t), &error));
+  g_assert_no_error (error);
+  return p;
+}
+
+static void
+run_device_path (VvModel *m, const gchar *backend, const gfloat *lat, gsize F,
+    const gfloat *clip, gsize clip_len, DeviceRun *r)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvBackend) be = vv_backend_new_by_name (backend, 2, &error);
+  g_assert_no_error (error);
+  g_autoptr (VvSpeechDecoder) dec = vv_speech_decoder_new (m, be, &error);
+  g_assert_no_error (error);
+  g_autoptr (VvSpeechEncoder) sem = vv_speech_encoder_new (m, be, VV_SPEECH_TOKENIZER_SEMANTIC,
+      &error);
+  g_assert_no_error (error);
+  g_autoptr (VvSpeechEncoder) ac = vv_speech_encoder_new (m, be, VV_SPEECH_TOKENIZER_ACOUSTIC,
+      &error);
+  g_assert_no_error (error);
+  vv_speech_encoder_set_encode_chunk (ac, 2);
+  g_autoptr (VvConnector) ac_conn = vv_connector_new (m, be, VV_SPEECH_TOKENIZER_ACOUSTIC,
+      &error);
+  g_assert_no_error (error);
+  g_autoptr (VvConnector) sem_conn = vv_connector_new (m, be, VV_SPEECH_TOKENIZER_SEMANTIC,
+      &error);
+  g_assert_no_error (error);
+  const gint hop = vv_speech_decoder_get_hop (dec), sd = vv_speech_encoder_get_dim (sem);
+  const gint H = vv_connector_get_output_dim (ac_conn);
+  const gsize n_means = (clip_len + hop - 1) / hop;
+
+  g_autoptr (VvTensor) d_lat = dev_tensor (be, F, 64);
+  g_autoptr (VvTensor) d_clip = dev_tensor (be, clip_len, 1);
+  g_autoptr (VvTensor) d_audio = dev_tensor (be, F, hop);
+  g_autoptr (VvTensor) d_sem = dev_tensor (be, F, sd);
+  g_autoptr (VvTensor) d_sem_frame = dev_tensor (be, F, sd);
+  g_autoptr (VvTensor) d_ac_emb = dev_tensor (be, F, H);
+  g_autoptr (VvTensor) d_sem_emb = dev_tensor (be, F, H);
+  g_autoptr (VvTensor) d_means = dev_tensor (be, n_means, 64);
+  g_assert_true (vv_backend_tensor_set (be, d_lat, 0, lat, F * 64 * sizeof (gfloat), &error));
+  g_assert_true (vv_backend_tensor_set (be, d_clip, 0, clip, clip_len * sizeof (gfloat), &error));
+  g_assert_no_error (error);
+
+  VvDeviceStats before, after;
+  vv_device_get_stats (vv_backend_get_device (be), &before);
+  /* decode streamed in uneven chunks; each frame's audio goes through the
+   * semantic encoder and both connectors as the session does it */
+  static const gsize chunks[] = { 1, 2, 1, 3 };
+  VvTensor l, a, a1, s1, e1, z1;
+  gsize f = 0;
+  for (guint i = 0; f < F; i = (i + 1) % G_N_ELEMENTS (chunks)) {
+    gsize n = MIN (chunks[i], F - f);
+    vv_tensor_init_rows (&l, d_lat, (gint64) f, (gint64) n);
+    vv_tensor_init_rows (&a, d_audio, (gint64) f, (gint64) n);
+    g_assert_true (vv_speech_decoder_decode (dec, &l, &a, &error));
+    g_assert_no_error (error);
+    for (gsize j = f; j < f + n; j++) {
+      vv_tensor_init_rows (&a1, d_audio, (gint64) j, 1);
+      vv_tensor_init_rows (&s1, d_sem_frame, (gint64) j, 1);
+      vv_tensor_init_rows (&z1, d_lat, (gint64) j, 1);
+      vv_tensor_init_rows (&e1, d_ac_emb, (gint64) j, 1);
+      g_assert_true (vv_speech_encoder_encode_stream (sem, &a1, &s1, &error));
+      g_assert_true (vv_connector_forward (ac_conn, &z1, &e1, &error));
+      vv_tensor_init_rows (&e1, d_sem_emb, (gint64) j, 1);
+      g_assert_true (vv_connector_forward (sem_conn, &s1, &e1, &error));
+      g_assert_no_error (error);
+    }
+    f += n;
+  }
+  /* the whole audio again in one streaming call, and a non-streaming
+   * encode of a clip with a partial last frame, in chunks of 2 frames */
+  vv_speech_encoder_reset (sem);
+  g_assert_true (vv_speech_encoder_encode_stream (sem, d_audio, d_sem, &error));
+  g_assert_true (vv_speech_encoder_encode (ac, d_clip, d_means, &error));
+  g_assert_no_error (error);
+  vv_device_get_stats (vv_backend_get_device (be), &after);
+  r->up = after.bytes_up - before.bytes_up;
+  r->down = after.bytes_down - before.bytes_down;
+  g_assert_cmpuint (after.n_launches, >, before.n_launches);
+
+  r->audio = download (be, d_audio);
+  r->sem = download (be, d_sem);
+  r->sem_frame = download (be, d_sem_frame);
+  r->ac_emb = download (be, d_ac_emb);
+  r->sem_emb = download (be, d_sem_emb);
+  r->means = download (be, d_means);
+
+  /* operands in the wrong memory are refused with an error, not touched */
+  if (!vv_backend_is_host (be)) {
+    g_autoptr (VvTensor) host_lat = vv_tensor_new_2d (VV_DTYPE_F32, 1, 64);
+    vv_tensor_init_rows (&a, d_audio, 0, 1);
+    GError *err = NULL;
+    g_assert_false (vv_speech_decoder_decode (dec, host_lat, &a, &err));
+    g_assert_error (err, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DEVICE);
+    g_test_message ("%s", err->message);
+    g_clear_error (&err);
+  }
+  /* shapes */
+  GError *err = NULL;
+  vv_tensor_init_rows (&l, d_lat, 0, 2);
+  vv_tensor_init_rows (&a, d_audio, 0, 1);
+  g_assert_false (vv_speech_decoder_decode (dec, &l, &a, &err));
+  g_assert_error (err, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
+  g_clear_error (&err);
+  g_assert_false (vv_connector_forward (ac_conn, &a, &e1, &err));
+  g_assert_error (err, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
+  g_clear_error (&err);
+}
+
+static void
+test_device_api (void)
+{
+  g_autoptr (VvModel) m = tiny_model ();
+  const gsize F = 7, clip_len = 4 * 3200 + 777;
+  g_autofree gfloat *lat = rand_floats (F * 64, 1.0);
+  g_autofree gfloat *clip = rand_floats (clip_len, 0.5);
+  DeviceRun cpu_run = { 0 }, sim_run = { 0 };
+  run_device_path (m, "cpu", lat, F, clip, clip_len, &cpu_run);
+  run_device_path (m, "sim", lat, F, clip, clip_len, &sim_run);
+
+  /* sim: no host<->device traffic inside the device-API calls */
+  g_assert_cmpuint (sim_run.up, ==, 0);
+  g_assert_cmpuint (sim_run.down, ==, 0);
+  const gint hop = 3200, sd = 128, H = vv_model_get_config (m)->lm.hidden_size;
+  const gsize n_means = (clip_len + hop - 1) / hop;
+  g_assert_cmpmem (sim_run.audio, F * hop * 4, cpu_run.audio, F * hop * 4);
+  g_assert_cmpmem (sim_run.sem, F * sd * 4, cpu_run.sem, F * sd * 4);
+  g_assert_cmpmem (sim_run.sem_frame, F * sd * 4, cpu_run.sem_frame, F * sd * 4);
+  g_assert_cmpmem (sim_run.ac_emb, F * H * 4, cpu_run.ac_emb, F * H * 4);
+  g_assert_cmpmem (sim_run.sem_emb, F * H * 4, cpu_run.sem_emb, F * H * 4);
+  g_assert_cmpmem (sim_run.means, n_means * 64 * 4, cpu_run.means, n_means * 64 * 4);
+  /* frame-by-frame semantic encoding == one call over the audio */
+  g_assert_cmpmem (cpu_run.sem_frame, F * sd * 4, cpu_run.sem, F * sd * 4);
+
+  /* the host API on cpu gives the same bytes (it is what the elements and
+   * the session's bit-exact tests build on) */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvBackend) be = cpu (1);
+  g_autoptr (VvSpeechDecoder) dec = vv_speech_decoder_new (m, be, &error);
+  g_autoptr (VvSpeechEncoder) ac = vv_speech_encoder_new (m, be, VV_SPEECH_TOKENIZER_ACOUSTIC,
+      &error);
+  g_autoptr (VvConnector) conn = vv_connector_new (m, be, VV_SPEECH_TOKENIZER_SEMANTIC, &error);
+  g_assert_no_error (error);
+  g_autofree gfloat *audio = g_new (gfloat, F * hop);
+  g_autofree gfloat *means = g_new (gfloat, n_means * 64);
+  g_autofree gfloat *emb = g_new (gfloat, F * H);
+  g_assert_true (vv_speech_decoder_decode_host (dec, lat, F, audio, &error));
+  g_assert_true (vv_speech_encoder_encode_host (ac, clip, clip_len, means, &error));
+  g_assert_true (vv_connector_forward_host (conn, cpu_run.sem, F, emb, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (audio, F * hop * 4, cpu_run.audio, F * hop * 4);
+  g_assert_cmpmem (means, n_means * 64 * 4, cpu_run.means, n_means * 64 * 4);
+  g_assert_cmpmem (emb, F * H * 4, cpu_run.sem_emb, F * H * 4);
+
+  device_run_clear (&cpu_run);
+  device_run_clear (&sim_run);
+}
+
+/* The _host API on sim stages through device memory; it must equal cpu. */
+static void
+test_host_api_sim (void)
+{
+  g_autoptr (VvModel) m = tiny_model ();
+  g_autoptr (GError) error = NULL;
+  const gsize F = 5, hop = 3200;
+  g_autofree gfloat *lat = rand_floats (F * 64, 1.0);
+  g_autofree gfloat *out[2] = { NULL, NULL };
+  g_autofree gfloat *feat[2] = { NULL, NULL };
+  const gchar *names[2] = { "cpu", "sim" };
+  for (guint b = 0; b < 2; b++) {
+    g_autoptr (VvBackend) be = vv_backend_new_by_name (names[b], 2, &error);
+    g_assert_no_error (error);
+    g_autoptr (VvSpeechDecoder) dec = vv_speech_decoder_new (m, be, &error);
+    g_autoptr (VvSpeechEncoder) sem = vv_speech_encoder_new (m, be,
+        VV_SPEECH_TOKENIZER_SEMANTIC, &error);
+    g_assert_no_error (error);
+    out[b] = g_new (gfloat, F * hop);
+    feat[b] = g_new (gfloat, F * 128);
+    decode_chunked (dec, lat, F, (const gsize[]) { 2, 1 }, 2, out[b]);
+    encode_stream_chunked (sem, out[b], F * hop, hop, feat[b]);
+  }
+  g_assert_cmpmem (out[1], F * hop * 4, out[0], F * hop * 4);
+  g_assert_cmpmem (feat[1], F * 128 * 4, feat[0], F * 128 * 4);
+}
+
+/* vv_voice_prompt_embed() writes the voice rows straight into device
+ * prompt embeddings at the given rows; it must equal the host version row
+ * for row, leave the other rows alone, and be the same on cpu and sim. */
+static void
+test_voice_prompt_device (void)
+{
+  g_autoptr (VvModel) m = tiny_model ();
+  g_autoptr (GError) error = NULL;
+  const gsize len[2] = { 2 * 3200 + 100, 3 * 3200 };
+  g_autofree gfloat *c0 = rand_floats (len[0], 0.3);
+  g_autofree gfloat *c1 = rand_floats (len[1], 0.3);
+  const gfloat *clips[2] = { c0, c1 };
+  g_autofree gfloat *dev_emb[2] = { NULL, NULL };
+  g_autofree gfloat *dev_feat[2] = { NULL, NULL };
+  const gchar *names[2] = { "cpu", "sim" };
+  gsize total = 0;
+  gint H = 0;
+  for (guint b = 0; b < 2; b++) {
+    g_autoptr (VvBackend) be = vv_backend_new_by_name (names[b], 2, &error);
+    g_assert_no_error (error);
+    g_autoptr (VvVoicePrompt) vp = vv_voice_prompt_new (m, be, &error);
+    g_assert_no_error (error);
+    H = vv_voice_prompt_get_hidden_size (vp);
+    g_autofree gfloat *means[2] = { NULL, NULL };
+    gsize frames[2];
+    for (guint i = 0; i < 2; i++) {
+      g_assert_true (vv_voice_prompt_encode_means (vp, clips[i], len[i], len[1], &frames[i],
+              &means[i], &error));
+      g_assert_no_error (error);
+    }
+    total = frames[0] + frames[1];
+    VvTorchGenerator gen;
+    vv_torch_generator_init (&gen, 42);
+    gsize n = 0;
+    g_autofree gfloat *emb = NULL, *feat = NULL;
+    g_assert_true (vv_voice_prompt_embed_host (vp, (const gfloat *const *) means, frames, 2,
+            &gen, &n, &emb, &feat, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (n, ==, total);
+
+    /* the frames into rows 2·i + 1 of an [2·total + 1, H] prompt */
+    const gint64 L = 2 * (gint64) total + 1;
+    g_autofree gint32 *rows = g_new (gint32, total);
+    for (gsize i = 0; i < total; i++)
+      rows[i] = (gint32) (2 * i + 1);
+    g_autoptr (VvTensor) d_emb = dev_tensor (be, L, H);
+    g_autoptr (VvTensor) d_feat = dev_tensor (be, total, 64);
+    g_assert_true (vv_backend_tensor_zero (be, d_emb, &error));
+    vv_torch_generator_init (&gen, 42);
+    g_assert_true (vv_voice_prompt_embed (vp, (const gfloat *const *) means, frames, 2, &gen,
+            rows, d_emb, d_feat, &error));
+    g_assert_no_error (error);
+    dev_emb[b] = download (be, d_emb);
+    dev_feat[b] = download (be, d_feat);
+    g_assert_cmpmem (dev_feat[b], total * 64 * 4, feat, total * 64 * 4);
+    for (gint64 r = 0; r < L; r++) {
+      if (r % 2 == 1) {
+        g_assert_cmpmem (dev_emb[b] + r * H, H * 4, emb + (r / 2) * H, H * 4);
+      } else {
+        for (gint k = 0; k < H; k++)
+          g_assert_cmpfloat (dev_emb[b][r * H + k], ==, 0.0f);
+      }
+    }
+    /* a row outside the embeddings is refused, naming the frame */
+    rows[total - 1] = (gint32) L;
+    GError *err = NULL;
+    g_assert_false (vv_voice_prompt_embed (vp, (const gfloat *const *) means, frames, 2, NULL,
+            rows, d_emb, NULL, &err));
+    g_assert_error (err, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
+    g_test_message ("%s", err->message);
+    g_clear_error (&err);
+  }
+  const gsize L = 2 * total + 1;
+  g_assert_cmpmem (dev_emb[1], L * H * 4, dev_emb[0], L * H * 4);
+  g_assert_cmpmem (dev_feat[1], total * 64 * 4, dev_feat[0], total * 64 * 4);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -601,6 +900,9 @@ main (int argc, char **argv)
     g_test_add_func ("/speech-tokenizer/acoustic-encoder", test_acoustic_encoder);
     g_test_add_func ("/speech-tokenizer/semantic-encoder", test_semantic_encoder);
     g_test_add_func ("/speech-tokenizer/encode-chunked", test_encode_chunked);
+    g_test_add_func ("/speech-tokenizer/device-api", test_device_api);
+    g_test_add_func ("/speech-tokenizer/host-api-sim", test_host_api_sim);
+    g_test_add_func ("/speech-tokenizer/voice-prompt-device", test_voice_prompt_device);
   } else {
     g_printerr ("VV_TOOL is not set: model tests skipped (run through meson test)\n");
   }
