@@ -24,3 +24,4 @@
 #include <vibevoice/vv-prompt.h>
 #include <vibevoice/vv-dialog.h>
 #include <vibevoice/vv-session.h>
+#include <vibevoice/vv-engine.h>

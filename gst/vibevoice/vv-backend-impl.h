@@ -130,6 +130,8 @@ struct _VvBackend {
   VvDevice *device;
   gint n_threads;
   gpointer priv;
+  /* this instance's share of the device counters (atomic) */
+  gint64 bytes_up, bytes_down, n_launches;
 };
 
 /* Built-in backends (registered by vv-backend.c like any other). */

@@ -243,6 +243,22 @@ static inline void
 launch (VvBackend *be)
 {
   count (&be->device->n_launches, 1);
+  count (&be->n_launches, 1);
+}
+
+/**
+ * vv_backend_get_stats: (skip)
+ * @be: a backend
+ * @stats: (out caller-allocates): the traffic and launches of this backend
+ *   instance (bytes_allocated: of its whole device)
+ */
+void
+vv_backend_get_stats (VvBackend *be, VvDeviceStats *stats)
+{
+  vv_device_get_stats (be->device, stats);
+  stats->bytes_up = (guint64) __atomic_load_n (&be->bytes_up, __ATOMIC_RELAXED);
+  stats->bytes_down = (guint64) __atomic_load_n (&be->bytes_down, __ATOMIC_RELAXED);
+  stats->n_launches = (guint64) __atomic_load_n (&be->n_launches, __ATOMIC_RELAXED);
 }
 
 void
@@ -556,6 +572,7 @@ vv_backend_tensor_set (VvBackend *be, VvTensor *t, gsize offset, gconstpointer h
     return TRUE;
   }
   count (&be->device->bytes_up, (gint64) n_bytes);
+  count (&be->bytes_up, (gint64) n_bytes);
   return be->device->ops->set (be->device, dst, host_src, n_bytes, error);
 }
 
@@ -588,6 +605,7 @@ vv_backend_tensor_get (VvBackend *be, const VvTensor *t, gsize offset, gpointer 
   if (!vv_backend_synchronize (be, error))
     return FALSE;
   count (&be->device->bytes_down, (gint64) n_bytes);
+  count (&be->bytes_down, (gint64) n_bytes);
   return be->device->ops->get (be->device, host_dst, src, n_bytes, error);
 }
 

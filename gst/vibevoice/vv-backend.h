@@ -89,6 +89,7 @@ VvDevice    *vv_backend_get_device (VvBackend *be);
 const gchar *vv_device_get_name (VvDevice *device);
 gboolean     vv_device_is_host (VvDevice *device);
 void         vv_device_get_stats (VvDevice *device, VvDeviceStats *stats);
+void         vv_backend_get_stats (VvBackend *be, VvDeviceStats *stats);
 /* The device of @t (the host device for host memory). */
 VvDevice    *vv_tensor_get_device (const VvTensor *t);
 VvDevice    *vv_device_host (void);
