@@ -21,7 +21,9 @@
  * - A buffer carrying #GstVvAudioMeta already has its audio (vvdiffuse
  *   decodes every frame itself): that audio is output as is and the
  *   decoder is not run, unless #GstVvVocode:use-attached-audio is FALSE.
- * - A GAP event becomes a buffer of exact zeros of the same duration.
+ * - A GAP event becomes exact zeros of the same duration, in buffers of at
+ *   most 4096 samples (so an hour of pause is never one allocation); they
+ *   stop early when downstream is flushing or at EOS.
  * - Input buffers may split frames anywhere (filesrc): whole frames are
  *   decoded as soon as they are complete; bytes left over at EOS are an
  *   error.
@@ -80,6 +82,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_vv_vocode_debug);
 #define DEFAULT_THREADS 0
 #define DEFAULT_USE_ATTACHED_AUDIO TRUE
 #define DEFAULT_RATE 24000
+/* Silence for a GAP goes out in buffers of at most this many samples
+ * (16 KiB, 171 ms at 24 kHz), whatever the GAP's length. */
+#define SILENCE_CHUNK_SAMPLES 4096
 
 #define AUDIO_FIELDS \
     "format=(string)F32LE, layout=(string)interleaved, rate=(int)[1,MAX], channels=(int)1"
@@ -573,18 +578,24 @@ handle_gap (GstVvVocode *self, GstEvent *event)
   if (!ensure_caps_and_segment (self))
     return FALSE;
   guint64 n = gst_util_uint64_scale_int_round (duration, self->rate, GST_SECOND);
-  if (n == 0)
-    return TRUE;
-  GstBuffer *out = gst_buffer_new_allocate (NULL, n * sizeof (gfloat), NULL);
-  if (out == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
-        ("cannot allocate %" G_GUINT64_FORMAT " samples of silence", n));
-    return FALSE;
-  }
-  gst_buffer_memset (out, 0, 0, n * sizeof (gfloat));
   GST_DEBUG_OBJECT (self, "GAP of %" GST_TIME_FORMAT " -> %" G_GUINT64_FORMAT " zeros",
       GST_TIME_ARGS (duration), n);
-  GstFlowReturn ret = push_audio (self, out, n);
+  /* in buffers of at most SILENCE_CHUNK_SAMPLES: a pause may be an hour long,
+   * and a flushing or finished downstream stops it early */
+  GstFlowReturn ret = GST_FLOW_OK;
+  for (guint64 left = n; left > 0 && ret == GST_FLOW_OK;) {
+    guint64 k = MIN (left, SILENCE_CHUNK_SAMPLES);
+    GstBuffer *out = gst_buffer_new_allocate (NULL, k * sizeof (gfloat), NULL);
+    if (out == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
+          ("cannot allocate %" G_GUINT64_FORMAT " samples of silence", k));
+      return FALSE;
+    }
+    gst_buffer_memset (out, 0, 0, k * sizeof (gfloat));
+    /* push_audio stamps it from the sample counter: contiguous buffers */
+    ret = push_audio (self, out, k);
+    left -= k;
+  }
   return ret == GST_FLOW_OK || ret == GST_FLOW_FLUSHING || ret == GST_FLOW_EOS;
 }
 
