@@ -1176,6 +1176,7 @@ vv_backend_cpu_new (gint n_threads, GError **error)
   CpuBackend *cpu = g_new0 (CpuBackend, 1);
   be->ops = &cpu_ops;
   be->device = vv_device_host ();
+  g_rec_mutex_init (&be->lock);
   be->priv = cpu;
   be->n_threads = vv_thread_pool_get_n_threads (pool);
   cpu->pool = pool;

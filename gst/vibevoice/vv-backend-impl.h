@@ -132,6 +132,9 @@ struct _VvBackend {
   gpointer priv;
   /* this instance's share of the device counters (atomic) */
   gint64 bytes_up, bytes_down, n_launches;
+  /* held around every op (see vv-backend.c); constructors g_rec_mutex_init()
+   * it, vv_backend_free() clears it */
+  GRecMutex lock;
 };
 
 /* Built-in backends (registered by vv-backend.c like any other). */

@@ -335,6 +335,7 @@ vv_backend_sim_new (gint n_threads, GError **error)
   VvBackend *be = g_new0 (VvBackend, 1);
   be->ops = &sim_ops;
   be->device = &sim_device;
+  g_rec_mutex_init (&be->lock);
   be->n_threads = inner->n_threads;
   be->priv = inner;
   return be;

@@ -140,6 +140,7 @@ vv_backend_free (VvBackend *be)
 {
   if (be == NULL)
     return;
+  g_rec_mutex_clear (&be->lock);
   be->ops->destroy (be);
 }
 
@@ -237,6 +238,26 @@ static inline void
 count (gint64 *counter, gint64 n)
 {
   __atomic_add_fetch (counter, n, __ATOMIC_RELAXED);
+}
+
+/* Every op runs under the backend's lock: one backend (one thread pool)
+ * serves all elements of a pipeline, which call it from their own
+ * streaming threads. dispatch_begin() takes it (and counts the launch),
+ * dispatch_end() releases it and passes the op's result through. */
+static inline gboolean
+dispatch_begin (VvBackend *be)
+{
+  g_rec_mutex_lock (&be->lock);
+  count (&be->device->n_launches, 1);
+  count (&be->n_launches, 1);
+  return TRUE;
+}
+
+static inline gboolean
+dispatch_end (VvBackend *be, gboolean ok)
+{
+  g_rec_mutex_unlock (&be->lock);
+  return ok;
 }
 
 static inline void
@@ -775,8 +796,7 @@ vv_backend_linear (VvBackend *be, VvTensor *y, const VvTensor *x,
         "y must not alias x");
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->linear (be, y, x, w, bias, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->linear (be, y, x, w, bias, error));
 }
 
 /**
@@ -808,8 +828,7 @@ vv_backend_rms_norm (VvBackend *be, VvTensor *y, const VvTensor *x,
   }
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->rms_norm (be, y, x, w, eps, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->rms_norm (be, y, x, w, eps, error));
 }
 
 /**
@@ -836,8 +855,7 @@ vv_backend_unary (VvBackend *be, VvUnaryOp op, VvTensor *y, const VvTensor *x,
     return FALSE;
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->unary (be, op, y, x, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->unary (be, op, y, x, error));
 }
 
 /**
@@ -870,8 +888,7 @@ vv_backend_binary (VvBackend *be, VvBinaryOp op, VvTensor *y, const VvTensor *a,
         "b must have a's shape or be one row of a's last dimension");
   if (vv_tensor_n_elements (a) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->binary (be, op, y, a, b, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->binary (be, op, y, a, b, error));
 }
 
 /**
@@ -893,8 +910,7 @@ vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s,
     return FALSE;
   if (vv_tensor_n_elements (a) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->scale (be, y, a, s, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->scale (be, y, a, s, error));
 }
 
 /**
@@ -923,8 +939,7 @@ vv_backend_affine (VvBackend *be, VvAffineOp op, VvTensor *y, const VvTensor *x,
   }
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->affine (be, op, y, x, a, b, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->affine (be, op, y, x, a, b, error));
 }
 
 /**
@@ -962,8 +977,7 @@ vv_backend_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table,
   }
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->get_rows (be, y, table, ids, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->get_rows (be, y, table, ids, error));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1066,8 +1080,7 @@ vv_backend_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor
   }
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->conv1d (be, y, x, w, bias, stride, groups, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->conv1d (be, y, x, w, bias, stride, groups, error));
 }
 
 /**
@@ -1124,8 +1137,7 @@ vv_backend_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
   }
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->conv_transpose1d (be, y, x, w, bias, stride, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->conv_transpose1d (be, y, x, w, bias, stride, error));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1182,8 +1194,7 @@ vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
     return FALSE;
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->rope (be, y, x, head_dim, positions, theta, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->rope (be, y, x, head_dim, positions, theta, error));
 }
 
 /**
@@ -1234,6 +1245,5 @@ vv_backend_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTen
         "y must not be q");
   if (vv_tensor_n_elements (q) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->attention (be, y, q, k, v, head_dim, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->attention (be, y, q, k, v, head_dim, error));
 }
