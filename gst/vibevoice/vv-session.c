@@ -418,7 +418,7 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
       } else {
         vv_diffusion_draw_noise (&gen, s->latent, noise);
       }
-      TIMED (head_us, vv_diffusion_sample (s->head, s->sched, h_pos, h_neg, p->cfg_scale,
+      TIMED (head_us, vv_diffusion_sample_host (s->head, s->sched, h_pos, h_neg, p->cfg_scale,
               p->n_steps, noise, z, error));
       for (gint k = 0; k < s->latent; k++)
         dec_in[k] = z[k] / scale - bias;
