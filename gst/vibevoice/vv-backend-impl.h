@@ -117,6 +117,23 @@ typedef struct {
   gboolean  (*attention)   (VvBackend *be, VvTensor *y, const VvTensor *q,
                             const VvTensor *k, const VvTensor *v, gint head_dim,
                             GError **error);
+
+  /* Diffusion-head and sampler ops (see vv-backend.h for the formulas;
+   * operands checked by the wrappers: y, x, o, v, prev_d, cond, uncond
+   * share a shape; ada has the rows of x and holds the column ranges). */
+  gboolean  (*timestep_embedding) (VvBackend *be, VvTensor *y, gfloat t, gdouble max_period,
+                            GError **error);
+  gboolean  (*modulate)    (VvBackend *be, VvTensor *y, const VvTensor *x,
+                            const VvTensor *ada, gint shift_col, gint scale_col,
+                            GError **error);
+  gboolean  (*gated_add)   (VvBackend *be, VvTensor *y, const VvTensor *x,
+                            const VvTensor *ada, gint gate_col, const VvTensor *o,
+                            GError **error);
+  gboolean  (*cfg_combine) (VvBackend *be, VvTensor *y, const VvTensor *cond,
+                            const VvTensor *uncond, gfloat scale, GError **error);
+  gboolean  (*dpm_step)    (VvBackend *be, VvTensor *y, const VvTensor *x,
+                            const VvTensor *v, VvTensor *prev_d, const VvDpmStep *step,
+                            GError **error);
 } VvBackendOps;
 
 /**

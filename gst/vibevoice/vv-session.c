@@ -319,8 +319,8 @@ row_tensor (VvSession *s, gint64 cols, GError **error)
 static gboolean
 head_sample (VvSession *s, VvGen *g, GError **error)
 {
-  return vv_diffusion_sample (s->head, s->sched, g->h_pos->data, g->h_neg->data,
-      g->p.cfg_scale, g->p.n_steps, g->noise->data, g->z->data, error);
+  return vv_diffusion_sample (s->head, s->sched, g->h_pos, g->h_neg, g->p.cfg_scale,
+      g->p.n_steps, g->noise, g->z, error);
 }
 
 static gboolean
