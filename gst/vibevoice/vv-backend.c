@@ -1292,8 +1292,7 @@ vv_backend_timestep_embedding (VvBackend *be, VvTensor *y, gfloat t, gdouble max
   }
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->timestep_embedding (be, y, t, max_period, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->timestep_embedding (be, y, t, max_period, error));
 }
 
 /* x [n, d] and a column range [col, col + d) of ada [n, C]. */
@@ -1345,8 +1344,7 @@ vv_backend_modulate (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTens
         "y must not overlap ada");
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->modulate (be, y, x, ada, shift_col, scale_col, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->modulate (be, y, x, ada, shift_col, scale_col, error));
 }
 
 /**
@@ -1379,8 +1377,7 @@ vv_backend_gated_add (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTen
         "y must not overlap ada");
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->gated_add (be, y, x, ada, gate_col, o, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->gated_add (be, y, x, ada, gate_col, o, error));
 }
 
 /**
@@ -1408,8 +1405,7 @@ vv_backend_cfg_combine (VvBackend *be, VvTensor *y, const VvTensor *cond,
     return FALSE;
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->cfg_combine (be, y, cond, uncond, scale, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->cfg_combine (be, y, cond, uncond, scale, error));
 }
 
 /**
@@ -1451,6 +1447,5 @@ vv_backend_dpm_step (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTens
         "prev_d must not overlap y, x or v");
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->dpm_step (be, y, x, v, prev_d, step, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->dpm_step (be, y, x, v, prev_d, step, error));
 }
