@@ -66,10 +66,12 @@ struct _GstVvTokenize {
   gchar *voices;
   guint max_turns;
   gint n_threads;
+  GstVvDevice device;
 
   /* READY and up */
   VvModel *model;
   VvTokenizer *tok;
+  VvEngine *engine;             /* the pipeline's; be is its backend */
   VvBackend *be;
   VvVoicePrompt *vp;
   GHashTable *voice_files;     /* path -> Voice* (owned) */
@@ -95,6 +97,7 @@ enum {
   PROP_VOICES,
   PROP_MAX_TURNS,
   PROP_THREADS,
+  PROP_DEVICE,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -307,6 +310,7 @@ gst_vv_tokenize_start (GstVvTokenize *self)
   tok_dir = g_strdup (self->tokenizer_dir);
   voices = g_strdup (self->voices);
   threads = self->n_threads;
+  GstVvDevice device = self->device;
   GST_OBJECT_UNLOCK (self);
 
   if (model_dir == NULL || *model_dir == '\0') {
@@ -336,7 +340,9 @@ gst_vv_tokenize_start (GstVvTokenize *self)
         ("%s", error->message));
     return FALSE;
   }
-  self->be = vv_backend_new_cpu (threads, &error);
+  self->engine = gst_vv_engine_ensure (GST_ELEMENT (self), self->model, device, threads,
+      &error);
+  self->be = self->engine ? vv_engine_get_backend (self->engine) : NULL;
   if (self->be == NULL || (self->vp = vv_voice_prompt_new (self->model, self->be,
               &error)) == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Cannot set up the voice encoder"),
@@ -364,7 +370,8 @@ gst_vv_tokenize_stop (GstVvTokenize *self)
   g_clear_pointer (&self->voice_map, g_hash_table_unref);
   g_clear_pointer (&self->voice_files, g_hash_table_unref);
   g_clear_pointer (&self->vp, vv_voice_prompt_free);
-  g_clear_pointer (&self->be, vv_backend_free);
+  self->be = NULL;
+  g_clear_pointer (&self->engine, vv_engine_unref);
   g_clear_pointer (&self->tok, vv_tokenizer_unref);
   g_clear_pointer (&self->model, vv_model_unref);
 }
@@ -777,6 +784,9 @@ gst_vv_tokenize_set_property (GObject *object, guint prop_id, const GValue *valu
     case PROP_THREADS:
       self->n_threads = g_value_get_int (value);
       break;
+    case PROP_DEVICE:
+      self->device = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -805,6 +815,9 @@ gst_vv_tokenize_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_THREADS:
       g_value_set_int (value, self->n_threads);
+      break;
+    case PROP_DEVICE:
+      g_value_set_enum (value, self->device);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -857,6 +870,9 @@ gst_vv_tokenize_class_init (GstVvTokenizeClass *klass)
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads", "CPU threads for the voice encoder (0 = all "
           "cores)", 0, 1024, 0, flags));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_enum ("device", "Device", "Compute device of the pipeline's engine",
+          GST_TYPE_VV_DEVICE, GST_VV_DEVICE_AUTO, flags));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -93,6 +93,7 @@ enum {
   PROP_0,
   PROP_MODEL,
   PROP_THREADS,
+  PROP_DEVICE,
   PROP_USE_ATTACHED_AUDIO,
   PROP_FRAMES_DECODED,
   PROP_FRAMES_PASSED_THROUGH,
@@ -105,13 +106,14 @@ typedef struct {
   /* Settings and the model; object lock. */
   gchar *model_dir;
   gint threads;
+  GstVvDevice device;
   gboolean use_attached_audio;
   VvModel *model;               /* loaded (model=) or shared (context) */
   guint64 frames_decoded;
   guint64 frames_passed;
 
   /* Streaming state; stream lock (or stopped pads). */
-  VvBackend *backend;
+  VvEngine *engine;             /* the pipeline's */
   VvSpeechDecoder *decoder;
   gint dim, hop, rate;          /* from the latent caps; 0 = no caps yet */
   GstSegment in_segment;        /* upstream's, for mapping input PTS */
@@ -161,7 +163,7 @@ static void
 free_engine (GstVvVocode *self)
 {
   g_clear_pointer (&self->decoder, vv_speech_decoder_free);
-  g_clear_pointer (&self->backend, vv_backend_free);
+  g_clear_pointer (&self->engine, vv_engine_unref);
   g_clear_pointer (&self->scratch, g_free);
   self->scratch_len = 0;
 }
@@ -215,9 +217,12 @@ ensure_decoder (GstVvVocode *self)
 
   GST_OBJECT_LOCK (self);
   gint threads = self->threads;
+  GstVvDevice device = self->device;
   GST_OBJECT_UNLOCK (self);
   g_autoptr (GError) error = NULL;
-  g_autoptr (VvBackend) be = vv_backend_new_cpu (threads, &error);
+  g_autoptr (VvEngine) engine = gst_vv_engine_ensure (GST_ELEMENT (self), model, device,
+      threads, &error);
+  VvBackend *be = engine ? vv_engine_get_backend (engine) : NULL;
   g_autoptr (VvSpeechDecoder) dec = be ? vv_speech_decoder_new (model, be, &error) : NULL;
   if (dec == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
@@ -233,7 +238,7 @@ ensure_decoder (GstVvVocode *self)
   }
   GST_INFO_OBJECT (self, "decoder ready: model %s, dim %d, hop %d, %d threads",
       vv_model_get_dir (model), self->dim, self->hop, vv_backend_get_n_threads (be));
-  self->backend = g_steal_pointer (&be);
+  self->engine = g_steal_pointer (&engine);
   /* the decoder keeps pointers into the model's tensors; self->model holds
    * the model for as long as the decoder lives (freed together in READY→NULL) */
   self->decoder = g_steal_pointer (&dec);
@@ -829,6 +834,9 @@ gst_vv_vocode_set_property (GObject *object, guint prop_id, const GValue *value,
     case PROP_THREADS:
       self->threads = g_value_get_int (value);
       break;
+    case PROP_DEVICE:
+      self->device = g_value_get_enum (value);
+      break;
     case PROP_USE_ATTACHED_AUDIO:
       self->use_attached_audio = g_value_get_boolean (value);
       break;
@@ -850,6 +858,9 @@ gst_vv_vocode_get_property (GObject *object, guint prop_id, GValue *value, GPara
       break;
     case PROP_THREADS:
       g_value_set_int (value, self->threads);
+      break;
+    case PROP_DEVICE:
+      g_value_set_enum (value, self->device);
       break;
     case PROP_USE_ATTACHED_AUDIO:
       g_value_set_boolean (value, self->use_attached_audio);
@@ -898,6 +909,10 @@ gst_vv_vocode_class_init (GstVvVocodeClass *klass)
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads", "CPU threads for decoding (0 = all cores)",
           0, G_MAXINT, DEFAULT_THREADS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_enum ("device", "Device", "Compute device of the pipeline's engine",
+          GST_TYPE_VV_DEVICE, GST_VV_DEVICE_AUTO,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_USE_ATTACHED_AUDIO,
       g_param_spec_boolean ("use-attached-audio", "Use attached audio",
