@@ -23,10 +23,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   }
   /* an accepted config implies a tensor list, and writes back as JSON that
    * loads again */
-  g_autoptr (GArray) layout = vv_layout_tensors (cfg, FALSE);
+  g_autoptr (GArray) layout = vv_layout_tensors (cfg, FALSE, NULL);
   VV_FUZZ_CHECK (layout != NULL && layout->len > 0);
-  g_autofree gchar *again = vv_config_to_json (cfg);
-  g_autofree gchar *again_pre = vv_config_preprocessor_to_json (cfg);
+  g_autofree gchar *again = vv_config_to_json (cfg, NULL);
+  g_autofree gchar *again_pre = vv_config_preprocessor_to_json (cfg, NULL);
+  VV_FUZZ_CHECK (again != NULL && again_pre != NULL);
   VvConfig *cfg2 = vv_config_load_from_data (again, "fuzz/config.json (written back)",
       again_pre, &error);
   VV_FUZZ_CHECK (cfg2 != NULL);
