@@ -10,11 +10,13 @@
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  g_autofree gchar *text = g_strndup ((const gchar *) data, size);
-  const gchar *nul = memchr (data, 0, size);
-  const gchar *pre = nul != NULL ? (const gchar *) text + (nul - (const gchar *) data) + 1 : NULL;
-  if (pre != NULL && pre > text + size)
-    pre = NULL;
+  /* a NUL-terminated copy of all @size bytes (g_strndup would stop at the
+   * separator and zero the preprocessor part) */
+  g_autofree gchar *text = g_malloc (size + 1);
+  memcpy (text, data, size);
+  text[size] = '\0';
+  const gchar *nul = memchr (text, 0, size);
+  const gchar *pre = nul != NULL ? nul + 1 : NULL;
   g_autoptr (GError) error = NULL;
   VvConfig *cfg = vv_config_load_from_data (text, "fuzz/config.json", pre, &error);
   if (cfg == NULL) {
