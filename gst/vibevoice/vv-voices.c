@@ -21,7 +21,7 @@ vv_voice_entry_free (VvVoiceEntry *e)
 gchar *
 vv_speaker_label_canonical (const gchar *label)
 {
-  g_autofree gchar *s = g_strstrip (g_strdup (label));
+  g_autofree gchar *s = g_strstrip (g_utf8_make_valid (label, -1));
   const gchar *p = s;
   if (g_ascii_strncasecmp (p, "speaker", 7) == 0 && (p[7] == ' ' || p[7] == '_')) {
     p += 8;
@@ -40,6 +40,14 @@ vv_voices_parse (const gchar *spec, GPtrArray **entries, GError **error)
     return TRUE;
   g_auto (GStrv) parts = g_strsplit_set (spec, ",;", -1);
   for (guint i = 0; parts[i]; i++) {
+    /* g_utf8_strdown() below reads past the end of invalid UTF-8 */
+    const gchar *bad;
+    if (!g_utf8_validate (parts[i], -1, &bad)) {
+      g_set_error (error, VV_VOICES_ERROR, VV_VOICES_ERROR_UTF8,
+          "voices: entry %u is not valid UTF-8 (byte %" G_GSIZE_FORMAT " of the entry)",
+          i + 1, (gsize) (bad - parts[i]) + 1);
+      return FALSE;
+    }
     g_autofree gchar *e = g_strstrip (g_strdup (parts[i]));
     if (*e == '\0')
       continue;

@@ -14,9 +14,11 @@ GQuark vv_voices_error_quark (void);
 /**
  * VvVoicesError:
  * @VV_VOICES_ERROR_SYNTAX: an entry with `=` lacks the label or the file
+ * @VV_VOICES_ERROR_UTF8: an entry is not valid UTF-8
  */
 typedef enum {
   VV_VOICES_ERROR_SYNTAX,
+  VV_VOICES_ERROR_UTF8,
 } VvVoicesError;
 
 /**
@@ -36,7 +38,9 @@ typedef struct {
 void vv_voice_entry_free (VvVoiceEntry *e);
 
 /* "Speaker 1" / "speaker_1" / "1" -> "1"; names lower-cased. The key under
- * which the voices spec and the turns of a script meet. */
+ * which the voices spec and the turns of a script meet. Invalid UTF-8 (a
+ * turn from an element other than vvdialogparse) has its bad bytes replaced
+ * by U+FFFD first: GLib's case mapping reads past the end of such a string. */
 gchar *vv_speaker_label_canonical (const gchar *label);
 
 /**

@@ -25,6 +25,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   gboolean ok = vv_voices_parse (spec, &entries, &error);
   VV_FUZZ_CHECK (entries != NULL);
   VV_FUZZ_CHECK (ok == (error == NULL));
+  /* invalid UTF-8 is refused before any case mapping */
+  VV_FUZZ_CHECK (utf8 || !ok);
   if (!ok)
     VV_FUZZ_CHECK (!utf8 || g_utf8_validate (error->message, -1, NULL));
 

@@ -92,6 +92,34 @@ test_speaker_label (void)
   }
 }
 
+/* Issue 14 (fuzz-voices): a label or emotion ending in a UTF-8 lead byte
+ * made g_utf8_strdown() read past the end of the entry (heap over-read,
+ * ASan's allocator metadata corrupted). */
+static void
+test_invalid_utf8 (void)
+{
+  const struct { const gchar *spec; guint entry, byte, n_before; } cases[] = {
+    { "1\xf0=a.wav", 1, 2, 0 },
+    { "1=a.wav,2:happ\xc3=b.wav", 2, 7, 1 },
+    { "a.wav;b\xff.wav", 2, 2, 1 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GPtrArray) entries = NULL;
+    g_autoptr (GError) error = NULL;
+    g_assert_false (vv_voices_parse (cases[i].spec, &entries, &error));
+    g_assert_error (error, VV_VOICES_ERROR, VV_VOICES_ERROR_UTF8);
+    g_autofree gchar *named = g_strdup_printf ("entry %u is not valid UTF-8 (byte %u of the entry)",
+        cases[i].entry, cases[i].byte);
+    g_assert_cmpstr (strstr (error->message, named), ==, named);
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+    g_assert_cmpuint (entries->len, ==, cases[i].n_before);
+  }
+  /* a turn's label from another element: made valid, not read past */
+  g_autofree gchar *c = vv_speaker_label_canonical ("Speaker 1\xf0");
+  g_assert_true (g_utf8_validate (c, -1, NULL));
+  g_assert_cmpstr (c, ==, "1\xef\xbf\xbd");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -99,5 +127,6 @@ main (int argc, char **argv)
   g_test_add_func ("/voices/forms", test_forms);
   g_test_add_func ("/voices/errors", test_errors);
   g_test_add_func ("/voices/speaker-label", test_speaker_label);
+  g_test_add_func ("/voices/invalid-utf8", test_invalid_utf8);
   return g_test_run ();
 }
