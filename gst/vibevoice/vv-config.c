@@ -1095,6 +1095,51 @@ add_tokenizer (JsonBuilder *b, const gchar *name, const VvSpeechTokenizerConfig 
   json_builder_end_object (b);
 }
 
+/* json-glib 1.6 writes a double as g_ascii_dtostr() and appends ".0" when
+ * that has no '.', so 1e-10 comes out as "1e-10.0", which is not JSON (and
+ * does not load back). Drops that ".0" from numbers with an exponent,
+ * outside strings, in place. */
+static void
+repair_exponent_doubles (gchar *json)
+{
+  gboolean in_string = FALSE;
+  gchar *w = json;
+  for (const gchar *r = json; *r;) {
+    if (in_string) {
+      if (*r == '\\' && r[1] != '\0')
+        *w++ = *r++;
+      else if (*r == '"')
+        in_string = FALSE;
+      *w++ = *r++;
+      continue;
+    }
+    if (*r == '"') {
+      in_string = TRUE;
+      *w++ = *r++;
+      continue;
+    }
+    if (*r == '-' || g_ascii_isdigit (*r)) {
+      const gchar *end = r;
+      gboolean exponent = FALSE;
+      while (*end == '-' || *end == '+' || *end == '.' || *end == 'e' || *end == 'E'
+          || g_ascii_isdigit (*end)) {
+        exponent |= *end == 'e' || *end == 'E';
+        end++;
+      }
+      gsize n = end - r;
+      if (exponent && n >= 2 && end[-2] == '.' && end[-1] == '0'
+          && memchr (r, '.', n - 2) == NULL)
+        n -= 2;
+      memmove (w, r, n);
+      w += n;
+      r = end;
+      continue;
+    }
+    *w++ = *r++;
+  }
+  *w = '\0';
+}
+
 static gchar *
 builder_to_string (JsonBuilder *b)
 {
@@ -1104,6 +1149,7 @@ builder_to_string (JsonBuilder *b)
   json_generator_set_pretty (gen, TRUE);
   json_generator_set_indent (gen, 2);
   gchar *s = json_generator_to_data (gen, NULL);
+  repair_exponent_doubles (s);
   gchar *with_nl = g_strconcat (s, "\n", NULL);
   g_free (s);
   return with_nl;

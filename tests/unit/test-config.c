@@ -219,6 +219,31 @@ test_preprocessor (void)
 
 /* Issue 14: 80 000 levels overflowed the stack inside json-glib; now a clean
  * error naming the file and the limit, for config.json and the preprocessor. */
+/* Issue 14 (fuzz-config): a value such as 1e-10 was written back as
+ * "1e-10.0" (json-glib appends ".0" to a double without a '.'), which is not
+ * JSON, so the written config did not load again. */
+static void
+test_exponent_round_trip (void)
+{
+  const gdouble eps[] = { 1e-10, 1e-5, 1.5e-12, 1e-20 };
+  for (guint i = 0; i < G_N_ELEMENTS (eps); i++) {
+    g_autoptr (VvConfig) c = vv_config_new_preset (VV_PRESET_TINY);
+    c->semantic.layernorm_eps = eps[i];
+    c->acoustic.layernorm_eps = eps[i];
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *json = vv_config_to_json (c, &error);
+    g_assert_no_error (error);
+    g_assert_null (strstr (json, "e-10.0"));
+    g_autofree gchar *pp = vv_config_preprocessor_to_json (c, &error);
+    g_assert_no_error (error);
+    g_autoptr (VvConfig) back = vv_config_load_from_data (json, "written.json", pp, &error);
+    g_assert_no_error (error);
+    g_assert_cmpfloat (back->semantic.layernorm_eps, ==, eps[i]);
+    g_assert_cmpfloat (back->acoustic.layernorm_eps, ==, eps[i]);
+    assert_same_config (c, back);
+  }
+}
+
 static void
 test_deep_nesting (void)
 {
@@ -480,5 +505,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/non-finite", test_non_finite);
   g_test_add_func ("/config/big-integer-literals", test_big_integer_literals);
   g_test_add_func ("/config/writer-refuses-invalid", test_writer_refuses_invalid);
+  g_test_add_func ("/config/exponent-round-trip", test_exponent_round_trip);
   return g_test_run ();
 }
