@@ -123,20 +123,6 @@ voice_free (gpointer p)
   g_free (v);
 }
 
-/* "Speaker 1" / "speaker 1" / "1" -> "1"; names lower-cased. */
-static gchar *
-canonical_label (const gchar *label)
-{
-  g_autofree gchar *s = g_strstrip (g_strdup (label));
-  const gchar *p = s;
-  if (g_ascii_strncasecmp (p, "speaker", 7) == 0 && (p[7] == ' ' || p[7] == '_')) {
-    p += 8;
-    while (*p == ' ')
-      p++;
-  }
-  return g_utf8_strdown (p, -1);
-}
-
 static gboolean
 label_is_number (const gchar *label, gint64 *value)
 {
@@ -256,46 +242,27 @@ get_voice_file (GstVvTokenize *self, const gchar *path, GError **error)
   return v;
 }
 
-/* Parses the voices property: "label=path,label:emotion=path,path,...". */
+/* The voices property: opens each entry's file in order, so a missing file
+ * before a malformed entry is the error reported, as the user reads it. */
 static gboolean
 parse_voices (GstVvTokenize *self, const gchar *spec, GError **error)
 {
-  if (spec == NULL || *spec == '\0')
-    return TRUE;
-  g_auto (GStrv) entries = g_strsplit_set (spec, ",;", -1);
-  for (guint i = 0; entries[i]; i++) {
-    g_autofree gchar *e = g_strstrip (g_strdup (entries[i]));
-    if (*e == '\0')
-      continue;
-    gchar *eq = strchr (e, '=');
-    const gchar *path = eq ? eq + 1 : e;
-    g_autofree gchar *key = NULL;
-    if (eq) {
-      *eq = '\0';
-      g_autofree gchar *raw = g_strstrip (g_strdup (e));
-      gchar *colon = strchr (raw, ':');
-      if (colon) {
-        *colon = '\0';
-        g_autofree gchar *lab = canonical_label (raw);
-        g_autofree gchar *emo = g_utf8_strdown (g_strstrip (colon + 1), -1);
-        key = g_strdup_printf ("%s:%s", lab, emo);
-      } else {
-        key = canonical_label (raw);
-      }
-      if (*key == '\0' || *path == '\0') {
-        g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-            "voices: entry %u (\"%s\") needs label=file", i + 1, entries[i]);
-        return FALSE;
-      }
-    }
-    g_autofree gchar *p = g_strstrip (g_strdup (path));
-    Voice *v = get_voice_file (self, p, error);
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GError) syntax = NULL;
+  gboolean ok = vv_voices_parse (spec, &entries, &syntax);
+  for (guint i = 0; i < entries->len; i++) {
+    VvVoiceEntry *e = g_ptr_array_index (entries, i);
+    Voice *v = get_voice_file (self, e->path, error);
     if (v == NULL)
       return FALSE;
-    if (key)
-      g_hash_table_replace (self->voice_map, g_steal_pointer (&key), v);
+    if (e->key)
+      g_hash_table_replace (self->voice_map, g_steal_pointer (&e->key), v);
     else
       g_ptr_array_add (self->positional, v);
+  }
+  if (!ok) {
+    g_propagate_error (error, g_steal_pointer (&syntax));
+    return FALSE;
   }
   return TRUE;
 }
@@ -591,7 +558,7 @@ gst_vv_tokenize_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   if (text == NULL || *text == '\0')
     goto done;
 
-  label = canonical_label (gst_structure_get_string (turn, "speaker"));
+  label = vv_speaker_label_canonical (gst_structure_get_string (turn, "speaker"));
   if (!g_ptr_array_find_with_equal_func (self->speaker_order, label, g_str_equal, NULL))
     g_ptr_array_add (self->speaker_order, g_strdup (label));
   Voice *v = pick_voice (self, label, gst_structure_get_string (turn, "emotion"));
