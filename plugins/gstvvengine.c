@@ -161,10 +161,12 @@ gst_vv_engine_ensure (GstElement *element, VvModel *model, GstVvDevice device,
   }
   g_clear_pointer (&e, vv_engine_unref);
   const gchar *name = want;
+  g_auto (GStrv) names = vv_backend_list_names ();
   if (name == NULL) {
-    /* auto: CUDA when a CUDA backend is registered, else the CPU */
-    g_auto (GStrv) names = vv_backend_list_names ();
-    name = g_strv_contains ((const gchar *const *) names, "cuda") ? "cuda" : "cpu";
+    /* auto: $VV_DEVICE, else CUDA when a CUDA backend is registered, else the CPU */
+    const gchar *env = g_getenv ("VV_DEVICE");
+    name = env && *env ? env : g_strv_contains ((const gchar *const *) names, "cuda") ? "cuda"
+        : "cpu";
   }
   e = vv_engine_new (model, name, n_threads, error);
   if (e == NULL && want == NULL && g_strcmp0 (name, "cpu") != 0) {

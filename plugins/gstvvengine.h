@@ -49,8 +49,9 @@ gboolean  gst_vv_engine_handle_context_query (GstElement *element, GstQuery *que
 
 /**
  * GstVvDevice:
- * @GST_VV_DEVICE_AUTO: the pipeline's engine if there is one, else CUDA if
- *   a CUDA backend is registered, else CPU
+ * @GST_VV_DEVICE_AUTO: the pipeline's engine if there is one, else the
+ *   backend named by $VV_DEVICE, else CUDA if a CUDA backend is registered,
+ *   else CPU
  * @GST_VV_DEVICE_CPU: the CPU backend
  * @GST_VV_DEVICE_CUDA: the CUDA backend
  * @GST_VV_DEVICE_SIM: the simulated device (tests: memory the host cannot touch)

@@ -66,7 +66,7 @@ reference_decode (gint start, const gint *segs, gint n_segs)
   g_autoptr (GError) error = NULL;
   g_autoptr (VvModel) model = vv_model_load (tiny_model (), VV_MODEL_LOAD_DEFAULT, &error);
   fail_unless (model != NULL, "%s", error ? error->message : "?");
-  g_autoptr (VvBackend) be = vv_backend_new_cpu (0, &error);
+  g_autoptr (VvBackend) be = vv_test_new_backend (0);
   fail_unless (be != NULL);
   GArray *out = g_array_new (FALSE, TRUE, sizeof (gfloat));
   gint f = start;
