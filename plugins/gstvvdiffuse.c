@@ -47,29 +47,6 @@
 GST_DEBUG_CATEGORY_STATIC (gst_vv_diffuse_debug);
 #define GST_CAT_DEFAULT gst_vv_diffuse_debug
 
-typedef enum {
-  GST_VV_DEVICE_AUTO,
-  GST_VV_DEVICE_CPU,
-  GST_VV_DEVICE_CUDA,
-} GstVvDevice;
-
-static GType
-gst_vv_device_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    { GST_VV_DEVICE_AUTO, "CUDA if available, else CPU", "auto" },
-    { GST_VV_DEVICE_CPU, "CPU", "cpu" },
-    { GST_VV_DEVICE_CUDA, "CUDA GPU", "cuda" },
-    { 0, NULL, NULL }
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstVvDevice", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
 #define GST_TYPE_VV_DIFFUSE (gst_vv_diffuse_get_type ())
 G_DECLARE_FINAL_TYPE (GstVvDiffuse, gst_vv_diffuse, GST, VV_DIFFUSE, GstElement)
 
@@ -91,6 +68,7 @@ struct _GstVvDiffuse {
 
   /* READY and up */
   VvModel *model;
+  VvEngine *engine;
   VvSession *session;
   gint rate, hop, latent;
 
@@ -159,8 +137,22 @@ ensure_session (GstVvDiffuse *self)
     return FALSE;
   }
   g_autoptr (GError) error = NULL;
+  GstVvDevice device;
+  gint threads;
+  GST_OBJECT_LOCK (self);
+  device = self->device;
+  threads = self->n_threads;
+  GST_OBJECT_UNLOCK (self);
+  if (self->engine == NULL
+      && (self->engine = gst_vv_engine_ensure (GST_ELEMENT (self), self->model, device,
+              threads, &error)) == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot open the compute device"),
+        ("%s", error->message));
+    return FALSE;
+  }
   /* Prompts arrive ready: the session needs no tokenizer. */
-  self->session = vv_session_new (self->model, NULL, NULL, &error);
+  self->session = vv_session_new (self->model, NULL, vv_engine_get_backend (self->engine),
+      &error);
   if (self->session == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Cannot set up generation"), ("%s",
             error->message));
@@ -486,9 +478,13 @@ gst_vv_diffuse_start (GstVvDiffuse *self)
   device = self->device;
   GST_OBJECT_UNLOCK (self);
   if (device == GST_VV_DEVICE_CUDA) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("device=cuda: this build of gst-vibevoice has "
-            "no CUDA backend"), ("use device=auto or device=cpu"));
-    return FALSE;
+    g_auto (GStrv) names = vv_backend_list_names ();
+    if (!g_strv_contains ((const gchar *const *) names, "cuda")) {
+      g_autofree gchar *known = g_strjoinv (", ", names);
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("device=cuda: this build of gst-vibevoice "
+              "has no CUDA backend"), ("use device=auto, cpu or sim (available: %s)", known));
+      return FALSE;
+    }
   }
   if (dir != NULL && *dir != '\0') {
     g_autoptr (GError) error = NULL;
@@ -507,6 +503,7 @@ static void
 gst_vv_diffuse_stop (GstVvDiffuse *self)
 {
   g_clear_pointer (&self->session, vv_session_free);
+  g_clear_pointer (&self->engine, vv_engine_unref);
   g_clear_pointer (&self->model, vv_model_unref);
 }
 
@@ -673,7 +670,7 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
       g_param_spec_uint ("max-frames", "Max frames", "Stop an utterance after this many frames "
           "(0: the reference's limit only)", 0, G_MAXUINT, 0, flags));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
-      g_param_spec_enum ("device", "Device", "Compute device", gst_vv_device_get_type (),
+      g_param_spec_enum ("device", "Device", "Compute device", GST_TYPE_VV_DEVICE,
           GST_VV_DEVICE_AUTO, flags));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads", "CPU threads (0 = all cores)", 0, 1024, 0, flags));
@@ -697,7 +694,7 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
       "gst-launch-1.0 filesrc location=script.txt ! vvdialogparse ! vvtokenize model=DIR voices=1=a.wav,2=b.wav ! vvdiffuse seed=42 steps=10 cfg-scale=1.3 ! vvvocode ! audioconvert ! wavenc ! filesink location=out.wav");
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_vv_diffuse_change_state);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_vv_diffuse_set_context);
-  gst_type_mark_as_plugin_api (gst_vv_device_get_type (), 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VV_DEVICE, 0);
 }
 
 static void

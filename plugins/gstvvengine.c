@@ -42,24 +42,166 @@ gst_vv_engine_load_model (GstElement *element, const gchar *dir, GError **error)
   return m;
 }
 
+GType
+gst_vv_device_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VV_DEVICE_AUTO, "The pipeline's engine, else CUDA if available, else CPU", "auto" },
+    { GST_VV_DEVICE_CPU, "CPU", "cpu" },
+    { GST_VV_DEVICE_CUDA, "CUDA GPU", "cuda" },
+    { GST_VV_DEVICE_SIM, "Simulated device (testing)", "sim" },
+    { 0, NULL, NULL }
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVvDevice", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* The engine stored in @context (a new reference), or NULL. */
+static VvEngine *
+context_get_engine (GstContext *context)
+{
+  if (context == NULL || g_strcmp0 (gst_context_get_context_type (context),
+          GST_VV_ENGINE_CONTEXT_TYPE) != 0)
+    return NULL;
+  VvEngine *e = NULL;
+  if (!gst_structure_get (gst_context_get_structure (context), "engine", VV_TYPE_ENGINE, &e,
+          NULL))
+    return NULL;
+  return e;
+}
+
+/* The engine in @element's own "vv.engine" context (a new reference). */
+static VvEngine *
+element_get_engine (GstElement *element)
+{
+  GstContext *ctx = gst_element_get_context (element, GST_VV_ENGINE_CONTEXT_TYPE);
+  VvEngine *e = context_get_engine (ctx);
+  if (ctx)
+    gst_context_unref (ctx);
+  return e;
+}
+
 static GstContext *
-make_context (VvModel *model)
+make_context (VvModel *model, VvEngine *engine)
 {
   GstContext *ctx = gst_context_new (GST_VV_ENGINE_CONTEXT_TYPE, TRUE);
   GstStructure *s = gst_context_writable_structure (ctx);
   gst_structure_set (s, "model", VV_TYPE_MODEL, model,
       "model-dir", G_TYPE_STRING, vv_model_get_dir (model), NULL);
+  if (engine != NULL)
+    gst_structure_set (s, "engine", VV_TYPE_ENGINE, engine,
+        "device", G_TYPE_STRING, vv_engine_get_device_name (engine), NULL);
   return ctx;
+}
+
+static void
+publish (GstElement *element, VvModel *model, VvEngine *engine)
+{
+  GstContext *ctx = make_context (model, engine);
+  gst_element_set_context (element, ctx);
+  GST_DEBUG_OBJECT (element, "publishing model %s%s%s", vv_model_get_dir (model),
+      engine ? " on " : "", engine ? vv_engine_get_device_name (engine) : "");
+  gst_element_post_message (element, gst_message_new_have_context (GST_OBJECT (element), ctx));
 }
 
 void
 gst_vv_engine_publish (GstElement *element, VvModel *model)
 {
   init_debug ();
-  GstContext *ctx = make_context (model);
-  gst_element_set_context (element, ctx);
-  GST_DEBUG_OBJECT (element, "publishing model %s", vv_model_get_dir (model));
-  gst_element_post_message (element, gst_message_new_have_context (GST_OBJECT (element), ctx));
+  g_autoptr (VvEngine) engine = element_get_engine (element);
+  if (engine != NULL && vv_engine_get_model (engine) != model)
+    g_clear_pointer (&engine, vv_engine_unref);
+  publish (element, model, engine);
+}
+
+static gboolean
+engine_fits (VvEngine *e, VvModel *model, const gchar *want)
+{
+  return e != NULL && vv_engine_get_model (e) == model
+      && (want == NULL || g_strcmp0 (vv_engine_get_device_name (e), want) == 0);
+}
+
+static VvEngine *query_pads_engine (GstElement *element, GstPadDirection dir);
+
+VvEngine *
+gst_vv_engine_ensure (GstElement *element, VvModel *model, GstVvDevice device,
+    gint n_threads, GError **error)
+{
+  init_debug ();
+  const gchar *want = device == GST_VV_DEVICE_CPU ? "cpu" : device == GST_VV_DEVICE_CUDA
+      ? "cuda" : device == GST_VV_DEVICE_SIM ? "sim" : NULL;
+  VvEngine *e = element_get_engine (element);
+  if (!engine_fits (e, model, want)) {
+    g_clear_pointer (&e, vv_engine_unref);
+    e = query_pads_engine (element, GST_PAD_SRC);
+  }
+  if (!engine_fits (e, model, want)) {
+    g_clear_pointer (&e, vv_engine_unref);
+    e = query_pads_engine (element, GST_PAD_SINK);
+  }
+  if (!engine_fits (e, model, want)) {
+    /* the bin answers NEED_CONTEXT with what it cached, through set_context */
+    g_clear_pointer (&e, vv_engine_unref);
+    gst_element_post_message (element,
+        gst_message_new_need_context (GST_OBJECT (element), GST_VV_ENGINE_CONTEXT_TYPE));
+    e = element_get_engine (element);
+  }
+  if (engine_fits (e, model, want)) {
+    GST_DEBUG_OBJECT (element, "using the pipeline's engine (%s)",
+        vv_engine_get_device_name (e));
+    /* keep it in our own context so we hand it on to later neighbours */
+    GstContext *ctx = make_context (model, e);
+    gst_element_set_context (element, ctx);
+    gst_context_unref (ctx);
+    return e;
+  }
+  g_clear_pointer (&e, vv_engine_unref);
+  const gchar *name = want;
+  g_auto (GStrv) names = vv_backend_list_names ();
+  if (name == NULL) {
+    /* auto: $VV_DEVICE, else CUDA when a CUDA backend is registered, else the CPU */
+    const gchar *env = g_getenv ("VV_DEVICE");
+    name = env && *env ? env : g_strv_contains ((const gchar *const *) names, "cuda") ? "cuda"
+        : "cpu";
+  }
+  e = vv_engine_new (model, name, n_threads, error);
+  if (e == NULL && want == NULL && g_strcmp0 (name, "cpu") != 0) {
+    g_clear_error (error);
+    e = vv_engine_new (model, "cpu", n_threads, error);
+  }
+  if (e == NULL)
+    return NULL;
+  GST_INFO_OBJECT (element, "new engine on %s, %d thread(s)", vv_engine_get_device_name (e),
+      vv_engine_get_n_threads (e));
+  publish (element, model, e);
+  return e;
+}
+
+static VvEngine *
+query_pads_engine (GstElement *element, GstPadDirection dir)
+{
+  VvEngine *found = NULL;
+  GstIterator *it = dir == GST_PAD_SRC ? gst_element_iterate_src_pads (element)
+      : gst_element_iterate_sink_pads (element);
+  GValue item = G_VALUE_INIT;
+  while (found == NULL && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstPad *pad = g_value_get_object (&item);
+    GstQuery *q = gst_query_new_context (GST_VV_ENGINE_CONTEXT_TYPE);
+    if (gst_pad_peer_query (pad, q)) {
+      GstContext *ctx = NULL;
+      gst_query_parse_context (q, &ctx);
+      found = context_get_engine (ctx);
+    }
+    gst_query_unref (q);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  return found;
 }
 
 VvModel *
@@ -92,7 +234,10 @@ gst_vv_engine_handle_context_query (GstElement *element, GstQuery *query, VvMode
   if (!gst_query_parse_context_type (query, &type)
       || g_strcmp0 (type, GST_VV_ENGINE_CONTEXT_TYPE) != 0)
     return FALSE;
-  GstContext *ctx = make_context (model);
+  g_autoptr (VvEngine) engine = element_get_engine (element);
+  if (engine != NULL && vv_engine_get_model (engine) != model)
+    g_clear_pointer (&engine, vv_engine_unref);
+  GstContext *ctx = make_context (model, engine);
   gst_query_set_context (query, ctx);
   gst_context_unref (ctx);
   return TRUE;

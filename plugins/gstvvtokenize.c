@@ -66,10 +66,12 @@ struct _GstVvTokenize {
   gchar *voices;
   guint max_turns;
   gint n_threads;
+  GstVvDevice device;
 
   /* READY and up */
   VvModel *model;
   VvTokenizer *tok;
+  VvEngine *engine;             /* the pipeline's; be is its backend */
   VvBackend *be;
   VvVoicePrompt *vp;
   GHashTable *voice_files;     /* path -> Voice* (owned) */
@@ -95,6 +97,7 @@ enum {
   PROP_VOICES,
   PROP_MAX_TURNS,
   PROP_THREADS,
+  PROP_DEVICE,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -118,20 +121,6 @@ voice_free (gpointer p)
   g_free (v->means_own);
   g_free (v->means_pad);
   g_free (v);
-}
-
-/* "Speaker 1" / "speaker 1" / "1" -> "1"; names lower-cased. */
-static gchar *
-canonical_label (const gchar *label)
-{
-  g_autofree gchar *s = g_strstrip (g_strdup (label));
-  const gchar *p = s;
-  if (g_ascii_strncasecmp (p, "speaker", 7) == 0 && (p[7] == ' ' || p[7] == '_')) {
-    p += 8;
-    while (*p == ' ')
-      p++;
-  }
-  return g_utf8_strdown (p, -1);
 }
 
 static gboolean
@@ -253,46 +242,27 @@ get_voice_file (GstVvTokenize *self, const gchar *path, GError **error)
   return v;
 }
 
-/* Parses the voices property: "label=path,label:emotion=path,path,...". */
+/* The voices property: opens each entry's file in order, so a missing file
+ * before a malformed entry is the error reported, as the user reads it. */
 static gboolean
 parse_voices (GstVvTokenize *self, const gchar *spec, GError **error)
 {
-  if (spec == NULL || *spec == '\0')
-    return TRUE;
-  g_auto (GStrv) entries = g_strsplit_set (spec, ",;", -1);
-  for (guint i = 0; entries[i]; i++) {
-    g_autofree gchar *e = g_strstrip (g_strdup (entries[i]));
-    if (*e == '\0')
-      continue;
-    gchar *eq = strchr (e, '=');
-    const gchar *path = eq ? eq + 1 : e;
-    g_autofree gchar *key = NULL;
-    if (eq) {
-      *eq = '\0';
-      g_autofree gchar *raw = g_strstrip (g_strdup (e));
-      gchar *colon = strchr (raw, ':');
-      if (colon) {
-        *colon = '\0';
-        g_autofree gchar *lab = canonical_label (raw);
-        g_autofree gchar *emo = g_utf8_strdown (g_strstrip (colon + 1), -1);
-        key = g_strdup_printf ("%s:%s", lab, emo);
-      } else {
-        key = canonical_label (raw);
-      }
-      if (*key == '\0' || *path == '\0') {
-        g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-            "voices: entry %u (\"%s\") needs label=file", i + 1, entries[i]);
-        return FALSE;
-      }
-    }
-    g_autofree gchar *p = g_strstrip (g_strdup (path));
-    Voice *v = get_voice_file (self, p, error);
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GError) syntax = NULL;
+  gboolean ok = vv_voices_parse (spec, &entries, &syntax);
+  for (guint i = 0; i < entries->len; i++) {
+    VvVoiceEntry *e = g_ptr_array_index (entries, i);
+    Voice *v = get_voice_file (self, e->path, error);
     if (v == NULL)
       return FALSE;
-    if (key)
-      g_hash_table_replace (self->voice_map, g_steal_pointer (&key), v);
+    if (e->key)
+      g_hash_table_replace (self->voice_map, g_steal_pointer (&e->key), v);
     else
       g_ptr_array_add (self->positional, v);
+  }
+  if (!ok) {
+    g_propagate_error (error, g_steal_pointer (&syntax));
+    return FALSE;
   }
   return TRUE;
 }
@@ -307,6 +277,7 @@ gst_vv_tokenize_start (GstVvTokenize *self)
   tok_dir = g_strdup (self->tokenizer_dir);
   voices = g_strdup (self->voices);
   threads = self->n_threads;
+  GstVvDevice device = self->device;
   GST_OBJECT_UNLOCK (self);
 
   if (model_dir == NULL || *model_dir == '\0') {
@@ -336,7 +307,9 @@ gst_vv_tokenize_start (GstVvTokenize *self)
         ("%s", error->message));
     return FALSE;
   }
-  self->be = vv_backend_new_cpu (threads, &error);
+  self->engine = gst_vv_engine_ensure (GST_ELEMENT (self), self->model, device, threads,
+      &error);
+  self->be = self->engine ? vv_engine_get_backend (self->engine) : NULL;
   if (self->be == NULL || (self->vp = vv_voice_prompt_new (self->model, self->be,
               &error)) == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Cannot set up the voice encoder"),
@@ -364,7 +337,8 @@ gst_vv_tokenize_stop (GstVvTokenize *self)
   g_clear_pointer (&self->voice_map, g_hash_table_unref);
   g_clear_pointer (&self->voice_files, g_hash_table_unref);
   g_clear_pointer (&self->vp, vv_voice_prompt_free);
-  g_clear_pointer (&self->be, vv_backend_free);
+  self->be = NULL;
+  g_clear_pointer (&self->engine, vv_engine_unref);
   g_clear_pointer (&self->tok, vv_tokenizer_unref);
   g_clear_pointer (&self->model, vv_model_unref);
 }
@@ -584,7 +558,7 @@ gst_vv_tokenize_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   if (text == NULL || *text == '\0')
     goto done;
 
-  label = canonical_label (gst_structure_get_string (turn, "speaker"));
+  label = vv_speaker_label_canonical (gst_structure_get_string (turn, "speaker"));
   if (!g_ptr_array_find_with_equal_func (self->speaker_order, label, g_str_equal, NULL))
     g_ptr_array_add (self->speaker_order, g_strdup (label));
   Voice *v = pick_voice (self, label, gst_structure_get_string (turn, "emotion"));
@@ -777,6 +751,9 @@ gst_vv_tokenize_set_property (GObject *object, guint prop_id, const GValue *valu
     case PROP_THREADS:
       self->n_threads = g_value_get_int (value);
       break;
+    case PROP_DEVICE:
+      self->device = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -805,6 +782,9 @@ gst_vv_tokenize_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_THREADS:
       g_value_set_int (value, self->n_threads);
+      break;
+    case PROP_DEVICE:
+      g_value_set_enum (value, self->device);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -857,6 +837,9 @@ gst_vv_tokenize_class_init (GstVvTokenizeClass *klass)
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads", "CPU threads for the voice encoder (0 = all "
           "cores)", 0, 1024, 0, flags));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_enum ("device", "Device", "Compute device of the pipeline's engine",
+          GST_TYPE_VV_DEVICE, GST_VV_DEVICE_AUTO, flags));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -21,7 +21,9 @@
  * - A buffer carrying #GstVvAudioMeta already has its audio (vvdiffuse
  *   decodes every frame itself): that audio is output as is and the
  *   decoder is not run, unless #GstVvVocode:use-attached-audio is FALSE.
- * - A GAP event becomes a buffer of exact zeros of the same duration.
+ * - A GAP event becomes exact zeros of the same duration, in buffers of at
+ *   most 4096 samples (so an hour of pause is never one allocation); they
+ *   stop early when downstream is flushing or at EOS.
  * - Input buffers may split frames anywhere (filesrc): whole frames are
  *   decoded as soon as they are complete; bytes left over at EOS are an
  *   error.
@@ -80,6 +82,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_vv_vocode_debug);
 #define DEFAULT_THREADS 0
 #define DEFAULT_USE_ATTACHED_AUDIO TRUE
 #define DEFAULT_RATE 24000
+/* Silence for a GAP goes out in buffers of at most this many samples
+ * (16 KiB, 171 ms at 24 kHz), whatever the GAP's length. */
+#define SILENCE_CHUNK_SAMPLES 4096
 
 #define AUDIO_FIELDS \
     "format=(string)F32LE, layout=(string)interleaved, rate=(int)[1,MAX], channels=(int)1"
@@ -88,6 +93,7 @@ enum {
   PROP_0,
   PROP_MODEL,
   PROP_THREADS,
+  PROP_DEVICE,
   PROP_USE_ATTACHED_AUDIO,
   PROP_FRAMES_DECODED,
   PROP_FRAMES_PASSED_THROUGH,
@@ -100,13 +106,14 @@ typedef struct {
   /* Settings and the model; object lock. */
   gchar *model_dir;
   gint threads;
+  GstVvDevice device;
   gboolean use_attached_audio;
   VvModel *model;               /* loaded (model=) or shared (context) */
   guint64 frames_decoded;
   guint64 frames_passed;
 
   /* Streaming state; stream lock (or stopped pads). */
-  VvBackend *backend;
+  VvEngine *engine;             /* the pipeline's */
   VvSpeechDecoder *decoder;
   gint dim, hop, rate;          /* from the latent caps; 0 = no caps yet */
   GstSegment in_segment;        /* upstream's, for mapping input PTS */
@@ -156,7 +163,7 @@ static void
 free_engine (GstVvVocode *self)
 {
   g_clear_pointer (&self->decoder, vv_speech_decoder_free);
-  g_clear_pointer (&self->backend, vv_backend_free);
+  g_clear_pointer (&self->engine, vv_engine_unref);
   g_clear_pointer (&self->scratch, g_free);
   self->scratch_len = 0;
 }
@@ -210,9 +217,12 @@ ensure_decoder (GstVvVocode *self)
 
   GST_OBJECT_LOCK (self);
   gint threads = self->threads;
+  GstVvDevice device = self->device;
   GST_OBJECT_UNLOCK (self);
   g_autoptr (GError) error = NULL;
-  g_autoptr (VvBackend) be = vv_backend_new_cpu (threads, &error);
+  g_autoptr (VvEngine) engine = gst_vv_engine_ensure (GST_ELEMENT (self), model, device,
+      threads, &error);
+  VvBackend *be = engine ? vv_engine_get_backend (engine) : NULL;
   g_autoptr (VvSpeechDecoder) dec = be ? vv_speech_decoder_new (model, be, &error) : NULL;
   if (dec == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
@@ -228,7 +238,7 @@ ensure_decoder (GstVvVocode *self)
   }
   GST_INFO_OBJECT (self, "decoder ready: model %s, dim %d, hop %d, %d threads",
       vv_model_get_dir (model), self->dim, self->hop, vv_backend_get_n_threads (be));
-  self->backend = g_steal_pointer (&be);
+  self->engine = g_steal_pointer (&engine);
   /* the decoder keeps pointers into the model's tensors; self->model holds
    * the model for as long as the decoder lives (freed together in READY→NULL) */
   self->decoder = g_steal_pointer (&dec);
@@ -573,18 +583,24 @@ handle_gap (GstVvVocode *self, GstEvent *event)
   if (!ensure_caps_and_segment (self))
     return FALSE;
   guint64 n = gst_util_uint64_scale_int_round (duration, self->rate, GST_SECOND);
-  if (n == 0)
-    return TRUE;
-  GstBuffer *out = gst_buffer_new_allocate (NULL, n * sizeof (gfloat), NULL);
-  if (out == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
-        ("cannot allocate %" G_GUINT64_FORMAT " samples of silence", n));
-    return FALSE;
-  }
-  gst_buffer_memset (out, 0, 0, n * sizeof (gfloat));
   GST_DEBUG_OBJECT (self, "GAP of %" GST_TIME_FORMAT " -> %" G_GUINT64_FORMAT " zeros",
       GST_TIME_ARGS (duration), n);
-  GstFlowReturn ret = push_audio (self, out, n);
+  /* in buffers of at most SILENCE_CHUNK_SAMPLES: a pause may be an hour long,
+   * and a flushing or finished downstream stops it early */
+  GstFlowReturn ret = GST_FLOW_OK;
+  for (guint64 left = n; left > 0 && ret == GST_FLOW_OK;) {
+    guint64 k = MIN (left, SILENCE_CHUNK_SAMPLES);
+    GstBuffer *out = gst_buffer_new_allocate (NULL, k * sizeof (gfloat), NULL);
+    if (out == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
+          ("cannot allocate %" G_GUINT64_FORMAT " samples of silence", k));
+      return FALSE;
+    }
+    gst_buffer_memset (out, 0, 0, k * sizeof (gfloat));
+    /* push_audio stamps it from the sample counter: contiguous buffers */
+    ret = push_audio (self, out, k);
+    left -= k;
+  }
   return ret == GST_FLOW_OK || ret == GST_FLOW_FLUSHING || ret == GST_FLOW_EOS;
 }
 
@@ -818,6 +834,9 @@ gst_vv_vocode_set_property (GObject *object, guint prop_id, const GValue *value,
     case PROP_THREADS:
       self->threads = g_value_get_int (value);
       break;
+    case PROP_DEVICE:
+      self->device = g_value_get_enum (value);
+      break;
     case PROP_USE_ATTACHED_AUDIO:
       self->use_attached_audio = g_value_get_boolean (value);
       break;
@@ -839,6 +858,9 @@ gst_vv_vocode_get_property (GObject *object, guint prop_id, GValue *value, GPara
       break;
     case PROP_THREADS:
       g_value_set_int (value, self->threads);
+      break;
+    case PROP_DEVICE:
+      g_value_set_enum (value, self->device);
       break;
     case PROP_USE_ATTACHED_AUDIO:
       g_value_set_boolean (value, self->use_attached_audio);
@@ -887,6 +909,10 @@ gst_vv_vocode_class_init (GstVvVocodeClass *klass)
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads", "CPU threads for decoding (0 = all cores)",
           0, G_MAXINT, DEFAULT_THREADS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_enum ("device", "Device", "Compute device of the pipeline's engine",
+          GST_TYPE_VV_DEVICE, GST_VV_DEVICE_AUTO,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_USE_ATTACHED_AUDIO,
       g_param_spec_boolean ("use-attached-audio", "Use attached audio",

@@ -48,8 +48,10 @@ static guint64
 lm_pass_bytes (VvModel *model)
 {
   const VvConfig *cfg = vv_model_get_config (model);
-  g_autoptr (GArray) infos = vv_layout_tensors (cfg, FALSE);
+  g_autoptr (GArray) infos = vv_layout_tensors (cfg, FALSE, NULL);
   guint64 bytes = 0;
+  if (infos == NULL)   /* cannot happen: the model's config was validated when it loaded */
+    return 0;
   for (guint i = 0; i < infos->len; i++) {
     const VvTensorInfo *ti = &g_array_index (infos, VvTensorInfo, i);
     if (ti->component != VV_COMPONENT_LM || g_str_has_suffix (ti->name, "embed_tokens.weight"))

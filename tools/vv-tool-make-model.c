@@ -224,11 +224,11 @@ vv_tool_make_model (int argc, char **argv)
   if (untied)
     config->lm.tie_word_embeddings = FALSE;
   gboolean with_lm_head = !config->lm.tie_word_embeddings;
-  g_autoptr (GArray) infos = vv_layout_tensors (config, with_lm_head);
-
-  g_autofree gchar *config_json = vv_config_to_json (config);
-  g_autofree gchar *pp_json = vv_config_preprocessor_to_json (config);
-  if (!write_text (dir, "config.json", config_json, &error) ||
+  g_autoptr (GArray) infos = vv_layout_tensors (config, with_lm_head, &error);
+  g_autofree gchar *config_json = infos ? vv_config_to_json (config, &error) : NULL;
+  g_autofree gchar *pp_json = config_json ? vv_config_preprocessor_to_json (config, &error) : NULL;
+  if (pp_json == NULL ||
+      !write_text (dir, "config.json", config_json, &error) ||
       !write_text (dir, "preprocessor_config.json", pp_json, &error)) {
     fprintf (stderr, "vibevoice make-model: %s\n", error->message);
     return 1;

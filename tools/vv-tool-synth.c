@@ -31,6 +31,7 @@ vv_tool_synth (int argc, char **argv)
 {
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL, *script_path = NULL, *out = NULL;
   g_autofree gchar *noise_path = NULL, *latents_path = NULL, *tokens_path = NULL;
+  g_autofree gchar *device = NULL;
   g_auto (GStrv) voice_paths = NULL;
   gint64 seed = 0;
   gint steps = 10, threads = 0, max_frames = 0;
@@ -46,6 +47,7 @@ vv_tool_synth (int argc, char **argv)
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Diffusion steps per frame (default 10)", "N" },
     { "cfg", 0, 0, G_OPTION_ARG_DOUBLE, &cfg_scale, "Classifier-free guidance scale (default 1.3)", "X" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (0 = all)", "N" },
+    { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "Backend to run on: cpu (default), sim (the simulated device, for testing) or a registered one", "NAME" },
     { "max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames, "Stop after N frames (default 0: the reference's limit)", "N" },
     { "deterministic-voice", 0, 0, G_OPTION_ARG_NONE, &det_voice, "Use the voice encoder means instead of sampling", NULL },
     { "pcm16", 0, 0, G_OPTION_ARG_NONE, &pcm16, "Write 16-bit PCM (clipped) instead of float32", NULL },
@@ -123,8 +125,9 @@ vv_tool_synth (int argc, char **argv)
 
   g_autoptr (VvTokenizer) tok = vv_tokenizer_new_from_dir (tok_dir ? tok_dir
       : vv_tool_default_tokenizer_dir (), &error);
-  g_autoptr (VvBackend) be = tok ? vv_backend_new_cpu (threads, &error) : NULL;
-  g_autoptr (VvSession) session = be ? vv_session_new (model, tok, be, &error) : NULL;
+  g_autoptr (VvEngine) engine = tok ? vv_engine_new (model, device, threads, &error) : NULL;
+  g_autoptr (VvSession) session = engine ? vv_session_new (model, tok,
+      vv_engine_get_backend (engine), &error) : NULL;
   if (session == NULL) {
     fprintf (stderr, "vibevoice synth: %s\n", error->message);
     return 1;
@@ -193,5 +196,12 @@ vv_tool_synth (int argc, char **argv)
       "in %.2f s (real-time factor %.3f), wrote %s\n", res.prompt_length, res.n_steps,
       res.n_frames, vv_stop_reason_to_string (res.stop_reason), res.audio_seconds, secs,
       res.audio_seconds > 0 ? secs / res.audio_seconds : 0.0, out);
+  /* what crossed between host and device per frame after the prefill
+   * (noise and positions up; control logits and latents down), audio apart */
+  guint nf = MAX (res.n_frames, 1);
+  printf ("transfers: %" G_GUINT64_FORMAT " bytes up, %" G_GUINT64_FORMAT " bytes down per "
+      "frame on %s (plus %" G_GUINT64_FORMAT " bytes of audio per frame)\n",
+      res.frame_bytes_up / nf, res.frame_bytes_down / nf, vv_engine_get_device_name (engine),
+      res.audio_bytes_down / nf);
   return 0;
 }

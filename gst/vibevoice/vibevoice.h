@@ -23,4 +23,6 @@
 #include <vibevoice/vv-diffusion-head.h>
 #include <vibevoice/vv-prompt.h>
 #include <vibevoice/vv-dialog.h>
+#include <vibevoice/vv-voices.h>
 #include <vibevoice/vv-session.h>
+#include <vibevoice/vv-engine.h>

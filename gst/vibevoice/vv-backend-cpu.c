@@ -1099,6 +1099,99 @@ cpu_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table, const VvTensor 
 }
 
 /* ---------------------------------------------------------------------- */
+/* Diffusion-head and sampler ops: tiny operands (a batch of 2 rows, a
+ * 64-d latent), so single-threaded loops. The expressions are those of the
+ * host loops they replaced in vv-diffusion-head.c and vv-scheduler.c,
+ * operation for operation (cpu results stay bit-identical). */
+
+static gboolean
+cpu_timestep_embedding (VvBackend *be, VvTensor *y, gfloat t, gdouble max_period,
+    GError **error)
+{
+  gint64 d = y->shape[y->ndim - 1], half = d / 2, rows = vv_tensor_n_elements (y) / d;
+  gfloat *e = y->data;
+  for (gint64 k = 0; k < half; k++) {
+    gfloat f = expf ((gfloat) (-log (max_period)) * (gfloat) k / (gfloat) half);
+    gfloat arg = t * f;
+    e[k] = cosf (arg);
+    e[k + half] = sinf (arg);
+  }
+  for (gint64 r = 1; r < rows; r++)
+    memcpy (e + r * d, e, sizeof (gfloat) * d);
+  return TRUE;
+}
+
+static gboolean
+cpu_modulate (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *ada,
+    gint shift_col, gint scale_col, GError **error)
+{
+  gint64 n = x->shape[0], d = x->shape[1], c = ada->shape[1];
+  const gfloat *xs = x->data, *mod = ada->data;
+  gfloat *ys = y->data;
+  for (gint64 r = 0; r < n; r++) {
+    const gfloat *shift = mod + r * c + shift_col, *scale = mod + r * c + scale_col;
+    const gfloat *xr = xs + r * d;
+    gfloat *yr = ys + r * d;
+    for (gint64 k = 0; k < d; k++)
+      yr[k] = xr[k] * (1.0f + scale[k]) + shift[k];
+  }
+  return TRUE;
+}
+
+static gboolean
+cpu_gated_add (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *ada,
+    gint gate_col, const VvTensor *o, GError **error)
+{
+  gint64 n = x->shape[0], d = x->shape[1], c = ada->shape[1];
+  const gfloat *xs = x->data, *os = o->data, *mod = ada->data;
+  gfloat *ys = y->data;
+  for (gint64 r = 0; r < n; r++) {
+    const gfloat *gate = mod + r * c + gate_col, *xr = xs + r * d, *orow = os + r * d;
+    gfloat *yr = ys + r * d;
+    for (gint64 k = 0; k < d; k++)
+      yr[k] = xr[k] + gate[k] * orow[k];
+  }
+  return TRUE;
+}
+
+static gboolean
+cpu_cfg_combine (VvBackend *be, VvTensor *y, const VvTensor *cond, const VvTensor *uncond,
+    gfloat scale, GError **error)
+{
+  gint64 n = vv_tensor_n_elements (y);
+  const gfloat *c = cond->data, *u = uncond->data;
+  gfloat *ys = y->data;
+  for (gint64 k = 0; k < n; k++)
+    ys[k] = u[k] + scale * (c[k] - u[k]);
+  return TRUE;
+}
+
+static gboolean
+cpu_dpm_step (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *v,
+    VvTensor *prev_d, const VvDpmStep *st, GError **error)
+{
+  gint64 n = vv_tensor_n_elements (x);
+  const gfloat *xs = x->data, *vs = v->data;
+  gfloat *ys = y->data, *pd = prev_d->data;
+  const gfloat a_s = st->alpha_s, st_s = st->sigma_s, ratio = st->ratio, coef = st->coef;
+  const gfloat half_coef = st->half_coef, r_inv = st->r_inv;
+  for (gint64 k = 0; k < n; k++) {
+    /* data prediction of the v-parameterisation (MODEL-SPEC §4.3) */
+    gfloat d = a_s * xs[k] - st_s * vs[k];
+    gfloat out;
+    if (st->order == 1) {
+      out = ratio * xs[k] + coef * d;
+    } else {
+      gfloat d1 = r_inv * (d - pd[k]);
+      out = ratio * xs[k] + coef * d + half_coef * d1;
+    }
+    pd[k] = d;
+    ys[k] = out;
+  }
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
 
 static void
 cpu_destroy (VvBackend *be)
@@ -1130,6 +1223,12 @@ static const VvBackendOps cpu_ops = {
   .conv_transpose1d = vv_cpu_conv_transpose1d,
   .rope = vv_cpu_rope,                          /* vv-backend-cpu-attn.c */
   .attention = vv_cpu_attention,
+  /* diffusion-head and sampler ops */
+  .timestep_embedding = cpu_timestep_embedding,
+  .modulate = cpu_modulate,
+  .gated_add = cpu_gated_add,
+  .cfg_combine = cpu_cfg_combine,
+  .dpm_step = cpu_dpm_step,
 };
 
 /**
@@ -1176,6 +1275,7 @@ vv_backend_cpu_new (gint n_threads, GError **error)
   CpuBackend *cpu = g_new0 (CpuBackend, 1);
   be->ops = &cpu_ops;
   be->device = vv_device_host ();
+  g_rec_mutex_init (&be->lock);
   be->priv = cpu;
   be->n_threads = vv_thread_pool_get_n_threads (pool);
   cpu->pool = pool;

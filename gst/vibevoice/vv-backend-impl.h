@@ -117,6 +117,23 @@ typedef struct {
   gboolean  (*attention)   (VvBackend *be, VvTensor *y, const VvTensor *q,
                             const VvTensor *k, const VvTensor *v, gint head_dim,
                             GError **error);
+
+  /* Diffusion-head and sampler ops (see vv-backend.h for the formulas;
+   * operands checked by the wrappers: y, x, o, v, prev_d, cond, uncond
+   * share a shape; ada has the rows of x and holds the column ranges). */
+  gboolean  (*timestep_embedding) (VvBackend *be, VvTensor *y, gfloat t, gdouble max_period,
+                            GError **error);
+  gboolean  (*modulate)    (VvBackend *be, VvTensor *y, const VvTensor *x,
+                            const VvTensor *ada, gint shift_col, gint scale_col,
+                            GError **error);
+  gboolean  (*gated_add)   (VvBackend *be, VvTensor *y, const VvTensor *x,
+                            const VvTensor *ada, gint gate_col, const VvTensor *o,
+                            GError **error);
+  gboolean  (*cfg_combine) (VvBackend *be, VvTensor *y, const VvTensor *cond,
+                            const VvTensor *uncond, gfloat scale, GError **error);
+  gboolean  (*dpm_step)    (VvBackend *be, VvTensor *y, const VvTensor *x,
+                            const VvTensor *v, VvTensor *prev_d, const VvDpmStep *step,
+                            GError **error);
 } VvBackendOps;
 
 /**
@@ -130,6 +147,11 @@ struct _VvBackend {
   VvDevice *device;
   gint n_threads;
   gpointer priv;
+  /* this instance's share of the device counters (atomic) */
+  gint64 bytes_up, bytes_down, n_launches;
+  /* held around every op (see vv-backend.c); constructors g_rec_mutex_init()
+   * it, vv_backend_free() clears it */
+  GRecMutex lock;
 };
 
 /* Built-in backends (registered by vv-backend.c like any other). */

@@ -296,6 +296,57 @@ sim_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTensor *k,
       host_view (v, &d), head_dim, error);
 }
 
+/* Diffusion-head and sampler ops */
+
+static gboolean
+sim_timestep_embedding (VvBackend *be, VvTensor *y, gfloat t, gdouble max_period,
+    GError **error)
+{
+  VvTensor a;
+  VvBackend *in = INNER (be);
+  return in->ops->timestep_embedding (in, host_view (y, &a), t, max_period, error);
+}
+
+static gboolean
+sim_modulate (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *ada,
+    gint shift_col, gint scale_col, GError **error)
+{
+  VvTensor a, b, c;
+  VvBackend *in = INNER (be);
+  return in->ops->modulate (in, host_view (y, &a), host_view (x, &b), host_view (ada, &c),
+      shift_col, scale_col, error);
+}
+
+static gboolean
+sim_gated_add (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *ada,
+    gint gate_col, const VvTensor *o, GError **error)
+{
+  VvTensor a, b, c, d;
+  VvBackend *in = INNER (be);
+  return in->ops->gated_add (in, host_view (y, &a), host_view (x, &b), host_view (ada, &c),
+      gate_col, host_view (o, &d), error);
+}
+
+static gboolean
+sim_cfg_combine (VvBackend *be, VvTensor *y, const VvTensor *cond, const VvTensor *uncond,
+    gfloat scale, GError **error)
+{
+  VvTensor a, b, c;
+  VvBackend *in = INNER (be);
+  return in->ops->cfg_combine (in, host_view (y, &a), host_view (cond, &b),
+      host_view (uncond, &c), scale, error);
+}
+
+static gboolean
+sim_dpm_step (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *v,
+    VvTensor *prev_d, const VvDpmStep *step, GError **error)
+{
+  VvTensor a, b, c, d;
+  VvBackend *in = INNER (be);
+  return in->ops->dpm_step (in, host_view (y, &a), host_view (x, &b), host_view (v, &c),
+      host_view (prev_d, &d), step, error);
+}
+
 static void
 sim_destroy (VvBackend *be)
 {
@@ -317,6 +368,12 @@ static const VvBackendOps sim_ops = {
   .conv_transpose1d = sim_conv_transpose1d,
   .rope = sim_rope,
   .attention = sim_attention,
+  /* diffusion-head and sampler ops */
+  .timestep_embedding = sim_timestep_embedding,
+  .modulate = sim_modulate,
+  .gated_add = sim_gated_add,
+  .cfg_combine = sim_cfg_combine,
+  .dpm_step = sim_dpm_step,
 };
 
 /**
@@ -335,6 +392,7 @@ vv_backend_sim_new (gint n_threads, GError **error)
   VvBackend *be = g_new0 (VvBackend, 1);
   be->ops = &sim_ops;
   be->device = &sim_device;
+  g_rec_mutex_init (&be->lock);
   be->n_threads = inner->n_threads;
   be->priv = inner;
   return be;

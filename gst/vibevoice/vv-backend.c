@@ -140,6 +140,7 @@ vv_backend_free (VvBackend *be)
 {
   if (be == NULL)
     return;
+  g_rec_mutex_clear (&be->lock);
   be->ops->destroy (be);
 }
 
@@ -239,10 +240,46 @@ count (gint64 *counter, gint64 n)
   __atomic_add_fetch (counter, n, __ATOMIC_RELAXED);
 }
 
+/* Every op runs under the backend's lock: one backend (one thread pool)
+ * serves all elements of a pipeline, which call it from their own
+ * streaming threads. dispatch_begin() takes it (and counts the launch),
+ * dispatch_end() releases it and passes the op's result through. */
+static inline gboolean
+dispatch_begin (VvBackend *be)
+{
+  g_rec_mutex_lock (&be->lock);
+  count (&be->device->n_launches, 1);
+  count (&be->n_launches, 1);
+  return TRUE;
+}
+
+static inline gboolean
+dispatch_end (VvBackend *be, gboolean ok)
+{
+  g_rec_mutex_unlock (&be->lock);
+  return ok;
+}
+
 static inline void
 launch (VvBackend *be)
 {
   count (&be->device->n_launches, 1);
+  count (&be->n_launches, 1);
+}
+
+/**
+ * vv_backend_get_stats: (skip)
+ * @be: a backend
+ * @stats: (out caller-allocates): the traffic and launches of this backend
+ *   instance (bytes_allocated: of its whole device)
+ */
+void
+vv_backend_get_stats (VvBackend *be, VvDeviceStats *stats)
+{
+  vv_device_get_stats (be->device, stats);
+  stats->bytes_up = (guint64) __atomic_load_n (&be->bytes_up, __ATOMIC_RELAXED);
+  stats->bytes_down = (guint64) __atomic_load_n (&be->bytes_down, __ATOMIC_RELAXED);
+  stats->n_launches = (guint64) __atomic_load_n (&be->n_launches, __ATOMIC_RELAXED);
 }
 
 void
@@ -556,6 +593,7 @@ vv_backend_tensor_set (VvBackend *be, VvTensor *t, gsize offset, gconstpointer h
     return TRUE;
   }
   count (&be->device->bytes_up, (gint64) n_bytes);
+  count (&be->bytes_up, (gint64) n_bytes);
   return be->device->ops->set (be->device, dst, host_src, n_bytes, error);
 }
 
@@ -588,6 +626,7 @@ vv_backend_tensor_get (VvBackend *be, const VvTensor *t, gsize offset, gpointer 
   if (!vv_backend_synchronize (be, error))
     return FALSE;
   count (&be->device->bytes_down, (gint64) n_bytes);
+  count (&be->bytes_down, (gint64) n_bytes);
   return be->device->ops->get (be->device, host_dst, src, n_bytes, error);
 }
 
@@ -757,8 +796,7 @@ vv_backend_linear (VvBackend *be, VvTensor *y, const VvTensor *x,
         "y must not alias x");
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->linear (be, y, x, w, bias, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->linear (be, y, x, w, bias, error));
 }
 
 /**
@@ -790,8 +828,7 @@ vv_backend_rms_norm (VvBackend *be, VvTensor *y, const VvTensor *x,
   }
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->rms_norm (be, y, x, w, eps, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->rms_norm (be, y, x, w, eps, error));
 }
 
 /**
@@ -818,8 +855,7 @@ vv_backend_unary (VvBackend *be, VvUnaryOp op, VvTensor *y, const VvTensor *x,
     return FALSE;
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->unary (be, op, y, x, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->unary (be, op, y, x, error));
 }
 
 /**
@@ -852,8 +888,7 @@ vv_backend_binary (VvBackend *be, VvBinaryOp op, VvTensor *y, const VvTensor *a,
         "b must have a's shape or be one row of a's last dimension");
   if (vv_tensor_n_elements (a) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->binary (be, op, y, a, b, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->binary (be, op, y, a, b, error));
 }
 
 /**
@@ -875,8 +910,7 @@ vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s,
     return FALSE;
   if (vv_tensor_n_elements (a) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->scale (be, y, a, s, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->scale (be, y, a, s, error));
 }
 
 /**
@@ -905,8 +939,7 @@ vv_backend_affine (VvBackend *be, VvAffineOp op, VvTensor *y, const VvTensor *x,
   }
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->affine (be, op, y, x, a, b, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->affine (be, op, y, x, a, b, error));
 }
 
 /**
@@ -944,8 +977,7 @@ vv_backend_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table,
   }
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->get_rows (be, y, table, ids, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->get_rows (be, y, table, ids, error));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1048,8 +1080,7 @@ vv_backend_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor
   }
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->conv1d (be, y, x, w, bias, stride, groups, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->conv1d (be, y, x, w, bias, stride, groups, error));
 }
 
 /**
@@ -1106,8 +1137,7 @@ vv_backend_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
   }
   if (vv_tensor_n_elements (y) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->conv_transpose1d (be, y, x, w, bias, stride, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->conv_transpose1d (be, y, x, w, bias, stride, error));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1164,8 +1194,7 @@ vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
     return FALSE;
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->rope (be, y, x, head_dim, positions, theta, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->rope (be, y, x, head_dim, positions, theta, error));
 }
 
 /**
@@ -1216,6 +1245,207 @@ vv_backend_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTen
         "y must not be q");
   if (vv_tensor_n_elements (q) == 0)
     return TRUE;
-  launch (be);
-  return be->ops->attention (be, y, q, k, v, head_dim, error);
+  return dispatch_end (be, dispatch_begin (be) && be->ops->attention (be, y, q, k, v, head_dim, error));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Diffusion-head and sampler ops (MODEL-SPEC §3, §2.4, §4.3) */
+
+/* TRUE when the byte ranges of @a and @b intersect. */
+static gboolean
+overlaps (const VvTensor *a, const VvTensor *b)
+{
+  guintptr a0 = (guintptr) a->data, a1 = a0 + vv_tensor_n_bytes (a);
+  guintptr b0 = (guintptr) b->data, b1 = b0 + vv_tensor_n_bytes (b);
+  return a0 < b1 && b0 < a1 && a0 != a1 && b0 != b1;
+}
+
+/**
+ * vv_backend_timestep_embedding:
+ * @be: a backend
+ * @y: (out caller-allocates): F32 [.., 2·half], every row gets the embedding
+ * @t: the timestep
+ * @max_period: the period of the lowest frequency (10000 in the model)
+ * @error: return location for a #GError
+ *
+ * Sinusoidal timestep embedding, cosine half first (MODEL-SPEC §3 step 1):
+ * y[k] = cos (t·f_k), y[half + k] = sin (t·f_k) with
+ * f_k = expf (fp32 (−ln max_period) · k / half) in fp32.
+ */
+gboolean
+vv_backend_timestep_embedding (VvBackend *be, VvTensor *y, gfloat t, gdouble max_period,
+    GError **error)
+{
+  static const gchar op[] = "timestep_embedding";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_op_present (be, op, (gconstpointer) be->ops->timestep_embedding, error)
+      || !check_act (be, op, "y", y, error))
+    return FALSE;
+  if (last_dim (y) % 2 != 0)
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", NULL, NULL,
+        "the last dimension must be even (cosines, then sines)");
+  if (!(max_period > 1.0) || isinf (max_period) || !isfinite (t)) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: need a finite t and a finite max_period > 1, got t %g, max_period %g", op,
+        (gdouble) t, max_period);
+    return FALSE;
+  }
+  if (vv_tensor_n_elements (y) == 0)
+    return TRUE;
+  return dispatch_end (be, dispatch_begin (be) && be->ops->timestep_embedding (be, y, t, max_period, error));
+}
+
+/* x [n, d] and a column range [col, col + d) of ada [n, C]. */
+static gboolean
+check_column_range (const gchar *op, const VvTensor *x, const VvTensor *ada,
+    const gchar *col_name, gint col, GError **error)
+{
+  if (x->ndim != 2 || ada->ndim != 2 || ada->shape[0] != x->shape[0])
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, x, "x", ada, "ada",
+        "x must be [n, d] and ada [n, C]");
+  if (col < 0 || col > ada->shape[1] - x->shape[1]) {
+    g_autofree gchar *sx = vv_tensor_shape_string (x);
+    g_autofree gchar *sa = vv_tensor_shape_string (ada);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: %s %d with x %s leaves ada %s (columns 0 to %" G_GINT64_FORMAT " allowed)",
+        op, col_name, col, sx, sa, MAX (ada->shape[1] - x->shape[1], -1));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * vv_backend_modulate:
+ * @be: a backend
+ * @y: (out caller-allocates): F32 [n, d] (may be @x)
+ * @x: F32 [n, d]
+ * @ada: F32 [n, C], holding shift and scale as column ranges of width d
+ * @shift_col: first column of the shift
+ * @scale_col: first column of the scale
+ * @error: return location for a #GError
+ *
+ * adaLN modulation (MODEL-SPEC §3): y = x·(1 + scale) + shift, row by row.
+ */
+gboolean
+vv_backend_modulate (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *ada,
+    gint shift_col, gint scale_col, GError **error)
+{
+  static const gchar op[] = "modulate";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_op_present (be, op, (gconstpointer) be->ops->modulate, error)
+      || !check_act (be, op, "y", y, error) || !check_act (be, op, "x", x, error)
+      || !check_act (be, op, "ada", ada, error)
+      || !check_same_shape (op, y, "y", x, "x", error)
+      || !check_column_range (op, x, ada, "shift_col", shift_col, error)
+      || !check_column_range (op, x, ada, "scale_col", scale_col, error))
+    return FALSE;
+  if (overlaps (y, ada))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", ada, "ada",
+        "y must not overlap ada");
+  if (vv_tensor_n_elements (x) == 0)
+    return TRUE;
+  return dispatch_end (be, dispatch_begin (be) && be->ops->modulate (be, y, x, ada, shift_col, scale_col, error));
+}
+
+/**
+ * vv_backend_gated_add:
+ * @be: a backend
+ * @y: (out caller-allocates): F32 [n, d] (may be @x or @o)
+ * @x: F32 [n, d]
+ * @ada: F32 [n, C], holding the gate as a column range of width d
+ * @gate_col: first column of the gate
+ * @o: F32 [n, d]
+ * @error: return location for a #GError
+ *
+ * Gated residual (MODEL-SPEC §3): y = x + gate ⊙ o.
+ */
+gboolean
+vv_backend_gated_add (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *ada,
+    gint gate_col, const VvTensor *o, GError **error)
+{
+  static const gchar op[] = "gated_add";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_op_present (be, op, (gconstpointer) be->ops->gated_add, error)
+      || !check_act (be, op, "y", y, error) || !check_act (be, op, "x", x, error)
+      || !check_act (be, op, "ada", ada, error) || !check_act (be, op, "o", o, error)
+      || !check_same_shape (op, y, "y", x, "x", error)
+      || !check_same_shape (op, o, "o", x, "x", error)
+      || !check_column_range (op, x, ada, "gate_col", gate_col, error))
+    return FALSE;
+  if (overlaps (y, ada))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", ada, "ada",
+        "y must not overlap ada");
+  if (vv_tensor_n_elements (x) == 0)
+    return TRUE;
+  return dispatch_end (be, dispatch_begin (be) && be->ops->gated_add (be, y, x, ada, gate_col, o, error));
+}
+
+/**
+ * vv_backend_cfg_combine:
+ * @be: a backend
+ * @y: (out caller-allocates): F32, the shape of @cond (may be @cond or @uncond)
+ * @cond: F32, the conditional prediction
+ * @uncond: F32, the unconditional prediction, the shape of @cond
+ * @scale: the guidance scale s
+ * @error: return location for a #GError
+ *
+ * Classifier-free guidance (MODEL-SPEC §2.4): y = uncond + s·(cond − uncond).
+ */
+gboolean
+vv_backend_cfg_combine (VvBackend *be, VvTensor *y, const VvTensor *cond,
+    const VvTensor *uncond, gfloat scale, GError **error)
+{
+  static const gchar op[] = "cfg_combine";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_op_present (be, op, (gconstpointer) be->ops->cfg_combine, error)
+      || !check_act (be, op, "y", y, error) || !check_act (be, op, "cond", cond, error)
+      || !check_act (be, op, "uncond", uncond, error)
+      || !check_same_shape (op, y, "y", cond, "cond", error)
+      || !check_same_shape (op, uncond, "uncond", cond, "cond", error))
+    return FALSE;
+  if (vv_tensor_n_elements (y) == 0)
+    return TRUE;
+  return dispatch_end (be, dispatch_begin (be) && be->ops->cfg_combine (be, y, cond, uncond, scale, error));
+}
+
+/**
+ * vv_backend_dpm_step:
+ * @be: a backend
+ * @y: (out caller-allocates): F32, the shape of @x (may be @x)
+ * @x: F32, the sample at step i
+ * @v: F32, the (guided) velocity at step i
+ * @prev_d: F32, the previous data prediction; replaced by this step's
+ * @step: the step's scalars (from the scheduler)
+ * @error: return location for a #GError
+ *
+ * One DPM-Solver++ 2M update (MODEL-SPEC §4.3), see #VvDpmStep.
+ */
+gboolean
+vv_backend_dpm_step (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *v,
+    VvTensor *prev_d, const VvDpmStep *step, GError **error)
+{
+  static const gchar op[] = "dpm_step";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_op_present (be, op, (gconstpointer) be->ops->dpm_step, error)
+      || !check_act (be, op, "y", y, error) || !check_act (be, op, "x", x, error)
+      || !check_act (be, op, "v", v, error) || !check_act (be, op, "prev_d", prev_d, error)
+      || !check_same_shape (op, y, "y", x, "x", error)
+      || !check_same_shape (op, v, "v", x, "x", error)
+      || !check_same_shape (op, prev_d, "prev_d", x, "x", error))
+    return FALSE;
+  if (step == NULL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE, "%s: step is missing", op);
+    return FALSE;
+  }
+  if (step->order != 1 && step->order != 2) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "%s: order %d (1 or 2 allowed)", op, step->order);
+    return FALSE;
+  }
+  if (overlaps (prev_d, y) || overlaps (prev_d, x) || overlaps (prev_d, v))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, prev_d, "prev_d", x, "x",
+        "prev_d must not overlap y, x or v");
+  if (vv_tensor_n_elements (x) == 0)
+    return TRUE;
+  return dispatch_end (be, dispatch_begin (be) && be->ops->dpm_step (be, y, x, v, prev_d, step, error));
 }

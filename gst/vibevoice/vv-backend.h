@@ -89,6 +89,7 @@ VvDevice    *vv_backend_get_device (VvBackend *be);
 const gchar *vv_device_get_name (VvDevice *device);
 gboolean     vv_device_is_host (VvDevice *device);
 void         vv_device_get_stats (VvDevice *device, VvDeviceStats *stats);
+void         vv_backend_get_stats (VvBackend *be, VvDeviceStats *stats);
 /* The device of @t (the host device for host memory). */
 VvDevice    *vv_tensor_get_device (const VvTensor *t);
 VvDevice    *vv_device_host (void);
@@ -147,6 +148,54 @@ gboolean     vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x,
 gboolean     vv_backend_attention (VvBackend *be, VvTensor *y, const VvTensor *q,
                                    const VvTensor *k, const VvTensor *v, gint head_dim,
                                    GError **error);
+
+/* Diffusion-head and sampler ops (MODEL-SPEC §3, §2.4, §4.3). Each keeps
+ * the float expression order of the host loops it replaced, so cpu results
+ * did not change. Column offsets select a [n, d] block of a wider [n, C]
+ * tensor (the adaLN chunks of `ada`), since views must be contiguous. */
+
+/* every row of y [.., 2·half]: y[k] = cos (t·f_k), y[half + k] = sin (t·f_k),
+ * f_k = expf (fp32 (−ln max_period) · k / half) */
+gboolean     vv_backend_timestep_embedding (VvBackend *be, VvTensor *y, gfloat t,
+                                            gdouble max_period, GError **error);
+/* y[r, k] = x[r, k] · (1 + ada[r, scale_col + k]) + ada[r, shift_col + k];
+ * x, y [n, d] (y may be x), ada [n, C] with both column ranges inside C */
+gboolean     vv_backend_modulate (VvBackend *be, VvTensor *y, const VvTensor *x,
+                                  const VvTensor *ada, gint shift_col, gint scale_col,
+                                  GError **error);
+/* y[r, k] = x[r, k] + ada[r, gate_col + k] · o[r, k]; x, o, y [n, d] (y may be x) */
+gboolean     vv_backend_gated_add (VvBackend *be, VvTensor *y, const VvTensor *x,
+                                   const VvTensor *ada, gint gate_col, const VvTensor *o,
+                                   GError **error);
+/* classifier-free guidance: y = uncond + scale · (cond − uncond), all one
+ * shape (y may be either input) */
+gboolean     vv_backend_cfg_combine (VvBackend *be, VvTensor *y, const VvTensor *cond,
+                                     const VvTensor *uncond, gfloat scale, GError **error);
+
+/**
+ * VvDpmStep:
+ * @order: 1 or 2
+ * @alpha_s: α of the current step
+ * @sigma_s: σ' of the current step
+ * @ratio: σ'_{i+1} / σ'_i
+ * @coef: α_{i+1}·(1 − e^{−h})
+ * @half_coef: 0.5 · @coef (order 2)
+ * @r_inv: 1 / r (order 2)
+ *
+ * The per-step scalars of one DPM-Solver++ 2M update, computed by the
+ * scheduler on the host.
+ */
+typedef struct {
+  gint order;
+  gfloat alpha_s, sigma_s, ratio, coef, half_coef, r_inv;
+} VvDpmStep;
+
+/* One DPM-Solver++ update per element (v-prediction): d = α_s·x − σ_s·v;
+ * order 1: y = ratio·x + coef·d; order 2: y = ratio·x + coef·d +
+ * half_coef·(r_inv·(d − prev_d)); then prev_d = d. All one shape; y may be x. */
+gboolean     vv_backend_dpm_step (VvBackend *be, VvTensor *y, const VvTensor *x,
+                                  const VvTensor *v, VvTensor *prev_d, const VvDpmStep *step,
+                                  GError **error);
 
 /* Registration of backends ("cpu" and "sim" register themselves the same
  * way; ext/cuda does at plugin load). */

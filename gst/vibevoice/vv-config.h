@@ -26,6 +26,27 @@ typedef enum {
 
 #define VV_MAX_STAGES 8  /* stem + up to 7 down/up-sampling stages */
 
+/* Ceilings on config values (issue 14), far above the published models
+ * (1.5B / 7B values in comments) so that no legitimate config trips them,
+ * but low enough that every size derived from a config fits in 64 bits and
+ * the tensor list stays small. A value past its ceiling is a
+ * VV_CONFIG_ERROR_FIELD naming the file, the field and the range. */
+#define VV_CONFIG_MAX_HIDDEN        65536    /* hidden_size (1536 / 3584); also tokenizer stage width */
+#define VV_CONFIG_MAX_LAYERS        1024     /* num_hidden_layers (28), head_layers (4) */
+#define VV_CONFIG_MAX_HEADS         1024     /* num_attention_heads (12 / 28), num_key_value_heads */
+#define VV_CONFIG_MAX_HEAD_DIM      1024     /* head_dim (128) */
+#define VV_CONFIG_MAX_INTERMEDIATE  262144   /* intermediate_size (8960 / 18944), head FFN width (4608) */
+#define VV_CONFIG_MAX_VOCAB         4194304  /* vocab_size (151936 / 152064) */
+#define VV_CONFIG_MAX_POSITIONS     1048576  /* max_position_embeddings (65536 / 32768) */
+#define VV_CONFIG_MAX_LATENT        4096     /* vae_dim, latent_size (64, 128) */
+#define VV_CONFIG_MAX_FILTERS       4096     /* encoder/decoder_n_filters (32) */
+#define VV_CONFIG_MAX_RATIO         64       /* one encoder/decoder ratio (8, 5, 5, 4, 2, 2) */
+#define VV_CONFIG_MAX_HOP           65536    /* product of the ratios, speech_tok_compress_ratio (3200) */
+#define VV_CONFIG_MAX_BLOCKS        64       /* blocks per tokenizer stage (3, 8) */
+#define VV_CONFIG_MAX_FFN_RATIO     64.0     /* head_ffn_ratio (3.0) */
+#define VV_CONFIG_MAX_DIFFUSION_STEPS 100000 /* ddpm_num_steps (1000), ddpm_num_inference_steps (20) */
+#define VV_CONFIG_MAX_SAMPLING_RATE 384000   /* audio_processor.sampling_rate (24000) */
+
 /**
  * VvLmConfig:
  *
@@ -130,14 +151,20 @@ gboolean  vv_preset_from_string (const gchar *name, VvPreset *preset);
 VvConfig *vv_config_load (const gchar *dir, GError **error);
 VvConfig *vv_config_load_from_data (const gchar *config_json, const gchar *config_name,
                                     const gchar *preprocessor_json, GError **error);
+/* Checks every value of @config (which may have been built in code) against
+ * the ranges the parser enforces, so that sizes derived from it cannot
+ * overflow; @name names it in the error. */
+gboolean  vv_config_validate (const VvConfig *config, const gchar *name, GError **error);
 #define VV_TYPE_CONFIG (vv_config_get_type ())
 GType     vv_config_get_type (void);
 void      vv_config_free (VvConfig *config);
 VvConfig *vv_config_copy (const VvConfig *config);
 
-/* JSON texts in the Hugging Face layout (§7.3), as make-model writes them. */
-gchar    *vv_config_to_json (const VvConfig *config);
-gchar    *vv_config_preprocessor_to_json (const VvConfig *config);
+/* JSON texts in the Hugging Face layout (§7.3), as make-model writes them;
+ * NULL (and @error) when vv_config_validate() refuses @config, so a
+ * non-finite value can never be written (JSON has no inf / nan). */
+gchar    *vv_config_to_json (const VvConfig *config, GError **error);
+gchar    *vv_config_preprocessor_to_json (const VvConfig *config, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvConfig, vv_config_free)
 

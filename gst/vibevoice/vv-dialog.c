@@ -6,6 +6,7 @@
 #include "vv-safetensors.h"
 
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@ struct _VvDialogParser {
   guint line;                  /* lines completed so far */
   gboolean flush_on_newline;
   VvDialogTurn *current;       /* may still get continuation lines */
+  GString *current_text;       /* its text while open (current->text is NULL):
+                                * appending keeps many continuation lines linear */
   /* tags on lines of their own, for the next turn */
   gchar *pending_role;
   gchar *pending_emotion;
@@ -41,6 +44,7 @@ vv_dialog_parser_new (void)
 {
   VvDialogParser *p = g_new0 (VvDialogParser, 1);
   p->partial = g_string_new (NULL);
+  p->current_text = g_string_new (NULL);
   p->speakers = g_ptr_array_new_with_free_func (g_free);
   return p;
 }
@@ -51,6 +55,7 @@ vv_dialog_parser_reset (VvDialogParser *p)
   g_string_truncate (p->partial, 0);
   p->line = 0;
   g_clear_pointer (&p->current, vv_dialog_turn_free);
+  g_string_truncate (p->current_text, 0);
   g_clear_pointer (&p->pending_role, g_free);
   g_clear_pointer (&p->pending_emotion, g_free);
   p->pending_pause_ms = 0;
@@ -66,6 +71,7 @@ vv_dialog_parser_free (VvDialogParser *p)
     return;
   vv_dialog_parser_reset (p);
   g_string_free (p->partial, TRUE);
+  g_string_free (p->current_text, TRUE);
   g_ptr_array_unref (p->speakers);
   g_free (p);
 }
@@ -113,9 +119,10 @@ note_speaker (GPtrArray *speakers, const gchar *label, const gchar *where, GErro
   return TRUE;
 }
 
-/* "500ms", "1.5s", "2 s", "short" -> milliseconds. */
+/* "500ms", "1.5s", "2 s", "short" -> milliseconds, at most
+ * VV_DIALOG_MAX_PAUSE_MS; @no is the line for the error. */
 static gboolean
-parse_pause (const gchar *value, guint *ms)
+parse_pause (const gchar *value, guint no, guint *ms, GError **error)
 {
   g_autofree gchar *v = g_ascii_strdown (value, -1);
   g_strstrip (v);
@@ -131,16 +138,42 @@ parse_pause (const gchar *value, guint *ms)
   }
   gchar *end = NULL;
   gdouble x = g_ascii_strtod (v, &end);
-  if (end == v || x < 0 || x > 3600e3)
-    return FALSE;
-  while (*end == ' ')
+  gboolean number = end != v;
+  while (number && *end == ' ')
     end++;
-  if (strcmp (end, "ms") == 0)
-    *ms = (guint) (x + 0.5);
-  else if (strcmp (end, "s") == 0)
-    *ms = (guint) (x * 1000 + 0.5);
-  else
+  if (number && strcmp (end, "s") == 0)
+    x *= 1000;
+  else if (!number || strcmp (end, "ms") != 0) {
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+        "line %u: bad pause length '%s' (Short, Medium, Long, or like 500ms / 1.5s)",
+        no, value);
     return FALSE;
+  }
+  /* NaN fails both comparisons, so test for the good range */
+  if (!(isfinite (x) && x >= 0 && x <= VV_DIALOG_MAX_PAUSE_MS)) {
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+        "line %u: pause length '%s' out of range: a pause is 0 to %u ms (1 hour)", no,
+        value, (guint) VV_DIALOG_MAX_PAUSE_MS);
+    return FALSE;
+  }
+  *ms = (guint) (x + 0.5);      /* x <= the limit, so no wrap */
+  return TRUE;
+}
+
+/* *@total += @ms for the silence before one turn, within VV_DIALOG_MAX_GAP_MS;
+ * @where names the input ("line 5", "JSON turn 3"). */
+static gboolean
+add_pause (guint *total, guint ms, const gchar *where, GError **error)
+{
+  guint sum;
+  if (!g_uint_checked_add (&sum, *total, ms) || sum > VV_DIALOG_MAX_GAP_MS) {
+    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+        "%s: the pauses in a row add up to %" G_GUINT64_FORMAT " ms of silence; at most "
+        "%u ms (1 hour) may separate two turns", where, (guint64) *total + ms,
+        (guint) VV_DIALOG_MAX_GAP_MS);
+    return FALSE;
+  }
+  *total = sum;
   return TRUE;
 }
 
@@ -231,6 +264,8 @@ emit_current (VvDialogParser *p, GPtrArray *turns)
 {
   if (p->current == NULL)
     return;
+  p->current->text = g_strndup (p->current_text->str, p->current_text->len);
+  g_string_truncate (p->current_text, 0);
   g_ptr_array_add (turns, p->current);
   p->current = NULL;
   p->n_turns++;
@@ -291,13 +326,8 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
         emotion = g_utf8_strdown (value, -1);
       } else if (g_ascii_strcasecmp (name, "pause") == 0) {
         guint ms;
-        if (!parse_pause (value, &ms)) {
-          g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
-              "line %u: bad pause length '%s' (Short, Medium, Long, or like 500ms / 1.5s)",
-              no, value);
+        if (!parse_pause (value, no, &ms, error) || !add_pause (&pause, ms, where, error))
           return FALSE;
-        }
-        pause += ms;
       } else {
         g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_UNKNOWN_TAG,
             "line %u: unknown tag [%s:%s] (known: [Speaker X], [Role:X], [Emotion:X], "
@@ -320,8 +350,9 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
       p->pending_emotion = g_steal_pointer (&emotion);
     }
     if (pause > 0) {
+      if (!add_pause (&p->pending_pause_ms, pause, where, error))
+        return FALSE;
       emit_current (p, turns);
-      p->pending_pause_ms += pause;
     }
     if (p->pending_line == 0)
       p->pending_line = no;
@@ -338,10 +369,9 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
   } else if (!tagged && p->current != NULL && !p->flush_on_newline
       && !match_name_turn (p, s, &label, &rest)) {
     /* a continuation line */
-    gchar *joined = *p->current->text ? g_strconcat (p->current->text, " ", s, NULL)
-        : g_strdup (s);
-    g_free (p->current->text);
-    p->current->text = joined;
+    if (p->current_text->len > 0)
+      g_string_append_c (p->current_text, ' ');
+    g_string_append (p->current_text, s);
     return TRUE;
   } else if (label == NULL && !match_name_turn (p, s, &label, &rest)) {
     g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
@@ -358,8 +388,10 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
   }
   if (!note_speaker (p->speakers, label, where, error))
     return FALSE;
+  guint total_pause = p->pending_pause_ms;
+  if (!add_pause (&total_pause, pause, where, error))
+    return FALSE;
   emit_current (p, turns);
-  guint total_pause = p->pending_pause_ms + pause;
   if (*text == '\0') {
     warn (warnings, "line %u: speaker %s has no text; the turn is skipped", no, label);
     /* keep a pause for the next turn */
@@ -370,7 +402,7 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
   }
   VvDialogTurn *t = g_new0 (VvDialogTurn, 1);
   t->speaker = g_steal_pointer (&label);
-  t->text = g_steal_pointer (&text);
+  g_string_append (p->current_text, text);
   t->emotion = emotion ? g_steal_pointer (&emotion) : g_steal_pointer (&p->pending_emotion);
   t->pause_ms = total_pause;
   t->line = no;
@@ -494,13 +526,13 @@ vv_dialog_parse_json (const gchar *data, gsize len, GPtrArray *warnings, GError 
       } else if (strcmp (k, "emotion") == 0 && vt == G_TYPE_STRING) {
         emotion = json_node_get_string (v);
       } else if (strcmp (k, "pause_ms") == 0 && vt == G_TYPE_INT64
-          && json_node_get_int (v) >= 0 && json_node_get_int (v) <= 3600000) {
+          && json_node_get_int (v) >= 0 && json_node_get_int (v) <= VV_DIALOG_MAX_PAUSE_MS) {
         pause = (guint) json_node_get_int (v);
       } else if (strcmp (k, "speaker") == 0 || strcmp (k, "text") == 0
           || strcmp (k, "emotion") == 0 || strcmp (k, "pause_ms") == 0) {
         g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
             "%s: field \"%s\" has the wrong type (speaker: string or integer, text and "
-            "emotion: strings, pause_ms: integer 0..3600000)", where, k);
+            "emotion: strings, pause_ms: integer 0..%u)", where, k, (guint) VV_DIALOG_MAX_PAUSE_MS);
         g_list_free (members);
         return NULL;
       } else {
@@ -512,7 +544,8 @@ vv_dialog_parse_json (const gchar *data, gsize len, GPtrArray *warnings, GError 
     if (*t == '\0') {
       if (pause == 0 && speaker != NULL)
         warn (warnings, "%s: speaker %s has no text; the turn is skipped", where, speaker);
-      pending_pause += pause;
+      if (!add_pause (&pending_pause, pause, where, error))
+        return NULL;
       continue;
     }
     if (speaker == NULL || *speaker == '\0') {
@@ -522,11 +555,13 @@ vv_dialog_parse_json (const gchar *data, gsize len, GPtrArray *warnings, GError 
     }
     if (!note_speaker (speakers, speaker, where, error))
       return NULL;
+    if (!add_pause (&pending_pause, pause, where, error))
+      return NULL;
     VvDialogTurn *turn = g_new0 (VvDialogTurn, 1);
     turn->speaker = g_steal_pointer (&speaker);
     turn->text = g_steal_pointer (&t);
     turn->emotion = emotion && *emotion ? g_utf8_strdown (emotion, -1) : NULL;
-    turn->pause_ms = pending_pause + pause;
+    turn->pause_ms = pending_pause;
     turn->line = i + 1;
     pending_pause = 0;
     g_ptr_array_add (turns, turn);

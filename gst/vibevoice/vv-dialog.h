@@ -38,6 +38,13 @@ typedef enum {
 #define VV_DIALOG_PAUSE_MEDIUM_MS 500
 #define VV_DIALOG_PAUSE_LONG_MS 1000
 
+/* One pause (a [Pause:...] tag, a JSON pause_ms) is at most 1 hour. */
+#define VV_DIALOG_MAX_PAUSE_MS 3600000
+/* All the silence before one turn (pauses in a row, also across a skipped
+ * empty turn, or at the end of the script) is at most 1 hour as well:
+ * downstream turns it into samples, so it must stay bounded. */
+#define VV_DIALOG_MAX_GAP_MS 3600000
+
 /**
  * VvDialogTurn:
  * @speaker: the label as written: "1" for `Speaker 1:`, "A" for
@@ -46,7 +53,8 @@ typedef enum {
  * @text: the words, continuation lines joined with one space ("" for a
  *   pause-only turn)
  * @emotion: (nullable): from `[Emotion:X]`, lower-cased
- * @pause_ms: silence requested before this turn
+ * @pause_ms: silence requested before this turn, at most
+ *   %VV_DIALOG_MAX_GAP_MS
  * @line: 1-based line where the turn starts (JSON: 1-based element index)
  */
 typedef struct {

@@ -17,72 +17,86 @@ typedef struct {
 
 struct _VvDiffusionHead {
   VvBackend *be;
-  gint hidden, ffn, latent, n_layers;
+  gint hidden, ffn, latent, n_layers, hidden_lm;
   gfloat eps;
   const VvTensor *in_w, *cond_w, *t1_w, *t2_w, *final_w, *final_ada_w;
   HeadLayer *layers;
-  gfloat freqs[T_EMB_DIM / 2];
-  /* scratch; batch rows = n_rows of the last set_condition() */
+  /* device scratch, allocated once for cap_rows rows; a forward uses the
+   * first n_rows (those of the last set_condition()) */
   gint n_rows, cap_rows;
   VvTensor *cond, *c, *silu_c, *x, *nrm, *mod, *gate, *up, *act, *ffn_out, *ada;
   VvTensor *temb_in, *temb_h, *temb_act, *temb;
+  /* the CFG batch of vv_diffusion_sample(): conditions [2, H_lm], x and v [2, L] */
+  VvTensor *s_h, *s_x, *s_v;
+  /* staging of the host-pointer API (grown on demand, outside a forward) */
+  VvTensor *io_a, *io_b, *io_c, *io_d;
 };
-
-static void
-free_scratch (VvDiffusionHead *hd)
-{
-  VvTensor **ts[] = { &hd->cond, &hd->c, &hd->silu_c, &hd->x, &hd->nrm, &hd->mod, &hd->gate,
-    &hd->up, &hd->act, &hd->ffn_out, &hd->ada };
-  for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
-    g_clear_pointer (ts[i], vv_tensor_free);
-  hd->cap_rows = 0;
-}
 
 void
 vv_diffusion_head_free (VvDiffusionHead *head)
 {
   if (head == NULL)
     return;
-  free_scratch (head);
-  vv_tensor_free (head->temb_in);
-  vv_tensor_free (head->temb_h);
-  vv_tensor_free (head->temb_act);
-  vv_tensor_free (head->temb);
+  VvTensor **ts[] = { &head->cond, &head->c, &head->silu_c, &head->x, &head->nrm,
+    &head->mod, &head->gate, &head->up, &head->act, &head->ffn_out, &head->ada,
+    &head->temb_in, &head->temb_h, &head->temb_act, &head->temb, &head->s_h, &head->s_x,
+    &head->s_v, &head->io_a, &head->io_b, &head->io_c, &head->io_d };
+  for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+    g_clear_pointer (ts[i], vv_tensor_free);
   g_free (head->layers);
   g_free (head);
 }
 
+/* @name with exactly the shape [d0] (d1 = 0) or [d0, d1], in @be's memory. */
 static const VvTensor *
-require_2d (VvModel *model, const gchar *name, gint64 rows, gint64 cols, GError **error)
+require (VvModel *model, VvBackend *be, const gchar *name, gint64 d0, gint64 d1,
+    GError **error)
 {
-  const VvTensor *t = vv_model_require_tensor (model, name, error);
+  const VvTensor *t = vv_model_require_tensor_on (model, be, name, error);
   if (t == NULL)
     return NULL;
-  if (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols) {
+  gboolean ok = d1 == 0 ? (t->ndim == 1 && t->shape[0] == d0)
+      : (t->ndim == 2 && t->shape[0] == d0 && t->shape[1] == d1);
+  if (!ok) {
     g_autofree gchar *s = vv_tensor_shape_string (t);
-    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_SHAPE,
-        "diffusion head: tensor %s has shape %s, expected [%" G_GINT64_FORMAT ", %"
-        G_GINT64_FORMAT "]", name, s, rows, cols);
+    if (d1 == 0)
+      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_SHAPE,
+          "diffusion head: tensor %s has shape %s, expected [%" G_GINT64_FORMAT "]",
+          name, s, d0);
+    else
+      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_SHAPE,
+          "diffusion head: tensor %s has shape %s, expected [%" G_GINT64_FORMAT ", %"
+          G_GINT64_FORMAT "]", name, s, d0, d1);
     return NULL;
   }
   return t;
 }
 
+static VvTensor *
+new_2d (VvBackend *be, gint64 rows, gint64 cols, GError **error)
+{
+  gint64 shape[2] = { rows, cols };
+  return vv_backend_tensor_new (be, VV_DTYPE_F32, 2, shape, error);
+}
+
 /**
- * vv_diffusion_head_new: (skip)
+ * vv_diffusion_head_new_full: (skip)
  * @model: a loaded model (must outlive the head)
- * @be: a host backend
+ * @be: the backend to run on (weights come from the model's store for its
+ *   device)
+ * @max_rows: the most condition rows set_condition() takes, 1 to
+ *   %VV_DIFFUSION_HEAD_MAX_ROWS (vv_diffusion_sample() needs 2)
  * @error: return location for a #GError
  *
  * Returns: (transfer full) (nullable): the head
  */
 VvDiffusionHead *
-vv_diffusion_head_new (VvModel *model, VvBackend *be, GError **error)
+vv_diffusion_head_new_full (VvModel *model, VvBackend *be, gint max_rows, GError **error)
 {
-  if (!vv_backend_is_host (be)) {
-    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
-        "diffusion head: backend '%s' is not supported yet (host backends only)",
-        vv_backend_get_name (be));
+  if (max_rows < 1 || max_rows > VV_DIFFUSION_HEAD_MAX_ROWS) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "diffusion head: max_rows %d out of range (1 to %d)", max_rows,
+        VV_DIFFUSION_HEAD_MAX_ROWS);
     return NULL;
   }
   const VvHeadConfig *cfg = &vv_model_get_config (model)->head;
@@ -93,16 +107,17 @@ vv_diffusion_head_new (VvModel *model, VvBackend *be, GError **error)
   hd->ffn = cfg->ffn_dim;
   hd->latent = cfg->latent_size;
   hd->n_layers = cfg->n_layers;
+  hd->hidden_lm = full->lm.hidden_size;
   hd->eps = (gfloat) cfg->rms_norm_eps;
-  gint64 H = hd->hidden, F = hd->ffn, L = hd->latent, HL = full->lm.hidden_size;
+  gint64 H = hd->hidden, F = hd->ffn, L = hd->latent, HL = hd->hidden_lm;
   /* cond_proj maps the LM hidden size onto the head's (equal in every
    * published model, §3). */
-  if ((hd->in_w = require_2d (model, "model.prediction_head.noisy_images_proj.weight", H, L, error)) == NULL ||
-      (hd->cond_w = require_2d (model, "model.prediction_head.cond_proj.weight", H, HL, error)) == NULL ||
-      (hd->t1_w = require_2d (model, "model.prediction_head.t_embedder.mlp.0.weight", H, T_EMB_DIM, error)) == NULL ||
-      (hd->t2_w = require_2d (model, "model.prediction_head.t_embedder.mlp.2.weight", H, H, error)) == NULL ||
-      (hd->final_w = require_2d (model, "model.prediction_head.final_layer.linear.weight", L, H, error)) == NULL ||
-      (hd->final_ada_w = require_2d (model, "model.prediction_head.final_layer.adaLN_modulation.1.weight", 2 * H, H, error)) == NULL)
+  if ((hd->in_w = require (model, be, "model.prediction_head.noisy_images_proj.weight", H, L, error)) == NULL ||
+      (hd->cond_w = require (model, be, "model.prediction_head.cond_proj.weight", H, HL, error)) == NULL ||
+      (hd->t1_w = require (model, be, "model.prediction_head.t_embedder.mlp.0.weight", H, T_EMB_DIM, error)) == NULL ||
+      (hd->t2_w = require (model, be, "model.prediction_head.t_embedder.mlp.2.weight", H, H, error)) == NULL ||
+      (hd->final_w = require (model, be, "model.prediction_head.final_layer.linear.weight", L, H, error)) == NULL ||
+      (hd->final_ada_w = require (model, be, "model.prediction_head.final_layer.adaLN_modulation.1.weight", 2 * H, H, error)) == NULL)
     return NULL;
   hd->layers = g_new0 (HeadLayer, hd->n_layers);
   for (gint l = 0; l < hd->n_layers; l++) {
@@ -112,32 +127,44 @@ vv_diffusion_head_new (VvModel *model, VvBackend *be, GError **error)
     g_autofree gchar *d = g_strdup_printf ("model.prediction_head.layers.%d.ffn.down_proj.weight", l);
     g_autofree gchar *n = g_strdup_printf ("model.prediction_head.layers.%d.norm.weight", l);
     g_autofree gchar *a = g_strdup_printf ("model.prediction_head.layers.%d.adaLN_modulation.1.weight", l);
-    if ((ly->gate_w = require_2d (model, g, F, H, error)) == NULL ||
-        (ly->up_w = require_2d (model, u, F, H, error)) == NULL ||
-        (ly->down_w = require_2d (model, d, H, F, error)) == NULL ||
-        (ly->ada_w = require_2d (model, a, 3 * H, H, error)) == NULL ||
-        (ly->norm_w = vv_model_require_tensor (model, n, error)) == NULL)
+    if ((ly->gate_w = require (model, be, g, F, H, error)) == NULL ||
+        (ly->up_w = require (model, be, u, F, H, error)) == NULL ||
+        (ly->down_w = require (model, be, d, H, F, error)) == NULL ||
+        (ly->ada_w = require (model, be, a, 3 * H, H, error)) == NULL ||
+        (ly->norm_w = require (model, be, n, H, 0, error)) == NULL)
       return NULL;
-    if (ly->norm_w->ndim != 1 || ly->norm_w->shape[0] != H) {
-      g_autofree gchar *s = vv_tensor_shape_string (ly->norm_w);
-      g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_SHAPE,
-          "diffusion head: tensor %s has shape %s, expected [%" G_GINT64_FORMAT "]", n, s, H);
+  }
+  gint64 R = max_rows;
+  struct { VvTensor **t; gint64 rows, cols; } specs[] = {
+    { &hd->cond, R, H }, { &hd->c, R, H }, { &hd->silu_c, R, H }, { &hd->x, R, H },
+    { &hd->nrm, R, H }, { &hd->mod, R, H }, { &hd->gate, R, F }, { &hd->up, R, F },
+    { &hd->act, R, F }, { &hd->ffn_out, R, H }, { &hd->ada, R, 3 * H },
+    { &hd->temb_in, 1, T_EMB_DIM }, { &hd->temb_h, 1, H }, { &hd->temb_act, 1, H },
+    { &hd->temb, 1, H }, { &hd->s_h, 2, HL }, { &hd->s_x, 2, L }, { &hd->s_v, 2, L },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (specs); i++)
+    if ((*specs[i].t = new_2d (be, specs[i].rows, specs[i].cols, error)) == NULL) {
+      g_prefix_error (error, "diffusion head scratch (%d rows): ", max_rows);
       return NULL;
     }
-  }
-  /* §3 step 1: freq_k = exp(−ln(10000)·k/128), in fp32 as the reference */
-  for (gint k = 0; k < T_EMB_DIM / 2; k++)
-    hd->freqs[k] = expf ((gfloat) (-log (T_MAX_PERIOD)) * (gfloat) k / (gfloat) (T_EMB_DIM / 2));
-  hd->temb_in = vv_tensor_new_2d (VV_DTYPE_F32, 1, T_EMB_DIM);
-  hd->temb_h = vv_tensor_new_2d (VV_DTYPE_F32, 1, H);
-  hd->temb_act = vv_tensor_new_2d (VV_DTYPE_F32, 1, H);
-  hd->temb = vv_tensor_new_2d (VV_DTYPE_F32, 1, H);
-  if (!hd->temb_in || !hd->temb_h || !hd->temb_act || !hd->temb) {
-    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
-        "diffusion head: out of memory");
-    return NULL;
-  }
+  hd->cap_rows = max_rows;
   return g_steal_pointer (&hd);
+}
+
+/**
+ * vv_diffusion_head_new: (skip)
+ * @model: a loaded model (must outlive the head)
+ * @be: the backend to run on
+ * @error: return location for a #GError
+ *
+ * vv_diffusion_head_new_full() for the CFG batch of 2 rows.
+ *
+ * Returns: (transfer full) (nullable): the head
+ */
+VvDiffusionHead *
+vv_diffusion_head_new (VvModel *model, VvBackend *be, GError **error)
+{
+  return vv_diffusion_head_new_full (model, be, 2, error);
 }
 
 gint
@@ -152,82 +179,212 @@ vv_diffusion_head_get_latent_size (VvDiffusionHead *head)
   return head->latent;
 }
 
-static gboolean
-ensure_rows (VvDiffusionHead *hd, gint n, GError **error)
+gint
+vv_diffusion_head_get_max_rows (VvDiffusionHead *head)
 {
-  if (n <= hd->cap_rows)
-    return TRUE;
-  free_scratch (hd);
-  gint64 H = hd->hidden, F = hd->ffn;
-  struct { VvTensor **t; gint64 cols; } specs[] = {
-    { &hd->cond, H }, { &hd->c, H }, { &hd->silu_c, H }, { &hd->x, H }, { &hd->nrm, H },
-    { &hd->mod, H }, { &hd->gate, F }, { &hd->up, F }, { &hd->act, F }, { &hd->ffn_out, H },
-    { &hd->ada, 3 * H },
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (specs); i++) {
-    *specs[i].t = vv_tensor_new_2d (VV_DTYPE_F32, n, specs[i].cols);
-    if (*specs[i].t == NULL) {
-      free_scratch (hd);
-      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
-          "diffusion head: out of memory for %d rows", n);
-      return FALSE;
-    }
-  }
-  hd->cap_rows = n;
-  return TRUE;
+  return head->cap_rows;
 }
 
-/* A [rows, cols] F32 view of @data. */
+/* The first @rows rows of scratch tensor @t. */
 static VvTensor *
-view (VvTensor *t, gint64 rows, gint64 cols, gpointer data)
+rows_of (VvTensor *view, const VvTensor *t, gint64 rows)
+{
+  vv_tensor_init_rows (view, t, 0, rows);
+  return view;
+}
+
+/* The start of @t's memory read as [rows, cols] (rows·cols fit in @t). */
+static VvTensor *
+as_2d (VvTensor *view, const VvTensor *t, gint64 rows, gint64 cols)
 {
   gint64 shape[2] = { rows, cols };
-  vv_tensor_init_view (t, VV_DTYPE_F32, 2, shape, data);
-  return t;
+  g_assert (rows * cols <= vv_tensor_n_elements (t));
+  vv_tensor_init_view (view, VV_DTYPE_F32, 2, shape, t->data);
+  view->device = t->device;
+  return view;
 }
 
-gboolean
-vv_diffusion_head_set_condition (VvDiffusionHead *head, const gfloat *h, gint n_rows,
-    GError **error)
+static gboolean
+is_2d (const VvTensor *t, gint64 rows, gint64 cols)
 {
-  if (h == NULL || n_rows < 1) {
+  return t != NULL && t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols;
+}
+
+/**
+ * vv_diffusion_head_set_condition: (skip)
+ * @head: the head
+ * @h: F32 [n, H_lm] in the head's backend memory, 1 ≤ n ≤ the head's max_rows
+ * @error: return location for a #GError
+ *
+ * cond = cond_proj(h), kept until the next call and shared by every step
+ * of a frame (§2.6).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_diffusion_head_set_condition (VvDiffusionHead *head, const VvTensor *h, GError **error)
+{
+  head->n_rows = 0;
+  if (h == NULL || h->ndim != 2 || h->shape[1] != head->hidden_lm || h->shape[0] < 1
+      || h->shape[0] > head->cap_rows) {
+    g_autofree gchar *s = h ? vv_tensor_shape_string (h) : g_strdup ("none");
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
-        "diffusion head: condition needs at least one row of %" G_GINT64_FORMAT " floats",
-        head->cond_w->shape[1]);
+        "diffusion head: condition %s must be [n, %d] with 1 ≤ n ≤ %d (the head's max_rows)",
+        s, head->hidden_lm, head->cap_rows);
     return FALSE;
   }
-  if (!ensure_rows (head, n_rows, error))
+  VvTensor y;
+  gint n = (gint) h->shape[0];
+  if (!vv_backend_linear (head->be, rows_of (&y, head->cond, n), h, head->cond_w, NULL, error))
     return FALSE;
-  VvTensor hin, y;
-  head->n_rows = 0;
-  if (!vv_backend_linear (head->be, view (&y, n_rows, head->hidden, head->cond->data),
-          view (&hin, n_rows, head->cond_w->shape[1], (gpointer) h), head->cond_w, NULL, error))
-    return FALSE;
-  head->n_rows = n_rows;
+  head->n_rows = n;
   return TRUE;
 }
 
-/* x ← modulate(x, shift, scale) = x·(1 + scale) + shift, per row (§3). */
-static void
-modulate_rows (gfloat *y, const gfloat *x, const gfloat *mod, gint n, gint H, gint mod_stride,
-    gint shift_off, gint scale_off)
-{
-  for (gint r = 0; r < n; r++) {
-    const gfloat *shift = mod + (gsize) r * mod_stride + shift_off;
-    const gfloat *scale = mod + (gsize) r * mod_stride + scale_off;
-    const gfloat *xr = x + (gsize) r * H;
-    gfloat *yr = y + (gsize) r * H;
-    for (gint k = 0; k < H; k++)
-      yr[k] = xr[k] * (1.0f + scale[k]) + shift[k];
-  }
-}
-
+/**
+ * vv_diffusion_head_forward: (skip)
+ * @head: the head
+ * @x: F32 [n, L] noisy latents, n the rows of the last set_condition()
+ * @t: the timestep
+ * @v: (out caller-allocates): F32 [n, L], the predicted velocities
+ * @error: return location for a #GError
+ *
+ * v = head(x, t, cond) (§3), entirely on the head's backend.
+ *
+ * Returns: %TRUE on success
+ */
 gboolean
-vv_diffusion_head_forward (VvDiffusionHead *head, const gfloat *x, gfloat t, gfloat *v_out,
+vv_diffusion_head_forward (VvDiffusionHead *head, const VvTensor *x, gfloat t, VvTensor *v,
     GError **error)
 {
   VvDiffusionHead *hd = head;
-  const gint n = hd->n_rows, H = hd->hidden, F = hd->ffn, L = hd->latent;
+  const gint n = hd->n_rows, H = hd->hidden, L = hd->latent;
+  if (n < 1) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "diffusion head: no condition set (call vv_diffusion_head_set_condition first)");
+    return FALSE;
+  }
+  if (!is_2d (x, n, L) || !is_2d (v, n, L)) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "diffusion head: x and v must be [%d, %d] (the rows of the condition)", n, L);
+    return FALSE;
+  }
+  VvBackend *be = hd->be;
+  VvTensor c, cond, silu_c, xs, ada, nrm, mod, g, u, act, o, fada;
+
+  /* §3 step 1: e(t) = [cos(t·f), sin(t·f)] (cos first), t in fp32 (no
+   * bf16 rounding: the fp32 CPU reference, §12.6), then mlp.0 → SiLU → mlp.2 */
+  if (!vv_backend_timestep_embedding (be, hd->temb_in, t, T_MAX_PERIOD, error) ||
+      !vv_backend_linear (be, hd->temb_h, hd->temb_in, hd->t1_w, NULL, error) ||
+      !vv_backend_unary (be, VV_UNARY_SILU, hd->temb_act, hd->temb_h, error) ||
+      !vv_backend_linear (be, hd->temb, hd->temb_act, hd->t2_w, NULL, error))
+    return FALSE;
+
+  /* §3 step 2: c = cond_proj(h) + t_emb (one t row broadcast over the
+   * batch); SiLU(c) is shared by every adaLN projection. */
+  rows_of (&silu_c, hd->silu_c, n);
+  if (!vv_backend_binary (be, VV_BINARY_ADD, rows_of (&c, hd->c, n),
+          rows_of (&cond, hd->cond, n), hd->temb, error) ||
+      !vv_backend_unary (be, VV_UNARY_SILU, &silu_c, &c, error))
+    return FALSE;
+
+  /* §3 step 3: x₀ = W_in·x */
+  if (!vv_backend_linear (be, rows_of (&xs, hd->x, n), x, hd->in_w, NULL, error))
+    return FALSE;
+
+  /* §3 step 4: adaLN SwiGLU layers, chunk order (shift, scale, gate) */
+  rows_of (&ada, hd->ada, n);
+  rows_of (&nrm, hd->nrm, n);
+  rows_of (&mod, hd->mod, n);
+  rows_of (&g, hd->gate, n);
+  rows_of (&u, hd->up, n);
+  rows_of (&act, hd->act, n);
+  rows_of (&o, hd->ffn_out, n);
+  for (gint l = 0; l < hd->n_layers; l++) {
+    const HeadLayer *ly = &hd->layers[l];
+    if (!vv_backend_linear (be, &ada, &silu_c, ly->ada_w, NULL, error) ||
+        !vv_backend_rms_norm (be, &nrm, &xs, ly->norm_w, hd->eps, error) ||
+        !vv_backend_modulate (be, &mod, &nrm, &ada, 0, H, error) ||
+        !vv_backend_linear (be, &g, &mod, ly->gate_w, NULL, error) ||
+        !vv_backend_linear (be, &u, &mod, ly->up_w, NULL, error) ||
+        !vv_backend_unary (be, VV_UNARY_SILU, &act, &g, error) ||
+        !vv_backend_binary (be, VV_BINARY_MUL, &g, &act, &u, error) ||
+        !vv_backend_linear (be, &o, &g, ly->down_w, NULL, error) ||
+        /* x ← x + gate ⊙ ffn(...) */
+        !vv_backend_gated_add (be, &xs, &xs, &ada, 2 * H, &o, error))
+      return FALSE;
+  }
+
+  /* §3 step 5: final layer, (shift, scale) packed as [n, 2H] at the start
+   * of the ada scratch, norm without weight */
+  as_2d (&fada, hd->ada, n, 2 * H);
+  if (!vv_backend_linear (be, &fada, &silu_c, hd->final_ada_w, NULL, error) ||
+      !vv_backend_rms_norm (be, &nrm, &xs, NULL, hd->eps, error) ||
+      !vv_backend_modulate (be, &mod, &nrm, &fada, 0, H, error))
+    return FALSE;
+  /* §3 step 6: the velocity */
+  return vv_backend_linear (be, v, &mod, hd->final_w, NULL, error);
+}
+
+/* A device staging tensor of the host API holding at least rows × cols
+ * floats, viewed as [rows, cols] in @view. */
+static VvTensor *
+io_view (VvDiffusionHead *hd, VvTensor **slot, VvTensor *view, gint64 rows, gint64 cols,
+    GError **error)
+{
+  if (*slot == NULL || vv_tensor_n_elements (*slot) < rows * cols) {
+    g_clear_pointer (slot, vv_tensor_free);
+    if ((*slot = new_2d (hd->be, rows, cols, error)) == NULL)
+      return NULL;
+  }
+  return as_2d (view, *slot, rows, cols);
+}
+
+/**
+ * vv_diffusion_head_set_condition_host: (skip)
+ * @head: the head
+ * @h: (array): @n_rows × H_lm floats, host memory
+ * @n_rows: number of conditions
+ * @error: return location for a #GError
+ *
+ * vv_diffusion_head_set_condition() on host memory.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_diffusion_head_set_condition_host (VvDiffusionHead *head, const gfloat *h, gint n_rows,
+    GError **error)
+{
+  if (h == NULL || n_rows < 1 || n_rows > head->cap_rows) {
+    head->n_rows = 0;
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "diffusion head: condition needs 1 to %d rows (the head's max_rows) of %d floats, "
+        "got %d", head->cap_rows, head->hidden_lm, h == NULL ? 0 : n_rows);
+    return FALSE;
+  }
+  VvTensor d;
+  return io_view (head, &head->io_a, &d, n_rows, head->hidden_lm, error)
+      && vv_backend_tensor_set (head->be, &d, 0, h, vv_tensor_n_bytes (&d), error)
+      && vv_diffusion_head_set_condition (head, &d, error);
+}
+
+/**
+ * vv_diffusion_head_forward_host: (skip)
+ * @head: the head
+ * @x: (array): n × L floats, host memory (n: rows of the last condition)
+ * @t: the timestep
+ * @v_out: (array): n × L floats, host memory
+ * @error: return location for a #GError
+ *
+ * vv_diffusion_head_forward() on host memory.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_diffusion_head_forward_host (VvDiffusionHead *head, const gfloat *x, gfloat t,
+    gfloat *v_out, GError **error)
+{
+  const gint n = head->n_rows, L = head->latent;
   if (n < 1) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
         "diffusion head: no condition set (call vv_diffusion_head_set_condition first)");
@@ -238,79 +395,12 @@ vv_diffusion_head_forward (VvDiffusionHead *head, const gfloat *x, gfloat t, gfl
         "diffusion head: need x and v_out buffers of %d × %d floats", n, L);
     return FALSE;
   }
-  VvBackend *be = hd->be;
-  VvTensor a, b, c, d;
-
-  /* §3 step 1: e(t) = [cos(t·f), sin(t·f)] (cos first), t in fp32 (no
-   * bf16 rounding: the fp32 CPU reference, §12.6), then mlp.0 → SiLU → mlp.2 */
-  gfloat *e = hd->temb_in->data;
-  for (gint k = 0; k < T_EMB_DIM / 2; k++) {
-    gfloat arg = t * hd->freqs[k];
-    e[k] = cosf (arg);
-    e[k + T_EMB_DIM / 2] = sinf (arg);
-  }
-  if (!vv_backend_linear (be, hd->temb_h, hd->temb_in, hd->t1_w, NULL, error) ||
-      !vv_backend_unary (be, VV_UNARY_SILU, hd->temb_act, hd->temb_h, error) ||
-      !vv_backend_linear (be, hd->temb, hd->temb_act, hd->t2_w, NULL, error))
-    return FALSE;
-
-  /* §3 step 2: c = cond_proj(h) + t_emb (one t row broadcast over the
-   * batch); SiLU(c) is shared by every adaLN projection. */
-  if (!vv_backend_binary (be, VV_BINARY_ADD, view (&a, n, H, hd->c->data),
-          view (&b, n, H, hd->cond->data), hd->temb, error) ||
-      !vv_backend_unary (be, VV_UNARY_SILU, view (&c, n, H, hd->silu_c->data), &a, error))
-    return FALSE;
-  VvTensor silu_c = c;
-
-  /* §3 step 3: x₀ = W_in·x */
-  VvTensor xs;
-  view (&xs, n, H, hd->x->data);
-  if (!vv_backend_linear (be, &xs, view (&a, n, L, (gpointer) x), hd->in_w, NULL, error))
-    return FALSE;
-
-  /* §3 step 4: adaLN SwiGLU layers, chunk order (shift, scale, gate) */
-  gfloat *xh = hd->x->data, *ada = hd->ada->data, *ffn_out = hd->ffn_out->data;
-  for (gint l = 0; l < hd->n_layers; l++) {
-    const HeadLayer *ly = &hd->layers[l];
-    VvTensor ada_t, nrm_t, mod_t, g_t, u_t, act_t, o_t;
-    view (&ada_t, n, 3 * H, ada);
-    view (&nrm_t, n, H, hd->nrm->data);
-    view (&mod_t, n, H, hd->mod->data);
-    view (&g_t, n, F, hd->gate->data);
-    view (&u_t, n, F, hd->up->data);
-    view (&act_t, n, F, hd->act->data);
-    view (&o_t, n, H, ffn_out);
-    if (!vv_backend_linear (be, &ada_t, &silu_c, ly->ada_w, NULL, error) ||
-        !vv_backend_rms_norm (be, &nrm_t, &xs, ly->norm_w, hd->eps, error))
-      return FALSE;
-    modulate_rows (hd->mod->data, hd->nrm->data, ada, n, H, 3 * H, 0, H);
-    if (!vv_backend_linear (be, &g_t, &mod_t, ly->gate_w, NULL, error) ||
-        !vv_backend_linear (be, &u_t, &mod_t, ly->up_w, NULL, error) ||
-        !vv_backend_unary (be, VV_UNARY_SILU, &act_t, &g_t, error) ||
-        !vv_backend_binary (be, VV_BINARY_MUL, &g_t, &act_t, &u_t, error) ||
-        !vv_backend_linear (be, &o_t, &g_t, ly->down_w, NULL, error))
-      return FALSE;
-    /* x ← x + gate ⊙ ffn(...) */
-    for (gint r = 0; r < n; r++) {
-      const gfloat *gate = ada + (gsize) r * 3 * H + 2 * H;
-      gfloat *xr = xh + (gsize) r * H;
-      const gfloat *o = ffn_out + (gsize) r * H;
-      for (gint k = 0; k < H; k++)
-        xr[k] = xr[k] + gate[k] * o[k];
-    }
-  }
-
-  /* §3 step 5: final layer, (shift, scale), norm without weight */
-  VvTensor fada_t, nrm_t, mod_t;
-  view (&fada_t, n, 2 * H, ada);
-  view (&nrm_t, n, H, hd->nrm->data);
-  view (&mod_t, n, H, hd->mod->data);
-  if (!vv_backend_linear (be, &fada_t, &silu_c, hd->final_ada_w, NULL, error) ||
-      !vv_backend_rms_norm (be, &nrm_t, &xs, NULL, hd->eps, error))
-    return FALSE;
-  modulate_rows (hd->mod->data, hd->nrm->data, ada, n, H, 2 * H, 0, H);
-  /* §3 step 6: the velocity */
-  return vv_backend_linear (be, view (&d, n, L, v_out), &mod_t, hd->final_w, NULL, error);
+  VvTensor dx, dv;
+  return io_view (head, &head->io_b, &dx, n, L, error)
+      && io_view (head, &head->io_c, &dv, n, L, error)
+      && vv_backend_tensor_set (head->be, &dx, 0, x, vv_tensor_n_bytes (&dx), error)
+      && vv_diffusion_head_forward (head, &dx, t, &dv, error)
+      && vv_backend_tensor_get (head->be, &dv, 0, v_out, vv_tensor_n_bytes (&dv), error);
 }
 
 void
@@ -323,52 +413,81 @@ vv_diffusion_draw_noise (VvTorchGenerator *gen, gint latent_size, gfloat *noise)
   memcpy (noise, both, sizeof (gfloat) * latent_size);
 }
 
+/**
+ * vv_diffusion_sample_full: (skip)
+ * @head: the head (max_rows ≥ 2)
+ * @sched: a scheduler for @n_steps steps of the latent size
+ * @h_pos: F32 [1, H_lm], the positive LM hidden state
+ * @h_neg: F32 [1, H_lm], the negative LM hidden state
+ * @cfg_scale: guidance scale s (1.3 in the demos, §2.4)
+ * @n_steps: number of diffusion steps
+ * @noise: F32 [1, L], the initial latent
+ * @z: (out caller-allocates): F32 [1, L], the sampled latent (may be @noise)
+ * @trajectory: (nullable): F32 [n_steps, L], x after every step
+ * @error: return location for a #GError
+ *
+ * Every tensor is in the head's backend memory; nothing is copied between
+ * host and device. The scheduler is bound to the head's backend (its state
+ * allocated there on first use) and reset.
+ *
+ * Returns: %TRUE on success
+ */
 gboolean
-vv_diffusion_sample_full (VvDiffusionHead *head, VvScheduler *sched, const gfloat *h_pos,
-    const gfloat *h_neg, gfloat cfg_scale, gint n_steps, const gfloat *noise, gfloat *z_out,
-    gfloat *trajectory, GError **error)
+vv_diffusion_sample_full (VvDiffusionHead *head, VvScheduler *sched, const VvTensor *h_pos,
+    const VvTensor *h_neg, gfloat cfg_scale, gint n_steps, const VvTensor *noise, VvTensor *z,
+    VvTensor *trajectory, GError **error)
 {
   const gint L = head->latent;
-  const gint64 HL = head->cond_w->shape[1];
+  VvBackend *be = head->be;
   if (n_steps != vv_scheduler_get_n_steps (sched) || vv_scheduler_get_dim (sched) != L) {
     g_set_error (error, VV_SCHEDULER_ERROR, VV_SCHEDULER_ERROR_INVALID,
         "diffusion sample: scheduler has %d steps of size %d, asked for %d steps of size %d",
         vv_scheduler_get_n_steps (sched), vv_scheduler_get_dim (sched), n_steps, L);
     return FALSE;
   }
-  if (h_pos == NULL || h_neg == NULL || noise == NULL || z_out == NULL) {
+  if (head->cap_rows < 2) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
-        "diffusion sample: need h_pos, h_neg (%" G_GINT64_FORMAT " floats), noise and z_out "
-        "(%d floats)", HL, L);
+        "diffusion sample: the head takes %d condition row(s), CFG needs 2", head->cap_rows);
     return FALSE;
   }
-  /* §2.6: cond_proj once per frame, positive row then negative row */
-  g_autofree gfloat *hh = g_new (gfloat, 2 * HL);
-  memcpy (hh, h_pos, sizeof (gfloat) * HL);
-  memcpy (hh + HL, h_neg, sizeof (gfloat) * HL);
-  if (!vv_diffusion_head_set_condition (head, hh, 2, error))
+  if (!is_2d (h_pos, 1, head->hidden_lm) || !is_2d (h_neg, 1, head->hidden_lm)
+      || !is_2d (noise, 1, L) || !is_2d (z, 1, L)
+      || (trajectory != NULL && !is_2d (trajectory, n_steps, L))) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "diffusion sample: need h_pos, h_neg [1, %d], noise and z [1, %d] and a trajectory "
+        "[%d, %d] or none", head->hidden_lm, L, n_steps, L);
     return FALSE;
-
-  g_autofree gfloat *xx = g_new (gfloat, 2 * (gsize) L);
-  g_autofree gfloat *vv = g_new (gfloat, 2 * (gsize) L);
-  g_autofree gfloat *x = g_memdup2 (noise, sizeof (gfloat) * L);
+  }
+  if (!vv_scheduler_set_backend (sched, be, error))
+    return FALSE;
+  /* §2.6: cond_proj once per frame, positive row then negative row */
+  VvTensor r0, r1, v0, v1, tr;
+  if (!vv_backend_tensor_copy (be, rows_of (&r0, head->s_h, 1), h_pos, error) ||
+      !vv_backend_tensor_copy (be, (vv_tensor_init_rows (&r1, head->s_h, 1, 1), &r1), h_neg,
+          error) ||
+      !vv_diffusion_head_set_condition (head, head->s_h, error) ||
+      !vv_backend_tensor_copy (be, z, noise, error))
+    return FALSE;
+  rows_of (&r0, head->s_x, 1);
+  vv_tensor_init_rows (&r1, head->s_x, 1, 1);
+  rows_of (&v0, head->s_v, 1);
+  vv_tensor_init_rows (&v1, head->s_v, 1, 1);
   vv_scheduler_reset (sched);
   for (gint i = 0; i < n_steps; i++) {
-    /* §2.4: the same x for both branches */
-    memcpy (xx, x, sizeof (gfloat) * L);
-    memcpy (xx + L, x, sizeof (gfloat) * L);
-    if (!vv_diffusion_head_forward (head, xx, (gfloat) vv_scheduler_get_timestep (sched, i),
-            vv, error))
+    /* §2.4: the same x for both branches; v = v_u + s·(v_c − v_u) over v_c */
+    if (!vv_backend_tensor_copy (be, &r0, z, error) ||
+        !vv_backend_tensor_copy (be, &r1, z, error) ||
+        !vv_diffusion_head_forward (head, head->s_x,
+            (gfloat) vv_scheduler_get_timestep (sched, i), head->s_v, error) ||
+        !vv_backend_cfg_combine (be, &v0, &v0, &v1, cfg_scale, error) ||
+        !vv_scheduler_step (sched, i, z, &v0, z, error))
       return FALSE;
-    /* v = v_u + s·(v_c − v_u), written over v_c */
-    for (gint k = 0; k < L; k++)
-      vv[k] = vv[L + k] + cfg_scale * (vv[k] - vv[L + k]);
-    if (!vv_scheduler_step (sched, i, x, vv, x, error))
-      return FALSE;
-    if (trajectory != NULL)
-      memcpy (trajectory + (gsize) i * L, x, sizeof (gfloat) * L);
+    if (trajectory != NULL) {
+      vv_tensor_init_rows (&tr, trajectory, i, 1);
+      if (!vv_backend_tensor_copy (be, &tr, z, error))
+        return FALSE;
+    }
   }
-  memcpy (z_out, x, sizeof (gfloat) * L);
   return TRUE;
 }
 
@@ -376,21 +495,99 @@ vv_diffusion_sample_full (VvDiffusionHead *head, VvScheduler *sched, const gfloa
  * vv_diffusion_sample: (skip)
  * @head: the head
  * @sched: a scheduler for @n_steps steps
- * @h_pos: the positive LM hidden state
- * @h_neg: the negative LM hidden state
+ * @h_pos: F32 [1, H_lm], the positive LM hidden state (device)
+ * @h_neg: F32 [1, H_lm], the negative LM hidden state (device)
  * @cfg_scale: guidance scale s (1.3 in the demos, §2.4)
  * @n_steps: number of diffusion steps
- * @noise: the initial latent
- * @z_out: the sampled latent
+ * @noise: F32 [1, L], the initial latent (device)
+ * @z: (out caller-allocates): F32 [1, L], the sampled latent (device)
  * @error: return location for a #GError
  *
  * Returns: %TRUE on success
  */
 gboolean
-vv_diffusion_sample (VvDiffusionHead *head, VvScheduler *sched, const gfloat *h_pos,
+vv_diffusion_sample (VvDiffusionHead *head, VvScheduler *sched, const VvTensor *h_pos,
+    const VvTensor *h_neg, gfloat cfg_scale, gint n_steps, const VvTensor *noise, VvTensor *z,
+    GError **error)
+{
+  return vv_diffusion_sample_full (head, sched, h_pos, h_neg, cfg_scale, n_steps, noise, z,
+      NULL, error);
+}
+
+/**
+ * vv_diffusion_sample_full_host: (skip)
+ * @head: the head
+ * @sched: a scheduler for @n_steps steps
+ * @h_pos: (array): H_lm floats, host memory
+ * @h_neg: (array): H_lm floats, host memory
+ * @cfg_scale: guidance scale
+ * @n_steps: number of diffusion steps
+ * @noise: (array): L floats, host memory, the initial latent
+ * @z_out: (array): L floats, host memory, the sampled latent
+ * @trajectory: (array) (nullable): n_steps × L floats, host memory
+ * @error: return location for a #GError
+ *
+ * vv_diffusion_sample_full() on host memory (uploads the inputs, downloads
+ * the results).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_diffusion_sample_full_host (VvDiffusionHead *head, VvScheduler *sched, const gfloat *h_pos,
+    const gfloat *h_neg, gfloat cfg_scale, gint n_steps, const gfloat *noise, gfloat *z_out,
+    gfloat *trajectory, GError **error)
+{
+  const gint L = head->latent, HL = head->hidden_lm;
+  if (h_pos == NULL || h_neg == NULL || noise == NULL || z_out == NULL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "diffusion sample: need h_pos, h_neg (%d floats), noise and z_out (%d floats)", HL, L);
+    return FALSE;
+  }
+  if (n_steps < 1 || n_steps > VV_SCHEDULER_TRAIN_STEPS) {
+    g_set_error (error, VV_SCHEDULER_ERROR, VV_SCHEDULER_ERROR_INVALID,
+        "diffusion sample: %d steps (1 to %d allowed)", n_steps, VV_SCHEDULER_TRAIN_STEPS);
+    return FALSE;
+  }
+  /* staging: io_a [2, H_lm] (h_pos, h_neg), io_b [2, L] (noise, z),
+   * io_d the trajectory */
+  VvTensor hh, xz, hp, hn, nz, zz, tr;
+  if (!io_view (head, &head->io_a, &hh, 2, HL, error) ||
+      !io_view (head, &head->io_b, &xz, 2, L, error) ||
+      (trajectory != NULL && !io_view (head, &head->io_d, &tr, n_steps, L, error)))
+    return FALSE;
+  rows_of (&hp, &hh, 1);
+  vv_tensor_init_rows (&hn, &hh, 1, 1);
+  rows_of (&nz, &xz, 1);
+  vv_tensor_init_rows (&zz, &xz, 1, 1);
+  return vv_backend_tensor_set (head->be, &hp, 0, h_pos, sizeof (gfloat) * HL, error)
+      && vv_backend_tensor_set (head->be, &hn, 0, h_neg, sizeof (gfloat) * HL, error)
+      && vv_backend_tensor_set (head->be, &nz, 0, noise, sizeof (gfloat) * L, error)
+      && vv_diffusion_sample_full (head, sched, &hp, &hn, cfg_scale, n_steps, &nz, &zz,
+          trajectory != NULL ? &tr : NULL, error)
+      && vv_backend_tensor_get (head->be, &zz, 0, z_out, sizeof (gfloat) * L, error)
+      && (trajectory == NULL || vv_backend_tensor_get (head->be, &tr, 0, trajectory,
+              vv_tensor_n_bytes (&tr), error));
+}
+
+/**
+ * vv_diffusion_sample_host: (skip)
+ * @head: the head
+ * @sched: a scheduler for @n_steps steps
+ * @h_pos: (array): H_lm floats, host memory
+ * @h_neg: (array): H_lm floats, host memory
+ * @cfg_scale: guidance scale
+ * @n_steps: number of diffusion steps
+ * @noise: (array): L floats, host memory
+ * @z_out: (array): L floats, host memory
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_diffusion_sample_host (VvDiffusionHead *head, VvScheduler *sched, const gfloat *h_pos,
     const gfloat *h_neg, gfloat cfg_scale, gint n_steps, const gfloat *noise, gfloat *z_out,
     GError **error)
 {
-  return vv_diffusion_sample_full (head, sched, h_pos, h_neg, cfg_scale, n_steps, noise,
+  return vv_diffusion_sample_full_host (head, sched, h_pos, h_neg, cfg_scale, n_steps, noise,
       z_out, NULL, error);
 }

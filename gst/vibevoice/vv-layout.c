@@ -141,13 +141,22 @@ add_connector (GArray *arr, VvComponent comp, gint64 din, gint64 h, const gchar 
  * vv_layout_tensors: (skip)
  * @config: a model configuration
  * @with_lm_head: whether the checkpoint has a separate lm_head.weight
+ * @error: return location for a #GError
  *
- * Returns: (transfer full) (element-type VvTensorInfo): every tensor of the
- *   checkpoint, in the reference's order
+ * Returns: (transfer full) (element-type VvTensorInfo) (nullable): every
+ *   tensor of the checkpoint, in the reference's order; %NULL when @config is
+ *   outside the ranges of vv_config_validate()
  */
 GArray *
-vv_layout_tensors (const VvConfig *config, gboolean with_lm_head)
+vv_layout_tensors (const VvConfig *config, gboolean with_lm_head, GError **error)
 {
+  /* The list grows with the layer and block counts and the shapes multiply
+   * widths: refuse before building anything rather than trust a config that
+   * did not come through vv_config_load(). Within the ceilings every shape
+   * and fan-in below fits in 64 bits and the list has at most ~40 000
+   * entries. */
+  if (!vv_config_validate (config, "layout config", error))
+    return NULL;
   GArray *arr = g_array_new (FALSE, TRUE, sizeof (VvTensorInfo));
   g_array_set_clear_func (arr, tensor_info_clear);
   const VvLmConfig *lm = &config->lm;

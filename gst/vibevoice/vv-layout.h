@@ -64,8 +64,9 @@ typedef struct {
 /* Every tensor a checkpoint of @config must hold, in a stable order
  * (MODEL-SPEC §7.2; the 1.5B preset reproduces vibevoice-1.5b-tensors.tsv).
  * @with_lm_head: include lm_head.weight (untied models).
+ * Returns NULL (and @error) for a config outside vv_config_validate()'s ranges.
  * Returns: (transfer full) (element-type VvTensorInfo): free with g_array_unref */
-GArray      *vv_layout_tensors (const VvConfig *config, gboolean with_lm_head);
+GArray      *vv_layout_tensors (const VvConfig *config, gboolean with_lm_head, GError **error);
 const gchar *vv_component_name (VvComponent component);
 VvComponent  vv_component_from_tensor_name (const gchar *name);
 

@@ -275,7 +275,9 @@ validate (VvModel *model, GError **error)
         model->dir);
     return FALSE;
   }
-  g_autoptr (GArray) layout = vv_layout_tensors (c, model->has_lm_head);
+  g_autoptr (GArray) layout = vv_layout_tensors (c, model->has_lm_head, error);
+  if (layout == NULL)
+    return FALSE;
   for (guint i = 0; i < layout->len; i++) {
     const VvTensorInfo *ti = &g_array_index (layout, VvTensorInfo, i);
     ModelTensor *mt = g_hash_table_lookup (model->tensors, ti->name);

@@ -17,6 +17,8 @@
 G_DEFINE_QUARK (vv-npy-error-quark, vv_npy_error)
 
 #define NPY_MAGIC "\x93NUMPY"
+/* bytes of an unsupported dtype quoted in the error */
+#define VV_NPY_DTYPE_SHOWN 32
 
 void
 vv_npy_array_free (VvNpyArray *a)
@@ -162,10 +164,14 @@ vv_npy_load (const gchar *path, GError **error)
   else if (value_is (descr, "'<f8'"))
     esize = 8;
   else {
-    g_autofree gchar *d = g_strndup (descr, strcspn (descr, ",}"));
+    /* the header's bytes, escaped (messages are UTF-8) and cut short */
+    gsize dlen = strcspn (descr, ",}");
+    g_autofree gchar *raw = g_strndup (descr, MIN (dlen, VV_NPY_DTYPE_SHOWN));
+    g_autofree gchar *d = g_strescape (raw, NULL);
     g_set_error (error, VV_NPY_ERROR, VV_NPY_ERROR_DTYPE,
-        "%s: dtype %s%s is not supported (only little-endian float32 '<f4' or float64 '<f8')",
-        path, d, g_str_has_prefix (d, "'>") ? " (big-endian)" : "");
+        "%s: dtype %s%s%s is not supported (only little-endian float32 '<f4' or float64 '<f8')",
+        path, d, dlen > VV_NPY_DTYPE_SHOWN ? "…" : "",
+        g_str_has_prefix (raw, "'>") ? " (big-endian)" : "");
     return NULL;
   }
   if (value_is (fortran, "True"))

@@ -49,6 +49,21 @@ match_turn (const gchar *line, gint *id, const gchar **rest)
   return TRUE;
 }
 
+/* U+2019 -> ' (the demo does so) in one pass: GLib 2.74's g_string_replace
+ * moves the rest of the string at each match, quadratic in their number. */
+static gchar *
+normalise_quotes (const gchar *s)
+{
+  static const gchar quote[] = "\u2019";
+  GString *out = g_string_sized_new (strlen (s));
+  for (const gchar *q; (q = strstr (s, quote)) != NULL; s = q + sizeof quote - 1) {
+    g_string_append_len (out, s, q - s);
+    g_string_append_c (out, '\'');
+  }
+  g_string_append (out, s);
+  return g_string_free (out, FALSE);
+}
+
 GArray *
 vv_script_parse (const gchar *text, gssize len, GError **error)
 {
@@ -57,11 +72,13 @@ vv_script_parse (const gchar *text, gssize len, GError **error)
     g_set_error (error, VV_PROCESSOR_ERROR, VV_PROCESSOR_ERROR_SCRIPT, "script is not valid UTF-8");
     return NULL;
   }
-  g_autoptr (GString) norm = g_string_new (copy);
-  g_string_replace (norm, "\u2019", "'", 0);     /* the demo maps ’ to ' */
-  g_auto (GStrv) lines = g_strsplit (norm->str, "\n", -1);
+  g_autofree gchar *norm = normalise_quotes (copy);
+  g_auto (GStrv) lines = g_strsplit (norm, "\n", -1);
   g_autoptr (GArray) turns = g_array_new (FALSE, TRUE, sizeof (VvScriptTurn));
   g_array_set_clear_func (turns, turn_clear);
+  /* the last turn's text grows here, so continuation lines stay linear; it
+   * moves into the turn when the next one starts and at the end */
+  g_autoptr (GString) last = NULL;
   for (guint i = 0; lines[i]; i++) {
     gchar *line = g_strstrip (lines[i]);
     if (*line == '\0')
@@ -69,19 +86,26 @@ vv_script_parse (const gchar *text, gssize len, GError **error)
     gint id;
     const gchar *rest;
     if (match_turn (line, &id, &rest)) {
-      VvScriptTurn t = { id, g_strstrip (g_strdup (rest)), i + 1 };
+      if (last != NULL)
+        g_array_index (turns, VvScriptTurn, turns->len - 1).text =
+            g_string_free (g_steal_pointer (&last), FALSE);
+      g_autofree gchar *t_text = g_strstrip (g_strdup (rest));
+      last = g_string_new (t_text);
+      VvScriptTurn t = { id, NULL, i + 1 };
       g_array_append_val (turns, t);
-    } else if (turns->len > 0) {
-      VvScriptTurn *prev = &g_array_index (turns, VvScriptTurn, turns->len - 1);
-      gchar *joined = *prev->text ? g_strconcat (prev->text, " ", line, NULL) : g_strdup (line);
-      g_free (prev->text);
-      prev->text = joined;
+    } else if (last != NULL) {
+      if (last->len > 0)
+        g_string_append_c (last, ' ');
+      g_string_append (last, line);
     } else {
       g_set_error (error, VV_PROCESSOR_ERROR, VV_PROCESSOR_ERROR_SCRIPT,
           "script line %u is not a turn (expected \"Speaker N: text\"): %.60s", i + 1, line);
       return NULL;
     }
   }
+  if (last != NULL)
+    g_array_index (turns, VvScriptTurn, turns->len - 1).text =
+        g_string_free (g_steal_pointer (&last), FALSE);
   if (turns->len == 0) {
     g_set_error (error, VV_PROCESSOR_ERROR, VV_PROCESSOR_ERROR_SCRIPT,
         "script has no \"Speaker N: text\" line");

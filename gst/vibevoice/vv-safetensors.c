@@ -754,8 +754,14 @@ parse_file (VvSafetensors *st, GError **error)
     return FALSE;
   }
   if (*scan.p != '{') {
+    /* the whole character (the header is valid UTF-8), or its code point
+     * if it does not print */
+    gunichar c = g_utf8_get_char (scan.p);
+    g_autofree gchar *shown = g_unichar_isprint (c)
+        ? g_strdup_printf ("'%.*s'", (gint) (g_utf8_next_char (scan.p) - scan.p), scan.p)
+        : g_strdup_printf ("U+%04X", c);
     g_set_error (error, VV_SAFETENSORS_ERROR, VV_SAFETENSORS_ERROR_HEADER,
-        "%s: header is not a JSON object (it starts with '%c')", path, *scan.p);
+        "%s: header is not a JSON object (it starts with %s)", path, shown);
     return FALSE;
   }
   if (!scan_object (&scan, 1, NULL))

@@ -14,7 +14,9 @@ struct _VvScheduler {
   gfloat alphas_cumprod[VV_SCHEDULER_TRAIN_STEPS];
   gint *timesteps;              /* [N] */
   gfloat *sigma, *alpha, *sigma_t, *lambda;   /* [N + 1] */
-  gfloat *prev_d;               /* D_{i−1} [dim] */
+  VvBackend *be;                /* bound backend (not owned) */
+  VvTensor *prev_d;             /* D_{i−1} [1, dim], on be's device */
+  VvTensor *io_x, *io_v;        /* [1, dim] staging of vv_scheduler_step_host() */
   gint next_step;               /* the step expected next */
 };
 
@@ -46,7 +48,9 @@ vv_scheduler_free (VvScheduler *s)
   g_free (s->alpha);
   g_free (s->sigma_t);
   g_free (s->lambda);
-  g_free (s->prev_d);
+  vv_tensor_free (s->prev_d);
+  vv_tensor_free (s->io_x);
+  vv_tensor_free (s->io_v);
   g_free (s);
 }
 
@@ -112,7 +116,6 @@ vv_scheduler_new (gint n_steps, gint dim, GError **error)
     s->sigma_t[i] = st;
     s->lambda[i] = i < n_steps ? logf (a) - logf (st) : INFINITY;
   }
-  s->prev_d = g_new0 (gfloat, dim);
   return g_steal_pointer (&s);
 }
 
@@ -161,16 +164,67 @@ vv_scheduler_get_order (VvScheduler *s, gint i)
   return (i == 0 || i == s->n_steps - 1) ? 1 : 2;
 }
 
+/**
+ * vv_scheduler_set_backend: (skip)
+ * @s: a scheduler
+ * @be: the backend the updates run on
+ * @error: return location for a #GError
+ *
+ * Allocates the solver state in @be's device memory unless it is already
+ * there (rebinding to another backend of the same device keeps it).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_scheduler_set_backend (VvScheduler *s, VvBackend *be, GError **error)
+{
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (s->be != NULL && vv_backend_get_device (s->be) == vv_backend_get_device (be)) {
+    s->be = be;
+    return TRUE;
+  }
+  gint64 shape[2] = { 1, s->dim };
+  g_autoptr (VvTensor) pd = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, shape, error);
+  g_autoptr (VvTensor) ix = pd ? vv_backend_tensor_new (be, VV_DTYPE_F32, 2, shape, error) : NULL;
+  g_autoptr (VvTensor) iv = ix ? vv_backend_tensor_new (be, VV_DTYPE_F32, 2, shape, error) : NULL;
+  if (iv == NULL) {
+    g_prefix_error (error, "scheduler state (size %d): ", s->dim);
+    return FALSE;
+  }
+  vv_tensor_free (s->prev_d);
+  vv_tensor_free (s->io_x);
+  vv_tensor_free (s->io_v);
+  s->prev_d = g_steal_pointer (&pd);
+  s->io_x = g_steal_pointer (&ix);
+  s->io_v = g_steal_pointer (&iv);
+  s->be = be;
+  s->next_step = 0;
+  return TRUE;
+}
+
+/**
+ * vv_scheduler_get_backend: (skip)
+ * @s: a scheduler
+ *
+ * Returns: (transfer none) (nullable): the bound backend
+ */
+VvBackend *
+vv_scheduler_get_backend (VvScheduler *s)
+{
+  return s->be;
+}
+
 void
 vv_scheduler_reset (VvScheduler *s)
 {
+  /* D_{i−1} needs no clearing: step 0 is first order and does not read it,
+   * and every later step reads what the step before wrote */
   s->next_step = 0;
-  memset (s->prev_d, 0, sizeof (gfloat) * s->dim);
 }
 
 gboolean
-vv_scheduler_step (VvScheduler *s, gint i, const gfloat *x, const gfloat *v, gfloat *x_out,
-    GError **error)
+vv_scheduler_step (VvScheduler *s, gint i, const VvTensor *x, const VvTensor *v,
+    VvTensor *x_out, GError **error)
 {
   if (i < 0 || i >= s->n_steps || i != s->next_step || x == NULL || v == NULL || x_out == NULL) {
     g_set_error (error, VV_SCHEDULER_ERROR, VV_SCHEDULER_ERROR_INVALID,
@@ -178,33 +232,68 @@ vv_scheduler_step (VvScheduler *s, gint i, const gfloat *x, const gfloat *v, gfl
         i, s->next_step, s->n_steps);
     return FALSE;
   }
-  const gint n = s->dim;
+  if (s->be == NULL) {
+    g_set_error (error, VV_SCHEDULER_ERROR, VV_SCHEDULER_ERROR_INVALID,
+        "scheduler: no backend (call vv_scheduler_set_backend first)");
+    return FALSE;
+  }
+  if (vv_tensor_n_elements (x) != s->dim) {
+    g_autofree gchar *sx = vv_tensor_shape_string (x);
+    g_set_error (error, VV_SCHEDULER_ERROR, VV_SCHEDULER_ERROR_INVALID,
+        "scheduler: x %s does not hold the latent size %d", sx, s->dim);
+    return FALSE;
+  }
   const gfloat a_s = s->alpha[i], st_s = s->sigma_t[i];
   const gfloat a_t = s->alpha[i + 1], st_t = s->sigma_t[i + 1];
   const gfloat h = s->lambda[i + 1] - s->lambda[i];    /* +inf on the last step */
-  const gfloat ratio = st_t / st_s;
-  const gfloat coef = -(a_t * (expf (-h) - 1.0f));     /* α_{i+1}(1 − e^{−h}) */
-  const gint order = vv_scheduler_get_order (s, i);
-  gfloat r_inv = 0.0f;
-  if (order == 2) {
+  VvDpmStep st = {
+    .order = vv_scheduler_get_order (s, i),
+    .alpha_s = a_s,
+    .sigma_s = st_s,
+    .ratio = st_t / st_s,
+    .coef = -(a_t * (expf (-h) - 1.0f)),     /* α_{i+1}(1 − e^{−h}) */
+  };
+  if (st.order == 2) {
     /* r = (λ_i − λ_{i−1})/h; D1 = (1/r)(D_i − D_{i−1}) */
     gfloat r0 = (s->lambda[i] - s->lambda[i - 1]) / h;
-    r_inv = 1.0f / r0;
+    st.r_inv = 1.0f / r0;
   }
-  const gfloat half_coef = 0.5f * coef;
-  for (gint k = 0; k < n; k++) {
-    /* §4.3 step 2: data prediction of the v-parameterisation */
-    gfloat d = a_s * x[k] - st_s * v[k];
-    gfloat y;
-    if (order == 1) {
-      y = ratio * x[k] + coef * d;
-    } else {
-      gfloat d1 = r_inv * (d - s->prev_d[k]);
-      y = ratio * x[k] + coef * d + half_coef * d1;
-    }
-    s->prev_d[k] = d;
-    x_out[k] = y;
-  }
+  st.half_coef = 0.5f * st.coef;
+  /* the state seen with x's shape */
+  VvTensor pd;
+  vv_tensor_init_view (&pd, VV_DTYPE_F32, x->ndim, x->shape, s->prev_d->data);
+  pd.device = s->prev_d->device;
+  if (!vv_backend_dpm_step (s->be, x_out, x, v, &pd, &st, error))
+    return FALSE;
   s->next_step = i + 1;
   return TRUE;
+}
+
+/**
+ * vv_scheduler_step_host: (skip)
+ * @s: a scheduler bound to a backend
+ * @i: the step
+ * @x: (array): dim floats, host memory
+ * @v: (array): dim floats, host memory
+ * @x_out: (array): dim floats, host memory (may be @x)
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_scheduler_step_host (VvScheduler *s, gint i, const gfloat *x, const gfloat *v,
+    gfloat *x_out, GError **error)
+{
+  if (x == NULL || v == NULL || x_out == NULL)
+    return vv_scheduler_step (s, i, NULL, NULL, NULL, error);
+  if (s->be == NULL) {
+    g_set_error (error, VV_SCHEDULER_ERROR, VV_SCHEDULER_ERROR_INVALID,
+        "scheduler: no backend (call vv_scheduler_set_backend first)");
+    return FALSE;
+  }
+  gsize n = sizeof (gfloat) * s->dim;
+  return vv_backend_tensor_set (s->be, s->io_x, 0, x, n, error)
+      && vv_backend_tensor_set (s->be, s->io_v, 0, v, n, error)
+      && vv_scheduler_step (s, i, s->io_x, s->io_v, s->io_x, error)
+      && vv_backend_tensor_get (s->be, s->io_x, 0, x_out, n, error);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include "vv-backend.h"
 
 G_BEGIN_DECLS
 
@@ -28,6 +29,10 @@ typedef enum {
  *
  * All per-step values are fp32, computed with fp32 arithmetic as the fp32
  * CPU reference does (§4.1, §12.5: ᾱ accumulated in double, stored fp32).
+ *
+ * The tables live on the host (the per-step scalars are kernel arguments);
+ * the solver state lives in the memory of the backend the scheduler is
+ * bound to with vv_scheduler_set_backend(), and the update runs there.
  */
 typedef struct _VvScheduler VvScheduler;
 
@@ -48,13 +53,22 @@ gfloat       vv_scheduler_get_lambda (VvScheduler *s, gint i);
 /* Solver order used at step i: 1 for i = 0 and i = N−1, else 2 (§4.3). */
 gint         vv_scheduler_get_order (VvScheduler *s, gint i);
 
+/* Binds the scheduler to @be (not owned; must outlive the scheduler or the
+ * next binding): its state is allocated in @be's device memory, once per
+ * device. */
+gboolean     vv_scheduler_set_backend (VvScheduler *s, VvBackend *be, GError **error);
+VvBackend   *vv_scheduler_get_backend (VvScheduler *s);
 /* Forgets the previous data prediction (start of a new latent). */
 void         vv_scheduler_reset (VvScheduler *s);
-/* One update (§4.3): @x (dim floats) at step @i, @v the (CFG-combined)
- * velocity there; writes the sample at step i+1 to @x_out (may alias @x).
- * Steps must be taken in order 0, 1, …, N−1 after a reset. */
-gboolean     vv_scheduler_step (VvScheduler *s, gint i, const gfloat *x, const gfloat *v,
-                                gfloat *x_out, GError **error);
+/* One update (§4.3): @x (dim elements, F32 in the bound backend's memory)
+ * at step @i, @v the (CFG-combined) velocity there; writes the sample at
+ * step i+1 to @x_out (the shape of @x, may be @x). Steps must be taken in
+ * order 0, 1, …, N−1 after a reset. */
+gboolean     vv_scheduler_step (VvScheduler *s, gint i, const VvTensor *x, const VvTensor *v,
+                                VvTensor *x_out, GError **error);
+/* vv_scheduler_step() on host memory (dim floats each; @x_out may be @x). */
+gboolean     vv_scheduler_step_host (VvScheduler *s, gint i, const gfloat *x, const gfloat *v,
+                                     gfloat *x_out, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvScheduler, vv_scheduler_free)
 

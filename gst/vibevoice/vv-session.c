@@ -18,6 +18,10 @@
 
 G_DEFINE_QUARK (vv-session-error-quark, vv_session_error)
 
+typedef struct _VvGen VvGen;
+static void gen_free (VvGen *g);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvGen, gen_free)
+
 struct _VvSession {
   VvModel *model;
   VvTokenizer *tok;
@@ -33,6 +37,7 @@ struct _VvSession {
   VvSpeechEncoder *sem_enc;
   VvConnector *ac_conn;
   VvConnector *sem_conn;
+  VvGen *gen;                   /* the generation in progress */
 
   gint hidden;
   gint latent;
@@ -128,6 +133,7 @@ vv_session_free (VvSession *s)
 {
   if (s == NULL)
     return;
+  g_clear_pointer (&s->gen, gen_free);
   g_clear_pointer (&s->voice, vv_voice_prompt_free);
   g_clear_pointer (&s->lm, vv_lm_free);
   g_clear_pointer (&s->head, vv_diffusion_head_free);
@@ -254,20 +260,108 @@ vv_session_prepare (VvSession *s, const gchar *script, const gfloat *const *voic
       s->latent, error);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Generation, device-resident: activations, caches and the frame's data
+ * stay in the backend's memory; per token only the 4 control logits come
+ * back, per frame the noise goes up (and the latent/audio come back only
+ * for callbacks that want host memory). */
+
+struct _VvGen {
+  VvSessionParams p;
+  VvTorchGenerator gen;
+  VvSessionResult res;
+  gint64 t_start;
+  gsize max_steps;
+  VvKvCache *pos_cache, *neg_cache;
+  /* device tensors, one row each */
+  VvTensor *h_pos, *h_neg, *input, *sem_emb, *z, *dec_in, *noise, *audio, *sem, *logits;
+  VvTensor *start_end;          /* [2, H]: embed(speech_start), embed(speech_end) */
+  gfloat *host_noise, *host_z, *host_audio;
+  gboolean pos_pass_pending;    /* input waits for the positive pass */
+  gboolean dec_reset;
+  gboolean done;
+  VvDeviceStats stats0;         /* backend counters after the prefill */
+};
+
+static void
+gen_free (VvGen *g)
+{
+  if (g == NULL)
+    return;
+  vv_kv_cache_free (g->pos_cache);
+  vv_kv_cache_free (g->neg_cache);
+  VvTensor *ts[] = { g->h_pos, g->h_neg, g->input, g->sem_emb, g->z, g->dec_in, g->noise,
+    g->audio, g->sem, g->logits, g->start_end };
+  for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+    vv_tensor_free (ts[i]);
+  g_free (g->host_noise);
+  g_free (g->host_z);
+  g_free (g->host_audio);
+  g_free (g);
+}
+
 #define TIMED(field, expr) G_STMT_START { \
     gint64 t_ = g_get_monotonic_time (); \
     gboolean ok_ = (expr); \
-    res.timings.field += g_get_monotonic_time () - t_; \
+    g->res.timings.field += g_get_monotonic_time () - t_; \
     if (!ok_) \
       return FALSE; \
   } G_STMT_END
 
+static VvTensor *
+row_tensor (VvSession *s, gint64 cols, GError **error)
+{
+  gint64 shape[2] = { 1, cols };
+  return vv_backend_tensor_new (s->be, VV_DTYPE_F32, 2, shape, error);
+}
+
+/* Block calls of the frame, on device tensors. */
+static gboolean
+head_sample (VvSession *s, VvGen *g, GError **error)
+{
+  return vv_diffusion_sample (s->head, s->sched, g->h_pos, g->h_neg, g->p.cfg_scale,
+      g->p.n_steps, g->noise, g->z, error);
+}
+
+static gboolean
+decode_frame (VvSession *s, VvGen *g, GError **error)
+{
+  return vv_speech_decoder_decode (s->dec, g->dec_in, g->audio, error);
+}
+
+static gboolean
+semantic_frame (VvSession *s, VvGen *g, GError **error)
+{
+  return vv_speech_encoder_encode_stream (s->sem_enc, g->audio, g->sem, error);
+}
+
+static gboolean
+connect_frame (VvSession *s, VvGen *g, GError **error)
+{
+  return vv_connector_forward (s->ac_conn, g->z, g->input, error)
+      && vv_connector_forward (s->sem_conn, g->sem, g->sem_emb, error);
+}
+
+/**
+ * vv_session_prefill:
+ * @session: a session
+ * @prompt: a prompt from vv_session_prepare() or vv_prompt_new()
+ * @params: (nullable): parameters and callbacks (%NULL: defaults); kept
+ *   until vv_session_finish()
+ * @error: return location for a #GError
+ *
+ * Starts a generation: samples the voices, builds the prompt embeddings on
+ * the device and runs the positive LM pass over them.
+ *
+ * Returns: %TRUE on success
+ */
 gboolean
-vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *params,
-    VvSessionResult *out, GError **error)
+vv_session_prefill (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *params,
+    GError **error)
 {
   g_return_val_if_fail (s != NULL, FALSE);
   g_return_val_if_fail (prompt_in != NULL, FALSE);
+  g_clear_pointer (&s->gen, gen_free);
   VvSessionParams defaults = vv_session_default_params ();
   const VvSessionParams *p = params ? params : &defaults;
   const gint64 t_start = g_get_monotonic_time ();
@@ -304,12 +398,12 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
 
   const gsize H = s->hidden;
   const VvConfig *cfg = vv_model_get_config (s->model);
-  VvSessionResult res;
-  memset (&res, 0, sizeof res);
+  g_autoptr (VvGen) g = g_new0 (VvGen, 1);
+  g->p = *p;
+  g->t_start = t_start;
 
   /* 1. Voices: σ-VAE sampling (first draws of the generator) + connector. */
-  VvTorchGenerator gen;
-  vv_torch_generator_init (&gen, p->seed);
+  vv_torch_generator_init (&g->gen, p->seed);
   guint n_voices = vv_prompt_get_n_voices (prompt_in);
   g_autofree gfloat *voice_emb = NULL;
   gsize n_voice_rows = 0;
@@ -321,10 +415,10 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
       frames[i] = vv_prompt_get_voice_frames (prompt_in, i);
     }
     TIMED (voice_us, vv_voice_prompt_embed_host (s->voice, means, frames, n_voices,
-            p->deterministic_voice ? NULL : &gen, &n_voice_rows, &voice_emb, NULL, error));
+            p->deterministic_voice ? NULL : &g->gen, &n_voice_rows, &voice_emb, NULL, error));
   }
 
-  /* 2. Prompt embeddings with the voice rows in place. */
+  /* 2. Prompt embeddings with the voice rows in place, on the device. */
   gsize L, n_pos;
   const gint32 *ids = vv_prompt_get_ids (prompt_in, &L);
   const gint32 *vpos = vv_prompt_get_voice_positions (prompt_in, &n_pos);
@@ -339,123 +433,270 @@ vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionPa
   }
   gsize max_steps = MIN (P - L, 2 * L);
   max_steps = MIN (max_steps, (gsize) G_MAXUINT);
-  res.prompt_length = L;
-  res.max_steps = (guint) max_steps;
-  res.stop_reason = VV_STOP_LENGTH_LIMIT;
+  g->max_steps = max_steps;
+  g->res.prompt_length = L;
+  g->res.max_steps = (guint) max_steps;
+  g->res.stop_reason = VV_STOP_LENGTH_LIMIT;
 
-  g_autofree gfloat *prompt = g_new (gfloat, L * H);
-  TIMED (connector_us, vv_lm_embed_tokens (s->lm, ids, L, prompt, error));
+  VvBackend *be = s->be;
+  gint64 id_shape = (gint64) L, prompt_shape[2] = { (gint64) L, (gint64) H };
+  g_autoptr (VvTensor) d_ids = vv_backend_tensor_new (be, VV_DTYPE_I32, 1, &id_shape, error);
+  g_autoptr (VvTensor) d_prompt = d_ids ? vv_backend_tensor_new (be, VV_DTYPE_F32, 2,
+      prompt_shape, error) : NULL;
+  if (d_prompt == NULL)
+    return FALSE;
+  TIMED (connector_us, vv_backend_tensor_set (be, d_ids, 0, ids, L * sizeof (gint32), error)
+      && vv_lm_embed (s->lm, d_ids, d_prompt, error));
   for (gsize i = 0; i < n_pos; i++)
-    memcpy (prompt + (gsize) vpos[i] * H, voice_emb + i * H, H * sizeof (gfloat));
+    if (!vv_backend_tensor_set (be, d_prompt, (gsize) vpos[i] * H * sizeof (gfloat),
+            voice_emb + i * H, H * sizeof (gfloat), error))
+      return FALSE;
   g_clear_pointer (&voice_emb, g_free);
 
   /* 3. State. */
   gsize pos_capacity = L + MIN (max_steps, (gsize) 1024);
-  g_autoptr (VvKvCache) pos_cache = vv_kv_cache_new (s->lm, pos_capacity, 0, error);
-  if (pos_cache == NULL)
+  if ((g->pos_cache = vv_kv_cache_new (s->lm, pos_capacity, 0, error)) == NULL
+      || (g->neg_cache = vv_kv_cache_new (s->lm, 0, 0, error)) == NULL)
     return FALSE;
-  g_autoptr (VvKvCache) neg_cache = vv_kv_cache_new (s->lm, 0, 0, error);
-  if (neg_cache == NULL)
+  struct { VvTensor **t; gint64 cols; } rows[] = {
+    { &g->h_pos, H }, { &g->h_neg, H }, { &g->input, H }, { &g->sem_emb, H },
+    { &g->z, s->latent }, { &g->dec_in, s->latent }, { &g->noise, s->latent },
+    { &g->audio, s->hop }, { &g->sem, s->sem_dim }, { &g->logits, VV_LM_N_CONTROL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    if ((*rows[i].t = row_tensor (s, rows[i].cols, error)) == NULL)
+      return FALSE;
+  gint32 se_ids[2] = { VV_TOKEN_SPEECH_START, VV_TOKEN_SPEECH_END };
+  gint64 two = 2, se_shape[2] = { 2, (gint64) H };
+  g_autoptr (VvTensor) d_se = vv_backend_tensor_new (be, VV_DTYPE_I32, 1, &two, error);
+  if (d_se == NULL
+      || (g->start_end = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, se_shape, error)) == NULL
+      || !vv_backend_tensor_set (be, d_se, 0, se_ids, sizeof (se_ids), error)
+      || !vv_lm_embed (s->lm, d_se, g->start_end, error))
     return FALSE;
+  g->host_noise = g_new (gfloat, s->latent);
+  g->host_z = g_new (gfloat, s->latent);
+  g->host_audio = g_new (gfloat, s->hop);
   vv_speech_decoder_reset (s->dec);
   vv_speech_encoder_reset (s->sem_enc);
-  gboolean dec_reset = TRUE;
+  g->dec_reset = TRUE;
 
-  g_autofree gfloat *h_pos = g_new (gfloat, H);
-  g_autofree gfloat *h_neg = g_new (gfloat, H);
-  g_autofree gfloat *input = g_new (gfloat, H);   /* the input the positive pass consumed */
-  g_autofree gfloat *sem_emb = g_new (gfloat, H);
-  g_autofree gfloat *z = g_new (gfloat, s->latent);
-  g_autofree gfloat *dec_in = g_new (gfloat, s->latent);
-  g_autofree gfloat *noise = g_new (gfloat, s->latent);
-  g_autofree gfloat *audio = g_new (gfloat, s->hop);
-  g_autofree gfloat *sem = g_new (gfloat, s->sem_dim);
-  gfloat logits[VV_LM_N_CONTROL];
+  /* t = 0: prefill; the input consumed at the last position is
+   * embed(speech_start), the prompt's last row. */
+  VvTensor last;
+  vv_tensor_init_rows (&last, d_prompt, (gint64) L - 1, 1);
+  TIMED (prefill_us, vv_lm_forward (s->lm, g->pos_cache, d_prompt, g->h_pos, error)
+      && vv_backend_tensor_copy (be, g->input, &last, error));
+  vv_backend_get_stats (be, &g->stats0);
+  s->gen = g_steal_pointer (&g);
+  return TRUE;
+}
+
+/**
+ * vv_session_download:
+ * @session: a session
+ * @t: a tensor in the session backend's memory (e.g. from a frame callback)
+ * @host: host memory for @n_bytes
+ * @n_bytes: bytes to copy from the start of @t
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_session_download (VvSession *s, const VvTensor *t, gpointer host, gsize n_bytes,
+    GError **error)
+{
+  return vv_backend_tensor_get (s->be, t, 0, host, n_bytes, error);
+}
+
+/**
+ * vv_session_frame:
+ * @session: a session after vv_session_step() returned ⟨diffusion⟩
+ * @error: return location for a #GError
+ *
+ * One speech frame: the negative LM pass on the step's input, diffusion
+ * sampling, decoding, and the next LM input (acoustic + semantic
+ * connectors), all on the device; then the frame callbacks.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_session_frame (VvSession *s, GError **error)
+{
+  g_return_val_if_fail (s != NULL && s->gen != NULL, FALSE);
+  VvGen *g = s->gen;
+  const VvSessionParams *p = &g->p;
+  VvBackend *be = s->be;
+  const gsize latent_bytes = s->latent * sizeof (gfloat);
+
+  /* diffusion: negative pass on this step's input */
+  TIMED (neg_lm_us, vv_lm_forward (s->lm, g->neg_cache, g->input, g->h_neg, error));
+  if (p->noise != NULL) {
+    if (g->res.n_frames >= p->noise_frames) {
+      g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_NOISE,
+          "the injected noise has %" G_GSIZE_FORMAT " frames; frame %u needs more",
+          p->noise_frames, g->res.n_frames);
+      return FALSE;
+    }
+    memcpy (g->host_noise, p->noise + (gsize) g->res.n_frames * s->latent, latent_bytes);
+  } else {
+    vv_diffusion_draw_noise (&g->gen, s->latent, g->host_noise);
+  }
   const gfloat scale = vv_model_get_speech_scaling_factor (s->model);
   const gfloat bias = vv_model_get_speech_bias_factor (s->model);
+  TIMED (head_us, vv_backend_tensor_set (be, g->noise, 0, g->host_noise, latent_bytes, error)
+      && head_sample (s, g, error));
+  /* the decoder sees z / scale − bias (§2.5) */
+  TIMED (decoder_us, vv_backend_affine (be, VV_AFFINE_DIV_SUB, g->dec_in, g->z, scale, bias,
+          error) && decode_frame (s, g, error));
+  gboolean reset = g->dec_reset;
+  g->dec_reset = FALSE;
+  guint frame = g->res.n_frames++;
+  if (p->frame_tensor)
+    p->frame_tensor (s, g->z, g->audio, frame, reset, p->frame_tensor_user_data);
+  if (p->new_frame) {
+    if (!vv_backend_tensor_get (be, g->z, 0, g->host_z, latent_bytes, error))
+      return FALSE;
+    p->new_frame (g->host_z, s->latent, frame, reset, p->new_frame_user_data);
+  }
+  if (p->new_audio) {
+    gsize audio_bytes = s->hop * sizeof (gfloat);
+    if (!vv_backend_tensor_get (be, g->audio, 0, g->host_audio, audio_bytes, error))
+      return FALSE;
+    g->res.audio_bytes_down += audio_bytes;
+    p->new_audio (g->host_audio, s->hop, p->new_audio_user_data);
+  }
+  /* next input: acoustic connector(z) + semantic connector(semantic(audio)) */
+  TIMED (semantic_us, semantic_frame (s, g, error));
+  TIMED (connector_us, connect_frame (s, g, error)
+      && vv_backend_binary (be, VV_BINARY_ADD, g->input, g->input, g->sem_emb, error));
+  return TRUE;
+}
 
-  /* t = 0: prefill; the input consumed at the last position is embed(speech_start). */
-  TIMED (prefill_us, vv_lm_forward_host (s->lm, pos_cache, prompt, L, h_pos, TRUE, error));
-  memcpy (input, prompt + (L - 1) * H, H * sizeof (gfloat));
-  g_clear_pointer (&prompt, g_free);
+/**
+ * vv_session_step:
+ * @session: a session after vv_session_prefill()
+ * @token: (out): the generated control token
+ * @done: (out): %TRUE when generation has ended (eos, a limit, abort)
+ * @error: return location for a #GError
+ *
+ * One generated token (MODEL-SPEC §2): the positive LM pass of the pending
+ * input, the 4 control logits (the only download), the token, and its
+ * effect; a ⟨diffusion⟩ token runs vv_session_frame().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_session_step (VvSession *s, gint32 *token_out, gboolean *done, GError **error)
+{
+  g_return_val_if_fail (s != NULL && s->gen != NULL, FALSE);
+  VvGen *g = s->gen;
+  const VvSessionParams *p = &g->p;
+  VvBackend *be = s->be;
+  *done = g->done;
+  *token_out = -1;
+  if (g->done)
+    return TRUE;
+  if (p->abort && p->abort (p->abort_user_data)) {
+    g->res.stop_reason = VV_STOP_ABORTED;
+    *done = g->done = TRUE;
+    return TRUE;
+  }
+  /* positive pass of the previous step's input */
+  if (g->pos_pass_pending) {
+    TIMED (lm_us, vv_lm_forward (s->lm, g->pos_cache, g->input, g->h_pos, error));
+    g->pos_pass_pending = FALSE;
+  }
+  gfloat logits[VV_LM_N_CONTROL];
+  TIMED (connector_us, vv_lm_logits_control (s->lm, g->h_pos, g->logits, error)
+      && vv_backend_tensor_get (be, g->logits, 0, logits, sizeof (logits), error));
+  gint32 token = p->force_diffusion ? VV_TOKEN_DIFFUSION : pick_token (logits);
+  *token_out = token;
+  if (p->new_token)
+    p->new_token (token, g->res.n_steps, p->new_token_user_data);
+  g->res.n_steps++;
 
-  for (;;) {
-    if (p->abort && p->abort (p->abort_user_data)) {
-      res.stop_reason = VV_STOP_ABORTED;
-      break;
-    }
-    TIMED (connector_us, vv_lm_logits_control_host (s->lm, h_pos, logits, error));
-    gint32 token = p->force_diffusion ? VV_TOKEN_DIFFUSION : pick_token (logits);
-    if (p->new_token)
-      p->new_token (token, res.n_steps, p->new_token_user_data);
-    res.n_steps++;
-
-    if (token == VV_TOKEN_EOS) {
-      res.stop_reason = VV_STOP_EOS;
-      if (p->progress)
-        p->progress (res.n_steps, (guint) max_steps, res.n_frames, p->progress_user_data);
-      break;
-    } else if (token == VV_TOKEN_SPEECH_END) {
-      vv_speech_decoder_reset (s->dec);
-      vv_speech_encoder_reset (s->sem_enc);
-      dec_reset = TRUE;
-      TIMED (connector_us, vv_lm_embed_tokens (s->lm, &token, 1, input, error));
-    } else if (token == VV_TOKEN_SPEECH_START) {
-      vv_kv_cache_reset (neg_cache);
-      TIMED (connector_us, vv_lm_embed_tokens (s->lm, &token, 1, input, error));
-    } else {
-      /* diffusion: negative pass on this step's input */
-      TIMED (neg_lm_us, vv_lm_forward_host (s->lm, neg_cache, input, 1, h_neg, TRUE, error));
-      if (p->noise != NULL) {
-        if (res.n_frames >= p->noise_frames) {
-          g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_NOISE,
-              "the injected noise has %" G_GSIZE_FORMAT " frames; frame %u needs more",
-              p->noise_frames, res.n_frames);
-          return FALSE;
-        }
-        memcpy (noise, p->noise + (gsize) res.n_frames * s->latent,
-            s->latent * sizeof (gfloat));
-      } else {
-        vv_diffusion_draw_noise (&gen, s->latent, noise);
-      }
-      TIMED (head_us, vv_diffusion_sample (s->head, s->sched, h_pos, h_neg, p->cfg_scale,
-              p->n_steps, noise, z, error));
-      for (gint k = 0; k < s->latent; k++)
-        dec_in[k] = z[k] / scale - bias;
-      TIMED (decoder_us, vv_speech_decoder_decode_host (s->dec, dec_in, 1, audio, error));
-      if (p->new_frame)
-        p->new_frame (z, s->latent, res.n_frames, dec_reset, p->new_frame_user_data);
-      dec_reset = FALSE;
-      res.n_frames++;
-      if (p->new_audio)
-        p->new_audio (audio, s->hop, p->new_audio_user_data);
-      TIMED (semantic_us, vv_speech_encoder_encode_stream_host (s->sem_enc, audio, s->hop, sem,
-              error));
-      TIMED (connector_us, vv_connector_forward_host (s->ac_conn, z, 1, input, error)
-          && vv_connector_forward_host (s->sem_conn, sem, 1, sem_emb, error));
-      for (gsize k = 0; k < H; k++)
-        input[k] += sem_emb[k];
-    }
-
+  VvTensor row;
+  if (token == VV_TOKEN_EOS) {
+    g->res.stop_reason = VV_STOP_EOS;
     if (p->progress)
-      p->progress (res.n_steps, (guint) max_steps, res.n_frames, p->progress_user_data);
-    if (p->max_frames > 0 && res.n_frames >= p->max_frames) {
-      res.stop_reason = VV_STOP_MAX_FRAMES;
-      break;
-    }
-    if (res.n_steps >= max_steps) {
-      res.stop_reason = VV_STOP_LENGTH_LIMIT;
-      break;
-    }
-    /* positive pass of the next input */
-    TIMED (lm_us, vv_lm_forward_host (s->lm, pos_cache, input, 1, h_pos, TRUE, error));
+      p->progress (g->res.n_steps, (guint) g->max_steps, g->res.n_frames,
+          p->progress_user_data);
+    *done = g->done = TRUE;
+    return TRUE;
+  } else if (token == VV_TOKEN_SPEECH_END) {
+    vv_speech_decoder_reset (s->dec);
+    vv_speech_encoder_reset (s->sem_enc);
+    g->dec_reset = TRUE;
+    vv_tensor_init_rows (&row, g->start_end, 1, 1);
+    TIMED (connector_us, vv_backend_tensor_copy (be, g->input, &row, error));
+  } else if (token == VV_TOKEN_SPEECH_START) {
+    vv_kv_cache_reset (g->neg_cache);
+    vv_tensor_init_rows (&row, g->start_end, 0, 1);
+    TIMED (connector_us, vv_backend_tensor_copy (be, g->input, &row, error));
+  } else if (!vv_session_frame (s, error)) {
+    return FALSE;
   }
 
-  res.audio_seconds = (gdouble) res.n_frames * s->hop / (cfg->sampling_rate > 0 ?
+  if (p->progress)
+    p->progress (g->res.n_steps, (guint) g->max_steps, g->res.n_frames, p->progress_user_data);
+  if (p->max_frames > 0 && g->res.n_frames >= p->max_frames) {
+    g->res.stop_reason = VV_STOP_MAX_FRAMES;
+    *done = g->done = TRUE;
+  } else if (g->res.n_steps >= g->max_steps) {
+    g->res.stop_reason = VV_STOP_LENGTH_LIMIT;
+    *done = g->done = TRUE;
+  } else {
+    g->pos_pass_pending = TRUE;
+  }
+  return TRUE;
+}
+
+/**
+ * vv_session_finish:
+ * @session: a session
+ * @out: (out caller-allocates) (optional): the result of the generation
+ *
+ * Ends the generation started by vv_session_prefill() and frees its state.
+ */
+void
+vv_session_finish (VvSession *s, VvSessionResult *out)
+{
+  g_return_if_fail (s != NULL);
+  VvGen *g = s->gen;
+  if (g == NULL) {
+    if (out)
+      memset (out, 0, sizeof *out);
+    return;
+  }
+  const VvConfig *cfg = vv_model_get_config (s->model);
+  g->res.audio_seconds = (gdouble) g->res.n_frames * s->hop / (cfg->sampling_rate > 0 ?
       cfg->sampling_rate : 24000);
-  res.timings.total_us = g_get_monotonic_time () - t_start;
+  g->res.timings.total_us = g_get_monotonic_time () - g->t_start;
+  VvDeviceStats st;
+  vv_backend_get_stats (s->be, &st);
+  g->res.frame_bytes_up = st.bytes_up - g->stats0.bytes_up;
+  g->res.frame_bytes_down = st.bytes_down - g->stats0.bytes_down - g->res.audio_bytes_down;
   if (out)
-    *out = res;
+    *out = g->res;
+  g_clear_pointer (&s->gen, gen_free);
+}
+
+gboolean
+vv_session_generate_prompt (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *params,
+    VvSessionResult *out, GError **error)
+{
+  if (!vv_session_prefill (s, prompt_in, params, error))
+    return FALSE;
+  gboolean done = FALSE;
+  gint32 token;
+  while (!done) {
+    if (!vv_session_step (s, &token, &done, error)) {
+      g_clear_pointer (&s->gen, gen_free);
+      return FALSE;
+    }
+  }
+  vv_session_finish (s, out);
   return TRUE;
 }
 

@@ -64,6 +64,15 @@ typedef void     (*VvSessionProgressFunc) (guint step, guint max_steps, guint fr
 /* Polled before every step; returning %TRUE stops generation (VV_STOP_ABORTED). */
 typedef gboolean (*VvSessionAbortFunc) (gpointer user_data);
 
+typedef struct _VvSession VvSession;
+/* Called with each frame as device tensors (valid during the call only): the
+ * latent @z [1, 64] and its audio [1, hop], both in the memory of the
+ * session's backend. Nothing is downloaded unless the callback asks for it
+ * (vv_session_download()). */
+typedef void     (*VvSessionFrameTensorFunc) (VvSession *session, const VvTensor *z,
+                                              const VvTensor *audio, guint frame,
+                                              gboolean reset, gpointer user_data);
+
 /**
  * VvSessionParams:
  * @n_steps: diffusion steps per frame (default 10, MODEL-SPEC §2.4)
@@ -78,6 +87,7 @@ typedef gboolean (*VvSessionAbortFunc) (gpointer user_data);
  *   row i used by frame i instead of drawing from the generator (for
  *   conformance against the reference with the same injected noise)
  * @noise_frames: rows of @noise; generating more frames is an error
+ * @frame_tensor: (nullable): called with each frame on the device
  * @force_diffusion: benchmark/debug only: take ⟨diffusion⟩ at every step
  *   whatever the logits say (they are still computed), so a random-weight
  *   model makes exactly @max_frames frames (the §2.5 length limit still
@@ -106,6 +116,8 @@ typedef struct {
   gpointer abort_user_data;
   VvSessionNewTokenFunc new_token;
   gpointer new_token_user_data;
+  VvSessionFrameTensorFunc frame_tensor;
+  gpointer frame_tensor_user_data;
 } VvSessionParams;
 
 /**
@@ -144,6 +156,11 @@ typedef struct {
  * @audio_seconds: seconds of audio produced
  * @max_steps: the reference's step limit min(P − L, 2·L) for this prompt
  * @timings: where the time went
+ * @frame_bytes_up: bytes uploaded to the device after the prefill (the
+ *   frames' noise and positions; 0 on the host)
+ * @frame_bytes_down: bytes downloaded after the prefill, audio excepted
+ *   (control logits, latents a callback asked for)
+ * @audio_bytes_down: audio bytes downloaded for host-audio callbacks
  */
 typedef struct {
   guint n_frames;
@@ -153,9 +170,10 @@ typedef struct {
   gdouble audio_seconds;
   guint max_steps;
   VvSessionTimings timings;
+  guint64 frame_bytes_up;
+  guint64 frame_bytes_down;
+  guint64 audio_bytes_down;
 } VvSessionResult;
-
-typedef struct _VvSession VvSession;
 
 VvSessionParams vv_session_default_params (void);
 
@@ -220,7 +238,23 @@ gboolean   vv_session_generate_prompt (VvSession *session, VvPrompt *prompt,
                                        const VvSessionParams *params, VvSessionResult *out,
                                        GError **error);
 
-/* The CPU backend the session created (or was given); NULL before the first
+/* The generation loop in pieces (vv_session_generate_prompt() runs them):
+ * prefill builds the prompt embeddings on the device and runs the LM over
+ * them; each step reads back the 4 control logits, picks the token and
+ * applies it; a ⟨diffusion⟩ token runs vv_session_frame() (negative pass,
+ * diffusion sampling, decoding, the acoustic + semantic feedback), all on
+ * the device. finish returns the result and frees the state. */
+gboolean   vv_session_prefill (VvSession *session, VvPrompt *prompt,
+                               const VvSessionParams *params, GError **error);
+gboolean   vv_session_step (VvSession *session, gint32 *token, gboolean *done,
+                            GError **error);
+gboolean   vv_session_frame (VvSession *session, GError **error);
+void       vv_session_finish (VvSession *session, VvSessionResult *out);
+/* Copies @n_bytes of device tensor @t (from a frame callback) to host memory. */
+gboolean   vv_session_download (VvSession *session, const VvTensor *t, gpointer host,
+                                gsize n_bytes, GError **error);
+
+/* The backend the session created (or was given); NULL before the first
  * generation when it owns one. */
 VvBackend *vv_session_get_backend (VvSession *session);
 

@@ -36,7 +36,8 @@ static VvDiffusionHead *
 new_head (void)
 {
   g_autoptr (GError) error = NULL;
-  VvDiffusionHead *head = vv_diffusion_head_new (model, backend, &error);
+  /* 4 rows: the batch of the head vectors */
+  VvDiffusionHead *head = vv_diffusion_head_new_full (model, backend, 4, &error);
   g_assert_no_error (error);
   g_assert_nonnull (head);
   g_assert_cmpint (vv_diffusion_head_get_latent_size (head), ==, 64);
@@ -55,9 +56,9 @@ test_head (gconstpointer data)
   g_assert_cmpint (cond->shape[1], ==, vv_diffusion_head_get_hidden_size (head));
   g_autofree gfloat *v = g_new0 (gfloat, rows * 64);
   g_autoptr (GError) error = NULL;
-  g_assert_true (vv_diffusion_head_set_condition (head, cond->data, (gint) rows, &error));
+  g_assert_true (vv_diffusion_head_set_condition_host (head, cond->data, (gint) rows, &error));
   g_assert_no_error (error);
-  g_assert_true (vv_diffusion_head_forward (head, x->data, (gfloat) t, v, &error));
+  g_assert_true (vv_diffusion_head_forward_host (head, x->data, (gfloat) t, v, &error));
   g_assert_no_error (error);
   g_autofree gchar *name = g_strdup_printf ("head-v-t%d.npy", t);
   vv_test_check_vec (vec_dir, name, v, rows, 64);
@@ -120,7 +121,7 @@ test_sample (gconstpointer data)
   gfloat z[64];
   /* twice: the scheduler and head state must not leak between latents */
   for (gint rep = 0; rep < 2; rep++) {
-    g_assert_true (vv_diffusion_sample_full (head, s, hp->data, hn->data, CFG_SCALE, n,
+    g_assert_true (vv_diffusion_sample_full_host (head, s, hp->data, hn->data, CFG_SCALE, n,
             noise->data, z, traj, &error));
     g_assert_no_error (error);
   }

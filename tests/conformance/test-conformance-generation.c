@@ -126,6 +126,10 @@ run_synth (const gchar *name, gint threads)
     g_string_append_printf (args, " %s %s", pairs[i][0], q);
   }
   g_string_append_printf (args, " --threads %d", threads);
+  /* the conformance-generation-sim run: the same synth on the simulated device */
+  const gchar *device = g_getenv ("VV_TEST_BACKEND");
+  if (device != NULL && *device != '\0')
+    g_string_append_printf (args, " --device %s", device);
   for (guint i = 0; i < json_array_get_length (extra); i++) {
     const gchar *a = json_array_get_string_element (extra, i);
     /* vector files named in the arguments live in the vectors folder */

@@ -289,7 +289,7 @@ GST_START_TEST (test_diffuse_matches_session)
 {
   GError *error = NULL;
   VvModel *model = vv_model_load (tiny_model (), VV_MODEL_LOAD_DEFAULT, &error);
-  VvBackend *be = vv_backend_new_cpu (0, &error);
+  VvBackend *be = vv_test_new_backend (0);
   VvPrompt *prompt = make_prompt (model, be);
   Ref ref = { NULL, NULL, NULL };
   guint64 seed = find_seed (model, be, prompt, &ref);
@@ -523,7 +523,7 @@ GST_START_TEST (test_tokenize_windows)
   /* the library on the same windows */
   GError *error = NULL;
   VvModel *model = vv_model_load (tiny_model (), VV_MODEL_LOAD_DEFAULT, &error);
-  VvBackend *be = vv_backend_new_cpu (0, &error);
+  VvBackend *be = vv_test_new_backend (0);
   g_autofree gchar *tok_dir = g_build_filename (g_getenv ("VV_DATA_DIR"), "qwen2-tokenizer",
       NULL);
   VvTokenizer *tok = vv_tokenizer_new_from_dir (tok_dir, &error);

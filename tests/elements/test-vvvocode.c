@@ -66,7 +66,7 @@ reference_decode (gint start, const gint *segs, gint n_segs)
   g_autoptr (GError) error = NULL;
   g_autoptr (VvModel) model = vv_model_load (tiny_model (), VV_MODEL_LOAD_DEFAULT, &error);
   fail_unless (model != NULL, "%s", error ? error->message : "?");
-  g_autoptr (VvBackend) be = vv_backend_new_cpu (0, &error);
+  g_autoptr (VvBackend) be = vv_test_new_backend (0);
   fail_unless (be != NULL);
   GArray *out = g_array_new (FALSE, TRUE, sizeof (gfloat));
   gint f = start;
@@ -662,6 +662,107 @@ GST_START_TEST (test_gap_silence)
 }
 GST_END_TEST;
 
+/* vvvocode's documented bound on one buffer of silence (element docs). */
+#define SILENCE_BUFFER_MAX_SAMPLES 4096
+
+/* Issue 14: a GAP became one buffer of its whole length (an hour of pause:
+ * 345 MB at once). Now the silence streams in bounded buffers with a
+ * continuous timeline. */
+GST_START_TEST (test_gap_streams_in_chunks)
+{
+  fill_latents ();
+  const gint three[] = { 3 };
+  GstBus *bus;
+  GstHarness *h = new_harness (tiny_model (), &bus);
+  g_autoptr (GArray) a = push_chunks (h, 0, three, 1, TRUE);
+  const guint64 n_gap = 10 * RATE;                      /* 10 s */
+  fail_unless (gst_harness_push_event (h, gst_event_new_gap (0, 10 * GST_SECOND)));
+  guint n_bufs = 0;
+  guint64 total = 0, next_offset = 3 * HOP;
+  GstClockTime next_pts = gst_util_uint64_scale_int (3 * HOP, GST_SECOND, RATE);
+  GstBuffer *b;
+  while ((b = gst_harness_try_pull (h)) != NULL) {
+    gsize size = gst_buffer_get_size (b);
+    fail_unless (size > 0 && size % sizeof (gfloat) == 0);
+    guint64 n = size / sizeof (gfloat);
+    fail_unless (n <= SILENCE_BUFFER_MAX_SAMPLES, "buffer %u holds %" G_GUINT64_FORMAT
+        " samples", n_bufs, n);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), next_offset);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET_END (b), next_offset + n);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), next_pts);
+    next_offset += n;
+    next_pts += GST_BUFFER_DURATION (b);
+    fail_unless_equals_uint64 (next_pts, gst_util_uint64_scale_int (next_offset, GST_SECOND,
+            RATE));
+    fail_unless (!GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT));
+    GstMapInfo map;
+    fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+    for (gsize i = 0; i < map.size; i++)
+      fail_unless (map.data[i] == 0, "byte %" G_GSIZE_FORMAT " of buffer %u is not 0", i,
+          n_bufs);
+    gst_buffer_unmap (b, &map);
+    gst_buffer_unref (b);
+    total += n;
+    n_bufs++;
+  }
+  fail_unless_equals_uint64 (total, n_gap);
+  fail_unless (n_bufs >= (n_gap + SILENCE_BUFFER_MAX_SAMPLES - 1) / SILENCE_BUFFER_MAX_SAMPLES);
+  /* the next frame's audio follows the silence without a hole */
+  fail_unless_equals_int (gst_harness_push (h, latent_buffer (3, 1, FALSE)), GST_FLOW_OK);
+  b = gst_harness_pull (h);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), 3 * HOP + n_gap);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (b), next_pts);
+  gst_buffer_unref (b);
+  teardown (h, bus);
+}
+GST_END_TEST;
+
+typedef struct {
+  guint seen, stop_after;
+  gsize max_size;
+  GstFlowReturn answer;
+} StopProbe;
+
+/* Takes the buffers itself and answers @answer from the stop_after'th on,
+ * as a flushing or finished downstream would. */
+static GstPadProbeReturn
+stop_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  StopProbe *sp = data;
+  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER (info);
+  sp->seen++;
+  sp->max_size = MAX (sp->max_size, gst_buffer_get_size (b));
+  gst_buffer_unref (b);
+  GST_PAD_PROBE_INFO_DATA (info) = NULL;
+  GST_PAD_PROBE_INFO_FLOW_RETURN (info) = sp->seen >= sp->stop_after ? sp->answer
+      : GST_FLOW_OK;
+  return GST_PAD_PROBE_HANDLED;
+}
+
+/* A GAP of hours is not allocated at once, and the silence stops as soon
+ * as downstream says FLUSHING or EOS. */
+GST_START_TEST (test_gap_of_hours_stops_downstream)
+{
+  const GstFlowReturn answers[] = { GST_FLOW_FLUSHING, GST_FLOW_EOS };
+  for (guint i = 0; i < G_N_ELEMENTS (answers); i++) {
+    GstBus *bus;
+    GstHarness *h = new_harness (tiny_model (), &bus);
+    StopProbe sp = { 0, 5, 0, answers[i] };
+    GstPad *src = gst_element_get_static_pad (h->element, "src");
+    gulong id = gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, stop_probe, &sp, NULL);
+    /* 2 hours = 172.8 M samples = 691 MB as one buffer */
+    fail_unless (gst_harness_push_event (h, gst_event_new_gap (0, 2 * 3600 * GST_SECOND)));
+    fail_unless_equals_int (sp.seen, sp.stop_after);
+    fail_unless (sp.max_size <= SILENCE_BUFFER_MAX_SAMPLES * sizeof (gfloat),
+        "a buffer of %" G_GSIZE_FORMAT " bytes", sp.max_size);
+    gst_pad_remove_probe (src, id);
+    gst_object_unref (src);
+    fail_unless (gst_harness_try_pull (h) == NULL);
+    teardown (h, bus);
+  }
+}
+GST_END_TEST;
+
 GST_START_TEST (test_custom_event_forwarded)
 {
   GstBus *bus;
@@ -805,6 +906,8 @@ vvvocode_suite (void)
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_audio_meta_bad_size);
   tcase_add_test (tc, test_gap_silence);
+  tcase_add_test (tc, test_gap_streams_in_chunks);
+  tcase_add_test (tc, test_gap_of_hours_stops_downstream);
   tcase_add_test (tc, test_custom_event_forwarded);
   tcase_add_test (tc, test_wrong_dim);
   tcase_add_test (tc, test_partial_frame_at_eos);

@@ -10,11 +10,13 @@
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  g_autofree gchar *text = g_strndup ((const gchar *) data, size);
-  const gchar *nul = memchr (data, 0, size);
-  const gchar *pre = nul != NULL ? (const gchar *) text + (nul - (const gchar *) data) + 1 : NULL;
-  if (pre != NULL && pre > text + size)
-    pre = NULL;
+  /* a NUL-terminated copy of all @size bytes (g_strndup would stop at the
+   * separator and zero the preprocessor part) */
+  g_autofree gchar *text = g_malloc (size + 1);
+  memcpy (text, data, size);
+  text[size] = '\0';
+  const gchar *nul = memchr (text, 0, size);
+  const gchar *pre = nul != NULL ? nul + 1 : NULL;
   g_autoptr (GError) error = NULL;
   VvConfig *cfg = vv_config_load_from_data (text, "fuzz/config.json", pre, &error);
   if (cfg == NULL) {
@@ -23,10 +25,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   }
   /* an accepted config implies a tensor list, and writes back as JSON that
    * loads again */
-  g_autoptr (GArray) layout = vv_layout_tensors (cfg, FALSE);
+  g_autoptr (GArray) layout = vv_layout_tensors (cfg, FALSE, NULL);
   VV_FUZZ_CHECK (layout != NULL && layout->len > 0);
-  g_autofree gchar *again = vv_config_to_json (cfg);
-  g_autofree gchar *again_pre = vv_config_preprocessor_to_json (cfg);
+  g_autofree gchar *again = vv_config_to_json (cfg, NULL);
+  g_autofree gchar *again_pre = vv_config_preprocessor_to_json (cfg, NULL);
+  VV_FUZZ_CHECK (again != NULL && again_pre != NULL);
   VvConfig *cfg2 = vv_config_load_from_data (again, "fuzz/config.json (written back)",
       again_pre, &error);
   VV_FUZZ_CHECK (cfg2 != NULL);

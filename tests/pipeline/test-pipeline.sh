@@ -56,6 +56,12 @@ check "vvtts audio == synth" 0 "identical" -- wavcmp same "$tmp/tts.wav" "$tmp/s
 check "queues between the stages" 0 "" -- \
   launch filesrc location="$ex/two-speakers.txt" ! vvdialogparse ! queue ! vvtokenize model="$model" voices="$voices" ! queue ! vvdiffuse seed=1 ! queue ! vvvocode ! queue ! wavenc ! filesink location="$tmp/q.wav"
 check "with queues: same audio" 0 "identical" -- wavcmp same "$tmp/q.wav" "$tmp/synth.wav"
+# one engine (one backend, one thread pool) for the whole pipeline: the
+# first element makes it, the others find it through the vv.engine context
+GST_DEBUG=vvengine:5 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -q filesrc location="$ex/two-speakers.txt" ! vvdialogparse ! queue ! vvtokenize model="$model" voices="$voices" ! queue ! vvdiffuse seed=1 attach-audio=false ! queue ! vvvocode ! wavenc ! filesink location="$tmp/eng.wav" >"$tmp/eng.log" 2>&1
+check "one engine per pipeline (made once, found by the other two)" 0 "^1 2$" -- \
+  bash -c 'echo "$(grep -c "new engine on cpu" "$1") $(grep -c "using the pipeline.s engine" "$1")"' _ "$tmp/eng.log"
+check "shared engine: same audio" 0 "identical" -- wavcmp same "$tmp/eng.wav" "$tmp/synth.wav"
 check "16-bit PCM through audioconvert" 0 "" -- \
   launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 ! audioconvert ! audio/x-raw,format=S16LE ! wavenc ! filesink location="$tmp/s16.wav"
 check "16-bit output is 24 kHz mono" 0 "^24000 1 16 " -- wavcmp info "$tmp/s16.wav"

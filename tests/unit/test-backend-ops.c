@@ -953,6 +953,304 @@ test_sim_device (void)
   g_test_trap_assert_failed ();
 }
 
+/* ---------------------------------------------------------------------- */
+/* Diffusion-head and sampler ops. References round to F32 after every
+ * operation, in the documented order (a single F32 +, −, · of floats is
+ * the double result rounded to float), so the results must match exactly;
+ * the timestep embedding (expf, cosf, sinf) is compared within a bound. */
+
+static inline gdouble
+f32 (gdouble x)
+{
+  return (gfloat) x;
+}
+
+/* Runs @call on every variant with the host tensors @in uploaded (the
+ * output is @in[out_index], in place when @out_index ≥ 0, else a fresh
+ * tensor shaped like @proto) and checks it against @ref. */
+typedef gboolean (*DiffOpFunc) (VvBackend *be, VvTensor **dev, VvTensor *y, gpointer data,
+    GError **error);
+
+static gboolean
+run_diff_op (const gchar *what, VvTensor **in, guint n_in, gint out_index,
+    const VvTensor *proto, DiffOpFunc call, gpointer data, const gdouble *ref,
+    const gdouble *tol)
+{
+  Checker c = { what, NULL, NULL };
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < variants->len; i++) {
+    const Variant *v = g_ptr_array_index (variants, i);
+    g_autoptr (GError) error = NULL;
+    VvTensor *dev[6] = { NULL };
+    for (guint k = 0; k < n_in; k++)
+      dev[k] = to_backend (v->be, in[k]);
+    VvTensor *dy = out_index >= 0 ? dev[out_index] : empty_like (v->be, proto);
+    gboolean r = call (v->be, dev, dy, data, &error);
+    g_assert_no_error (error);
+    g_assert_true (r);
+    ok = check_output (&c, v, to_host (v->be, dy), ref, tol);
+    if (out_index < 0)
+      vv_backend_tensor_free (v->be, dy);
+    for (guint k = 0; k < n_in; k++)
+      vv_backend_tensor_free (v->be, dev[k]);
+  }
+  checker_clear (&c);
+  return ok;
+}
+
+typedef struct {
+  gfloat t;
+  gdouble period;
+} TembArgs;
+
+static gboolean
+call_temb (VvBackend *be, VvTensor **dev, VvTensor *y, gpointer data, GError **error)
+{
+  TembArgs *a = data;
+  return vv_backend_timestep_embedding (be, y, a->t, a->period, error);
+}
+
+/* f_k = exp(−ln(P)·k/half) in double; an fp32 evaluation of the exponent
+ * (|argument| ≤ ln P ≈ 9.2) is off by a few 1e-7 relative, so the
+ * phase t·f_k by up to |t|·f_k·3e-6; cosf/sinf add about 1e-7. */
+static void
+test_timestep_embedding (void)
+{
+  static const gfloat ts[] = { 0.0f, 1.0f, 37.0f, 500.0f, 949.0f, 999.0f, -3.5f };
+  static const gint64 dims[][2] = { { 1, 256 }, { 1, 2 }, { 3, 10 } };
+  for (guint d = 0; d < G_N_ELEMENTS (dims); d++) {
+    for (guint i = 0; i < G_N_ELEMENTS (ts); i++) {
+      gint64 rows = dims[d][0], D = dims[d][1], half = D / 2;
+      TembArgs a = { ts[i], 10000.0 };
+      g_autoptr (VvTensor) proto = vv_tensor_new_2d (VV_DTYPE_F32, rows, D);
+      g_autofree gdouble *ref = g_new (gdouble, rows * D);
+      g_autofree gdouble *tol = g_new (gdouble, rows * D);
+      for (gint64 r = 0; r < rows; r++) {
+        for (gint64 k = 0; k < half; k++) {
+          gdouble f = exp (-log (a.period) * (gdouble) k / (gdouble) half);
+          gdouble arg = (gdouble) a.t * f, e = fabs (arg) * 3e-6 + 2e-7;
+          ref[r * D + k] = cos (arg);
+          ref[r * D + half + k] = sin (arg);
+          tol[r * D + k] = tol[r * D + half + k] = e;
+        }
+      }
+      g_autofree gchar *what = g_strdup_printf ("timestep_embedding t %g [%" G_GINT64_FORMAT
+          ", %" G_GINT64_FORMAT "]", (gdouble) a.t, rows, D);
+      if (!run_diff_op (what, NULL, 0, -1, proto, call_temb, &a, ref, tol))
+        return;
+    }
+  }
+}
+
+typedef struct {
+  gint c1, c2;
+} ColArgs;
+
+static gboolean
+call_modulate (VvBackend *be, VvTensor **dev, VvTensor *y, gpointer data, GError **error)
+{
+  ColArgs *a = data;
+  return vv_backend_modulate (be, y, dev[0], dev[1], a->c1, a->c2, error);
+}
+
+static gboolean
+call_gated_add (VvBackend *be, VvTensor **dev, VvTensor *y, gpointer data, GError **error)
+{
+  ColArgs *a = data;
+  return vv_backend_gated_add (be, y, dev[0], dev[1], a->c1, dev[2], error);
+}
+
+/* modulate: y = x·(1 + scale) + shift, gated_add: y = x + gate·o, with
+ * shift/scale/gate read from column ranges of ada [n, C] */
+static void
+test_modulate_gated (void)
+{
+  /* rows, d, C, first col, second col */
+  static const gint64 cases[][5] = {
+    { 1, 1, 3, 0, 1 }, { 2, 7, 21, 0, 7 }, { 2, 7, 21, 14, 7 }, { 3, 17, 34, 0, 17 },
+    { 2, 100, 107, 5, 1 }, { 2, 1536, 4608, 0, 1536 }, { 4, 64, 192, 128, 64 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    gint64 n = cases[i][0], d = cases[i][1], C = cases[i][2];
+    ColArgs a = { (gint) cases[i][3], (gint) cases[i][4] };
+    if (too_big (n * C))
+      continue;
+    for (gint in_place = 0; in_place <= 1; in_place++) {
+      VvTensor *in[3] = { random_2d (VV_DTYPE_F32, n, d), random_2d (VV_DTYPE_F32, n, C),
+        random_2d (VV_DTYPE_F32, n, d) };
+      const gfloat *x = in[0]->data, *ada = in[1]->data, *o = in[2]->data;
+      g_autofree gdouble *rm = g_new (gdouble, n * d);
+      g_autofree gdouble *rg = g_new (gdouble, n * d);
+      for (gint64 r = 0; r < n; r++)
+        for (gint64 k = 0; k < d; k++) {
+          gdouble xv = x[r * d + k];
+          gdouble shift = ada[r * C + a.c1 + k], scale = ada[r * C + a.c2 + k];
+          rm[r * d + k] = f32 (f32 (xv * f32 (1.0 + scale)) + shift);
+          gdouble gate = ada[r * C + a.c1 + k];
+          rg[r * d + k] = f32 (xv + f32 (gate * o[r * d + k]));
+        }
+      g_autofree gchar *wm = g_strdup_printf ("modulate [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+          "] ada %" G_GINT64_FORMAT " cols shift %d scale %d%s", n, d, C, a.c1, a.c2,
+          in_place ? " in place" : "");
+      g_autofree gchar *wg = g_strdup_printf ("gated_add [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+          "] ada %" G_GINT64_FORMAT " cols gate %d%s", n, d, C, a.c1, in_place ? " in place" : "");
+      gboolean ok = run_diff_op (wm, in, 2, in_place ? 0 : -1, in[0], call_modulate, &a, rm, NULL)
+          && run_diff_op (wg, in, 3, in_place ? 0 : -1, in[0], call_gated_add, &a, rg, NULL);
+      for (guint k = 0; k < 3; k++)
+        vv_tensor_free (in[k]);
+      if (!ok)
+        return;
+    }
+  }
+}
+
+static gboolean
+call_cfg (VvBackend *be, VvTensor **dev, VvTensor *y, gpointer data, GError **error)
+{
+  return vv_backend_cfg_combine (be, y, dev[0], dev[1], *(gfloat *) data, error);
+}
+
+/* y = u + s·(c − u) */
+static void
+test_cfg_combine (void)
+{
+  static const gint64 sizes[][2] = { { 1, 1 }, { 1, 64 }, { 3, 17 }, { 2, 1000 } };
+  static const gfloat scales[] = { 1.3f, 0.0f, 1.0f, -2.25f };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    for (guint j = 0; j < G_N_ELEMENTS (scales); j++)
+      for (gint out = -1; out <= 1; out++) {     /* fresh y, y = cond, y = uncond */
+        gfloat s = scales[j];
+        VvTensor *in[2] = { random_2d (VV_DTYPE_F32, sizes[i][0], sizes[i][1]),
+          random_2d (VV_DTYPE_F32, sizes[i][0], sizes[i][1]) };
+        gint64 n = vv_tensor_n_elements (in[0]);
+        const gfloat *c = in[0]->data, *u = in[1]->data;
+        g_autofree gdouble *ref = g_new (gdouble, n);
+        for (gint64 k = 0; k < n; k++)
+          ref[k] = f32 (u[k] + f32 (s * f32 ((gdouble) c[k] - u[k])));
+        g_autofree gchar *what = g_strdup_printf ("cfg_combine [%" G_GINT64_FORMAT ", %"
+            G_GINT64_FORMAT "] s %g out %d", sizes[i][0], sizes[i][1], (gdouble) s, out);
+        gboolean ok = run_diff_op (what, in, 2, out, in[0], call_cfg, &s, ref, NULL);
+        vv_tensor_free (in[0]);
+        vv_tensor_free (in[1]);
+        if (!ok)
+          return;
+      }
+}
+
+typedef struct {
+  VvDpmStep step;
+  gboolean check_state;         /* the output is prev_d, not y */
+} DpmArgs;
+
+static gboolean
+call_dpm (VvBackend *be, VvTensor **dev, VvTensor *y, gpointer data, GError **error)
+{
+  DpmArgs *a = data;
+  /* dev: x, v, prev_d; y is a fresh tensor, or x (in place), or prev_d
+   * when the state is checked (then the update goes to x) */
+  if (a->check_state)
+    return vv_backend_dpm_step (be, dev[0], dev[0], dev[1], dev[2], &a->step, error);
+  return vv_backend_dpm_step (be, y, dev[0], dev[1], dev[2], &a->step, error);
+}
+
+/* d = α_s·x − σ_s·v; order 1: y = ratio·x + coef·d; order 2:
+ * y = ratio·x + coef·d + half_coef·(r_inv·(d − prev_d)); prev_d ← d */
+static void
+test_dpm_step (void)
+{
+  static const gint64 sizes[][2] = { { 1, 1 }, { 1, 64 }, { 2, 33 } };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    for (gint order = 1; order <= 2; order++)
+      for (gint mode = 0; mode < 3; mode++) {    /* fresh y, in place, the new state */
+        DpmArgs a = { { order, 0.83f, 0.557f, 0.71f, 0.29f, 0.145f, 1.93f }, mode == 2 };
+        const VvDpmStep *st = &a.step;
+        VvTensor *in[3] = { random_2d (VV_DTYPE_F32, sizes[i][0], sizes[i][1]),
+          random_2d (VV_DTYPE_F32, sizes[i][0], sizes[i][1]),
+          random_2d (VV_DTYPE_F32, sizes[i][0], sizes[i][1]) };
+        gint64 n = vv_tensor_n_elements (in[0]);
+        const gfloat *x = in[0]->data, *v = in[1]->data, *pd = in[2]->data;
+        g_autofree gdouble *ref = g_new (gdouble, n);
+        for (gint64 k = 0; k < n; k++) {
+          gdouble d = f32 (f32 ((gdouble) st->alpha_s * x[k]) - f32 ((gdouble) st->sigma_s * v[k]));
+          gdouble y = f32 (f32 ((gdouble) st->ratio * x[k]) + f32 (st->coef * d));
+          if (order == 2)
+            y = f32 (y + f32 (st->half_coef * f32 (st->r_inv * f32 (d - pd[k]))));
+          ref[k] = mode == 2 ? d : y;
+        }
+        g_autofree gchar *what = g_strdup_printf ("dpm_step order %d [%" G_GINT64_FORMAT ", %"
+            G_GINT64_FORMAT "] %s", order, sizes[i][0], sizes[i][1],
+            mode == 0 ? "" : mode == 1 ? "in place" : "state");
+        gboolean ok = run_diff_op (what, in, 3, mode == 0 ? -1 : mode == 1 ? 0 : 2, in[0],
+            call_dpm, &a, ref, NULL);
+        for (guint k = 0; k < 3; k++)
+          vv_tensor_free (in[k]);
+        if (!ok)
+          return;
+      }
+}
+
+/* The wrappers' checks of the new ops, once per family. */
+static void
+test_diffusion_op_errors (void)
+{
+  for (guint i = 0; i < variants->len; i++) {
+    const Variant *v = g_ptr_array_index (variants, i);
+    if (i > 0 && strcmp (v->family, ((Variant *) g_ptr_array_index (variants, i - 1))->family) == 0)
+      continue;
+    VvBackend *be = v->be;
+    VvTensor *x = dev_tensor (be, VV_DTYPE_F32, 2, 16);
+    VvTensor *y = dev_tensor (be, VV_DTYPE_F32, 2, 16);
+    VvTensor *ada = dev_tensor (be, VV_DTYPE_F32, 2, 48);
+    VvTensor *ada3 = dev_tensor (be, VV_DTYPE_F32, 3, 48);
+    VvTensor *odd = dev_tensor (be, VV_DTYPE_F32, 1, 7);
+    VvTensor *x17 = dev_tensor (be, VV_DTYPE_F32, 2, 17);
+    VvTensor row;
+
+    EXPECT_ERROR (vv_backend_timestep_embedding (be, odd, 1.0f, 10000.0, error),
+        VV_BACKEND_ERROR_SHAPE, "timestep_embedding", "[1, 7]", "even");
+    EXPECT_ERROR (vv_backend_timestep_embedding (be, x, 1.0f, 0.5, error),
+        VV_BACKEND_ERROR_SHAPE, "timestep_embedding", "max_period");
+    EXPECT_ERROR (vv_backend_modulate (be, y, x, ada, 0, 33, error),
+        VV_BACKEND_ERROR_SHAPE, "modulate", "scale_col 33", "[2, 48]", "0 to 32");
+    EXPECT_ERROR (vv_backend_modulate (be, y, x, ada, -1, 16, error),
+        VV_BACKEND_ERROR_SHAPE, "modulate", "shift_col -1");
+    EXPECT_ERROR (vv_backend_modulate (be, y, x, ada3, 0, 16, error),
+        VV_BACKEND_ERROR_SHAPE, "modulate", "[2, 16]", "[3, 48]");
+    vv_tensor_init_rows (&row, ada, 0, 1);
+    {
+      /* y inside ada: the result would overwrite the shift/scale it reads */
+      VvTensor in_ada;
+      gint64 shape[2] = { 2, 16 };
+      vv_tensor_init_view (&in_ada, VV_DTYPE_F32, 2, shape, ada->data);
+      in_ada.device = ada->device;
+      EXPECT_ERROR (vv_backend_modulate (be, &in_ada, x, ada, 16, 32, error),
+          VV_BACKEND_ERROR_SHAPE, "modulate", "overlap");
+      EXPECT_ERROR (vv_backend_gated_add (be, &in_ada, x, ada, 32, x, error),
+          VV_BACKEND_ERROR_SHAPE, "gated_add", "overlap");
+    }
+    EXPECT_ERROR (vv_backend_gated_add (be, y, x, ada, 40, x, error),
+        VV_BACKEND_ERROR_SHAPE, "gated_add", "gate_col 40");
+    EXPECT_ERROR (vv_backend_gated_add (be, y, x, ada, 0, x17, error),
+        VV_BACKEND_ERROR_SHAPE, "gated_add", "[2, 17]");
+    EXPECT_ERROR (vv_backend_cfg_combine (be, y, x, x17, 1.3f, error),
+        VV_BACKEND_ERROR_SHAPE, "cfg_combine", "uncond", "[2, 17]");
+    VvDpmStep st = { 3, 1, 1, 1, 1, 1, 1 };
+    EXPECT_ERROR (vv_backend_dpm_step (be, y, x, x, ada, &st, error),
+        VV_BACKEND_ERROR_SHAPE, "dpm_step", "prev_d", "[2, 48]");
+    VvTensor *pd = dev_tensor (be, VV_DTYPE_F32, 2, 16);
+    EXPECT_ERROR (vv_backend_dpm_step (be, y, x, x, pd, &st, error),
+        VV_BACKEND_ERROR_SHAPE, "dpm_step", "order 3");
+    st.order = 1;
+    EXPECT_ERROR (vv_backend_dpm_step (be, y, x, x, y, &st, error),
+        VV_BACKEND_ERROR_SHAPE, "dpm_step", "prev_d", "overlap");
+    EXPECT_ERROR (vv_backend_dpm_step (be, y, x, x, pd, NULL, error),
+        VV_BACKEND_ERROR_SHAPE, "dpm_step", "missing");
+    VvTensor *tensors[] = { x, y, ada, ada3, odd, x17, pd };
+    for (guint k = 0; k < G_N_ELEMENTS (tensors); k++)
+      vv_backend_tensor_free (be, tensors[k]);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -975,6 +1273,11 @@ main (int argc, char **argv)
   g_test_add_func ("/backend-ops/tensors", test_tensors);
   g_test_add_func ("/backend-ops/registry", test_registry);
   g_test_add_func ("/backend-ops/isa-env", test_isa_env);
+  g_test_add_func ("/backend-ops/timestep-embedding", test_timestep_embedding);
+  g_test_add_func ("/backend-ops/modulate-gated-add", test_modulate_gated);
+  g_test_add_func ("/backend-ops/cfg-combine", test_cfg_combine);
+  g_test_add_func ("/backend-ops/dpm-step", test_dpm_step);
+  g_test_add_func ("/backend-ops/diffusion-op-errors", test_diffusion_op_errors);
 
   int ret = g_test_run ();
   g_ptr_array_unref (variants);

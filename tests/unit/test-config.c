@@ -4,6 +4,8 @@
 #include <vibevoice/vibevoice.h>
 #include "vv-test-util.h"
 #include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdarg.h>
 #include <string.h>
 
 static void
@@ -47,8 +49,8 @@ test_presets_round_trip (void)
 {
   for (VvPreset p = VV_PRESET_TINY; p <= VV_PRESET_7B; p++) {
     g_autoptr (VvConfig) c = vv_config_new_preset (p);
-    g_autofree gchar *json = vv_config_to_json (c);
-    g_autofree gchar *pp = vv_config_preprocessor_to_json (c);
+    g_autofree gchar *json = vv_config_to_json (c, NULL);
+    g_autofree gchar *pp = vv_config_preprocessor_to_json (c, NULL);
     g_autoptr (GError) error = NULL;
     g_autoptr (VvConfig) back = vv_config_load_from_data (json, NULL, pp, &error);
     g_assert_no_error (error);
@@ -217,6 +219,31 @@ test_preprocessor (void)
 
 /* Issue 14: 80 000 levels overflowed the stack inside json-glib; now a clean
  * error naming the file and the limit, for config.json and the preprocessor. */
+/* Issue 14 (fuzz-config): a value such as 1e-10 was written back as
+ * "1e-10.0" (json-glib appends ".0" to a double without a '.'), which is not
+ * JSON, so the written config did not load again. */
+static void
+test_exponent_round_trip (void)
+{
+  const gdouble eps[] = { 1e-10, 1e-5, 1.5e-12, 1e-20 };
+  for (guint i = 0; i < G_N_ELEMENTS (eps); i++) {
+    g_autoptr (VvConfig) c = vv_config_new_preset (VV_PRESET_TINY);
+    c->semantic.layernorm_eps = eps[i];
+    c->acoustic.layernorm_eps = eps[i];
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *json = vv_config_to_json (c, &error);
+    g_assert_no_error (error);
+    g_assert_null (strstr (json, "e-10.0"));
+    g_autofree gchar *pp = vv_config_preprocessor_to_json (c, &error);
+    g_assert_no_error (error);
+    g_autoptr (VvConfig) back = vv_config_load_from_data (json, "written.json", pp, &error);
+    g_assert_no_error (error);
+    g_assert_cmpfloat (back->semantic.layernorm_eps, ==, eps[i]);
+    g_assert_cmpfloat (back->acoustic.layernorm_eps, ==, eps[i]);
+    assert_same_config (c, back);
+  }
+}
+
 static void
 test_deep_nesting (void)
 {
@@ -229,7 +256,7 @@ test_deep_nesting (void)
     g_assert_nonnull (strstr (error->message, "deeper than 64 levels"));
 
     g_autoptr (VvConfig) c = vv_config_new_preset (VV_PRESET_TINY);
-    g_autofree gchar *json = vv_config_to_json (c);
+    g_autofree gchar *json = vv_config_to_json (c, NULL);
     g_autoptr (GError) error2 = NULL;
     g_assert_null (vv_config_load_from_data (json, NULL, deep, &error2));
     g_assert_error (error2, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FILE);
@@ -256,6 +283,212 @@ test_deep_nesting (void)
   g_assert_nonnull (strstr (error->message, "deeper than 1 levels"));
 }
 
+/* The 1.5B fixture as text with every @from replaced by @to (each must
+ * occur): for values json-glib cannot round-trip (inf, integers past
+ * 64 bits), which edited_fixture() would mangle. */
+static gchar *
+replaced_fixture (const gchar *from, const gchar *to, ...)
+{
+  g_autofree gchar *file = g_build_filename (g_getenv ("VV_TEST_DATA_DIR"), "config",
+      "vibevoice-1.5b-config.json", NULL);
+  g_autofree gchar *text = NULL;
+  g_assert_true (g_file_get_contents (file, &text, NULL, NULL));
+  GString *s = g_string_new (text);
+  va_list ap;
+  va_start (ap, to);
+  for (; from != NULL; from = va_arg (ap, const gchar *), to = from ? va_arg (ap, const gchar *) : NULL) {
+    if (g_string_replace (s, from, to, 0) == 0)
+      g_error ("fixture should hold '%s'", from);
+  }
+  va_end (ap);
+  return g_string_free (s, FALSE);
+}
+
+static void
+assert_refused (const gchar *json, const gchar *pre, const gchar *const *in_message)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvConfig) c = vv_config_load_from_data (json, "cfg-under-test.json", pre, &error);
+  if (c != NULL)
+    g_error ("accepted; expected an error naming '%s'", in_message[0]);
+  g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FIELD);
+  for (gint i = 0; in_message[i]; i++)
+    if (!strstr (error->message, in_message[i]))
+      g_error ("message '%s' should contain '%s'", error->message, in_message[i]);
+}
+
+#define MSG(...) ((const gchar *const[]) { __VA_ARGS__, NULL })
+
+/* Issue 14: each ceiling (docs/TESTING.md "Limits on input") is an error that
+ * names the field and the range, not an abort later on. */
+static void
+test_ceilings (void)
+{
+  const struct { const gchar *path, *value; const gchar *const *msg; } cases[] = {
+    /* 2^31-1 layers built an 11.5 GB tensor list before any check */
+    { "decoder_config.num_hidden_layers", "2147483647", MSG ("decoder_config.num_hidden_layers", "2147483647", "1..1024") },
+    { "decoder_config.num_hidden_layers", "1025", MSG ("num_hidden_layers", "1..1024") },
+    { "diffusion_head_config.head_layers", "2147483647", MSG ("diffusion_head_config.head_layers", "1..1024") },
+    { "decoder_config.hidden_size", "131072", MSG ("decoder_config.hidden_size", "1..65536") },
+    { "decoder_config.num_attention_heads", "2048", MSG ("num_attention_heads", "1..1024") },
+    { "decoder_config.head_dim", "2048", MSG ("decoder_config.head_dim", "2..1024") },
+    { "decoder_config.intermediate_size", "262145", MSG ("intermediate_size", "1..262144") },
+    { "decoder_config.vocab_size", "4194305", MSG ("vocab_size", "1..4194304") },
+    { "decoder_config.max_position_embeddings", "1048577", MSG ("max_position_embeddings", "1..1048576") },
+    { "acoustic_tokenizer_config.vae_dim", "4097", MSG ("acoustic_tokenizer_config.vae_dim", "1..4096") },
+    { "semantic_tokenizer_config.encoder_n_filters", "4097", MSG ("semantic_tokenizer_config.encoder_n_filters", "1..4096") },
+    /* 2048·2^6 channels in the last encoder stage */
+    { "semantic_tokenizer_config.encoder_n_filters", "2048", MSG ("semantic_tokenizer_config.encoder_n_filters", "65536") },
+    { "acoustic_tokenizer_config.decoder_n_filters", "2048", MSG ("acoustic_tokenizer_config.decoder_n_filters", "65536") },
+    { "acoustic_tokenizer_config.encoder_ratios", "[8, 5, 65]", MSG ("acoustic_tokenizer_config.encoder_ratios", "64") },
+    { "diffusion_head_config.ddpm_num_steps", "100001", MSG ("ddpm_num_steps", "2..100000") },
+    { "diffusion_head_config.ddpm_num_inference_steps", "1000000", MSG ("ddpm_num_inference_steps", "1..100000") },
+    { "acoustic_vae_dim", "5000", MSG ("acoustic_vae_dim", "1..4096") },
+    /* (gint) (1e300 · 1536) was undefined; the message said "implies [-2147483648, 64]" */
+    { "diffusion_head_config.head_ffn_ratio", "1e300", MSG ("diffusion_head_config.head_ffn_ratio", "1e+300", "64]") },
+    { "diffusion_head_config.head_ffn_ratio", "0.0001", MSG ("diffusion_head_config.head_ffn_ratio", "1..262144") },
+    { "diffusion_head_config.head_ffn_ratio", "-3", MSG ("diffusion_head_config.head_ffn_ratio", "(0, 64]") },
+    { "decoder_config.rms_norm_eps", "-1", MSG ("decoder_config.rms_norm_eps", "-1", "(0, 1]") },
+    { "decoder_config.rms_norm_eps", "0", MSG ("decoder_config.rms_norm_eps", "(0, 1]") },
+    { "diffusion_head_config.rms_norm_eps", "2", MSG ("diffusion_head_config.rms_norm_eps", "(0, 1]") },
+    { "acoustic_tokenizer_config.layernorm_eps", "-0.5", MSG ("acoustic_tokenizer_config.layernorm_eps", "(0, 1]") },
+    { "semantic_tokenizer_config.fix_std", "-1", MSG ("semantic_tokenizer_config.fix_std", "[0, 100]") },
+    { "decoder_config.rope_theta", "0", MSG ("decoder_config.rope_theta", "> 0") },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_test_message ("%s = %s", cases[i].path, cases[i].value);
+    g_autofree gchar *json = edited_fixture (cases[i].path, cases[i].value);
+    assert_refused (json, NULL, cases[i].msg);
+  }
+
+  /* a default derived from other fields is checked too: 65536 / 32 heads
+   * (both hidden sizes change, so they still agree) */
+  g_autofree gchar *wide = replaced_fixture ("\"hidden_size\": 1536", "\"hidden_size\": 65536",
+      "\"num_attention_heads\": 12", "\"num_attention_heads\": 32",
+      "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 1", NULL);
+  assert_refused (wide, NULL, MSG ("decoder_config.head_dim", "2048 implied", "2..1024"));
+
+  /* the ceilings are far above the published models: 7B and 1.5B load */
+  for (VvPreset p = VV_PRESET_1_5B; p <= VV_PRESET_7B; p++) {
+    g_autoptr (VvConfig) c = vv_config_new_preset (p);
+    g_autoptr (GError) error = NULL;
+    g_assert_true (vv_config_validate (c, NULL, &error));
+    g_assert_no_error (error);
+  }
+}
+
+/* Issue 14: ratios whose product overflowed int32 wrapped to a plausible hop
+ * (63·62·61·60·59·58 = 48920775120 → 1676134864) and were accepted when the
+ * preprocessor declared that hop; the encoder then asked for 86 GB. */
+static void
+test_ratio_product_overflow (void)
+{
+  const gchar *ratios = "[8, 5, 5, 4, 2, 2]";
+  const gchar *huge = "[63, 62, 61, 60, 59, 58]";
+  g_autofree gchar *file = g_build_filename (g_getenv ("VV_TEST_DATA_DIR"), "config",
+      "vibevoice-1.5b-config.json", NULL);
+  g_autofree gchar *text = NULL;
+  g_assert_true (g_file_get_contents (file, &text, NULL, NULL));
+  GString *s = g_string_new (text);
+  g_assert_cmpuint (g_string_replace (s, ratios, huge, 0), ==, 3);   /* both encoders, the decoder */
+  g_autofree gchar *json = g_string_free (s, FALSE);
+  assert_refused (json, "{\"speech_tok_compress_ratio\": 1676134864}",
+      MSG ("acoustic_tokenizer_config.encoder_ratios", "63*62*61*60*59*58", "65536"));
+  /* within 64 per ratio but past the hop ceiling */
+  g_autofree gchar *big = edited_fixture ("semantic_tokenizer_config.encoder_ratios", "[64, 64, 32]");
+  assert_refused (big, NULL, MSG ("semantic_tokenizer_config.encoder_ratios", "65536"));
+  g_assert_cmpint (VV_CONFIG_MAX_HOP, ==, 65536);
+}
+
+/* Issue 14: inf passed the parser and failed later (or was written back as
+ * "inf", which is not JSON). */
+static void
+test_non_finite (void)
+{
+  g_autofree gchar *eps = replaced_fixture ("\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": 1e999", NULL);
+  assert_refused (eps, NULL, MSG ("decoder_config.rms_norm_eps", "inf"));
+  g_autofree gchar *theta = replaced_fixture ("\"rope_theta\": 1000000.0", "\"rope_theta\": -1e999", NULL);
+  assert_refused (theta, NULL, MSG ("decoder_config.rope_theta", "-inf"));
+  g_autofree gchar *ratio = replaced_fixture ("\"head_ffn_ratio\": 3.0", "\"head_ffn_ratio\": 1e999", NULL);
+  assert_refused (ratio, NULL, MSG ("diffusion_head_config.head_ffn_ratio", "inf"));
+
+  g_autofree gchar *text = replaced_fixture (NULL, NULL);
+  assert_refused (text, "{\"audio_processor\": {\"target_dB_FS\": 1e999}}",
+      MSG ("preprocessor_config.json", "audio_processor.target_dB_FS", "inf", "[-200, 0]"));
+  assert_refused (text, "{\"audio_processor\": {\"target_dB_FS\": 3}}",
+      MSG ("audio_processor.target_dB_FS", "[-200, 0]"));
+  assert_refused (text, "{\"audio_processor\": {\"eps\": -1e999}}",
+      MSG ("audio_processor.eps", "-inf", "(0, 1]"));
+  assert_refused (text, "{\"audio_processor\": {\"eps\": 0}}", MSG ("audio_processor.eps", "(0, 1]"));
+}
+
+/* Issue 14: json-glib wraps integer literals past 64 bits (→ -1, or for
+ * -18446744073709551588 → 28, silently "valid"); they are now out of range,
+ * reported as the number they are. */
+static void
+test_big_integer_literals (void)
+{
+  const gchar *layers = "\"num_hidden_layers\": 28";
+  g_autofree gchar *a = replaced_fixture (layers, "\"num_hidden_layers\": 99999999999999999999999", NULL);
+  assert_refused (a, NULL, MSG ("decoder_config.num_hidden_layers", "out of range (1e+23;", "1..1024"));
+  g_autofree gchar *b = replaced_fixture (layers, "\"num_hidden_layers\": -18446744073709551588", NULL);
+  assert_refused (b, NULL, MSG ("decoder_config.num_hidden_layers", "-1.84467e+19", "1..1024"));
+  g_autofree gchar *c = replaced_fixture (layers, "\"num_hidden_layers\": 9223372036854775808", NULL);
+  assert_refused (c, NULL, MSG ("decoder_config.num_hidden_layers", "9.22337e+18"));
+  g_autofree gchar *d = replaced_fixture ("\"encoder_ratios\": [8, 5, 5, 4, 2, 2],\n    \"fix_std\": 0.5",
+      "\"encoder_ratios\": [8, 5, 5, 4, 2, 18446744073709551618],\n    \"fix_std\": 0.5", NULL);
+  assert_refused (d, NULL, MSG ("acoustic_tokenizer_config.encoder_ratios", "entry 5"));
+  /* 2^63 - 1 is still an int64, just out of range */
+  g_autofree gchar *e = replaced_fixture (layers, "\"num_hidden_layers\": 9223372036854775807", NULL);
+  assert_refused (e, NULL, MSG ("num_hidden_layers", "9223372036854775807", "1..1024"));
+
+  /* a big literal where a number is wanted is that number */
+  g_autofree gchar *theta = replaced_fixture ("\"rope_theta\": 1000000.0",
+      "\"rope_theta\": 100000000000000000000000", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvConfig) cfg = vv_config_load_from_data (theta, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (cfg->lm.rope_theta, ==, 1e23);
+  /* and digits inside strings are left alone */
+  g_autofree gchar *text = replaced_fixture (NULL, NULL);
+  g_autoptr (VvConfig) named = vv_config_load_from_data (text, NULL,
+      "{\"language_model_pretrained_name\": \"x\\\"99999999999999999999999\"}", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (named->language_model_pretrained_name, ==, "x\"99999999999999999999999");
+}
+
+/* Issue 14: the writers refuse what the parser would (JSON has no inf). */
+static void
+test_writer_refuses_invalid (void)
+{
+  g_autoptr (VvConfig) c = vv_config_new_preset (VV_PRESET_TINY);
+  g_autoptr (GError) error = NULL;
+  c->lm.rms_norm_eps = INFINITY;
+  g_assert_null (vv_config_to_json (c, &error));
+  g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FIELD);
+  g_assert_nonnull (strstr (error->message, "decoder_config.rms_norm_eps"));
+  g_assert_nonnull (strstr (error->message, "inf"));
+  g_clear_error (&error);
+
+  c->lm.rms_norm_eps = 1e-6;
+  c->target_dB_FS = NAN;
+  g_assert_null (vv_config_preprocessor_to_json (c, &error));
+  g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FIELD);
+  g_assert_nonnull (strstr (error->message, "audio_processor.target_dB_FS"));
+  g_clear_error (&error);
+
+  c->target_dB_FS = -25.0;
+  c->head.ffn_dim = 7;   /* no longer int(ffn_ratio · hidden) */
+  g_assert_false (vv_config_validate (c, "edited", &error));
+  g_assert_nonnull (strstr (error->message, "edited: field 'diffusion_head_config.head_ffn_ratio'"));
+  g_clear_error (&error);
+
+  c->head.ffn_dim = 192;
+  g_autofree gchar *json = vv_config_to_json (c, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (json);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -267,5 +500,11 @@ main (int argc, char **argv)
   g_test_add_func ("/config/not-json", test_not_json);
   g_test_add_func ("/config/preprocessor", test_preprocessor);
   g_test_add_func ("/config/deep-nesting", test_deep_nesting);
+  g_test_add_func ("/config/ceilings", test_ceilings);
+  g_test_add_func ("/config/ratio-product-overflow", test_ratio_product_overflow);
+  g_test_add_func ("/config/non-finite", test_non_finite);
+  g_test_add_func ("/config/big-integer-literals", test_big_integer_literals);
+  g_test_add_func ("/config/writer-refuses-invalid", test_writer_refuses_invalid);
+  g_test_add_func ("/config/exponent-round-trip", test_exponent_round_trip);
   return g_test_run ();
 }

@@ -277,6 +277,148 @@ test_json (void)
 }
 
 
+/* Issue 14: "[pause:nanms]" was accepted (NaN cast to guint), and one pause
+ * could be 1000 hours. One pause is at most 1 hour, like JSON pause_ms. */
+static void
+test_pause_value_limits (void)
+{
+  const gchar *bad[] = { "nanms", "NaNs", "infms", "-infs", "1e400ms", "-1ms", "-0.5s",
+    "3600001ms", "3600.5s", "1e10s", "4294967296ms" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autofree gchar *script = g_strdup_printf ("Speaker 1: a\n\n[pause:%s] Speaker 2: b\n",
+        bad[i]);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) turns = parse_chunks (script, G_MAXSIZE, FALSE, NULL, &error);
+    g_assert_null (turns);
+    g_assert_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX);
+    if (strstr (error->message, "line 3") == NULL || strstr (error->message, bad[i]) == NULL
+        || strstr (error->message, "3600000 ms") == NULL)
+      g_error ("pause '%s': message '%s' lacks the line, the value or the limit", bad[i],
+          error->message);
+  }
+  /* exactly one hour is allowed, in both units */
+  const Want want[] = {
+    { "1", "a", NULL, 3600000, 1 },
+    { "2", "b", NULL, 3600000, 2 },
+  };
+  expect ("[pause:3600s] Speaker 1: a\n[pause:3600000ms] Speaker 2: b\n", want, 2);
+}
+
+/* Issue 14: pauses in a row added up in an unchecked guint; 1000 x
+ * [pause:3600s] wrapped, or asked vvvocode for 1000 hours of silence.
+ * All the silence between two turns is at most 1 hour too. */
+static void
+test_pause_total_limits (void)
+{
+  /* on lines of their own */
+  expect_error ("Speaker 1: a\n[pause:1800s]\n[pause:1800s]\n[pause:1ms]\nSpeaker 2: b\n",
+      VV_DIALOG_ERROR_SYNTAX, "line 4");
+  /* on one line */
+  expect_error ("Speaker 1: a\n[pause:3600s][pause:Short] Speaker 2: b\n",
+      VV_DIALOG_ERROR_SYNTAX, "line 2");
+  /* pending pauses plus the turn line's own */
+  expect_error ("Speaker 1: a\n[pause:3600s]\n[pause:Long] Speaker 2: b\n",
+      VV_DIALOG_ERROR_SYNTAX, "line 3");
+  /* carried over a skipped empty turn */
+  expect_error ("Speaker 1: a\n[pause:3600s] Speaker 2:\n[pause:1ms] Speaker 1: c\n",
+      VV_DIALOG_ERROR_SYNTAX, "line 3");
+  /* at the end of the script */
+  expect_error ("Speaker 1: a\n[pause:3600s]\n[pause:1s]\n", VV_DIALOG_ERROR_SYNTAX,
+      "line 3");
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) t = parse_chunks ("Speaker 1: a\n[pause:3600s]\n[pause:1s]\n",
+        G_MAXSIZE, FALSE, NULL, &error);
+    g_assert_null (t);
+    g_assert_nonnull (strstr (error->message, "3600000 ms"));
+    g_assert_nonnull (strstr (error->message, "3601000 ms"));
+  }
+  /* the reported case: 1000 one-hour pauses */
+  GString *many = g_string_new ("Speaker 1: a\n");
+  for (guint i = 0; i < 1000; i++)
+    g_string_append (many, "[pause:3600s]\n");
+  g_string_append (many, "Speaker 2: b\n");
+  expect_error (many->str, VV_DIALOG_ERROR_SYNTAX, "line 3");
+  g_string_free (many, TRUE);
+  /* a pause ends a gap: each gap may have its full hour */
+  const Want want[] = {
+    { "1", "a", NULL, 3600000, 2 },
+    { "2", "b", NULL, 3600000, 4 },
+    { "", "", NULL, 3600000, 5 },
+  };
+  expect ("[pause:1800s]\n[pause:1800s] Speaker 1: a\n[pause:3600s]\nSpeaker 2: b\n"
+      "[pause:3599s]\n[pause:1000ms]\n", want, 3);
+}
+
+/* Issue 14: every continuation line re-copied the whole turn text
+ * (100 000 lines took ~25 s). */
+static void
+test_continuation_linear (void)
+{
+  const guint n = 200000;
+  const gchar *more = "more words here";
+  GString *script = g_string_new ("Speaker 1: start\n");
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (script, "%s\n", more);
+  g_string_append (script, "Speaker 2: end\n");
+  gint64 t0 = g_get_monotonic_time ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) turns = parse_chunks (script->str, 4096, FALSE, NULL, &error);
+  gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
+  g_assert_no_error (error);
+  g_assert_cmpuint (turns->len, ==, 2);
+  VvDialogTurn *t = g_ptr_array_index (turns, 0);
+  g_assert_cmpuint (strlen (t->text), ==, strlen ("start") + n * (1 + strlen (more)));
+  g_assert_true (g_str_has_prefix (t->text, "start more words here more"));
+  g_assert_true (g_str_has_suffix (t->text, "here more words here"));
+  g_assert_cmpuint (((VvDialogTurn *) g_ptr_array_index (turns, 1))->line, ==, n + 2);
+  g_test_message ("%u continuation lines (%" G_GSIZE_FORMAT " bytes): %.3f s", n,
+      script->len, secs);
+  g_string_free (script, TRUE);
+  /* generous for a loaded 2-core machine; the quadratic join took tens of s */
+  g_assert_cmpfloat (secs, <, 3.0);
+}
+
+/* Issue 14: JSON pause_ms elements in a row add up to at most 1 hour too. */
+static void
+test_json_pause_total_limits (void)
+{
+  const struct { const gchar *doc; const gchar *needle; } bad[] = {
+    { "[{\"speaker\": 1, \"text\": \"a\"}, {\"pause_ms\": 3600000}, {\"pause_ms\": 1},"
+      " {\"speaker\": 2, \"text\": \"b\"}]", "JSON turn 3" },
+    { "[{\"speaker\": 1, \"text\": \"a\"}, {\"pause_ms\": 3000000},"
+      " {\"speaker\": 2, \"text\": \"b\", \"pause_ms\": 600001}]", "JSON turn 3" },
+    { "[{\"speaker\": 1, \"text\": \"a\"}, {\"pause_ms\": 3600000}, {\"pause_ms\": 3600000}]",
+      "JSON turn 3" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) e = NULL;
+    g_autoptr (GPtrArray) t = vv_dialog_parse_json (bad[i].doc, strlen (bad[i].doc), NULL, &e);
+    g_assert_null (t);
+    g_assert_error (e, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX);
+    if (strstr (e->message, bad[i].needle) == NULL || strstr (e->message, "3600000 ms") == NULL)
+      g_error ("JSON case %u: '%s' or the limit not in '%s'", i, bad[i].needle, e->message);
+  }
+  /* 1000 one-hour elements: an error, not a wrapped sum */
+  GString *doc = g_string_new ("[{\"speaker\": 1, \"text\": \"a\"}");
+  for (guint i = 0; i < 1000; i++)
+    g_string_append (doc, ", {\"pause_ms\": 3600000}");
+  g_string_append (doc, ", {\"speaker\": 2, \"text\": \"b\"}]");
+  g_autoptr (GError) e = NULL;
+  g_autoptr (GPtrArray) t = vv_dialog_parse_json (doc->str, doc->len, NULL, &e);
+  g_string_free (doc, TRUE);
+  g_assert_null (t);
+  g_assert_error (e, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX);
+  g_assert_nonnull (strstr (e->message, "JSON turn 3"));
+  /* exactly the limit is fine */
+  const gchar *ok = "[{\"speaker\": 1, \"text\": \"a\"}, {\"pause_ms\": 3000000},"
+      " {\"speaker\": 2, \"text\": \"b\", \"pause_ms\": 600000}]";
+  g_autoptr (GError) e2 = NULL;
+  g_autoptr (GPtrArray) t2 = vv_dialog_parse_json (ok, strlen (ok), NULL, &e2);
+  g_assert_no_error (e2);
+  g_assert_cmpuint (((VvDialogTurn *) g_ptr_array_index (t2, 1))->pause_ms, ==, 3600000);
+}
+
 /* Issue 14: a deeply nested script overflowed the stack inside json-glib. */
 static void
 test_json_deep_nesting (void)
@@ -305,5 +447,9 @@ main (int argc, char **argv)
   g_test_add_func ("/dialog/flush-on-newline", test_flush_on_newline);
   g_test_add_func ("/dialog/json", test_json);
   g_test_add_func ("/dialog/json-deep-nesting", test_json_deep_nesting);
+  g_test_add_func ("/dialog/pause-value-limits", test_pause_value_limits);
+  g_test_add_func ("/dialog/pause-total-limits", test_pause_total_limits);
+  g_test_add_func ("/dialog/json-pause-total-limits", test_json_pause_total_limits);
+  g_test_add_func ("/dialog/continuation-linear", test_continuation_linear);
   return g_test_run ();
 }

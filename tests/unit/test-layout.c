@@ -32,7 +32,7 @@ test_1_5b_matches_reference_list (void)
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
 
   g_autoptr (VvConfig) c = vv_config_new_preset (VV_PRESET_1_5B);
-  g_autoptr (GArray) layout = vv_layout_tensors (c, FALSE);
+  g_autoptr (GArray) layout = vv_layout_tensors (c, FALSE, NULL);
   guint n = 0;
   for (gint i = 0; lines[i]; i++) {
     if (lines[i][0] == '#' || lines[i][0] == '\0' || g_str_has_prefix (lines[i], "name\t"))
@@ -63,7 +63,7 @@ static void
 test_7b (void)
 {
   g_autoptr (VvConfig) c = vv_config_new_preset (VV_PRESET_7B);
-  g_autoptr (GArray) layout = vv_layout_tensors (c, TRUE);
+  g_autoptr (GArray) layout = vv_layout_tensors (c, TRUE, NULL);
   g_assert_cmpuint (layout->len, ==, 1205);
   /* MODEL-SPEC §7.1: 9 343 355 363 parameters including lm_head */
   g_assert_cmpint (total_elements (layout), ==, G_GINT64_CONSTANT (9343355363));
@@ -86,7 +86,7 @@ static void
 test_tiny_keeps_structure (void)
 {
   g_autoptr (VvConfig) c = vv_config_new_preset (VV_PRESET_TINY);
-  g_autoptr (GArray) layout = vv_layout_tensors (c, FALSE);
+  g_autoptr (GArray) layout = vv_layout_tensors (c, FALSE, NULL);
   g_assert_cmpint (c->lm.vocab_size, ==, 151936);
   g_assert_cmpint (c->lm.n_kv_heads, <, c->lm.n_heads);   /* GQA */
   g_assert_cmpint (c->head.n_layers, ==, 4);
@@ -101,6 +101,55 @@ test_tiny_keeps_structure (void)
   g_assert_cmpint (total_elements (layout), <, 20 * 1000 * 1000);
 }
 
+/* Issue 14: a config that did not come through the parser (built in code)
+ * with 2^31-1 layers made vv_layout_tensors() build an 11.5 GB list and
+ * abort; it now refuses up front, naming the field and the limit. */
+static void
+test_refuses_absurd_config (void)
+{
+  const struct { gsize offset; const gchar *field; } cases[] = {
+    { G_STRUCT_OFFSET (VvConfig, lm.n_layers), "decoder_config.num_hidden_layers" },
+    { G_STRUCT_OFFSET (VvConfig, head.n_layers), "diffusion_head_config.head_layers" },
+    { G_STRUCT_OFFSET (VvConfig, lm.vocab_size), "decoder_config.vocab_size" },
+    { G_STRUCT_OFFSET (VvConfig, acoustic.depths[6]), "acoustic_tokenizer_config.encoder_depths" },
+    { G_STRUCT_OFFSET (VvConfig, acoustic.decoder_n_filters), "acoustic_tokenizer_config.decoder_n_filters" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (VvConfig) c = vv_config_new_preset (VV_PRESET_TINY);
+    G_STRUCT_MEMBER (gint, c, cases[i].offset) = G_MAXINT;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GArray) layout = vv_layout_tensors (c, FALSE, &error);
+    g_assert_null (layout);
+    g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FIELD);
+    if (!strstr (error->message, cases[i].field) || !strstr (error->message, "2147483647"))
+      g_error ("case %u: '%s' should name %s and the value", i, error->message, cases[i].field);
+  }
+
+  /* ratios whose product wraps in 32 bits, with the wrapped hop recorded */
+  g_autoptr (VvConfig) c = vv_config_new_preset (VV_PRESET_TINY);
+  const gint huge[] = { 63, 62, 61, 60, 59, 58 };
+  for (gint i = 0; i < 6; i++)
+    c->acoustic.ratios[i] = c->acoustic.decoder_ratios[i] = c->semantic.ratios[i] = huge[i];
+  c->acoustic.hop_length = c->semantic.hop_length = c->speech_tok_compress_ratio = (gint) 1676134864;
+  g_autoptr (GError) error = NULL;
+  g_assert_null (vv_layout_tensors (c, FALSE, &error));
+  g_assert_error (error, VV_CONFIG_ERROR, VV_CONFIG_ERROR_FIELD);
+  g_assert_nonnull (strstr (error->message, "acoustic_tokenizer_config.encoder_ratios"));
+  g_clear_error (&error);
+
+  /* at the ceilings the list is still built (and small) */
+  g_autoptr (VvConfig) big = vv_config_new_preset (VV_PRESET_TINY);
+  big->lm.n_layers = VV_CONFIG_MAX_LAYERS;
+  big->head.n_layers = VV_CONFIG_MAX_LAYERS;
+  g_autoptr (GArray) layout = vv_layout_tensors (big, FALSE, &error);
+  g_assert_no_error (error);
+  /* per Qwen2 layer: q/k/v weight+bias, o, gate, up, down, 2 norms = 12;
+   * per head layer: gate, up, down, norm, adaLN = 5 (MODEL-SPEC §7.2) */
+  g_autoptr (VvConfig) tiny_config = vv_config_new_preset (VV_PRESET_TINY);
+  g_autoptr (GArray) tiny = vv_layout_tensors (tiny_config, FALSE, NULL);
+  g_assert_cmpuint (layout->len, ==, tiny->len + (VV_CONFIG_MAX_LAYERS - 2) * 12 + (VV_CONFIG_MAX_LAYERS - 4) * 5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -108,5 +157,6 @@ main (int argc, char **argv)
   g_test_add_func ("/layout/1.5b-matches-reference-list", test_1_5b_matches_reference_list);
   g_test_add_func ("/layout/7b", test_7b);
   g_test_add_func ("/layout/tiny-keeps-structure", test_tiny_keeps_structure);
+  g_test_add_func ("/layout/refuses-absurd-config", test_refuses_absurd_config);
   return g_test_run ();
 }

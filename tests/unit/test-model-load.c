@@ -140,7 +140,7 @@ test_load_single (void)
   const VvConfig *c = vv_model_get_config (m);
   g_assert_cmpint (c->lm.vocab_size, ==, 151936);
   g_assert_cmpuint (vv_model_get_n_shards (m), ==, 1);
-  g_autoptr (GArray) layout = vv_layout_tensors (c, FALSE);
+  g_autoptr (GArray) layout = vv_layout_tensors (c, FALSE, NULL);
   guint64 bytes = 0;
   for (guint i = 0; i < layout->len; i++) {
     const VvTensorInfo *ti = &g_array_index (layout, VvTensorInfo, i);
@@ -172,7 +172,7 @@ test_load_sharded_equals_single (void)
   g_autoptr (VvModel) b = vv_model_load (tiny_sharded, 0, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (vv_model_get_n_shards (b), >, 2);
-  g_autoptr (GArray) layout = vv_layout_tensors (vv_model_get_config (a), FALSE);
+  g_autoptr (GArray) layout = vv_layout_tensors (vv_model_get_config (a), FALSE, NULL);
   for (guint i = 0; i < layout->len; i++) {
     const gchar *name = g_array_index (layout, VvTensorInfo, i).name;
     const VvTensor *ta = vv_model_get_tensor (a, name), *tb = vv_model_get_tensor (b, name);
@@ -396,7 +396,7 @@ test_misaligned_data (void)
   g_assert_no_error (error);
   g_autoptr (VvModel) b = vv_model_load (dir, 0, &error);
   g_assert_no_error (error);
-  g_autoptr (GArray) layout = vv_layout_tensors (vv_model_get_config (a), FALSE);
+  g_autoptr (GArray) layout = vv_layout_tensors (vv_model_get_config (a), FALSE, NULL);
   for (guint i = 0; i < layout->len; i++) {
     const gchar *name = g_array_index (layout, VvTensorInfo, i).name;
     const VvTensor *ta = vv_model_get_tensor (a, name), *tb = vv_model_get_tensor (b, name);

@@ -103,6 +103,32 @@ test_rejects (void)
   expect_error (p9, VV_NPY_ERROR_IO);
 }
 
+/* Issue 14 (fuzz-npy): an unsupported dtype was quoted raw in the error, so
+ * a header with non-UTF-8 bytes gave a non-UTF-8 message, and a long one a
+ * message as long as the header. */
+static void
+test_dtype_message (void)
+{
+  g_autofree gchar *p1 = write_npy ("dtype-bytes.npy",
+      "{'descr': '\xff\xfe<f4', 'fortran_order': False, 'shape': (), }\n", 4);
+  g_autoptr (GError) e1 = NULL;
+  g_assert_null (vv_npy_load (p1, &e1));
+  g_assert_error (e1, VV_NPY_ERROR, VV_NPY_ERROR_DTYPE);
+  g_assert_true (g_utf8_validate (e1->message, -1, NULL));
+  g_assert_nonnull (strstr (e1->message, "dtype '\\377\\376<f4' is not supported"));
+
+  g_autoptr (GString) dict = g_string_new ("{'descr': '");
+  for (gint i = 0; i < 1000; i++)
+    g_string_append_c (dict, 'x');
+  g_string_append (dict, "', 'fortran_order': False, 'shape': (), }\n");
+  g_autofree gchar *p2 = write_npy ("dtype-long.npy", dict->str, 4);
+  g_autoptr (GError) e2 = NULL;
+  g_assert_null (vv_npy_load (p2, &e2));
+  g_assert_error (e2, VV_NPY_ERROR, VV_NPY_ERROR_DTYPE);
+  g_assert_nonnull (strstr (e2->message, "dtype 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx… is not supported"));
+  g_assert_cmpuint (strlen (e2->message), <, 300);
+}
+
 static gchar *
 fixture (const gchar *name)
 {
@@ -226,6 +252,7 @@ main (int argc, char **argv)
   tmp_dir = g_dir_make_tmp ("vv-npy-XXXXXX", NULL);
   g_test_add_func ("/npy/round-trip", test_round_trip);
   g_test_add_func ("/npy/rejects", test_rejects);
+  g_test_add_func ("/npy/dtype-message", test_dtype_message);
   g_test_add_func ("/npy/numpy-files", test_numpy_files);
   g_test_add_func ("/npy/damaged", test_damaged);
   int ret = g_test_run ();

@@ -101,6 +101,36 @@ test_prompt_without_voices_and_errors (void)
   g_assert_cmpuint (ids->len, ==, before);
 }
 
+/* Issue 14: each continuation line re-copied the whole turn text, and each
+ * U+2019 moved the rest of the script; both were quadratic. */
+static void
+test_parse_linear (void)
+{
+  const guint n = 200000;
+  const gchar *more = "it\u2019s more";
+  GString *script = g_string_new ("Speaker 1: start\n");
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (script, "%s\n", more);
+  g_string_append (script, "Speaker 2: end");
+  gint64 t0 = g_get_monotonic_time ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) turns = vv_script_parse (script->str, script->len, &error);
+  gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
+  g_assert_no_error (error);
+  g_assert_cmpuint (turns->len, ==, 2);
+  const gchar *text = g_array_index (turns, VvScriptTurn, 0).text;
+  /* each line becomes " it's more": the 3-byte quote is one byte */
+  g_assert_cmpuint (strlen (text), ==, strlen ("start") + n * strlen (" it's more"));
+  g_assert_true (g_str_has_prefix (text, "start it's more it's"));
+  g_assert_true (g_str_has_suffix (text, "more it's more"));
+  g_assert_cmpuint (g_array_index (turns, VvScriptTurn, 1).line, ==, n + 2);
+  g_test_message ("%u continuation lines (%" G_GSIZE_FORMAT " bytes): %.3f s", n,
+      script->len, secs);
+  g_string_free (script, TRUE);
+  /* generous for a loaded 2-core machine; the quadratic version took minutes */
+  g_assert_cmpfloat (secs, <, 3.0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -110,6 +140,7 @@ main (int argc, char **argv)
   tok = vv_tokenizer_new_from_dir (dir, &error);
   g_assert_no_error (error);
   g_test_add_func ("/processor/parse", test_parse);
+  g_test_add_func ("/processor/parse-linear", test_parse_linear);
   g_test_add_func ("/processor/prompt-template", test_prompt_template);
   g_test_add_func ("/processor/prompt-without-voices-and-errors", test_prompt_without_voices_and_errors);
   int ret = g_test_run ();

@@ -634,6 +634,29 @@ test_malformed_length_over_limit (void)
   g_unlink (path);
 }
 
+/* Issue 14 (fuzz-safetensors): a header starting with a multi-byte
+ * character was quoted by its first byte, so the message was not UTF-8. */
+static void
+test_malformed_not_object_message (void)
+{
+  const struct { const gchar *header, *shown; } cases[] = {
+    { "\xc3\xa9  ", "(it starts with '\xc3\xa9')" },
+    { "\xce\x83  ", "(it starts with U+0383)" },   /* unassigned: does not print */
+    { "\xe2\x82\xac[]", "(it starts with '\xe2\x82\xac')" },
+    { "\x01{}", "(it starts with U+0001)" },
+    { "[1]", "(it starts with '[')" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *path = write_file ("not-object.safetensors", cases[i].header, -1, 0);
+    g_autoptr (GError) error = NULL;
+    g_assert_null (vv_safetensors_open (path, &error));
+    g_assert_error (error, VV_SAFETENSORS_ERROR, VV_SAFETENSORS_ERROR_HEADER);
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+    g_assert_nonnull (strstr (error->message, "header is not a JSON object"));
+    g_assert_nonnull (strstr (error->message, cases[i].shown));
+  }
+}
+
 static void
 test_malformed_invalid_utf8 (void)
 {
@@ -803,6 +826,7 @@ main (int argc, char **argv)
   g_test_add_func ("/safetensors/malformed/length-huge", test_malformed_length_huge);
   g_test_add_func ("/safetensors/malformed/length-over-limit", test_malformed_length_over_limit);
   g_test_add_func ("/safetensors/malformed/invalid-utf8", test_malformed_invalid_utf8);
+  g_test_add_func ("/safetensors/malformed/not-object-message", test_malformed_not_object_message);
   g_test_add_func ("/safetensors/malformed/deep-nesting", test_malformed_deep_nesting);
   for (guint i = 0; i < G_N_ELEMENTS (bad_cases); i++) {
     g_autofree gchar *name = g_strconcat ("/safetensors/malformed/", bad_cases[i].name, NULL);

@@ -10,6 +10,8 @@
 #include <math.h>
 #include <string.h>
 
+static VvBackend *cpu;
+
 static VvScheduler *
 new_sched (gint n)
 {
@@ -17,6 +19,8 @@ new_sched (gint n)
   VvScheduler *s = vv_scheduler_new (n, 64, &error);
   g_assert_no_error (error);
   g_assert_nonnull (s);
+  g_assert_true (vv_scheduler_set_backend (s, cpu, &error));
+  g_assert_no_error (error);
   return s;
 }
 
@@ -134,7 +138,7 @@ test_orders (gconstpointer data)
       g_assert_cmpint (order, ==, (i == 0 || i == n - 1) ? 1 : 2);
       for (gint k = 0; k < 64; k++)
         v[k] = cosf (0.11f * k * (i + 1)) * 0.8f;
-      g_assert_true (vv_scheduler_step (s, i, x, v, y, &error));
+      g_assert_true (vv_scheduler_step_host (s, i, x, v, y, &error));
       g_assert_no_error (error);
       gdouble a_s = vv_scheduler_get_alpha (s, i), st_s = vv_scheduler_get_sigma_t (s, i);
       gdouble a_t = vv_scheduler_get_alpha (s, i + 1), st_t = vv_scheduler_get_sigma_t (s, i + 1);
@@ -161,7 +165,7 @@ test_orders (gconstpointer data)
       memcpy (x, y, sizeof x);
     }
     /* a further step without a reset is refused */
-    g_assert_false (vv_scheduler_step (s, 0, x, v, y, &error));
+    g_assert_false (vv_scheduler_step_host (s, 0, x, v, y, &error));
     g_assert_error (error, VV_SCHEDULER_ERROR, VV_SCHEDULER_ERROR_INVALID);
     g_clear_error (&error);
   }
@@ -177,8 +181,16 @@ test_invalid (void)
   g_autoptr (VvScheduler) s = new_sched (5);
   gfloat x[64] = { 0 }, v[64] = { 0 };
   vv_scheduler_reset (s);
-  g_assert_false (vv_scheduler_step (s, 1, x, v, x, &error));   /* out of order */
+  g_assert_false (vv_scheduler_step_host (s, 1, x, v, x, &error));   /* out of order */
   g_assert_error (error, VV_SCHEDULER_ERROR, VV_SCHEDULER_ERROR_INVALID);
+  g_clear_error (&error);
+  /* the update runs on a backend: none bound is an error, not a host loop */
+  g_autoptr (VvScheduler) unbound = vv_scheduler_new (5, 64, &error);
+  g_assert_no_error (error);
+  g_assert_null (vv_scheduler_get_backend (unbound));
+  g_assert_false (vv_scheduler_step_host (unbound, 0, x, v, x, &error));
+  g_assert_error (error, VV_SCHEDULER_ERROR, VV_SCHEDULER_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "vv_scheduler_set_backend"));
 }
 
 int
@@ -195,5 +207,10 @@ main (int argc, char **argv)
   g_test_add_data_func ("/scheduler/orders/10", GINT_TO_POINTER (10), test_orders);
   g_test_add_data_func ("/scheduler/orders/20", GINT_TO_POINTER (20), test_orders);
   g_test_add_func ("/scheduler/invalid", test_invalid);
-  return g_test_run ();
+  g_autoptr (GError) error = NULL;
+  cpu = vv_backend_new_cpu (1, &error);
+  g_assert_no_error (error);
+  int ret = g_test_run ();
+  vv_backend_free (cpu);
+  return ret;
 }
