@@ -563,7 +563,8 @@ vv_session_frame (VvSession *s, GError **error)
     gsize audio_bytes = s->hop * sizeof (gfloat);
     if (!vv_backend_tensor_get (be, g->audio, 0, g->host_audio, audio_bytes, error))
       return FALSE;
-    g->res.audio_bytes_down += audio_bytes;
+    if (!vv_backend_is_host (be))           /* a copy from the device */
+      g->res.audio_bytes_down += audio_bytes;
     p->new_audio (g->host_audio, s->hop, p->new_audio_user_data);
   }
   /* next input: acoustic connector(z) + semantic connector(semantic(audio)) */

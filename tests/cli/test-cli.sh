@@ -106,6 +106,13 @@ check "synth same seed again" 0 "" -- "$tool" synth --model "$tmp/tiny" --script
 check "synth same seed, same audio" 0 "" -- cmp "$tmp/syn-a.wav" "$tmp/syn-b.wav"
 check "synth other seed" 0 "" -- "$tool" synth --seed 3 --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --max-frames 6 --out "$tmp/syn-c.wav"
 check "synth other seed, other audio" 1 "" -- cmp -s "$tmp/syn-a.wav" "$tmp/syn-c.wav"
+# the same synth on the simulated device (memory the host cannot touch):
+# bit-identical audio, and per frame at most 1 KiB each way besides the audio
+check "synth --device sim" 0 "transfers: [0-9]+ bytes up, [0-9]+ bytes down per frame on sim" -- sh -c '"$0" synth --device sim --model "$1/tiny" --script "$2" --voice "$1/tone.wav" --voice "$1/voice2.wav" --max-frames 6 --out "$1/syn-sim.wav" | tee "$1/sim.out"' "$tool" "$tmp" "$script2"
+check "synth --device sim == cpu, bit for bit" 0 "" -- cmp "$tmp/syn-a.wav" "$tmp/syn-sim.wav"
+check "sim: frames made, <= 1 KiB up and down per frame" 0 "^ok [1-9]" -- python3 -c 'import re, sys; t = open(sys.argv[1]).read(); f = int(re.search(r"(\d+) frames", t).group(1)); up, down = map(int, re.search(r"(\d+) bytes up, (\d+) bytes down", t).groups()); print("ok" if 0 < up <= 1024 and 0 < down <= 1024 else "bad", f, up, down)' "$tmp/sim.out"
+check "synth on cpu moves nothing" 0 "transfers: 0 bytes up, 0 bytes down per frame on cpu" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --max-frames 2 --out "$tmp/x.wav"
+check "synth --device unknown names the choices" 1 "Unknown backend \"nope\" \(available: cpu, sim" -- "$tool" synth --device nope --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --out "$tmp/x.wav"
 check "synth missing voice names it" 1 "$tmp/novoice.wav" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/novoice.wav" --out "$tmp/x.wav"
 check "synth 2 speakers, 1 voice" 1 "has 2 speakers but 1 --voice file was given" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --out "$tmp/x.wav"
 printf 'Speaker 1: Hello there.\n\0Speaker 2: never read\n' > "$tmp/nul-script.txt"
