@@ -402,27 +402,12 @@ vv_session_prefill (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *pa
   g->p = *p;
   g->t_start = t_start;
 
-  /* 1. Voices: σ-VAE sampling (first draws of the generator) + connector. */
+  /* 1. Prompt ids; the voice frames' positions in them. */
   vv_torch_generator_init (&g->gen, p->seed);
   guint n_voices = vv_prompt_get_n_voices (prompt_in);
-  g_autofree gfloat *voice_emb = NULL;
-  gsize n_voice_rows = 0;
-  if (n_voices > 0) {
-    g_autofree const gfloat **means = g_new (const gfloat *, n_voices);
-    g_autofree gsize *frames = g_new (gsize, n_voices);
-    for (guint i = 0; i < n_voices; i++) {
-      means[i] = vv_prompt_get_voice_means (prompt_in, i);
-      frames[i] = vv_prompt_get_voice_frames (prompt_in, i);
-    }
-    TIMED (voice_us, vv_voice_prompt_embed_host (s->voice, means, frames, n_voices,
-            p->deterministic_voice ? NULL : &g->gen, &n_voice_rows, &voice_emb, NULL, error));
-  }
-
-  /* 2. Prompt embeddings with the voice rows in place, on the device. */
   gsize L, n_pos;
   const gint32 *ids = vv_prompt_get_ids (prompt_in, &L);
   const gint32 *vpos = vv_prompt_get_voice_positions (prompt_in, &n_pos);
-  g_assert (n_pos == n_voice_rows);
   const gsize P = cfg->lm.max_position_embeddings > 0 ? (gsize) cfg->lm.max_position_embeddings
       : G_MAXSIZE;
   if (L >= P) {
@@ -438,6 +423,9 @@ vv_session_prefill (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *pa
   g->res.max_steps = (guint) max_steps;
   g->res.stop_reason = VV_STOP_LENGTH_LIMIT;
 
+  /* 2. Prompt embeddings on the device: the token rows, then the voice
+   * rows written in place by the voice prompt (σ-VAE sampling: the first
+   * draws of the generator, then the connector on the device). */
   VvBackend *be = s->be;
   gint64 id_shape = (gint64) L, prompt_shape[2] = { (gint64) L, (gint64) H };
   g_autoptr (VvTensor) d_ids = vv_backend_tensor_new (be, VV_DTYPE_I32, 1, &id_shape, error);
@@ -447,11 +435,24 @@ vv_session_prefill (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *pa
     return FALSE;
   TIMED (connector_us, vv_backend_tensor_set (be, d_ids, 0, ids, L * sizeof (gint32), error)
       && vv_lm_embed (s->lm, d_ids, d_prompt, error));
-  for (gsize i = 0; i < n_pos; i++)
-    if (!vv_backend_tensor_set (be, d_prompt, (gsize) vpos[i] * H * sizeof (gfloat),
-            voice_emb + i * H, H * sizeof (gfloat), error))
+  if (n_voices > 0) {
+    g_autofree const gfloat **means = g_new (const gfloat *, n_voices);
+    g_autofree gsize *frames = g_new (gsize, n_voices);
+    gsize n_frames = 0;
+    for (guint i = 0; i < n_voices; i++) {
+      means[i] = vv_prompt_get_voice_means (prompt_in, i);
+      frames[i] = vv_prompt_get_voice_frames (prompt_in, i);
+      n_frames += frames[i];
+    }
+    if (n_frames != n_pos) {
+      g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID,
+          "the prompt has %" G_GSIZE_FORMAT " voice positions for %" G_GSIZE_FORMAT
+          " voice frames", n_pos, n_frames);
       return FALSE;
-  g_clear_pointer (&voice_emb, g_free);
+    }
+    TIMED (voice_us, vv_voice_prompt_embed (s->voice, means, frames, n_voices,
+            p->deterministic_voice ? NULL : &g->gen, vpos, d_prompt, NULL, error));
+  }
 
   /* 3. State. */
   gsize pos_capacity = L + MIN (max_steps, (gsize) 1024);
