@@ -22,9 +22,11 @@ if ! (ulimit -v "$vmem_kb") 2>/dev/null; then
   echo "1..0 # SKIP cannot set ulimit -v here"
   exit 77
 fi
-# One BLAS thread: OpenBLAS reserves buffers per thread, which would make
-# the address space needed depend on the machine's core count.
-export OPENBLAS_NUM_THREADS=1
+# One BLAS thread, one engine thread (--threads 1 below) and at most two
+# malloc arenas: OpenBLAS buffers, thread stacks and glibc's per-thread
+# arenas (64 MB of address space each) would otherwise make the address
+# space needed depend on the machine's core count.
+export OPENBLAS_NUM_THREADS=1 MALLOC_ARENA_MAX=2
 
 # limited CMD...: runs CMD under the address-space limit; sets $out, $status
 limited() {
@@ -60,8 +62,8 @@ voices=(--voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav")
 
 # --- the limit is enough for normal work ---------------------------------
 check "synth works under the limit" 0 "frames, stop:" -- synth --model "$m" --script "$script" "${voices[@]}"
-check "encode works under the limit" 0 "frames x 64" -- "$tool" encode --model "$m" "$ex/voice-a.wav" --out "$tmp/a.npy"
-check "decode works under the limit" 0 "frames ->" -- "$tool" decode --model "$m" "$tmp/a.npy" --out "$tmp/a.wav"
+check "encode works under the limit" 0 "frames x 64" -- "$tool" encode --threads 1 --model "$m" "$ex/voice-a.wav" --out "$tmp/a.npy"
+check "decode works under the limit" 0 "frames ->" -- "$tool" decode --threads 1 --model "$m" "$tmp/a.npy" --out "$tmp/a.wav"
 
 # --- scripts: VV_SCRIPT_MAX_BYTES (8 MiB) -----------------------------------
 truncate -s 3G "$tmp/huge-script.txt"   # sparse: no disk used
@@ -99,7 +101,7 @@ rm -f "$tmp/huge.wav"
 # 1.2 GB of floats, then the mono mix does not fit
 wav "$tmp/stereo.wav" 150000000 2
 check "encode: a clip too long for memory is an error, not an abort" 1 "stereo.wav: too long to load" -- \
-  "$tool" encode --model "$m" "$tmp/stereo.wav" --out "$tmp/x.npy"
+  "$tool" encode --threads 1 --model "$m" "$tmp/stereo.wav" --out "$tmp/x.npy"
 rm -f "$tmp/stereo.wav"
 
 # --- checkpoints: tensors declared far larger than the file -------------------
@@ -175,10 +177,10 @@ PY
 }
 npy "$tmp/giant.npy" "(4611686018427387904, 64)"
 check "decode: a shape of 2^62 x 64 floats" 1 "giant.npy: shape too large" -- \
-  "$tool" decode --model "$m" "$tmp/giant.npy" --out "$tmp/x.wav"
+  "$tool" decode --threads 1 --model "$m" "$tmp/giant.npy" --out "$tmp/x.wav"
 npy "$tmp/short.npy" "(100000000, 64)"
 check "decode: 6.4 G values declared over 256 bytes" 1 "short.npy: data truncated: 256 bytes for 6400000000 values" -- \
-  "$tool" decode --model "$m" "$tmp/short.npy" --out "$tmp/x.wav"
+  "$tool" decode --threads 1 --model "$m" "$tmp/short.npy" --out "$tmp/x.wav"
 check "synth: a noise .npy with a giant shape" 1 "giant.npy: shape too large" -- \
   synth --model "$m" --script "$script" "${voices[@]}" --noise "$tmp/giant.npy"
 
