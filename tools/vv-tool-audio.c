@@ -11,7 +11,8 @@
 #include <math.h>
 
 gfloat *
-vv_tool_audio_read (const gchar *path, gint rate, gsize *n_samples, GError **error)
+vv_tool_audio_read (const gchar *path, gint rate, gsize max_samples, gsize *n_samples,
+    GError **error)
 {
   SF_INFO info = { 0 };
   SNDFILE *f = sf_open (path, SFM_READ, &info);
@@ -26,6 +27,18 @@ vv_tool_audio_read (const gchar *path, gint rate, gsize *n_samples, GError **err
     return NULL;
   }
   gsize frames = (gsize) info.frames;
+  /* the declared length, at @rate, against the caller's ceiling before
+   * anything is allocated for it */
+  gdouble at_rate = (gdouble) frames * rate / info.samplerate;
+  if (max_samples > 0 && at_rate > (gdouble) max_samples) {
+    sf_close (f);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "%s: %.1f s of audio; at most %" G_GSIZE_FORMAT " samples (%.0f s at %d Hz) are accepted",
+        path, (gdouble) frames / info.samplerate, max_samples, (gdouble) max_samples / rate, rate);
+    return NULL;
+  }
+  /* every buffer sized by the file is a g_try_ allocation: a long file is
+   * an error, not an abort */
   g_autofree gfloat *inter = g_try_new (gfloat, frames * info.channels);
   if (inter == NULL) {
     sf_close (f);
@@ -41,12 +54,17 @@ vv_tool_audio_read (const gchar *path, gint rate, gsize *n_samples, GError **err
   frames = (gsize) got;
   /* librosa's to_mono is np.mean over the channels of float32 data: a
    * float32 sum in channel order, then a float32 division. */
-  g_autofree gfloat *mono = g_new (gfloat, frames);
-  for (gsize i = 0; i < frames; i++) {
+  g_autofree gfloat *mono = info.channels == 1 ? g_steal_pointer (&inter)
+      : g_try_new (gfloat, frames);
+  if (mono == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s: too long to load", path);
+    return NULL;
+  }
+  for (gsize i = 0; info.channels > 1 && i < frames; i++) {
     gfloat s = inter[i * info.channels];
     for (gint c = 1; c < info.channels; c++)
       s += inter[i * info.channels + c];
-    mono[i] = info.channels > 1 ? s / (gfloat) info.channels : s;
+    mono[i] = s / (gfloat) info.channels;
   }
   if (info.samplerate == rate) {
     *n_samples = frames;
@@ -57,7 +75,11 @@ vv_tool_audio_read (const gchar *path, gint rate, gsize *n_samples, GError **err
   gdouble ratio = (gdouble) rate / (gdouble) info.samplerate;
   gsize soxr_len = (gsize) ((gdouble) frames * ratio + 0.5);
   gsize out_len = (gsize) ceil ((gdouble) frames * ratio);
-  gfloat *out = g_new0 (gfloat, MAX (MAX (out_len, soxr_len), 1));
+  gfloat *out = g_try_new0 (gfloat, MAX (MAX (out_len, soxr_len), 1));
+  if (out == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s: too long to load", path);
+    return NULL;
+  }
   soxr_quality_spec_t q = soxr_quality_spec (SOXR_HQ, 0);
   size_t idone = 0, odone = 0;
   soxr_error_t err = soxr_oneshot (info.samplerate, rate, 1, mono, frames, &idone, out, soxr_len,

@@ -46,7 +46,7 @@ vv_tool_encode (int argc, char **argv)
   }
   const VvConfig *cfg = vv_model_get_config (model);
   gsize n = 0;
-  g_autofree gfloat *audio = vv_tool_audio_read (argv[1], cfg->sampling_rate, &n, &error);
+  g_autofree gfloat *audio = vv_tool_audio_read (argv[1], cfg->sampling_rate, 0, &n, &error);
   g_autoptr (VvSpeechEncoder) enc = audio ? vv_speech_encoder_new (model, be,
       semantic ? VV_SPEECH_TOKENIZER_SEMANTIC : VV_SPEECH_TOKENIZER_ACOUSTIC, &error) : NULL;
   if (enc == NULL) {

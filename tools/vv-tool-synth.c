@@ -5,6 +5,7 @@
 #include "vv-tool.h"
 #include "vv-tool-audio.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,42 @@ static void
 on_token (gint32 token, guint step, gpointer user_data)
 {
   g_string_append_printf ((GString *) user_data, "%d\n", token);
+}
+
+/* Reads @path whole, but no more than VV_SCRIPT_MAX_BYTES: a bounded read
+ * rather than a size check, so pipes and growing files are bounded too. */
+static gchar *
+read_script (const gchar *path, gsize *len, GError **error)
+{
+  FILE *f = fopen (path, "rb");
+  if (f == NULL) {
+    int e = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", path,
+        g_strerror (e));
+    return NULL;
+  }
+  g_autoptr (GString) text = g_string_new (NULL);
+  gchar buf[65536];
+  size_t n;
+  while ((n = fread (buf, 1, sizeof buf, f)) > 0) {
+    if (n > VV_SCRIPT_MAX_BYTES - text->len) {
+      fclose (f);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+          "%s: the script is longer than %d bytes (8 MiB), more text than any model's "
+          "context holds", path, VV_SCRIPT_MAX_BYTES);
+      return NULL;
+    }
+    g_string_append_len (text, buf, (gssize) n);
+  }
+  int e = ferror (f) ? errno : 0;
+  fclose (f);
+  if (e != 0) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", path,
+        g_strerror (e));
+    return NULL;
+  }
+  *len = text->len;
+  return g_string_free (g_steal_pointer (&text), FALSE);
 }
 
 int
@@ -73,9 +110,9 @@ vv_tool_synth (int argc, char **argv)
     return 2;
   }
 
-  g_autofree gchar *script = NULL;
   gsize script_len = 0;
-  if (!g_file_get_contents (script_path, &script, &script_len, &error)) {
+  g_autofree gchar *script = read_script (script_path, &script_len, &error);
+  if (script == NULL) {
     fprintf (stderr, "vibevoice synth: %s\n", error->message);
     return 1;
   }
@@ -111,7 +148,8 @@ vv_tool_synth (int argc, char **argv)
   g_autoptr (GPtrArray) clips = g_ptr_array_new_with_free_func (g_free);
   g_autofree gsize *lengths = g_new0 (gsize, n_voices);
   for (guint i = 0; i < n_voices; i++) {
-    gfloat *a = vv_tool_audio_read (voice_paths[i], rate, &lengths[i], &error);
+    gfloat *a = vv_tool_audio_read (voice_paths[i], rate, VV_VOICE_MAX_SAMPLES,
+        &lengths[i], &error);
     if (a == NULL) {
       fprintf (stderr, "vibevoice synth: %s\n", error->message);
       return 1;

@@ -33,6 +33,13 @@ typedef enum {
 /* VibeVoice conditions on at most this many voices. */
 #define VV_DIALOG_MAX_SPEAKERS 4
 
+/* The longest script file `vibevoice synth` reads: 65536 tokens (the
+ * largest max_position_embeddings of the shipped configs) times 128 bytes
+ * (the longest token of the Qwen2.5 vocabulary). A longer text cannot fit in
+ * any model's context, and reading and tokenizing it first would cost about
+ * 6 bytes of memory per byte of script before the context check fails. */
+#define VV_SCRIPT_MAX_BYTES (65536 * 128)
+
 /* [Pause:Short|Medium|Long] in milliseconds. */
 #define VV_DIALOG_PAUSE_SHORT_MS 250
 #define VV_DIALOG_PAUSE_MEDIUM_MS 500
