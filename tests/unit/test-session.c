@@ -516,6 +516,92 @@ test_shared_model (void)
   g_assert_nonnull (c);
 }
 
+/* The frame_tensor callback gets the frame as tensors in the backend's
+ * memory; downloading them gives what the host callbacks got. */
+typedef struct {
+  GArray *z, *audio;
+} TensorRec;
+
+static void
+on_frame_tensor (VvSession *s, const VvTensor *z, const VvTensor *audio, guint frame,
+    gboolean reset, gpointer user_data)
+{
+  TensorRec *t = user_data;
+  g_assert_true (vv_tensor_get_device (z) == vv_backend_get_device (backend));
+  g_assert_cmpint (vv_tensor_n_elements (z), ==, 64);
+  g_assert_cmpint (vv_tensor_n_elements (audio), ==, 3200);
+  gfloat zh[64], ah[3200];
+  g_autoptr (GError) error = NULL;
+  g_assert_true (vv_session_download (s, z, zh, sizeof (zh), &error));
+  g_assert_true (vv_session_download (s, audio, ah, sizeof (ah), &error));
+  g_assert_no_error (error);
+  g_array_append_vals (t->z, zh, 64);
+  g_array_append_vals (t->audio, ah, 3200);
+}
+
+/* prefill / step / finish by hand equals vv_session_generate_prompt(), and
+ * the tensor callback sees the same frames as the host callbacks. */
+static void
+test_steps_and_tensors (void)
+{
+  g_autoptr (VvSession) s = new_session ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvPrompt) prompt = vv_session_prepare (s, SCRIPT, (const gfloat *const *) clips,
+      clip_len, 2, &error);
+  g_assert_no_error (error);
+  Rec r;
+  rec_init (&r);
+  VvSessionParams p = params_for (&r, 5);
+  p.max_frames = 4;
+  VvSessionResult whole;
+  g_assert_true (vv_session_generate_prompt (s, prompt, &p, &whole, &error));
+  g_assert_no_error (error);
+
+  TensorRec t = { g_array_new (FALSE, FALSE, sizeof (gfloat)),
+    g_array_new (FALSE, FALSE, sizeof (gfloat)) };
+  VvSessionParams q = vv_session_default_params ();
+  q.seed = 5;
+  q.max_frames = 4;
+  q.frame_tensor = on_frame_tensor;
+  q.frame_tensor_user_data = &t;
+  g_assert_true (vv_session_prefill (s, prompt, &q, &error));
+  gboolean done = FALSE;
+  guint steps = 0;
+  while (!done) {
+    gint32 token;
+    g_assert_true (vv_session_step (s, &token, &done, &error));
+    g_assert_no_error (error);
+    if (!done || token >= 0)
+      g_assert_cmpint (token, ==, g_array_index (r.tokens, gint32, steps));
+    steps += token >= 0;
+  }
+  VvSessionResult res;
+  vv_session_finish (s, &res);
+  g_assert_cmpuint (res.n_frames, ==, whole.n_frames);
+  g_assert_cmpuint (res.n_steps, ==, whole.n_steps);
+  g_assert_cmpuint (steps, ==, whole.n_steps);
+  g_assert_cmpint (res.stop_reason, ==, whole.stop_reason);
+  g_assert_cmpuint (t.z->len, ==, r.latents->len);
+  g_assert_cmpmem (t.z->data, t.z->len * 4, r.latents->data, r.latents->len * 4);
+  g_assert_cmpmem (t.audio->data, t.audio->len * 4, r.audio->data, r.audio->len * 4);
+  /* nothing crosses on the host; on a device, per frame at most 1 KiB
+   * each way besides what the callback downloaded itself (z and audio:
+   * 13 056 bytes a frame) */
+  if (vv_backend_is_host (backend)) {
+    g_assert_cmpuint (res.frame_bytes_up, ==, 0);
+    g_assert_cmpuint (res.frame_bytes_down, ==, 0);
+  } else if (res.n_frames > 0) {
+    g_assert_cmpuint (res.frame_bytes_up, >, 0);
+    g_assert_cmpuint (res.frame_bytes_up / res.n_frames, <=, 1024);
+    guint64 asked = (guint64) res.n_frames * (64 + 3200) * sizeof (gfloat);
+    g_assert_cmpuint (res.frame_bytes_down, >, asked);
+    g_assert_cmpuint ((res.frame_bytes_down - asked) / res.n_frames, <=, 1024);
+  }
+  g_array_unref (t.z);
+  g_array_unref (t.audio);
+  rec_clear (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -535,6 +621,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/session/defaults", test_defaults);
   g_test_add_func ("/session/callbacks", test_callbacks);
+  g_test_add_func ("/session/steps-and-tensors", test_steps_and_tensors);
   g_test_add_func ("/session/max-frames-and-abort", test_max_frames_and_abort);
   g_test_add_func ("/session/prepare-and-serialize", test_prepare_and_serialize);
   g_test_add_func ("/session/injected-noise", test_injected_noise);
