@@ -50,17 +50,28 @@ match_turn (const gchar *line, gint *id, const gchar **rest)
 }
 
 /* U+2019 -> ' (the demo does so) in one pass: GLib 2.74's g_string_replace
- * moves the rest of the string at each match, quadratic in their number. */
+ * moves the rest of the string at each match, quadratic in their number.
+ * Bounded memchr/memcmp rather than strstr: sanitizers' strstr checks the
+ * whole remaining string at every call, which is quadratic again. */
 static gchar *
 normalise_quotes (const gchar *s)
 {
   static const gchar quote[] = "\u2019";
-  GString *out = g_string_sized_new (strlen (s));
-  for (const gchar *q; (q = strstr (s, quote)) != NULL; s = q + sizeof quote - 1) {
+  const gsize qlen = sizeof quote - 1;
+  const gchar *end = s + strlen (s);
+  GString *out = g_string_sized_new (end - s);
+  const gchar *q;
+  while ((q = memchr (s, quote[0], end - s)) != NULL) {
     g_string_append_len (out, s, q - s);
-    g_string_append_c (out, '\'');
+    if ((gsize) (end - q) >= qlen && memcmp (q, quote, qlen) == 0) {
+      g_string_append_c (out, '\'');
+      s = q + qlen;
+    } else {
+      g_string_append_c (out, *q);
+      s = q + 1;
+    }
   }
-  g_string_append (out, s);
+  g_string_append_len (out, s, end - s);
   return g_string_free (out, FALSE);
 }
 
@@ -73,14 +84,20 @@ vv_script_parse (const gchar *text, gssize len, GError **error)
     return NULL;
   }
   g_autofree gchar *norm = normalise_quotes (copy);
-  g_auto (GStrv) lines = g_strsplit (norm, "\n", -1);
   g_autoptr (GArray) turns = g_array_new (FALSE, TRUE, sizeof (VvScriptTurn));
   g_array_set_clear_func (turns, turn_clear);
   /* the last turn's text grows here, so continuation lines stay linear; it
    * moves into the turn when the next one starts and at the end */
   g_autoptr (GString) last = NULL;
-  for (guint i = 0; lines[i]; i++) {
-    gchar *line = g_strstrip (lines[i]);
+  /* lines cut in place with a bounded memchr (g_strsplit's strstr is
+   * quadratic under the sanitizers' string checks) */
+  gchar *next = norm, *end = norm + strlen (norm);
+  for (guint i = 0; next != NULL; i++) {
+    gchar *nl = memchr (next, '\n', end - next);
+    if (nl != NULL)
+      *nl = '\0';
+    gchar *line = g_strstrip (next);
+    next = nl != NULL ? nl + 1 : NULL;
     if (*line == '\0')
       continue;
     gint id;

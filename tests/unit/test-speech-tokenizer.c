@@ -778,8 +778,7 @@ test_host_api_sim (void)
   g_autoptr (GError) error = NULL;
   const gsize F = 5, hop = 3200;
   g_autofree gfloat *lat = rand_floats (F * 64, 1.0);
-  g_autofree gfloat *out[2] = { NULL, NULL };
-  g_autofree gfloat *feat[2] = { NULL, NULL };
+  gfloat *out[2] = { NULL, NULL }, *feat[2] = { NULL, NULL };   /* freed below */
   const gchar *names[2] = { "cpu", "sim" };
   for (guint b = 0; b < 2; b++) {
     g_autoptr (VvBackend) be = vv_backend_new_by_name (names[b], 2, &error);
@@ -795,6 +794,10 @@ test_host_api_sim (void)
   }
   g_assert_cmpmem (out[1], F * hop * 4, out[0], F * hop * 4);
   g_assert_cmpmem (feat[1], F * 128 * 4, feat[0], F * 128 * 4);
+  for (guint b = 0; b < 2; b++) {
+    g_free (out[b]);
+    g_free (feat[b]);
+  }
 }
 
 /* vv_voice_prompt_embed() writes the voice rows straight into device
@@ -809,8 +812,9 @@ test_voice_prompt_device (void)
   g_autofree gfloat *c0 = rand_floats (len[0], 0.3);
   g_autofree gfloat *c1 = rand_floats (len[1], 0.3);
   const gfloat *clips[2] = { c0, c1 };
-  g_autofree gfloat *dev_emb[2] = { NULL, NULL };
-  g_autofree gfloat *dev_feat[2] = { NULL, NULL };
+  /* (g_autofree on an array frees only its first element) */
+  gfloat *dev_emb[2] = { NULL, NULL };
+  gfloat *dev_feat[2] = { NULL, NULL };
   const gchar *names[2] = { "cpu", "sim" };
   gsize total = 0;
   gint H = 0;
@@ -820,7 +824,7 @@ test_voice_prompt_device (void)
     g_autoptr (VvVoicePrompt) vp = vv_voice_prompt_new (m, be, &error);
     g_assert_no_error (error);
     H = vv_voice_prompt_get_hidden_size (vp);
-    g_autofree gfloat *means[2] = { NULL, NULL };
+    gfloat *means[2] = { NULL, NULL };
     gsize frames[2];
     for (guint i = 0; i < 2; i++) {
       g_assert_true (vv_voice_prompt_encode_means (vp, clips[i], len[i], len[1], &frames[i],
@@ -868,10 +872,16 @@ test_voice_prompt_device (void)
     g_assert_error (err, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
     g_test_message ("%s", err->message);
     g_clear_error (&err);
+    g_free (means[0]);
+    g_free (means[1]);
   }
   const gsize L = 2 * total + 1;
   g_assert_cmpmem (dev_emb[1], L * H * 4, dev_emb[0], L * H * 4);
   g_assert_cmpmem (dev_feat[1], total * 64 * 4, dev_feat[0], total * 64 * 4);
+  for (guint b = 0; b < 2; b++) {
+    g_free (dev_emb[b]);
+    g_free (dev_feat[b]);
+  }
 }
 
 int
