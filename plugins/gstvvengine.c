@@ -181,10 +181,12 @@ gst_vv_engine_ensure (GstElement *element, VvModel *model, GstVvDevice device,
   return e;
 }
 
-static VvEngine *
-query_pads_engine (GstElement *element, GstPadDirection dir)
+/* The first "vv.engine" context a peer of @element's @dir pads answers
+ * with (a new reference), or NULL. */
+static GstContext *
+query_pads_context (GstElement *element, GstPadDirection dir)
 {
-  VvEngine *found = NULL;
+  GstContext *found = NULL;
   GstIterator *it = dir == GST_PAD_SRC ? gst_element_iterate_src_pads (element)
       : gst_element_iterate_sink_pads (element);
   GValue item = G_VALUE_INIT;
@@ -194,7 +196,7 @@ query_pads_engine (GstElement *element, GstPadDirection dir)
     if (gst_pad_peer_query (pad, q)) {
       GstContext *ctx = NULL;
       gst_query_parse_context (q, &ctx);
-      found = context_get_engine (ctx);
+      found = ctx ? gst_context_ref (ctx) : NULL;
     }
     gst_query_unref (q);
     g_value_reset (&item);
@@ -202,6 +204,16 @@ query_pads_engine (GstElement *element, GstPadDirection dir)
   g_value_unset (&item);
   gst_iterator_free (it);
   return found;
+}
+
+static VvEngine *
+query_pads_engine (GstElement *element, GstPadDirection dir)
+{
+  GstContext *ctx = query_pads_context (element, dir);
+  VvEngine *e = context_get_engine (ctx);
+  if (ctx)
+    gst_context_unref (ctx);
+  return e;
 }
 
 VvModel *
@@ -246,24 +258,11 @@ gst_vv_engine_handle_context_query (GstElement *element, GstQuery *query, VvMode
 static VvModel *
 query_pads (GstElement *element, GstPadDirection dir)
 {
-  VvModel *found = NULL;
-  GstIterator *it = dir == GST_PAD_SRC ? gst_element_iterate_src_pads (element)
-      : gst_element_iterate_sink_pads (element);
-  GValue item = G_VALUE_INIT;
-  while (found == NULL && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-    GstPad *pad = g_value_get_object (&item);
-    GstQuery *q = gst_query_new_context (GST_VV_ENGINE_CONTEXT_TYPE);
-    if (gst_pad_peer_query (pad, q)) {
-      GstContext *ctx = NULL;
-      gst_query_parse_context (q, &ctx);
-      found = gst_vv_engine_context_get_model (ctx);
-    }
-    gst_query_unref (q);
-    g_value_reset (&item);
-  }
-  g_value_unset (&item);
-  gst_iterator_free (it);
-  return found;
+  GstContext *ctx = query_pads_context (element, dir);
+  VvModel *m = gst_vv_engine_context_get_model (ctx);
+  if (ctx)
+    gst_context_unref (ctx);
+  return m;
 }
 
 VvModel *
