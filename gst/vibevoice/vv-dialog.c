@@ -24,6 +24,7 @@ struct _VvDialogParser {
   gchar *pending_emotion;
   guint pending_pause_ms;
   guint pending_line;
+  gchar *default_speaker;      /* for lines without a label (NULL: an error) */
   GPtrArray *speakers;         /* distinct labels, lower-cased */
   guint n_turns;
 };
@@ -72,6 +73,7 @@ vv_dialog_parser_free (VvDialogParser *p)
   vv_dialog_parser_reset (p);
   g_string_free (p->partial, TRUE);
   g_string_free (p->current_text, TRUE);
+  g_free (p->default_speaker);
   g_ptr_array_unref (p->speakers);
   g_free (p);
 }
@@ -80,6 +82,15 @@ void
 vv_dialog_parser_set_flush_on_newline (VvDialogParser *p, gboolean flush)
 {
   p->flush_on_newline = flush;
+}
+
+void
+vv_dialog_parser_set_default_speaker (VvDialogParser *p, const gchar *label)
+{
+  g_free (p->default_speaker);
+  p->default_speaker = label && *label ? g_strstrip (g_strdup (label)) : NULL;
+  if (p->default_speaker && *p->default_speaker == '\0')
+    g_clear_pointer (&p->default_speaker, g_free);
 }
 
 static void
@@ -271,6 +282,190 @@ emit_current (VvDialogParser *p, GPtrArray *turns)
   p->n_turns++;
 }
 
+/* A piece of a turn's text and the mid-line tags in front of it. */
+typedef struct {
+  GString *text;
+  gchar *role;
+  gchar *emotion;
+  guint pause_ms;
+  gboolean tagged;
+} Segment;
+
+static void
+segment_free (gpointer data)
+{
+  Segment *g = data;
+  g_string_free (g->text, TRUE);
+  g_free (g->role);
+  g_free (g->emotion);
+  g_free (g);
+}
+
+static Segment *
+segment_new (void)
+{
+  Segment *g = g_new0 (Segment, 1);
+  g->text = g_string_new (NULL);
+  return g;
+}
+
+static gboolean
+blank (const gchar *s)
+{
+  for (; *s; s++)
+    if (!g_ascii_isspace (*s))
+      return FALSE;
+  return TRUE;
+}
+
+/* Splits @text (of line @no, its first character at column @col) at
+ * mid-line director tags: `[Pause:...]`, `[Emotion:X]`, `[Role:X]` and
+ * `[Speaker X]` apply to the text after them, as if it were a new turn
+ * line of the same speaker. An unknown `[Name:value]` is dropped with a
+ * warning giving its line and column; brackets without a colon (`[sic]`)
+ * stay text. The first segment may have empty text (tags right at the
+ * start); the last one too (tags at the end: they apply to the next turn). */
+static GPtrArray *
+split_inline_tags (const gchar *text, guint no, guint col, GPtrArray *warnings, GError **error)
+{
+  g_autoptr (GPtrArray) segs = g_ptr_array_new_with_free_func (segment_free);
+  g_autofree gchar *where = g_strdup_printf ("line %u", no);
+  Segment *cur = segment_new ();
+  g_ptr_array_add (segs, cur);
+  const gchar *q = text;
+  while (*q) {
+    const gchar *open = strchr (q, '[');
+    if (open == NULL) {
+      g_string_append (cur->text, q);
+      break;
+    }
+    g_string_append_len (cur->text, q, open - q);
+    const gchar *close = strchr (open + 1, ']');
+    if (close == NULL) {
+      /* a lone '[' is text */
+      g_string_append (cur->text, open);
+      break;
+    }
+    guint tag_col = col + (guint) g_utf8_strlen (text, open - text);
+    g_autofree gchar *content = g_strstrip (g_strndup (open + 1, close - open - 1));
+    gchar *colon = strchr (content, ':');
+    gchar *name = NULL, *value = NULL;
+    gboolean speaker_form = colon == NULL && g_ascii_strncasecmp (content, "speaker", 7) == 0
+        && content[7] == ' ';
+    if (colon) {
+      *colon = '\0';
+      name = g_strstrip (content);
+      value = g_strstrip (colon + 1);
+    }
+    gboolean known = speaker_form || (name && *value && (g_ascii_strcasecmp (name, "role") == 0
+            || g_ascii_strcasecmp (name, "emotion") == 0
+            || g_ascii_strcasecmp (name, "pause") == 0));
+    if (!known && name == NULL) {
+      /* [sic], [laughs]: not a tag */
+      g_string_append_len (cur->text, open, close + 1 - open);
+      q = close + 1;
+      continue;
+    }
+    if (!known) {
+      warn (warnings, "line %u, column %u: unknown tag [%s:%s] ignored (known: [Speaker X], "
+          "[Role:X], [Emotion:X], [Pause:...])", no, tag_col, name, value);
+      q = close + 1;
+      continue;
+    }
+    if (!blank (cur->text->str)) {
+      cur = segment_new ();
+      g_ptr_array_add (segs, cur);
+    }
+    cur->tagged = TRUE;
+    if (speaker_form) {
+      g_free (cur->role);
+      cur->role = g_strstrip (g_strdup (content + 8));
+    } else if (g_ascii_strcasecmp (name, "role") == 0) {
+      g_free (cur->role);
+      cur->role = g_strdup (value);
+    } else if (g_ascii_strcasecmp (name, "emotion") == 0) {
+      g_free (cur->emotion);
+      cur->emotion = g_utf8_strdown (value, -1);
+    } else {
+      guint ms;
+      if (!parse_pause (value, no, &ms, error) || !add_pause (&cur->pause_ms, ms, where, error))
+        return NULL;
+    }
+    q = close + 1;
+  }
+  for (guint i = 0; i < segs->len; i++) {
+    Segment *g = g_ptr_array_index (segs, i);
+    g_strstrip (g->text->str);
+    g_string_set_size (g->text, strlen (g->text->str));
+  }
+  return g_steal_pointer (&segs);
+}
+
+/* Opens a turn of @label (consumed) with @text, after emitting the open one. */
+static gboolean
+open_turn (VvDialogParser *p, gchar *label, const gchar *text, gchar *emotion, guint pause,
+    guint no, GPtrArray *turns, GError **error)
+{
+  g_autofree gchar *lab = label, *emo = emotion;
+  g_autofree gchar *where = g_strdup_printf ("line %u", no);
+  if (!note_speaker (p->speakers, lab, where, error))
+    return FALSE;
+  emit_current (p, turns);
+  VvDialogTurn *t = g_new0 (VvDialogTurn, 1);
+  t->speaker = g_steal_pointer (&lab);
+  g_string_append (p->current_text, text);
+  t->emotion = g_steal_pointer (&emo);
+  t->pause_ms = pause;
+  t->line = no;
+  p->current = t;
+  return TRUE;
+}
+
+/* Turns for the segments after the first (mid-line tags) of a turn of
+ * @label; the last stays open. Trailing tags go to the next turn. */
+static gboolean
+open_segments (VvDialogParser *p, GPtrArray *segs, const gchar *label, const gchar *emotion,
+    guint no, GPtrArray *turns, GError **error)
+{
+  g_autofree gchar *where = g_strdup_printf ("line %u", no);
+  g_autofree gchar *lab = g_strdup (label);
+  g_autofree gchar *emo = g_strdup (emotion);
+  for (guint i = 1; i < segs->len; i++) {
+    Segment *g = g_ptr_array_index (segs, i);
+    if (g->role) {
+      g_free (lab);
+      lab = g_strdup (g->role);
+    }
+    if (g->emotion) {
+      g_free (emo);
+      emo = g_strdup (g->emotion);
+    }
+    if (g->text->len == 0) {
+      /* tags at the end of the line: for the next turn, like a tag line */
+      if (g->role) {
+        g_free (p->pending_role);
+        p->pending_role = g_strdup (g->role);
+      }
+      if (g->emotion) {
+        g_free (p->pending_emotion);
+        p->pending_emotion = g_strdup (g->emotion);
+      }
+      if (g->pause_ms > 0) {
+        if (!add_pause (&p->pending_pause_ms, g->pause_ms, where, error))
+          return FALSE;
+        emit_current (p, turns);
+      }
+      if (p->pending_line == 0)
+        p->pending_line = no;
+      continue;
+    }
+    if (!open_turn (p, g_strdup (lab), g->text->str, g_strdup (emo), g->pause_ms, no, turns,
+            error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* One complete line (without its newline). */
 static gboolean
 parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warnings,
@@ -288,6 +483,10 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
         (gsize) (bad - line));
     return FALSE;
   }
+  /* g_strchug moves the text left: count what it removes, for columns */
+  guint removed = 0;
+  while (g_ascii_isspace (line[removed]))
+    removed++;
   gchar *s = g_strstrip (line);
   if (*s == '\0' || *s == '#')
     return TRUE;
@@ -336,6 +535,8 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
       }
     }
     tagged = TRUE;
+    for (const gchar *w = close + 1; g_ascii_isspace (*w); w++)
+      removed++;
     s = g_strchug (close + 1);
   }
 
@@ -361,6 +562,7 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
 
   g_autofree gchar *label = NULL;
   const gchar *rest = NULL;
+  gboolean continuation = FALSE;
   if (match_speaker_n (s, &label, &rest)) {
     /* `Speaker N:` wins over a role tag on the same line */
   } else if (role != NULL || p->pending_role != NULL) {
@@ -368,19 +570,51 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
     rest = s;
   } else if (!tagged && p->current != NULL && !p->flush_on_newline
       && !match_name_turn (p, s, &label, &rest)) {
-    /* a continuation line */
-    if (p->current_text->len > 0)
-      g_string_append_c (p->current_text, ' ');
-    g_string_append (p->current_text, s);
-    return TRUE;
+    continuation = TRUE;
+    rest = s;
   } else if (label == NULL && !match_name_turn (p, s, &label, &rest)) {
-    g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
-        "line %u: not a turn: expected 'Speaker N: text', '[Speaker A] text' or "
-        "'Name: text'%s", no, p->current ? "" : " (there is no turn before it to continue)");
-    return FALSE;
+    if (p->default_speaker != NULL) {
+      /* unlabelled text: the default speaker's */
+      label = g_strdup (p->default_speaker);
+      rest = s;
+    } else {
+      g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
+          "line %u: not a turn: expected 'Speaker N: text', '[Speaker A] text' or "
+          "'Name: text'%s (or set a default speaker for unlabelled text)", no,
+          p->current ? "" : " (there is no turn before it to continue)");
+      return FALSE;
+    }
   }
 
-  g_autofree gchar *text = g_strstrip (g_strdup (rest));
+  /* column of the text's first character in the line as written */
+  guint lead = 0;
+  while (g_ascii_isspace (rest[lead]))
+    lead++;
+  guint col = removed + (guint) g_utf8_strlen (line, rest - line) + lead + 1;
+  g_autoptr (GPtrArray) segs = split_inline_tags (rest + lead, no, col, warnings, error);
+  if (segs == NULL)
+    return FALSE;
+  Segment *first = g_ptr_array_index (segs, 0);
+
+  if (continuation) {
+    /* tags at the very start were leading tags, so segment 0 has text */
+    if (p->current_text->len > 0 && first->text->len > 0)
+      g_string_append_c (p->current_text, ' ');
+    g_string_append (p->current_text, first->text->str);
+    return open_segments (p, segs, p->current->speaker, p->current->emotion, no, turns, error);
+  }
+
+  /* tags right after the label count as leading tags */
+  if (first->role) {
+    g_free (label);
+    label = g_strdup (first->role);
+  }
+  if (first->emotion) {
+    g_free (emotion);
+    emotion = g_strdup (first->emotion);
+  }
+  if (first->pause_ms > 0 && !add_pause (&pause, first->pause_ms, where, error))
+    return FALSE;
   if (*label == '\0') {
     g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX,
         "line %u: empty speaker name", no);
@@ -392,7 +626,8 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
   if (!add_pause (&total_pause, pause, where, error))
     return FALSE;
   emit_current (p, turns);
-  if (*text == '\0') {
+  g_autofree gchar *turn_emotion = emotion ? g_strdup (emotion) : g_strdup (p->pending_emotion);
+  if (first->text->len == 0 && segs->len == 1) {
     warn (warnings, "line %u: speaker %s has no text; the turn is skipped", no, label);
     /* keep a pause for the next turn */
     p->pending_pause_ms = total_pause;
@@ -400,17 +635,27 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
     g_clear_pointer (&p->pending_emotion, g_free);
     return TRUE;
   }
-  VvDialogTurn *t = g_new0 (VvDialogTurn, 1);
-  t->speaker = g_steal_pointer (&label);
-  g_string_append (p->current_text, text);
-  t->emotion = emotion ? g_steal_pointer (&emotion) : g_steal_pointer (&p->pending_emotion);
-  t->pause_ms = total_pause;
-  t->line = no;
-  p->current = t;
   p->pending_pause_ms = 0;
   p->pending_line = 0;
   g_clear_pointer (&p->pending_role, g_free);
   g_clear_pointer (&p->pending_emotion, g_free);
+  if (first->text->len == 0) {
+    /* "Speaker 1: [pause:1s]" or text only after a mid-line tag: the
+     * silence goes before the next segment */
+    Segment *next = g_ptr_array_index (segs, 1);
+    if (!add_pause (&next->pause_ms, total_pause, where, error))
+      return FALSE;
+    if (next->emotion == NULL && turn_emotion)
+      next->emotion = g_strdup (turn_emotion);
+    if (!open_segments (p, segs, label, turn_emotion, no, turns, error))
+      return FALSE;
+  } else {
+    if (!open_turn (p, g_strdup (label), first->text->str, g_steal_pointer (&turn_emotion),
+            total_pause, no, turns, error))
+      return FALSE;
+    if (!open_segments (p, segs, label, p->current->emotion, no, turns, error))
+      return FALSE;
+  }
   if (p->flush_on_newline)
     emit_current (p, turns);
   return TRUE;
@@ -439,6 +684,17 @@ vv_dialog_parser_feed (VvDialogParser *p, const gchar *data, gsize len, GPtrArra
       return FALSE;
   }
   g_string_append_len (p->partial, data + start, len - start);
+  return TRUE;
+}
+
+gboolean
+vv_dialog_parser_flush (VvDialogParser *p, GPtrArray *turns, GPtrArray *warnings,
+    GError **error)
+{
+  g_return_val_if_fail (p != NULL && turns != NULL, FALSE);
+  if (p->partial->len > 0 && !vv_dialog_parser_feed (p, "\n", 1, turns, warnings, error))
+    return FALSE;
+  emit_current (p, turns);
   return TRUE;
 }
 

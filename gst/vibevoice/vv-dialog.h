@@ -102,6 +102,29 @@ void            vv_dialog_parser_set_flush_on_newline (VvDialogParser *parser, g
  */
 gboolean        vv_dialog_parser_feed (VvDialogParser *parser, const gchar *data, gsize len,
                                        GPtrArray *turns, GPtrArray *warnings, GError **error);
+/**
+ * vv_dialog_parser_set_default_speaker:
+ * @parser: a parser
+ * @label: (nullable): speaker label for text lines that name no speaker and
+ *   continue no turn (NULL or "": such a line is an error)
+ */
+void            vv_dialog_parser_set_default_speaker (VvDialogParser *parser,
+                                                      const gchar *label);
+/**
+ * vv_dialog_parser_flush:
+ * @parser: a parser
+ * @turns: (element-type VvDialogTurn): completed turns are appended
+ * @warnings: (element-type utf8) (nullable): notes on accepted input
+ * @error: return location for a #GError
+ *
+ * Ends the text fed so far as if a new turn started: the partial line is
+ * parsed and the open turn is emitted (one timestamped text buffer = one
+ * utterance). Tag lines without a turn yet stay pending for the next turn.
+ *
+ * Returns: %FALSE on a hard error (the parser must then be reset)
+ */
+gboolean        vv_dialog_parser_flush (VvDialogParser *parser, GPtrArray *turns,
+                                        GPtrArray *warnings, GError **error);
 /* End of input: flushes the last line and turn; an error if the whole
  * script held no turn. */
 gboolean        vv_dialog_parser_finish (VvDialogParser *parser, GPtrArray *turns,

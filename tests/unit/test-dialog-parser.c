@@ -434,11 +434,123 @@ test_json_deep_nesting (void)
   }
 }
 
+/* Mid-line tags act like a new turn line of the same speaker. */
+static void
+test_inline_tags (void)
+{
+  const Want want[] = {
+    { "1", "Hello", NULL, 0, 1 },
+    { "1", "world.", NULL, 1000, 1 },
+    { "1", "Great news!", "happy", 0, 1 },
+    { "2", "Thanks.", "sad", 250, 2 },
+    { "2", "Bye.", NULL, 500, 3 },
+    { "1", "Continued here", "happy", 0, 4 },
+    { "1", "and here [sic].", "calm", 0, 5 },
+  };
+  expect ("Speaker 1: Hello [pause:1s] world. [Emotion:Happy] Great news!\n"
+      "Speaker 2: [Emotion:Sad][pause:250ms] Thanks. [pause:500ms]\n"
+      "Speaker 2: Bye.\n"
+      "Speaker 1: [Emotion:Happy] Continued here\n"
+      "[Emotion:Calm] Speaker 1: and here [sic].\n", want, 7);
+  /* a pause at the end of a line is silence before the next turn */
+  const Want want2[] = {
+    { "1", "One.", NULL, 0, 1 },
+    { "2", "Two.", NULL, 750, 2 },
+  };
+  expect ("Speaker 1: One. [pause:750ms]\nSpeaker 2: Two.\n", want2, 2);
+  /* mid-line tags in continuation lines split too */
+  const Want want3[] = {
+    { "1", "a b", NULL, 0, 1 },
+    { "1", "c", NULL, 300, 2 },
+  };
+  expect ("Speaker 1: a\nb [pause:300ms] c\n", want3, 2);
+  /* a speaker switch in mid-line */
+  const Want want4[] = {
+    { "A", "Hi.", NULL, 0, 1 },
+    { "B", "Hello.", NULL, 0, 1 },
+  };
+  expect ("[Speaker A] Hi. [Speaker B] Hello.\n", want4, 2);
+  /* bad mid-line pause: an error with the line */
+  expect_error ("Speaker 1: x\nSpeaker 1: a [pause:2h] b\n", VV_DIALOG_ERROR_SYNTAX, "line 2");
+  expect_error ("Speaker 1: a [pause:3600s][pause:1s] b\n", VV_DIALOG_ERROR_SYNTAX, "1 hour");
+}
+
+/* An unknown [Name:value] in mid-line is dropped with a warning giving the
+ * line and the column (1-based characters, as written). */
+static void
+test_inline_unknown_tag (void)
+{
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  /* "  Speaker 1: Hé [Foo:bar] there": '[' is character 17 */
+  g_autoptr (GPtrArray) turns = parse_chunks ("Speaker 2: x\n  Speaker 1: H\xc3\xa9 [Foo:bar] there\n",
+      5, FALSE, warnings, &error);
+  g_assert_no_error (error);
+  const Want want[] = {
+    { "2", "x", NULL, 0, 1 },
+    { "1", "H\xc3\xa9  there", NULL, 0, 2 },
+  };
+  check_turns (turns, want, 2);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  const gchar *w = g_ptr_array_index (warnings, 0);
+  if (strstr (w, "line 2, column 17") == NULL || strstr (w, "[Foo:bar]") == NULL)
+    g_error ("warning '%s' does not name line 2, column 17 and [Foo:bar]", w);
+  /* after leading tags too: "[Emotion:Sad] Speaker 1: a [X:y]" -> column 28 */
+  g_ptr_array_set_size (warnings, 0);
+  g_autoptr (GPtrArray) t2 = parse_chunks ("[Emotion:Sad]   Speaker 1: a [X:y]\n", 64, FALSE,
+      warnings, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (t2->len, ==, 1);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  w = g_ptr_array_index (warnings, 0);
+  if (strstr (w, "line 1, column 30") == NULL)
+    g_error ("warning '%s' does not name line 1, column 30", w);
+}
+
+/* Unlabelled text is the default speaker's when one is set; flush ends the
+ * open turn (one timestamped buffer = one utterance). */
+static void
+test_default_speaker_and_flush (void)
+{
+  g_autoptr (VvDialogParser) p = vv_dialog_parser_new ();
+  g_autoptr (GPtrArray) turns = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      vv_dialog_turn_free);
+  g_autoptr (GError) error = NULL;
+  /* without a default speaker: the error suggests one */
+  g_assert_false (vv_dialog_parser_feed (p, "Good morning\n", 13, turns, NULL, &error));
+  g_assert_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_SYNTAX);
+  g_assert_nonnull (strstr (error->message, "default speaker"));
+  g_clear_error (&error);
+  vv_dialog_parser_reset (p);
+  vv_dialog_parser_set_default_speaker (p, " 3 ");
+  g_assert_true (vv_dialog_parser_feed (p, "Good morning", 12, turns, NULL, &error));
+  g_assert_cmpuint (turns->len, ==, 0);
+  g_assert_true (vv_dialog_parser_flush (p, turns, NULL, &error));
+  g_assert_cmpuint (turns->len, ==, 1);
+  /* the next buffer is a new utterance, not a continuation */
+  g_assert_true (vv_dialog_parser_feed (p, "and welcome", 11, turns, NULL, &error));
+  g_assert_true (vv_dialog_parser_flush (p, turns, NULL, &error));
+  g_assert_true (vv_dialog_parser_feed (p, "Speaker 2: Hi!\nHow are you?", 27, turns, NULL,
+          &error));
+  g_assert_true (vv_dialog_parser_flush (p, turns, NULL, &error));
+  g_assert_true (vv_dialog_parser_finish (p, turns, NULL, &error));
+  g_assert_no_error (error);
+  const Want want[] = {
+    { "3", "Good morning", NULL, 0, 1 },
+    { "3", "and welcome", NULL, 0, 2 },
+    { "2", "Hi! How are you?", NULL, 0, 3 },
+  };
+  check_turns (turns, want, 3);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/dialog/forms", test_forms);
+  g_test_add_func ("/dialog/inline-tags", test_inline_tags);
+  g_test_add_func ("/dialog/inline-unknown-tag", test_inline_unknown_tag);
+  g_test_add_func ("/dialog/default-speaker-and-flush", test_default_speaker_and_flush);
   g_test_add_func ("/dialog/continuation", test_continuation_real);
   g_test_add_func ("/dialog/tags-and-pauses", test_tags_and_pauses);
   g_test_add_func ("/dialog/empty-turn-warns", test_empty_turn_warns);
