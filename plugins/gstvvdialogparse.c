@@ -16,9 +16,18 @@
  * lines until then) or at EOS; with `flush-on-newline=true` as soon as its
  * line ends, for live text.
  *
- * Errors (with the line number): more than 4 speakers, an empty script,
- * invalid UTF-8, an unknown tag, a line that is not a turn and continues
- * none. Warnings: a turn without text (skipped).
+ * Timestamped text (subparse cues, `appsrc do-timestamp=true`): each
+ * buffer is one utterance. Its turns are pushed at the end of the buffer,
+ * the first one with the buffer's running time as PTS and its duration,
+ * the last one flagged MARKER (end of utterance: vvtokenize generates it at
+ * once); the next buffer starts a new turn. Unlabelled text is then the
+ * `default-speaker`'s.
+ *
+ * Errors (with the line number): more than 4 speakers, invalid UTF-8, an
+ * unknown leading tag, a line that is not a turn and continues none (without
+ * `default-speaker`). Warnings: a turn without text (skipped), an unknown
+ * mid-line `[Name:value]` tag (with line and column, dropped), and EOS
+ * without any turn (a clean EOS: an idle live feed).
  *
  * ## Example launch line
  * |[
@@ -43,6 +52,7 @@ struct _GstVvDialogParse {
   GstElement parent;
   GstPad *sinkpad, *srcpad;
   gboolean flush_on_newline;   /* property (object lock) */
+  gchar *default_speaker;      /* property (object lock) */
 
   VvDialogParser *parser;
   gboolean json;
@@ -50,11 +60,13 @@ struct _GstVvDialogParse {
   gboolean need_segment;
   guint32 seqnum;
   gboolean failed;
+  GstSegment in_segment;       /* upstream's, to map text PTS to running time */
 };
 
 enum {
   PROP_0,
   PROP_FLUSH_ON_NEWLINE,
+  PROP_DEFAULT_SPEAKER,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -97,18 +109,30 @@ post_warnings (GstVvDialogParse *self, GPtrArray *warnings)
   g_ptr_array_set_size (warnings, 0);
 }
 
+/* @pts (running time) and @duration: the timestamped text buffer the turns
+ * come from, GST_CLOCK_TIME_NONE for untimed text. The first turn carries
+ * them; the last one of a timestamped buffer is flagged MARKER: the end of
+ * an utterance, which vvtokenize generates at once. */
 static GstFlowReturn
-push_turns (GstVvDialogParse *self, GPtrArray *turns)
+push_turns (GstVvDialogParse *self, GPtrArray *turns, GstClockTime pts, GstClockTime duration)
 {
   GstFlowReturn ret = GST_FLOW_OK;
   if (turns->len > 0)
     ensure_caps_and_segment (self);
   for (guint i = 0; i < turns->len && ret == GST_FLOW_OK; i++) {
     VvDialogTurn *t = g_ptr_array_index (turns, i);
-    GST_DEBUG_OBJECT (self, "turn line %u: speaker '%s', emotion %s, pause %u ms: %s", t->line,
-        t->speaker, t->emotion ? t->emotion : "-", t->pause_ms, t->text);
-    ret = gst_pad_push (self->srcpad, gst_vv_turn_buffer_new (t->speaker, t->text, t->emotion,
-            t->pause_ms, t->line));
+    GST_DEBUG_OBJECT (self, "turn line %u: speaker '%s', emotion %s, pause %u ms, pts %"
+        GST_TIME_FORMAT ": %s", t->line, t->speaker, t->emotion ? t->emotion : "-", t->pause_ms,
+        GST_TIME_ARGS (i == 0 ? pts : GST_CLOCK_TIME_NONE), t->text);
+    GstBuffer *buf = gst_vv_turn_buffer_new (t->speaker, t->text, t->emotion, t->pause_ms,
+        t->line);
+    if (i == 0) {
+      GST_BUFFER_PTS (buf) = pts;
+      GST_BUFFER_DURATION (buf) = duration;
+    }
+    if (GST_CLOCK_TIME_IS_VALID (pts) && i + 1 == turns->len)
+      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_MARKER);
+    ret = gst_pad_push (self->srcpad, buf);
   }
   g_ptr_array_set_size (turns, 0);
   return ret;
@@ -149,12 +173,26 @@ gst_vv_dialog_parse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     gboolean flush;
     GST_OBJECT_LOCK (self);
     flush = self->flush_on_newline;
+    vv_dialog_parser_set_default_speaker (self->parser, self->default_speaker);
     GST_OBJECT_UNLOCK (self);
     vv_dialog_parser_set_flush_on_newline (self->parser, flush);
     gboolean ok = vv_dialog_parser_feed (self->parser, (const gchar *) map.data, map.size,
         turns, warnings, &error);
     post_warnings (self, warnings);
-    ret = push_turns (self, turns);
+    /* A timestamped buffer (subparse, appsrc do-timestamp) is one
+     * utterance: it ends its turn, whatever follows. */
+    GstClockTime pts = GST_CLOCK_TIME_NONE, duration = GST_BUFFER_DURATION (buffer);
+    if (GST_BUFFER_PTS_IS_VALID (buffer)) {
+      pts = self->in_segment.format == GST_FORMAT_TIME
+          ? gst_segment_to_running_time (&self->in_segment, GST_FORMAT_TIME,
+          GST_BUFFER_PTS (buffer))
+          : GST_BUFFER_PTS (buffer);    /* do-timestamp on a BYTES source: running time */
+    }
+    if (ok && GST_CLOCK_TIME_IS_VALID (pts))
+      ok = vv_dialog_parser_flush (self->parser, turns, warnings, &error);
+    post_warnings (self, warnings);
+    ret = push_turns (self, turns, pts, GST_CLOCK_TIME_IS_VALID (pts) ? duration
+        : GST_CLOCK_TIME_NONE);
     if (!ok) {
       fail (self, error);
       ret = GST_FLOW_ERROR;
@@ -171,7 +209,9 @@ drain (GstVvDialogParse *self)
   g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) turns = NULL;
-  if (self->json) {
+  if (self->json && self->json_data->len == 0) {
+    g_set_error (&error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_EMPTY, "JSON script: no data");
+  } else if (self->json) {
     turns = vv_dialog_parse_json ((const gchar *) self->json_data->data, self->json_data->len,
         warnings, &error);
   } else {
@@ -181,7 +221,13 @@ drain (GstVvDialogParse *self)
   }
   post_warnings (self, warnings);
   if (turns)
-    push_turns (self, turns);
+    push_turns (self, turns, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE);
+  if (error && g_error_matches (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_EMPTY)) {
+    /* an idle (live) feed that ends without text is not an error: a clean
+     * EOS, and a warning in case the script was meant to hold turns */
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Script: %s", error->message), (NULL));
+    return TRUE;
+  }
   if (error) {
     fail (self, error);
     return FALSE;
@@ -211,6 +257,7 @@ gst_vv_dialog_parse_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       return TRUE;
     }
     case GST_EVENT_SEGMENT:
+      gst_event_copy_segment (event, &self->in_segment);
       self->seqnum = gst_event_get_seqnum (event);
       self->need_segment = TRUE;
       gst_event_unref (event);
@@ -266,6 +313,7 @@ gst_vv_dialog_parse_change_state (GstElement *element, GstStateChange transition
     self->json = FALSE;
     self->need_segment = TRUE;
     self->seqnum = 0;
+    gst_segment_init (&self->in_segment, GST_FORMAT_UNDEFINED);
   }
   return GST_ELEMENT_CLASS (gst_vv_dialog_parse_parent_class)->change_state (element,
       transition);
@@ -279,6 +327,11 @@ gst_vv_dialog_parse_set_property (GObject *object, guint prop_id, const GValue *
   if (prop_id == PROP_FLUSH_ON_NEWLINE) {
     GST_OBJECT_LOCK (self);
     self->flush_on_newline = g_value_get_boolean (value);
+    GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_DEFAULT_SPEAKER) {
+    GST_OBJECT_LOCK (self);
+    g_free (self->default_speaker);
+    self->default_speaker = g_value_dup_string (value);
     GST_OBJECT_UNLOCK (self);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -294,6 +347,10 @@ gst_vv_dialog_parse_get_property (GObject *object, guint prop_id, GValue *value,
     GST_OBJECT_LOCK (self);
     g_value_set_boolean (value, self->flush_on_newline);
     GST_OBJECT_UNLOCK (self);
+  } else if (prop_id == PROP_DEFAULT_SPEAKER) {
+    GST_OBJECT_LOCK (self);
+    g_value_set_string (value, self->default_speaker);
+    GST_OBJECT_UNLOCK (self);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -305,6 +362,7 @@ gst_vv_dialog_parse_finalize (GObject *object)
   GstVvDialogParse *self = GST_VV_DIALOG_PARSE (object);
   vv_dialog_parser_free (self->parser);
   g_byte_array_unref (self->json_data);
+  g_free (self->default_speaker);
   G_OBJECT_CLASS (gst_vv_dialog_parse_parent_class)->finalize (object);
 }
 
@@ -321,6 +379,11 @@ gst_vv_dialog_parse_class_init (GstVvDialogParseClass *klass)
   g_object_class_install_property (gobject_class, PROP_FLUSH_ON_NEWLINE,
       g_param_spec_boolean ("flush-on-newline", "Flush on newline", "Push each turn as soon as "
           "its line ends (live text; no continuation lines)", FALSE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_DEFAULT_SPEAKER,
+      g_param_spec_string ("default-speaker", "Default speaker", "Speaker label for text "
+          "that names none (e.g. \"1\": plain text lines are Speaker 1's); unset: such text "
+          "is an error", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -348,4 +411,5 @@ gst_vv_dialog_parse_init (GstVvDialogParse *self)
   self->parser = vv_dialog_parser_new ();
   self->json_data = g_byte_array_new ();
   self->need_segment = TRUE;
+  gst_segment_init (&self->in_segment, GST_FORMAT_UNDEFINED);
 }

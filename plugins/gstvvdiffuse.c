@@ -47,6 +47,52 @@
 GST_DEBUG_CATEGORY_STATIC (gst_vv_diffuse_debug);
 #define GST_CAT_DEFAULT gst_vv_diffuse_debug
 
+/* The default latency property: the first-audio latency measured for
+ * VibeVoice-1.5B on 2 CPU cores (prefill of a 150-token window + one frame,
+ * 3.2 s: docs/PERFORMANCE.md) with a margin. The tiny test model needs
+ * under 10 ms; every vv-utterance message reports the measured figure
+ * (first-frame-latency) to size it for a given machine and model. */
+#define DEFAULT_LATENCY_MS 4000
+#define DEFAULT_OVERFLOW GST_VV_OVERFLOW_CLIP
+
+/**
+ * GstVvOverflow:
+ * @GST_VV_OVERFLOW_CLIP: an utterance stops at the last frame that ends
+ *   within its text's duration (at least one frame); one that starts before
+ *   the previous one ended waits for it
+ * @GST_VV_OVERFLOW_OVERLAP: the audio starts at its text's time even if the
+ *   previous utterance is still speaking (overlapping timestamps: mix them
+ *   downstream, e.g. audiomixer)
+ * @GST_VV_OVERFLOW_SHIFT: an utterance that would overlap the previous one
+ *   starts where that one ended
+ *
+ * What vvdiffuse does when the speech is longer than the text's slot (the
+ * names of the gst-plugins-rs TTS elements).
+ */
+typedef enum {
+  GST_VV_OVERFLOW_CLIP,
+  GST_VV_OVERFLOW_OVERLAP,
+  GST_VV_OVERFLOW_SHIFT,
+} GstVvOverflow;
+
+#define GST_TYPE_VV_OVERFLOW (gst_vv_overflow_get_type ())
+static GType
+gst_vv_overflow_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VV_OVERFLOW_CLIP, "Clip to the text's duration", "clip" },
+    { GST_VV_OVERFLOW_OVERLAP, "Overlap the previous utterance", "overlap" },
+    { GST_VV_OVERFLOW_SHIFT, "Shift after the previous utterance", "shift" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVvOverflow", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
 #define GST_TYPE_VV_DIFFUSE (gst_vv_diffuse_get_type ())
 G_DECLARE_FINAL_TYPE (GstVvDiffuse, gst_vv_diffuse, GST, VV_DIFFUSE, GstElement)
 
@@ -65,6 +111,8 @@ struct _GstVvDiffuse {
   gboolean deterministic_voice;
   gboolean attach_audio;
   guint64 last_seed;
+  guint latency_ms;
+  GstVvOverflow overflow;
 
   /* READY and up */
   VvModel *model;
@@ -80,6 +128,7 @@ struct _GstVvDiffuse {
   guint utterances;
   gint flushing;               /* atomic */
   gboolean discont_next;
+  GstSegment in_segment;        /* upstream's: prompt PTS -> running time */
 };
 
 enum {
@@ -94,6 +143,8 @@ enum {
   PROP_DETERMINISTIC_VOICE,
   PROP_ATTACH_AUDIO,
   PROP_LAST_SEED,
+  PROP_LATENCY,
+  PROP_OVERFLOW,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -209,6 +260,13 @@ typedef struct {
   gint64 t_start;
   gint64 first_frame_us;
   guint frames;
+  /* live timing */
+  gboolean live;
+  GstClockTime upstream_min;
+  GstClockTime latency;
+  GstClockTime late;            /* how far the first frame was moved for the live clock */
+  guint late_frames;            /* later frames past their deadline (not moved) */
+  GstClockTime first_pts;
 } GenCtx;
 
 static void
@@ -226,6 +284,33 @@ on_audio (const gfloat *samples, gsize n, gpointer user_data)
   GstVvDiffuse *self = c->self;
   if (c->ret != GST_FLOW_OK)
     return;
+  if (c->live) {
+    /* the sink plays this frame at its PTS + the pipeline latency: if it
+     * is ready later than PTS + upstream latency + ours, it would be late */
+    GstClockTime now = gst_element_get_current_running_time (GST_ELEMENT (self));
+    GstClockTime deadline = samples_to_time (self, self->sample_pos) + c->upstream_min
+        + c->latency;
+    if (GST_CLOCK_TIME_IS_VALID (now) && now > deadline) {
+      GstClockTime delta = now - deadline;
+      if (c->frames == 0) {
+        /* the start of an utterance can move (its first frame resets the
+         * decoder, DISCONT): shift it onto the live clock */
+        self->sample_pos += gst_util_uint64_scale_ceil (delta, self->rate, GST_SECOND);
+        c->late = delta;
+        GST_ELEMENT_WARNING (self, CORE, CLOCK, ("Speech generation is %" G_GUINT64_FORMAT
+                " ms behind the live clock: the utterance is shifted by that much; raise the "
+                "latency property (now %" G_GUINT64_FORMAT " ms)", delta / GST_MSECOND,
+                c->latency / GST_MSECOND), ("first frame ready at running time %"
+                GST_TIME_FORMAT ", due by %" GST_TIME_FORMAT, GST_TIME_ARGS (now),
+                GST_TIME_ARGS (deadline)));
+      } else if (c->late_frames++ == 0) {
+        GST_ELEMENT_WARNING (self, CORE, CLOCK, ("Speech generation is slower than real "
+                "time: frame %u is %" G_GUINT64_FORMAT " ms late for the live clock; raise the "
+                "latency property (now %" G_GUINT64_FORMAT " ms) to cover the whole utterance",
+                c->frames, delta / GST_MSECOND, c->latency / GST_MSECOND), (NULL));
+      }
+    }
+  }
   gsize zbytes = (gsize) self->latent * sizeof (gfloat);
   GstBuffer *buf = gst_buffer_new_allocate (NULL, zbytes, NULL);
   gst_buffer_fill (buf, 0, c->z, zbytes);
@@ -245,8 +330,10 @@ on_audio (const gfloat *samples, gsize n, gpointer user_data)
   }
   self->sample_pos += n;
   self->frames_out++;
-  if (c->frames++ == 0)
+  if (c->frames++ == 0) {
     c->first_frame_us = g_get_monotonic_time () - c->t_start;
+    c->first_pts = GST_BUFFER_PTS (buf);
+  }
   c->ret = gst_pad_push (self->srcpad, buf);
   if (c->ret != GST_FLOW_OK)
     GST_DEBUG_OBJECT (self, "push: %s, stopping generation", gst_flow_get_name (c->ret));
@@ -281,6 +368,10 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   }
   g_autoptr (GBytes) bytes = g_bytes_new (map.data, map.size);
   gst_buffer_unmap (buffer, &map);
+  /* the running time of the prompt's text (vvtokenize: from timestamped text) */
+  GstClockTime in_pts = GST_BUFFER_PTS (buffer), in_dur = GST_BUFFER_DURATION (buffer);
+  if (GST_CLOCK_TIME_IS_VALID (in_pts) && self->in_segment.format == GST_FORMAT_TIME)
+    in_pts = gst_segment_to_running_time (&self->in_segment, GST_FORMAT_TIME, in_pts);
   gst_buffer_unref (buffer);
   g_autoptr (GError) error = NULL;
   g_autoptr (VvPrompt) prompt = vv_prompt_deserialize (bytes, &error);
@@ -294,7 +385,11 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 
   VvSessionParams params = vv_session_default_params ();
   gint64 seed;
+  GstVvOverflow overflow;
+  GstClockTime latency;
   GST_OBJECT_LOCK (self);
+  overflow = self->overflow;
+  latency = self->latency_ms * GST_MSECOND;
   params.n_steps = self->steps;
   params.cfg_scale = self->cfg_scale;
   params.max_frames = self->max_frames;
@@ -311,8 +406,56 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   self->last_seed = used_seed;
   GST_OBJECT_UNLOCK (self);
 
+  GenCtx ctx = { self, GST_FLOW_OK, NULL, FALSE, attach, g_get_monotonic_time (), -1, 0 };
+  ctx.latency = latency;
+  ctx.first_pts = GST_CLOCK_TIME_NONE;
+  GstQuery *lq = gst_query_new_latency ();
+  if (gst_pad_peer_query (self->sinkpad, lq))
+    gst_query_parse_latency (lq, &ctx.live, &ctx.upstream_min, NULL);
+  gst_query_unref (lq);
+  if (!GST_CLOCK_TIME_IS_VALID (ctx.upstream_min))
+    ctx.upstream_min = 0;
+
+  /* Timed text: the audio starts at the text's running time. */
+  gboolean clipped = FALSE;
+  if (GST_CLOCK_TIME_IS_VALID (in_pts)) {
+    guint64 target = gst_util_uint64_scale_round (in_pts, self->rate, GST_SECOND);
+    if (target > self->sample_pos && !ctx.live) {
+      /* offline (a subtitle file): silence up to the text, so the audio
+       * stream stays continuous; live, the timestamps jump instead, since
+       * zeros for the past would only arrive late */
+      GstClockTime ts = samples_to_time (self, self->sample_pos);
+      GstClockTime dur = samples_to_time (self, target) - ts;
+      GST_DEBUG_OBJECT (self, "silence up to the text at %" GST_TIME_FORMAT,
+          GST_TIME_ARGS (in_pts));
+      self->sample_pos = target;
+      self->discont_next = TRUE;
+      gst_pad_push_event (self->srcpad, gst_event_new_gap (ts, dur));
+    } else if (target > self->sample_pos) {
+      self->sample_pos = target;
+      self->discont_next = TRUE;
+    } else if (target < self->sample_pos && overflow == GST_VV_OVERFLOW_OVERLAP) {
+      self->sample_pos = target;
+      self->discont_next = TRUE;
+    } else if (target < self->sample_pos) {
+      GST_INFO_OBJECT (self, "text at %" GST_TIME_FORMAT " starts before the previous "
+          "utterance ended: shifted by %" GST_TIME_FORMAT, GST_TIME_ARGS (in_pts),
+          GST_TIME_ARGS (samples_to_time (self, self->sample_pos) - in_pts));
+    }
+    if (overflow == GST_VV_OVERFLOW_CLIP && GST_CLOCK_TIME_IS_VALID (in_dur)) {
+      /* the frames that end within the text's slot, at least one */
+      guint64 end = gst_util_uint64_scale_round (in_pts + in_dur, self->rate, GST_SECOND);
+      guint64 fit = end > self->sample_pos ? (end - self->sample_pos) / self->hop : 0;
+      fit = MAX (fit, 1);
+      if (params.max_frames == 0 || fit < params.max_frames) {
+        params.max_frames = (guint) MIN (fit, G_MAXUINT);
+        clipped = TRUE;
+      }
+    }
+  }
+
   g_autofree gfloat *z = g_new (gfloat, self->latent);
-  GenCtx ctx = { self, GST_FLOW_OK, z, FALSE, attach, g_get_monotonic_time (), -1, 0 };
+  ctx.z = z;
   params.new_frame = on_frame;
   params.new_frame_user_data = &ctx;
   params.new_audio = on_audio;
@@ -350,7 +493,14 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
               "real-time-factor", G_TYPE_DOUBLE,
               res.audio_seconds > 0 ? secs / res.audio_seconds : 0.0,
               "first-frame-latency", G_TYPE_UINT64, ctx.first_frame_us < 0
-              ? GST_CLOCK_TIME_NONE : (guint64) ctx.first_frame_us * GST_USECOND, NULL)));
+              ? GST_CLOCK_TIME_NONE : (guint64) ctx.first_frame_us * GST_USECOND,
+              "input-pts", G_TYPE_UINT64, in_pts,
+              "input-duration", G_TYPE_UINT64, in_dur,
+              "pts", G_TYPE_UINT64, ctx.first_pts,
+              "duration", G_TYPE_UINT64, samples_to_time (self, (guint64) res.n_frames
+                  * self->hop),
+              "clipped", G_TYPE_BOOLEAN, clipped && res.stop_reason == VV_STOP_MAX_FRAMES,
+              "late", G_TYPE_UINT64, ctx.late, NULL)));
   return GST_FLOW_OK;
 }
 
@@ -364,6 +514,7 @@ gst_vv_diffuse_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_event_unref (event);
       return TRUE;
     case GST_EVENT_SEGMENT:
+      gst_event_copy_segment (event, &self->in_segment);
       self->seqnum = gst_event_get_seqnum (event);
       self->need_segment = TRUE;
       gst_event_unref (event);
@@ -451,15 +602,21 @@ gst_vv_diffuse_query (GstPad *pad, GstObject *parent, GstQuery *query)
     case GST_QUERY_LATENCY:{
       if (pad != self->srcpad || !gst_pad_peer_query (self->sinkpad, query))
         return FALSE;
-      /* A frame is pushed only once it is made: at least one frame late. */
+      /* Live: the latency property, the time allowed from a text's
+       * timestamp to its first frame (prefill + one frame). Otherwise a
+       * frame is pushed only once it is made: one frame. */
       gboolean live;
-      GstClockTime min, max;
+      GstClockTime min, max, ours;
       gst_query_parse_latency (query, &live, &min, &max);
-      GstClockTime frame = self->rate > 0 ? samples_to_time (self, self->hop)
-          : 2 * GST_SECOND / 15;
-      min += frame;
+      GST_OBJECT_LOCK (self);
+      ours = live ? self->latency_ms * GST_MSECOND : self->rate > 0
+          ? samples_to_time (self, self->hop) : 2 * GST_SECOND / 15;
+      GST_OBJECT_UNLOCK (self);
+      min += ours;
       if (GST_CLOCK_TIME_IS_VALID (max))
-        max += frame;
+        max += ours;
+      GST_DEBUG_OBJECT (self, "latency: live %d, min %" GST_TIME_FORMAT, live,
+          GST_TIME_ARGS (min));
       gst_query_set_latency (query, live, min, max);
       return TRUE;
     }
@@ -525,6 +682,7 @@ gst_vv_diffuse_change_state (GstElement *element, GstStateChange transition)
       self->frames_out = 0;
       self->utterances = 0;
       self->discont_next = TRUE;
+      gst_segment_init (&self->in_segment, GST_FORMAT_UNDEFINED);
       g_atomic_int_set (&self->flushing, 0);
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
@@ -583,6 +741,12 @@ gst_vv_diffuse_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_ATTACH_AUDIO:
       self->attach_audio = g_value_get_boolean (value);
       break;
+    case PROP_LATENCY:
+      self->latency_ms = g_value_get_uint (value);
+      break;
+    case PROP_OVERFLOW:
+      self->overflow = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -625,6 +789,12 @@ gst_vv_diffuse_get_property (GObject *object, guint prop_id, GValue *value, GPar
       break;
     case PROP_LAST_SEED:
       g_value_set_uint64 (value, self->last_seed);
+      break;
+    case PROP_LATENCY:
+      g_value_set_uint (value, self->latency_ms);
+      break;
+    case PROP_OVERFLOW:
+      g_value_set_enum (value, self->overflow);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -683,6 +853,17 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
   g_object_class_install_property (gobject_class, PROP_LAST_SEED,
       g_param_spec_uint64 ("last-seed", "Last seed", "The seed of the latest utterance", 0,
           G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_LATENCY,
+      g_param_spec_uint ("latency", "Latency", "Milliseconds allowed from a text's timestamp "
+          "to its first audio in a live pipeline (added to the LATENCY query; default: the "
+          "first-audio latency measured for 1.5B on 2 CPU cores, with a margin; each "
+          "vv-utterance message reports first-frame-latency)", 0, G_MAXUINT / 2,
+          DEFAULT_LATENCY_MS, flags));
+  g_object_class_install_property (gobject_class, PROP_OVERFLOW,
+      g_param_spec_enum ("overflow", "Overflow", "Speech longer than its text's slot "
+          "(timestamped text): clip it to the text's duration, let it overlap the next "
+          "utterance, or shift the next one after it", GST_TYPE_VV_OVERFLOW, DEFAULT_OVERFLOW,
+          flags));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -695,6 +876,7 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_vv_diffuse_change_state);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_vv_diffuse_set_context);
   gst_type_mark_as_plugin_api (GST_TYPE_VV_DEVICE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VV_OVERFLOW, 0);
 }
 
 static void
@@ -716,6 +898,9 @@ gst_vv_diffuse_init (GstVvDiffuse *self)
   self->seed = -1;
   self->device = GST_VV_DEVICE_AUTO;
   self->attach_audio = TRUE;
+  self->latency_ms = DEFAULT_LATENCY_MS;
+  self->overflow = DEFAULT_OVERFLOW;
+  gst_segment_init (&self->in_segment, GST_FORMAT_UNDEFINED);
   self->need_segment = TRUE;
   self->discont_next = TRUE;
 }

@@ -15,6 +15,7 @@ GST_ELEMENT_REGISTER_DECLARE (vvvocode);
 GST_ELEMENT_REGISTER_DECLARE (vvtts);
 
 /* for vvtts, which proxies their properties */
+GType gst_vv_dialog_parse_get_type (void);
 GType gst_vv_tokenize_get_type (void);
 GType gst_vv_diffuse_get_type (void);
 

@@ -21,6 +21,11 @@
  * scripts: numeric labels in ascending order, then names in order of first
  * appearance.
  *
+ * Timestamped turns (from timestamped text: subparse, appsrc): a turn with a
+ * PTS starts a new window and the turn flagged MARKER (the end of its text
+ * buffer) ends it, so each text buffer is generated as soon as it arrives.
+ * The prompt buffer carries the PTS and duration of its text.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=script.txt ! vvdialogparse ! \
@@ -83,6 +88,8 @@ struct _GstVvTokenize {
   GPtrArray *window;           /* GstStructure* turns */
   GHashTable *window_voice;    /* label -> Voice* */
   gsize window_tokens;
+  GstClockTime window_pts;      /* running time of the window's text, if timestamped */
+  GstClockTime window_duration;
   GPtrArray *speaker_order;    /* labels by first appearance (positional voices) */
   GHashTable *warned;
   gboolean need_segment;
@@ -349,6 +356,8 @@ window_clear (GstVvTokenize *self)
   g_ptr_array_set_size (self->window, 0);
   g_hash_table_remove_all (self->window_voice);
   self->window_tokens = 0;
+  self->window_pts = GST_CLOCK_TIME_NONE;
+  self->window_duration = GST_CLOCK_TIME_NONE;
 }
 
 static void
@@ -503,6 +512,9 @@ flush_window (GstVvTokenize *self)
   GstBuffer *buf = gst_buffer_new_wrapped_bytes (bytes);
   g_bytes_unref (bytes);
   GST_BUFFER_OFFSET (buf) = self->windows_out++;
+  /* the text's timing travels on: vvdiffuse places the audio there */
+  GST_BUFFER_PTS (buf) = self->window_pts;
+  GST_BUFFER_DURATION (buf) = self->window_duration;
   window_clear (self);
   return gst_pad_push (self->srcpad, buf);
 }
@@ -532,6 +544,10 @@ gst_vv_tokenize_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   GstVvTokenize *self = GST_VV_TOKENIZE (parent);
   g_autoptr (GError) error = NULL;
   GstStructure *turn = gst_vv_turn_buffer_parse (buffer, &error);
+  /* Timestamped text (vvdialogparse): PTS on the first turn of an
+   * utterance, MARKER on its last. */
+  const GstClockTime pts = GST_BUFFER_PTS (buffer), duration = GST_BUFFER_DURATION (buffer);
+  const gboolean utterance_end = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_MARKER);
   gst_buffer_unref (buffer);
   if (turn == NULL) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Malformed turn buffer"), ("%s", error->message));
@@ -548,6 +564,8 @@ gst_vv_tokenize_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   max_turns = self->max_turns;
   GST_OBJECT_UNLOCK (self);
 
+  if (GST_CLOCK_TIME_IS_VALID (pts) && (ret = flush_window (self)) != GST_FLOW_OK)
+    goto done;                  /* a new utterance: the window before it is complete */
   if (pause_ms > 0) {
     /* The window before the pause finishes first; then exact silence. */
     if ((ret = flush_window (self)) != GST_FLOW_OK)
@@ -555,8 +573,11 @@ gst_vv_tokenize_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     gst_pad_push_event (self->srcpad, gst_vv_pause_event_new (pause_ms * GST_MSECOND));
   }
   const gchar *text = gst_structure_get_string (turn, "text");
-  if (text == NULL || *text == '\0')
+  if (text == NULL || *text == '\0') {
+    if (utterance_end)
+      ret = flush_window (self);
     goto done;
+  }
 
   label = vv_speaker_label_canonical (gst_structure_get_string (turn, "speaker"));
   if (!g_ptr_array_find_with_equal_func (self->speaker_order, label, g_str_equal, NULL))
@@ -602,13 +623,16 @@ gst_vv_tokenize_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
       goto done;
     in_window = FALSE;
   }
-  if (self->window->len == 0)
+  if (self->window->len == 0) {
     self->window_tokens = base_cost;
+    self->window_pts = pts;
+    self->window_duration = duration;
+  }
   self->window_tokens += text_cost + (in_window ? 0 : voice_cost);
   g_hash_table_replace (self->window_voice, g_strdup (label), v);
   gst_structure_set (turn, "vv-label", G_TYPE_STRING, label, NULL);
   g_ptr_array_add (self->window, g_steal_pointer (&turn));
-  if (max_turns > 0 && self->window->len >= max_turns)
+  if ((max_turns > 0 && self->window->len >= max_turns) || utterance_end)
     ret = flush_window (self);
 
 done:
@@ -867,6 +891,8 @@ gst_vv_tokenize_init (GstVvTokenize *self)
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
   self->window = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  self->window_pts = GST_CLOCK_TIME_NONE;
+  self->window_duration = GST_CLOCK_TIME_NONE;
   self->window_voice = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->speaker_order = g_ptr_array_new_with_free_func (g_free);
   self->warned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

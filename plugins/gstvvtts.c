@@ -53,12 +53,15 @@ enum {
   PROP_THREADS,
   PROP_DETERMINISTIC_VOICE,
   PROP_LAST_SEED,
+  PROP_LATENCY,
+  PROP_OVERFLOW,
+  PROP_DEFAULT_SPEAKER,
   N_PROPS
 };
 
 typedef struct {
   const gchar *name;
-  gint child;                   /* 1 tokenize, 2 diffuse */
+  gint child;                   /* 0 dialogparse, 1 tokenize, 2 diffuse */
 } Proxy;
 
 static const Proxy proxies[N_PROPS] = {
@@ -74,12 +77,22 @@ static const Proxy proxies[N_PROPS] = {
   [PROP_THREADS] = { "threads", 2 },
   [PROP_DETERMINISTIC_VOICE] = { "deterministic-voice", 2 },
   [PROP_LAST_SEED] = { "last-seed", 2 },
+  [PROP_LATENCY] = { "latency", 2 },
+  [PROP_OVERFLOW] = { "overflow", 2 },
+  [PROP_DEFAULT_SPEAKER] = { "default-speaker", 0 },
 };
 
 static GObject *
 proxy_child (GstVvTts *self, guint prop_id)
 {
-  return G_OBJECT (proxies[prop_id].child == 1 ? self->tokenize : self->diffuse);
+  switch (proxies[prop_id].child) {
+    case 0:
+      return G_OBJECT (self->parse);
+    case 1:
+      return G_OBJECT (self->tokenize);
+    default:
+      return G_OBJECT (self->diffuse);
+  }
 }
 
 static void
@@ -132,8 +145,11 @@ gst_vv_tts_init (GstVvTts *self)
   gst_element_link_many (self->parse, self->tokenize, self->diffuse, self->vocode, NULL);
   GstPad *sink = gst_element_get_static_pad (self->parse, "sink");
   GstPad *src = gst_element_get_static_pad (self->vocode, "src");
-  gst_element_add_pad (GST_ELEMENT (self), gst_ghost_pad_new ("sink", sink));
-  gst_element_add_pad (GST_ELEMENT (self), gst_ghost_pad_new ("src", src));
+  GstElementClass *klass = GST_ELEMENT_GET_CLASS (self);
+  gst_element_add_pad (GST_ELEMENT (self), gst_ghost_pad_new_from_template ("sink", sink,
+          gst_element_class_get_pad_template (klass, "sink")));
+  gst_element_add_pad (GST_ELEMENT (self), gst_ghost_pad_new_from_template ("src", src,
+          gst_element_class_get_pad_template (klass, "src")));
   gst_object_unref (sink);
   gst_object_unref (src);
 }
@@ -143,9 +159,11 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_STATIC_CAPS ("text/x-raw, format=(string)utf8; application/json"));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
+    /* what VibeVoice makes: 24 kHz mono F32 (acoustic tokenizer of every
+     * published checkpoint; vvvocode checks the model's rate) */
     GST_STATIC_CAPS ("audio/x-raw(memory:CUDAMemory), format=(string)F32LE, "
-        "layout=(string)interleaved, rate=(int)[1,MAX], channels=(int)1; "
-        "audio/x-raw, format=(string)F32LE, layout=(string)interleaved, rate=(int)[1,MAX], "
+        "layout=(string)interleaved, rate=(int)24000, channels=(int)1; "
+        "audio/x-raw, format=(string)F32LE, layout=(string)interleaved, rate=(int)24000, "
         "channels=(int)1"));
 
 /* Installs our property @id as a copy of the child's pspec of that name. */
@@ -208,8 +226,8 @@ gst_vv_tts_class_init (GstVvTtsClass *klass)
   gobject_class->set_property = gst_vv_tts_set_property;
   gobject_class->get_property = gst_vv_tts_get_property;
   for (guint id = 1; id < N_PROPS; id++)
-    install_proxy (gobject_class, id, proxies[id].child == 1 ? gst_vv_tokenize_get_type ()
-        : gst_vv_diffuse_get_type ());
+    install_proxy (gobject_class, id, proxies[id].child == 0 ? gst_vv_dialog_parse_get_type ()
+        : proxies[id].child == 1 ? gst_vv_tokenize_get_type () : gst_vv_diffuse_get_type ());
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
