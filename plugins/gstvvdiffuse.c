@@ -288,6 +288,8 @@ on_audio (const gfloat *samples, gsize n, gpointer user_data)
     /* the sink plays this frame at its PTS + the pipeline latency: if it
      * is ready later than PTS + upstream latency + ours, it would be late */
     GstClockTime now = gst_element_get_current_running_time (GST_ELEMENT (self));
+    GST_LOG_OBJECT (self, "frame %u at running time %" GST_TIME_FORMAT, c->frames,
+        GST_TIME_ARGS (now));
     GstClockTime deadline = samples_to_time (self, self->sample_pos) + c->upstream_min
         + c->latency;
     if (GST_CLOCK_TIME_IS_VALID (now) && now > deadline) {

@@ -161,6 +161,8 @@ GST_START_TEST (test_dialogparse_error_names_line)
 }
 GST_END_TEST;
 
+/* An idle feed that ends without any turn: a clean EOS and a warning, not
+ * an error (a live source with nothing to say). */
 GST_START_TEST (test_dialogparse_empty_script)
 {
   GstHarness *h = gst_harness_new ("vvdialogparse");
@@ -169,17 +171,180 @@ GST_START_TEST (test_dialogparse_empty_script)
   gst_harness_set_sink_caps_str (h, "application/x-vv-turn");
   start_like_filesrc (h);
   push_text (h, "# nothing here\n\n", 4);
-  gst_harness_push_event (h, gst_event_new_eos ());
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "an empty script must be an error");
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "EOS without text must warn");
+  fail_unless (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING,
+      "EOS without text must not be an error");
   GError *err = NULL;
-  gst_message_parse_error (msg, &err, NULL);
+  gst_message_parse_warning (msg, &err, NULL);
   fail_unless (strstr (err->message, "no turn") != NULL, "%s", err->message);
   g_error_free (err);
   gst_message_unref (msg);
+  gboolean saw_eos = FALSE;
+  GstEvent *ev;
+  while ((ev = gst_harness_try_pull_event (h)) != NULL) {
+    saw_eos |= GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+    gst_event_unref (ev);
+  }
+  fail_unless (saw_eos, "EOS must go downstream");
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
   gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+
+/* -------------------------------------------------- timestamped text (live) */
+
+static GstBuffer *
+text_buffer (const gchar *text, GstClockTime pts, GstClockTime duration)
+{
+  GstBuffer *b = gst_buffer_new_memdup (text, strlen (text));
+  GST_BUFFER_PTS (b) = pts;
+  GST_BUFFER_DURATION (b) = duration;
+  return b;
+}
+
+static GstBuffer *
+pull_turn_buffer (GstHarness *h, GstStructure **turn)
+{
+  GstBuffer *b = gst_harness_pull (h);
+  fail_unless (b != NULL);
+  GstMapInfo map;
+  fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+  gchar *str = g_strndup ((const gchar *) map.data, map.size);
+  gst_buffer_unmap (b, &map);
+  *turn = gst_structure_from_string (str, NULL);
+  fail_unless (*turn != NULL, "not a structure: %s", str);
+  g_free (str);
+  return b;
+}
+
+/* One timestamped text buffer = one utterance: its turns come out at once,
+ * the first with the buffer's running time and duration, the last MARKER;
+ * the next buffer starts a new turn (the default speaker's if unlabelled). */
+GST_START_TEST (test_dialogparse_timestamped)
+{
+  GstHarness *h = gst_harness_new ("vvdialogparse");
+  g_object_set (h->element, "default-speaker", "2", NULL);
+  gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
+  gst_harness_set_sink_caps_str (h, "application/x-vv-turn");
+  /* a segment starting at 10 s: stream PTS 11 s is running time 1 s */
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.start = 10 * GST_SECOND;
+  seg.time = 10 * GST_SECOND;
+  seg.position = seg.start;
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  fail_unless_equals_int (gst_harness_push (h, text_buffer ("Speaker 1: Hello there",
+              11 * GST_SECOND, 2 * GST_SECOND)), GST_FLOW_OK);
+  /* no newline, yet the turn is out: the buffer is the utterance */
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  fail_unless_equals_int (gst_harness_push (h, text_buffer ("Speaker 1: One.\nSpeaker 3: Two\n"
+              "and more.", 14 * GST_SECOND, GST_SECOND)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, text_buffer ("no label here",
+              16 * GST_SECOND, GST_CLOCK_TIME_NONE)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 4);
+
+  struct {
+    const gchar *speaker, *text;
+    GstClockTime pts, dur;
+    gboolean marker;
+  } want[] = {
+    { "1", "Hello there", GST_SECOND, 2 * GST_SECOND, TRUE },
+    { "1", "One.", 4 * GST_SECOND, GST_SECOND, FALSE },
+    { "3", "Two and more.", GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE },
+    { "2", "no label here", 6 * GST_SECOND, GST_CLOCK_TIME_NONE, TRUE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (want); i++) {
+    GstStructure *t;
+    GstBuffer *b = pull_turn_buffer (h, &t);
+    fail_unless_equals_string (gst_structure_get_string (t, "speaker"), want[i].speaker);
+    fail_unless_equals_string (gst_structure_get_string (t, "text"), want[i].text);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), want[i].pts);
+    fail_unless_equals_uint64 (GST_BUFFER_DURATION (b), want[i].dur);
+    fail_unless_equals_int (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_MARKER) != 0,
+        want[i].marker);
+    gst_structure_free (t);
+    gst_buffer_unref (b);
+  }
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* Untimed text (filesrc, fdsrc) stays chunked: no PTS, no MARKER, turns
+ * complete only when the next one starts. */
+GST_START_TEST (test_dialogparse_untimed_unchanged)
+{
+  GstHarness *h = gst_harness_new ("vvdialogparse");
+  gst_harness_set_sink_caps_str (h, "application/x-vv-turn");
+  start_like_filesrc (h);
+  push_text (h, "Speaker 1: Hello\nthere\nSpeaker 2: Hi\n", 5);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  GstStructure *t;
+  GstBuffer *b = pull_turn_buffer (h, &t);
+  fail_unless_equals_string (gst_structure_get_string (t, "text"), "Hello there");
+  fail_if (GST_BUFFER_PTS_IS_VALID (b));
+  fail_if (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_MARKER));
+  gst_structure_free (t);
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* A real subparse: two SRT cues with different speakers stay two turns
+ * with their own speakers and the cues' times. */
+GST_START_TEST (test_dialogparse_subparse)
+{
+  g_autofree gchar *tmp = g_dir_make_tmp ("vv-srt-XXXXXX", NULL);
+  g_autofree gchar *srt = g_build_filename (tmp, "cues.srt", NULL);
+  const gchar *cues = "1\n00:00:00,500 --> 00:00:02,500\nSpeaker 1: Hello <i>there</i>.\n\n"
+      "2\n00:00:03,000 --> 00:00:04,250\nSpeaker 2: Hi!\nHow are you?\n\n";
+  fail_unless (g_file_set_contents (srt, cues, -1, NULL));
+  g_autofree gchar *desc = g_strdup_printf ("filesrc location=%s ! subparse ! vvdialogparse ! "
+      "appsink name=out sync=false", srt);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  fail_unless (pipe != NULL, "subparse (gst-plugins-base) is missing");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "out");
+  fail_unless_equals_int (gst_element_set_state (pipe, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_ASYNC);
+  const gchar *speakers[] = { "1", "2" };
+  const gchar *texts[] = { "Hello there.", "Hi! How are you?" };
+  const GstClockTime pts[] = { 500 * GST_MSECOND, 3 * GST_SECOND };
+  const GstClockTime dur[] = { 2 * GST_SECOND, 1250 * GST_MSECOND };
+  for (guint i = 0; i < 2; i++) {
+    GstSample *sample = NULL;
+    g_signal_emit_by_name (sink, "pull-sample", &sample);
+    fail_unless (sample != NULL, "cue %u: no turn", i + 1);
+    GstBuffer *b = gst_sample_get_buffer (sample);
+    GstMapInfo map;
+    fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+    gchar *str = g_strndup ((const gchar *) map.data, map.size);
+    gst_buffer_unmap (b, &map);
+    GstStructure *t = gst_structure_from_string (str, NULL);
+    g_free (str);
+    fail_unless (t != NULL);
+    fail_unless_equals_string (gst_structure_get_string (t, "speaker"), speakers[i]);
+    fail_unless_equals_string (gst_structure_get_string (t, "text"), texts[i]);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), pts[i]);
+    fail_unless_equals_uint64 (GST_BUFFER_DURATION (b), dur[i]);
+    fail_unless (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_MARKER));
+    gst_structure_free (t);
+    gst_sample_unref (sample);
+  }
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND, GST_MESSAGE_EOS
+      | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+  g_unlink (srt);
+  g_rmdir (tmp);
 }
 GST_END_TEST;
 
@@ -677,6 +842,239 @@ GST_START_TEST (test_tokenize_missing_voice_named)
 }
 GST_END_TEST;
 
+
+/* ------------------------------------------------- timing of timestamped text */
+
+GST_START_TEST (test_tokenize_timestamped)
+{
+  const gchar *ex = g_getenv ("VV_EXAMPLES_DIR");
+  g_autofree gchar *voices = g_strdup_printf ("1=%s/voice-a.wav,2=%s/voice-b.wav", ex, ex);
+  GstElement *e = gst_element_factory_make ("vvtokenize", NULL);
+  g_object_set (e, "model", tiny_model (), "voices", voices, NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, "application/x-vv-turn");
+  gst_harness_set_sink_caps_str (h, "application/x-vv-prompt");
+  gst_harness_play (h);
+  /* an utterance of one turn: out at once, with its text's timing */
+  GstBuffer *b = turn ("1", "Hello there.", 0, 1);
+  GST_BUFFER_PTS (b) = GST_SECOND;
+  GST_BUFFER_DURATION (b) = 2 * GST_SECOND;
+  GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_MARKER);
+  fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  GstBuffer *out = gst_harness_pull (h);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (out), GST_SECOND);
+  fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), 2 * GST_SECOND);
+  gst_buffer_unref (out);
+  /* an utterance of two turns (two speakers): one window at the first's time */
+  b = turn ("2", "Hi.", 0, 2);
+  GST_BUFFER_PTS (b) = 4 * GST_SECOND;
+  fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+  b = turn ("1", "Fine.", 0, 3);
+  GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_MARKER);
+  fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  out = gst_harness_pull (h);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 4 * GST_SECOND);
+  GstMapInfo map;
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  GBytes *bytes = g_bytes_new (map.data, map.size);
+  gst_buffer_unmap (out, &map);
+  gst_buffer_unref (out);
+  VvPrompt *p = vv_prompt_deserialize (bytes, NULL);
+  g_bytes_unref (bytes);
+  fail_unless (p != NULL);
+  fail_unless_equals_int (vv_prompt_get_n_voices (p), 2);
+  vv_prompt_unref (p);
+  /* untimed turns: windows as before, no timestamps */
+  fail_unless_equals_int (gst_harness_push (h, turn ("1", "Later.", 0, 4)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  out = gst_harness_pull (h);
+  fail_if (GST_BUFFER_PTS_IS_VALID (out));
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+static guint
+count_frames (VvModel *model, VvBackend *be, VvPrompt *prompt, guint64 seed, guint max)
+{
+  GError *error = NULL;
+  VvSession *s = vv_session_new (model, NULL, be, &error);
+  VvSessionParams p = vv_session_default_params ();
+  p.seed = seed;
+  p.max_frames = max;
+  VvSessionResult res;
+  fail_unless (vv_session_generate_prompt (s, prompt, &p, &res, &error));
+  vv_session_free (s);
+  return res.n_frames;
+}
+
+static GstBuffer *
+timed_prompt (VvPrompt *p, GstClockTime pts, GstClockTime duration)
+{
+  GstBuffer *b = prompt_buffer (p);
+  GST_BUFFER_PTS (b) = pts;
+  GST_BUFFER_DURATION (b) = duration;
+  return b;
+}
+
+static GstClockTime
+at (guint64 samples)
+{
+  return gst_util_uint64_scale (samples, GST_SECOND, 24000);
+}
+
+/* Pulls the @n frames of one utterance: the first is DISCONT at sample
+ * @start, the others follow without a hole. */
+static void
+expect_frames (GstHarness *h, guint n, guint64 start)
+{
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), n);
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *b = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), at (start + i * 3200));
+    fail_unless_equals_uint64 (GST_BUFFER_DURATION (b), at (start + (i + 1) * 3200)
+        - at (start + i * 3200));
+    if (i == 0)
+      fail_unless (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT));
+    gst_buffer_unref (b);
+  }
+}
+
+static const GstStructure *
+pop_utterance (GstBus *bus, GstMessage **msg)
+{
+  while ((*msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT)) != NULL) {
+    const GstStructure *s = gst_message_get_structure (*msg);
+    if (gst_structure_has_name (s, "vv-utterance"))
+      return s;
+    gst_message_unref (*msg);
+  }
+  fail ("no vv-utterance message");
+  return NULL;
+}
+
+static gboolean
+has_gap (GstHarness *h)
+{
+  gboolean gap = FALSE;
+  GstEvent *ev;
+  while ((ev = gst_harness_try_pull_event (h)) != NULL) {
+    gap |= GST_EVENT_TYPE (ev) == GST_EVENT_GAP;
+    gst_event_unref (ev);
+  }
+  return gap;
+}
+
+/* Timed prompts on a live upstream (the harness answers live latency
+ * queries; its test clock gives the running time): the audio starts at
+ * the text's time; overflow shift/overlap; clip to the text's duration;
+ * a first frame later than text time + latency moves by the lateness, with a
+ * warning; the LATENCY query adds the latency property. */
+GST_START_TEST (test_diffuse_timing)
+{
+  GError *error = NULL;
+  VvModel *model = vv_model_load (tiny_model (), VV_MODEL_LOAD_DEFAULT, &error);
+  VvBackend *be = vv_test_new_backend (0);
+  VvPrompt *prompt = make_prompt (model, be);
+  /* a seed that makes at least 2 frames (so clipping to 1 shows); window k
+   * uses seed property + k, so each push sets the property to seed - k */
+  guint64 seed = 0;
+  guint n[4] = { 0 };
+  for (guint64 s = 4; s <= 300 && seed == 0; s++)
+    if ((n[0] = count_frames (model, be, prompt, s, 6)) >= 2)
+      seed = s;
+  fail_unless (seed != 0, "no seed in 4..300 makes 2 frames with this tiny model");
+  n[1] = n[2] = n[3] = n[0];
+
+  GstHarness *h = gst_harness_new ("vvdiffuse");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_src_caps_str (h, "application/x-vv-prompt");
+  gst_harness_set_sink_caps_str (h, "application/x-vv-latents, format=F32LE, dim=64, "
+      "rate=24000, hop=3200");
+  g_object_set (h->element, "model", tiny_model (), "seed", (gint64) seed, "max-frames", 6,
+      "latency", 1000, NULL);
+  gst_harness_set_upstream_latency (h, 50 * GST_MSECOND);
+  gst_harness_play (h);
+  fail_unless_equals_uint64 (gst_harness_query_latency (h), 1050 * GST_MSECOND);
+
+  /* 1: on time (the clock stands at 0): audio at the text's 2 s, no silence
+   * for the past in a live stream */
+  fail_unless_equals_int (gst_harness_push (h, timed_prompt (prompt, 2 * GST_SECOND,
+              GST_CLOCK_TIME_NONE)), GST_FLOW_OK);
+  fail_if (has_gap (h), "live: no GAP up to the text");
+  expect_frames (h, n[0], 48000);
+  GstMessage *msg;
+  const GstStructure *u = pop_utterance (bus, &msg);
+  guint64 v;
+  fail_unless (gst_structure_get_uint64 (u, "input-pts", &v));
+  fail_unless_equals_uint64 (v, 2 * GST_SECOND);
+  fail_unless (gst_structure_get_uint64 (u, "pts", &v));
+  fail_unless_equals_uint64 (v, 2 * GST_SECOND);
+  fail_unless (gst_structure_get_uint64 (u, "duration", &v));
+  fail_unless_equals_uint64 (v, at (n[0] * 3200));
+  fail_unless (gst_structure_get_uint64 (u, "late", &v));
+  fail_unless_equals_uint64 (v, 0);
+  gdouble rtf = -1;
+  fail_unless (gst_structure_get_double (u, "real-time-factor", &rtf) && rtf > 0);
+  gst_message_unref (msg);
+  guint64 end0 = 48000 + n[0] * 3200;
+
+  /* 2: shift: a text at 2 s while the first still speaks starts after it */
+  gst_util_set_object_arg (G_OBJECT (h->element), "overflow", "shift");
+  g_object_set (h->element, "seed", (gint64) seed - 1, NULL);
+  fail_unless_equals_int (gst_harness_push (h, timed_prompt (prompt, 2 * GST_SECOND,
+              GST_CLOCK_TIME_NONE)), GST_FLOW_OK);
+  expect_frames (h, n[1], end0);
+  pop_utterance (bus, &msg);
+  gst_message_unref (msg);
+
+  /* 3: overlap: it starts at its own time */
+  gst_util_set_object_arg (G_OBJECT (h->element), "overflow", "overlap");
+  g_object_set (h->element, "seed", (gint64) seed - 2, NULL);
+  fail_unless_equals_int (gst_harness_push (h, timed_prompt (prompt, 2 * GST_SECOND,
+              GST_CLOCK_TIME_NONE)), GST_FLOW_OK);
+  expect_frames (h, n[2], 48000);
+  pop_utterance (bus, &msg);
+  gst_message_unref (msg);
+
+  /* 4: clip to 1.5 frames -> 1 frame; the clock at 12 s is past the text's
+   * 10 s + 50 ms + 1000 ms: the utterance moves by 950 ms, with a warning */
+  gst_util_set_object_arg (G_OBJECT (h->element), "overflow", "clip");
+  g_object_set (h->element, "seed", (gint64) seed - 3, NULL);
+  gst_harness_set_time (h, 12 * GST_SECOND);
+  fail_unless_equals_int (gst_harness_push (h, timed_prompt (prompt, 10 * GST_SECOND,
+              at (4800))), GST_FLOW_OK);
+  expect_frames (h, 1, 240000 + 22800);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL, "a late utterance must warn");
+  GError *err = NULL;
+  gst_message_parse_warning (msg, &err, NULL);
+  fail_unless (strstr (err->message, "raise the latency property") != NULL, "%s",
+      err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  u = pop_utterance (bus, &msg);
+  fail_unless (gst_structure_get_uint64 (u, "late", &v));
+  fail_unless_equals_uint64 (v, 950 * GST_MSECOND);
+  gboolean clipped = FALSE;
+  fail_unless (gst_structure_get_boolean (u, "clipped", &clipped) && clipped);
+  gst_message_unref (msg);
+
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  vv_prompt_unref (prompt);
+  vv_backend_free (be);
+  vv_model_unref (model);
+}
+GST_END_TEST;
+
 /* ---------------------------------------------------------------- sharing */
 
 static VvModel *
@@ -750,6 +1148,11 @@ chain_suite (void)
   tcase_add_test (tc, test_dialogparse_turns);
   tcase_add_test (tc, test_dialogparse_error_names_line);
   tcase_add_test (tc, test_dialogparse_empty_script);
+  tcase_add_test (tc, test_dialogparse_timestamped);
+  tcase_add_test (tc, test_dialogparse_untimed_unchanged);
+  tcase_add_test (tc, test_dialogparse_subparse);
+  tcase_add_test (tc, test_tokenize_timestamped);
+  tcase_add_test (tc, test_diffuse_timing);
   tcase_add_test (tc, test_diffuse_matches_session);
   tcase_add_test (tc, test_diffuse_bad_prompt);
   tcase_add_test (tc, test_diffuse_cuda_refused);
