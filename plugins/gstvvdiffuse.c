@@ -610,12 +610,20 @@ gst_vv_diffuse_query (GstPad *pad, GstObject *parent, GstQuery *query)
       gboolean live;
       GstClockTime min, max, ours;
       gst_query_parse_latency (query, &live, &min, &max);
+      GST_DEBUG_OBJECT (self, "upstream latency: live %d, min %" GST_TIME_FORMAT ", max %"
+          GST_TIME_FORMAT, live, GST_TIME_ARGS (min), GST_TIME_ARGS (max));
       GST_OBJECT_LOCK (self);
       ours = live ? self->latency_ms * GST_MSECOND : self->rate > 0
           ? samples_to_time (self, self->hop) : 2 * GST_SECOND / 15;
       GST_OBJECT_UNLOCK (self);
       min += ours;
-      if (GST_CLOCK_TIME_IS_VALID (max))
+      /* Live: the text of an utterance is taken in whole and kept until its
+       * audio is made, so any delay can be held here (a live text source
+       * such as appsrc reports max 0, which would leave no room for the
+       * sinks' processing deadline). */
+      if (live)
+        max = GST_CLOCK_TIME_NONE;
+      else if (GST_CLOCK_TIME_IS_VALID (max))
         max += ours;
       GST_DEBUG_OBJECT (self, "latency: live %d, min %" GST_TIME_FORMAT, live,
           GST_TIME_ARGS (min));

@@ -77,6 +77,29 @@ check "pipeline with [pause:500ms]" 0 "" -- \
   launch filesrc location="$ex/two-speakers-pause.txt" ! vvtts model="$model" voices="$voices" seed=3 ! wavenc ! filesink location="$tmp/pause.wav"
 check "pause = window 1 + 12000 zero samples + window 2" 0 "identical to the parts" -- wavcmp parts "$tmp/pause.wav" "$tmp/p1.wav" zeros:12000 "$tmp/p2.wav"
 
+# --- subtitles: each SRT cue is an utterance at its time (silence between) ---
+# cue 1 = the first window at 0.5 s (seed 3: 4 frames), cue 2 = the second at
+# 3.0 s (seed 4: 3 frames); a WAV has no timestamps, so the silence is there
+{ printf '1\n00:00:00,500 --> 00:00:02,500\n'; head -n 2 "$ex/two-speakers-pause.txt"; printf '\n2\n00:00:03,000 --> 00:00:05,000\n'; tail -n 2 "$ex/two-speakers-pause.txt"; printf '\n'; } > "$tmp/cues.srt"
+check "subparse ! vvtts (SRT cues)" 0 "" -- \
+  launch filesrc location="$tmp/cues.srt" ! subparse ! vvtts model="$model" voices="$voices" seed=3 ! wavenc ! filesink location="$tmp/srt.wav"
+check "SRT audio = 0.5 s silence + cue 1 + silence to 3.0 s + cue 2" 0 "identical to the parts" -- \
+  wavcmp parts "$tmp/srt.wav" zeros:12000 "$tmp/p1.wav" zeros:$((72000 - 12000 - 4 * 3200)) "$tmp/p2.wav"
+# overflow=clip (the default): a cue of 0.2 s gets one frame (the frames that end within it, at least one)
+{ printf '1\n00:00:00,000 --> 00:00:00,200\n'; head -n 2 "$ex/two-speakers-pause.txt"; printf '\n'; } > "$tmp/short.srt"
+check "a 0.2 s cue is clipped to one frame" 0 "^24000 1 32 3200$" -- bash -c "gst-launch-1.0 -q filesrc location='$tmp/short.srt' ! subparse ! vvtts model='$model' voices='$voices' seed=3 ! wavenc ! filesink location='$tmp/short.wav' && python3 '$here/wavcmp.py' info '$tmp/short.wav'"
+check "overflow=overlap keeps all 4 frames" 0 "^24000 1 32 12800$" -- bash -c "gst-launch-1.0 -q filesrc location='$tmp/short.srt' ! subparse ! vvtts model='$model' voices='$voices' seed=3 overflow=overlap ! wavenc ! filesink location='$tmp/short2.wav' && python3 '$here/wavcmp.py' info '$tmp/short2.wav'"
+# a mid-line pause (with a mid-line speaker switch) is a pause, not words:
+# the same turns as two-speakers-pause.txt
+{ sed -n 1p "$ex/two-speakers-pause.txt"; echo "$(sed -n 2p "$ex/two-speakers-pause.txt") [pause:500ms] [Speaker 1] $(sed -n 4p "$ex/two-speakers-pause.txt" | sed 's/^Speaker 1: //')"; sed -n 5p "$ex/two-speakers-pause.txt"; } > "$tmp/midline.txt"
+check "mid-line [pause:500ms] [Speaker 1]" 0 "" -- \
+  launch filesrc location="$tmp/midline.txt" ! vvtts model="$model" voices="$voices" seed=3 ! wavenc ! filesink location="$tmp/midline.wav"
+check "mid-line pause = window 1 + 12000 zero samples + window 2" 0 "identical to the parts" -- wavcmp parts "$tmp/midline.wav" "$tmp/p1.wav" zeros:12000 "$tmp/p2.wav"
+printf 'Speaker 1: Hi. [pause:99999s] Bye.\n' > "$tmp/longpause.txt"
+check "[pause:99999s] beyond the 1-hour maximum: error with line and limit" 1 "line 1: pause length .* out of range.*1 hour" -- \
+  run filesrc location="$tmp/longpause.txt" ! vvtts model="$model" voices="$voices" ! fakesink
+check "vvtts src caps: exactly 24000 Hz mono F32LE" 0 "" -- bash -c "gst-inspect-1.0 vvtts | grep -A6 'SRC template' | grep -q 'rate: 24000' && ! gst-inspect-1.0 vvtts | grep -A8 'SRC template' | grep -q 'MAX'"
+
 # --- an emotion variant: a new voice for speaker 1 starts a new window ------
 { head -n 2 "$ex/two-speakers-pause.txt"; echo "[Emotion:Happy] $(sed -n 4p "$ex/two-speakers-pause.txt")"; sed -n 5p "$ex/two-speakers-pause.txt"; } > "$tmp/emotion.txt"
 check "synth of window 2 with speaker 1's happy voice (seed 4)" 0 "" -- "$tool" synth --model "$model" --script "$tmp/part2.txt" --voice "$ex/voice-b.wav" --voice "$ex/voice-b.wav" --seed 4 --out "$tmp/e2.wav"
