@@ -21,10 +21,19 @@
  * A `vv-pause` event from vvtokenize becomes a GAP event of exactly that
  * length; vvvocode fills it with silence.
  *
+ * A prompt with a PTS (from timestamped text) starts at that running time:
+ * after a GAP up to it in a non-live stream, with a timestamp jump in a live
+ * one. `overflow` decides about speech longer than its text's slot (clip to
+ * the text's duration, overlap, shift). In a live pipeline the LATENCY query
+ * adds `latency`; a first frame later than text time + upstream latency +
+ * `latency` moves the utterance by the lateness, with a warning to raise
+ * the latency.
+ *
  * Messages: element message `vv-progress` (frames, steps, max-steps) after
  * each frame, and `vv-utterance` after each prompt (frames, steps,
  * stop-reason, seed, audio-seconds, processing-seconds, real-time-factor,
- * first-frame-latency, prompt-tokens).
+ * first-frame-latency, prompt-tokens, input-pts, input-duration, pts,
+ * duration, late, clipped).
  *
  * ## Example launch line
  * |[

@@ -10,7 +10,13 @@
  * `vvdialogparse ! vvtokenize ! vvdiffuse ! vvvocode`, with the main
  * properties of its children proxied. Takes a dialogue script
  * (`text/x-raw, format=utf8`, or `application/json`) and outputs 24 kHz mono
- * F32 audio.
+ * F32 audio (exactly 24000 Hz mono).
+ *
+ * Timestamped text (subparse cues, a live `appsrc do-timestamp=true`): each
+ * buffer is one utterance, spoken at its running time; `latency` (added to
+ * the LATENCY query in live pipelines), `overflow` (clip / overlap / shift)
+ * and `default-speaker` (for unlabelled text) are those of vvdiffuse and
+ * vvdialogparse. See docs/ELEMENTS.md, "Live chains".
  *
  * ## Example launch line
  * |[
@@ -18,6 +24,10 @@
  *     voices="1=alice.wav,2=bob.wav" seed=1 ! audioconvert ! wavenc ! \
  *     filesink location=out.wav
  * ]|
+ * |[
+ * gst-launch-1.0 filesrc location=talk.srt ! subparse ! vvtts model=DIR \
+ *     voices="1=alice.wav,2=bob.wav" ! audioconvert ! wavenc ! filesink location=talk.wav
+ * ]| Each subtitle cue spoken at its time.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
