@@ -59,8 +59,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_vv_diffuse_debug);
 /* The default latency property: the first-audio latency measured for
  * VibeVoice-1.5B on 2 CPU cores (prefill of a 150-token window + one frame,
  * 3.2 s: docs/PERFORMANCE.md) with a margin. The tiny test model needs
- * under 10 ms; every vv-utterance message reports the measured figure
- * (first-frame-latency) to size it for a given machine and model. */
+ * 15-50 ms (tests/pipeline/test-live.py); every vv-utterance message
+ * reports the measured figure (first-frame-latency) to size it for a given
+ * machine and model. */
 #define DEFAULT_LATENCY_MS 4000
 #define DEFAULT_OVERFLOW GST_VV_OVERFLOW_CLIP
 

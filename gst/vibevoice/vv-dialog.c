@@ -627,7 +627,9 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
     return FALSE;
   emit_current (p, turns);
   g_autofree gchar *turn_emotion = emotion ? g_strdup (emotion) : g_strdup (p->pending_emotion);
-  if (first->text->len == 0 && segs->len == 1) {
+  /* (segment 0 has text whenever there are more: a tag only starts a new
+   * segment after text) */
+  if (first->text->len == 0) {
     warn (warnings, "line %u: speaker %s has no text; the turn is skipped", no, label);
     /* keep a pause for the next turn */
     p->pending_pause_ms = total_pause;
@@ -639,23 +641,11 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
   p->pending_line = 0;
   g_clear_pointer (&p->pending_role, g_free);
   g_clear_pointer (&p->pending_emotion, g_free);
-  if (first->text->len == 0) {
-    /* "Speaker 1: [pause:1s]" or text only after a mid-line tag: the
-     * silence goes before the next segment */
-    Segment *next = g_ptr_array_index (segs, 1);
-    if (!add_pause (&next->pause_ms, total_pause, where, error))
-      return FALSE;
-    if (next->emotion == NULL && turn_emotion)
-      next->emotion = g_strdup (turn_emotion);
-    if (!open_segments (p, segs, label, turn_emotion, no, turns, error))
-      return FALSE;
-  } else {
-    if (!open_turn (p, g_strdup (label), first->text->str, g_steal_pointer (&turn_emotion),
-            total_pause, no, turns, error))
-      return FALSE;
-    if (!open_segments (p, segs, label, p->current->emotion, no, turns, error))
-      return FALSE;
-  }
+  if (!open_turn (p, g_strdup (label), first->text->str, g_steal_pointer (&turn_emotion),
+          total_pause, no, turns, error))
+    return FALSE;
+  if (!open_segments (p, segs, label, p->current->emotion, no, turns, error))
+    return FALSE;
   if (p->flush_on_newline)
     emit_current (p, turns);
   return TRUE;
