@@ -85,7 +85,8 @@ def main():
         GLib.timeout_add(int(args.interval * 1000), next_line)
 
     def feed_stdin():
-        for line in sys.stdin:
+        # readline, not iteration: a pipe is read ahead in blocks otherwise
+        for line in iter(sys.stdin.readline, ""):
             if line.strip():
                 GLib.idle_add(push, line.rstrip("\n"))
         GLib.idle_add(lambda: src.emit("end-of-stream") and False)
