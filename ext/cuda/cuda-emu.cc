@@ -13,6 +13,8 @@
 #include "cuda-emu.h"
 
 #include <algorithm>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -22,9 +24,24 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
+/* Under AddressSanitizer, every switch is announced (its fiber API), and
+ * a stack is unpoisoned before a new fiber starts on it: fibers end by
+ * jumping away, leaving their frames' redzones behind. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define START_SWITCH(save, bottom, size) __sanitizer_start_switch_fiber ((save), (bottom), (size))
+#define FINISH_SWITCH(save, bottom, size) __sanitizer_finish_switch_fiber ((save), (bottom), (size))
+#define UNPOISON(p, n) __asan_unpoison_memory_region ((p), (n))
+#else
+#define START_SWITCH(save, bottom, size) ((void) 0)
+#define FINISH_SWITCH(save, bottom, size) ((void) 0)
+#define UNPOISON(p, n) ((void) 0)
+#endif
+
 namespace vv_emu {
 
-thread_local dim3 thread_idx, block_idx, block_dim, grid_dim;
+dim3 thread_idx, block_idx, block_dim, grid_dim;
 
 namespace {
 
@@ -39,7 +56,8 @@ const unsigned kMaxThreads = 1024;
 struct Fiber {
   ucontext_t ctx;
   jmp_buf jb;
-  bool started;
+  void *fake_stack;             /* AddressSanitizer's, while parked */
+  bool started = false;
   State state;
   dim3 idx;
 };
@@ -47,6 +65,9 @@ struct Fiber {
 struct Scheduler {
   ucontext_t main;
   jmp_buf main_jb;
+  void *main_fake_stack;
+  const void *main_bottom = nullptr;
+  size_t main_size = 0;
   std::vector<Fiber> fibers;
   std::vector<void *> stacks;
   unsigned current = 0;
@@ -56,9 +77,11 @@ struct Scheduler {
   uint64_t slots[kMaxThreads];  /* warp exchange, by thread index */
   const char *kernel = "";
   std::string error;
+  std::thread::id owner;
 };
 
-thread_local Scheduler sched;
+Scheduler sched;               /* used under launch_lock */
+std::mutex launch_lock;
 
 enum Order { FORWARD, REVERSE, SHUFFLE };
 
@@ -133,13 +156,24 @@ unflatten (unsigned i, dim3 d)
   return dim3 (i % d.x, i / d.x % d.y, i / (d.x * d.y));
 }
 
+/* A fiber runs thread after thread of the blocks given to its stack: when
+ * one thread's body returns it parks as DONE, and resuming it starts the
+ * body again as the next block's thread (no new context per thread). */
 void
 fiber_entry ()
 {
   Scheduler &s = sched;
-  (*s.body) ();
-  s.fibers[s.current].state = DONE;
-  _longjmp (s.main_jb, 1);      /* never returns: uc_link is not used */
+  FINISH_SWITCH (nullptr, &s.main_bottom, &s.main_size);
+  for (;;) {
+    (*s.body) ();
+    Fiber &f = s.fibers[s.current];
+    f.state = DONE;
+    if (_setjmp (f.jb) == 0) {
+      START_SWITCH (&f.fake_stack, s.main_bottom, s.main_size);
+      _longjmp (s.main_jb, 1);
+    }
+    FINISH_SWITCH (f.fake_stack, &s.main_bottom, &s.main_size);
+  }
 }
 
 /* Parks the current fiber in @st and returns to the scheduler. */
@@ -155,8 +189,11 @@ park (State st)
   }
   Fiber &f = s.fibers[s.current];
   f.state = st;
-  if (_setjmp (f.jb) == 0)
+  if (_setjmp (f.jb) == 0) {
+    START_SWITCH (&f.fake_stack, s.main_bottom, s.main_size);
     _longjmp (s.main_jb, 1);
+  }
+  FINISH_SWITCH (f.fake_stack, &s.main_bottom, &s.main_size);
 }
 
 bool
@@ -178,11 +215,11 @@ bool
 run_block_fibers (unsigned n, const std::vector<unsigned> &order)
 {
   Scheduler &s = sched;
-  s.fibers.resize (n);
+  if (s.fibers.size () < n)
+    s.fibers.resize (n);        /* new ones: started = false */
   for (unsigned t = 0; t < n; t++) {
     Fiber &f = s.fibers[t];
     f.state = READY;
-    f.started = false;
     f.idx = unflatten (t, block_dim);
   }
   unsigned n_warps = (n + 31) / 32;
@@ -197,8 +234,10 @@ run_block_fibers (unsigned n, const std::vector<unsigned> &order)
       Fiber &f = s.fibers[t];
       thread_idx = f.idx;
       if (_setjmp (s.main_jb) == 0) {
+        START_SWITCH (&s.main_fake_stack, s.stacks[t], kStackBytes);
         if (!f.started) {
           f.started = true;
+          UNPOISON (s.stacks[t], kStackBytes);
           getcontext (&f.ctx);
           f.ctx.uc_stack.ss_sp = s.stacks[t];
           f.ctx.uc_stack.ss_size = kStackBytes;
@@ -209,6 +248,7 @@ run_block_fibers (unsigned n, const std::vector<unsigned> &order)
           _longjmp (f.jb, 1);
         }
       }
+      FINISH_SWITCH (s.main_fake_stack, nullptr, nullptr);
     }
     /* release the barriers every live participant has reached */
     bool all_done = true, all_at_block = true, released = false;
@@ -246,6 +286,10 @@ run_block_fibers (unsigned n, const std::vector<unsigned> &order)
       }
     }
     if (!ran && !released) {
+      /* the parked fibers never finish: they start afresh next time */
+      for (unsigned t = 0; t < n; t++)
+        if (s.fibers[t].state != DONE)
+          s.fibers[t].started = false;
       unsigned at_block = 0, at_warp = 0, done = 0;
       for (unsigned t = 0; t < n; t++) {
         State st = s.fibers[t].state;
@@ -330,21 +374,34 @@ warp_ballot (int pred)
   return bits;
 }
 
+/* the calling thread's last launch error (launches of other threads may
+ * have overwritten sched.error since) */
+static thread_local std::string tl_error;
+
 const char *
 last_launch_error_message ()
 {
-  return sched.error.c_str ();
+  return tl_error.c_str ();
 }
 
 int
 launch (const char *name, dim3 grid, dim3 block, bool fibers,
     const std::function<void ()> &body)
 {
+  std::unique_lock<std::mutex> guard (launch_lock, std::defer_lock);
   Scheduler &s = sched;
+  if (s.in_launch && s.owner == std::this_thread::get_id ()) {
+    s.error = std::string ("kernel ") + name + " launched from inside a kernel";
+    tl_error = s.error;
+    return EMU_BAD_CONFIG;
+  }
+  guard.lock ();
+  s.owner = std::this_thread::get_id ();
   s.kernel = name;
   unsigned n_threads = block.x * block.y * block.z;
   if (s.in_launch) {
     s.error = std::string ("kernel ") + name + " launched from inside a kernel";
+    tl_error = s.error;
     return EMU_BAD_CONFIG;
   }
   if (n_threads == 0 || n_threads > kMaxThreads || block.z > 64 || grid.x == 0 || grid.y == 0
@@ -353,10 +410,12 @@ launch (const char *name, dim3 grid, dim3 block, bool fibers,
     std::snprintf (buf, sizeof buf, "kernel %s: invalid launch configuration grid (%u,%u,%u) "
         "block (%u,%u,%u)", name, grid.x, grid.y, grid.z, block.x, block.y, block.z);
     s.error = buf;
+    tl_error = s.error;
     return EMU_BAD_CONFIG;
   }
   if (fibers && !ensure_stacks (n_threads)) {
     s.error = std::string ("kernel ") + name + ": out of memory for fiber stacks";
+    tl_error = s.error;
     return EMU_BAD_CONFIG;
   }
   uint64_t seed;
@@ -388,6 +447,8 @@ launch (const char *name, dim3 grid, dim3 block, bool fibers,
   }
   s.in_launch = false;
   s.fibers_on = false;
+  if (rc != EMU_OK)
+    tl_error = s.error;
   return rc;
 }
 

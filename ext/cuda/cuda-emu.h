@@ -18,8 +18,10 @@
  * - The order in which blocks and threads run is forward, reverse or a
  *   seeded shuffle ($VV_CUDA_EMU_ORDER = forward | reverse | shuffle[:SEED]):
  *   a kernel whose result depends on it has a race.
- * - __shared__ is thread_local storage: one copy per OS thread, which is one
- *   copy per block because a block's fibers all run on the same OS thread.
+ * - __shared__ is static storage: one copy, which is one copy per block
+ *   because blocks run one at a time and launches are serialised by a
+ *   process-wide lock (the emulator is for correctness, not throughput;
+ *   plain globals also avoid a TLS lookup at every threadIdx).
  * - A barrier that not every thread can reach (divergence) is reported and
  *   aborts the launch with an error instead of hanging.
  *
@@ -42,11 +44,11 @@ struct dim3 {
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __shared__ static thread_local
+#define __shared__ static
 
 namespace vv_emu {
 
-extern thread_local dim3 thread_idx, block_idx, block_dim, grid_dim;
+extern dim3 thread_idx, block_idx, block_dim, grid_dim;
 
 /* error codes returned by launch() (nonzero = failure) */
 enum {

@@ -168,18 +168,19 @@ k_rms_norm (float *y, const float *x, const void *w, int wt, int64_t d, float ep
   __shared__ double part[VVK_THREADS];
   const float *xr = x + (int64_t) blockIdx.x * d;
   float *yr = y + (int64_t) blockIdx.x * d;
+  int nt = blockDim.x;          /* a power of two */
   double s = 0.0;
-  for (int64_t k = threadIdx.x; k < d; k += VVK_THREADS)
+  for (int64_t k = threadIdx.x; k < d; k += nt)
     s += (double) xr[k] * xr[k];
   part[threadIdx.x] = s;
   __syncthreads ();
-  for (int half = VVK_THREADS / 2; half > 0; half >>= 1) {
+  for (int half = nt / 2; half > 0; half >>= 1) {
     if ((int) threadIdx.x < half)
       part[threadIdx.x] += part[threadIdx.x + half];
     __syncthreads ();
   }
   float r = (float) (1.0 / sqrt (part[0] / (double) d + (double) eps));
-  for (int64_t k = threadIdx.x; k < d; k += VVK_THREADS)
+  for (int64_t k = threadIdx.x; k < d; k += nt)
     yr[k] = w ? (xr[k] * r) * vvk_load (w, wt, k) : xr[k] * r;
 }
 
@@ -189,7 +190,11 @@ vvk_rms_norm (VvkStream s, float *y, const float *x, const void *w, VvkType wt, 
 {
   if (rows == 0)
     return 0;
-  return VV_LAUNCH_SYNC (k_rms_norm, (unsigned) rows, VVK_THREADS, s, y, x, w, (int) wt, d, eps);
+  /* narrow rows (the σ-VAE's channels) get narrow blocks */
+  unsigned nt = 32;
+  while (nt < VVK_THREADS && nt < d)
+    nt *= 2;
+  return VV_LAUNCH_SYNC (k_rms_norm, (unsigned) rows, nt, s, y, x, w, (int) wt, d, eps);
 }
 
 /* ---------------------------------------------------------------------- */
