@@ -22,7 +22,8 @@ gst_vv_caps_new_template (const gchar *media_type, const gchar *fields)
 gboolean
 gst_vv_cuda_usable (void)
 {
-  /* No CUDA backend is built yet (ext/cuda comes with a later issue). */
+  /* The CUDA backend exists (ext/cuda), but the elements do not pass CUDA
+   * memory yet: latents and audio cross in system memory (docs/CUDA.md). */
   return FALSE;
 }
 

@@ -655,13 +655,16 @@ gst_vv_diffuse_start (GstVvDiffuse *self)
   device = self->device;
   GST_OBJECT_UNLOCK (self);
   if (device == GST_VV_DEVICE_CUDA) {
-    g_auto (GStrv) names = vv_backend_list_names ();
-    if (!g_strv_contains ((const gchar *const *) names, "cuda")) {
-      g_autofree gchar *known = g_strjoinv (", ", names);
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("device=cuda: this build of gst-vibevoice "
-              "has no CUDA backend"), ("use device=auto, cpu or sim (available: %s)", known));
+    /* fail at READY with the reason (no module, driver or GPU), not at the
+     * first buffer */
+    g_autoptr (GError) error = NULL;
+    VvBackend *probe = vv_backend_new_by_name ("cuda", 1, &error);
+    if (probe == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("device=cuda: CUDA is not available"),
+          ("%s; use device=auto or cpu", error->message));
       return FALSE;
     }
+    vv_backend_free (probe);
   }
   if (dir != NULL && *dir != '\0') {
     g_autoptr (GError) error = NULL;

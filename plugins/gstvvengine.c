@@ -160,19 +160,9 @@ gst_vv_engine_ensure (GstElement *element, VvModel *model, GstVvDevice device,
     return e;
   }
   g_clear_pointer (&e, vv_engine_unref);
-  const gchar *name = want;
-  g_auto (GStrv) names = vv_backend_list_names ();
-  if (name == NULL) {
-    /* auto: $VV_DEVICE, else CUDA when a CUDA backend is registered, else the CPU */
-    const gchar *env = g_getenv ("VV_DEVICE");
-    name = env && *env ? env : g_strv_contains ((const gchar *const *) names, "cuda") ? "cuda"
-        : "cpu";
-  }
-  e = vv_engine_new (model, name, n_threads, error);
-  if (e == NULL && want == NULL && g_strcmp0 (name, "cpu") != 0) {
-    g_clear_error (error);
-    e = vv_engine_new (model, "cpu", n_threads, error);
-  }
+  /* auto: $VV_DEVICE, else CUDA when it works, else the CPU (the library
+   * says once why CUDA is off) */
+  e = vv_engine_new (model, want ? want : "auto", n_threads, error);
   if (e == NULL)
     return NULL;
   GST_INFO_OBJECT (element, "new engine on %s, %d thread(s)", vv_engine_get_device_name (e),

@@ -157,6 +157,7 @@ int
 vv_bench_synth (int argc, char **argv)
 {
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL;
+  g_autofree gchar *device = NULL;
   gint frames = 20, steps = 10, threads = 0, prompt_tokens = 128, iters = 3, bw_mib = 1024;
   gdouble cfg_scale = 1.3, voice_seconds = 4.0;
   gboolean json = FALSE;
@@ -167,6 +168,7 @@ vv_bench_synth (int argc, char **argv)
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Diffusion steps per frame (default 10)", "N" },
     { "cfg", 0, 0, G_OPTION_ARG_DOUBLE, &cfg_scale, "Classifier-free guidance scale (default 1.3)", "X" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (0 = all)", "N" },
+    { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "Backend: cpu (default), cuda, auto, sim, cuda-emu", "NAME" },
     { "prompt-tokens", 0, 0, G_OPTION_ARG_INT, &prompt_tokens, "Script long enough for about N prompt tokens, voice included (default 128)", "N" },
     { "voice-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &voice_seconds, "Voice length in the prompt (default 4; 0: no voice)", "S" },
     { "iters", 0, 0, G_OPTION_ARG_INT, &iters, "Timed runs after one 2-frame warm-up; the median run is shown (default 3)", "N" },
@@ -193,7 +195,8 @@ vv_bench_synth (int argc, char **argv)
   t_load = g_get_monotonic_time () - t_load;
   g_autoptr (VvTokenizer) tok = model ? vv_tokenizer_new_from_dir (tok_dir ? tok_dir
       : vv_tool_default_tokenizer_dir (), &error) : NULL;
-  g_autoptr (VvBackend) be = tok ? vv_backend_new_cpu (threads, &error) : NULL;
+  g_autoptr (VvBackend) be = tok ? vv_backend_new_by_name (device ? device : "cpu", threads,
+      &error) : NULL;
   g_autoptr (VvSession) session = be ? vv_session_new (model, tok, be, &error) : NULL;
   if (session == NULL) {
     fprintf (stderr, "vibevoice bench synth: %s\n", error->message);

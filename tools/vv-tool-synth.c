@@ -84,7 +84,7 @@ vv_tool_synth (int argc, char **argv)
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Diffusion steps per frame (default 10)", "N" },
     { "cfg", 0, 0, G_OPTION_ARG_DOUBLE, &cfg_scale, "Classifier-free guidance scale (default 1.3)", "X" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (0 = all)", "N" },
-    { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "Backend to run on: cpu (default), sim (the simulated device, for testing) or a registered one", "NAME" },
+    { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "Backend to run on: auto (default: CUDA when a GPU works, else cpu), cpu, cuda, sim or cuda-emu (simulated and emulated devices, for testing)", "NAME" },
     { "max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames, "Stop after N frames (default 0: the reference's limit)", "N" },
     { "deterministic-voice", 0, 0, G_OPTION_ARG_NONE, &det_voice, "Use the voice encoder means instead of sampling", NULL },
     { "pcm16", 0, 0, G_OPTION_ARG_NONE, &pcm16, "Write 16-bit PCM (clipped) instead of float32", NULL },
@@ -163,7 +163,8 @@ vv_tool_synth (int argc, char **argv)
 
   g_autoptr (VvTokenizer) tok = vv_tokenizer_new_from_dir (tok_dir ? tok_dir
       : vv_tool_default_tokenizer_dir (), &error);
-  g_autoptr (VvEngine) engine = tok ? vv_engine_new (model, device, threads, &error) : NULL;
+  g_autoptr (VvEngine) engine = tok ? vv_engine_new (model, device ? device : "auto", threads,
+      &error) : NULL;
   g_autoptr (VvSession) session = engine ? vv_session_new (model, tok,
       vv_engine_get_backend (engine), &error) : NULL;
   if (session == NULL) {

@@ -4,8 +4,11 @@
  */
 #include "vv-backend-impl.h"
 
+#include <gmodule.h>
 #include <math.h>
 #include <string.h>
+
+#include "vv-build-config.h"
 
 /*
  * The public entry points: every vv_backend_<op>() checks its operands
@@ -71,6 +74,132 @@ vv_backend_register (const gchar *name, VvBackendNewFunc new_func)
   g_mutex_unlock (&registry_lock);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Backend modules (ext/): libvvbackend-NAME.so files in $VV_BACKEND_PATH
+ * (a colon-separated list of folders), else in the installed folder and
+ * the build tree's. Each exports vv_backend_module_register(), which calls
+ * vv_backend_register(). Loaded once, outside the registry lock (the
+ * module registers through it); a module that does not load is skipped,
+ * its reason kept for vv_backend_new_auto()'s one log line. */
+
+static GString *module_errors;  /* "name: why; ..." (under the once) */
+
+static void
+load_module (const gchar *path, GHashTable *seen)
+{
+  g_autofree gchar *base = g_path_get_basename (path);
+  if (!g_str_has_prefix (base, "libvvbackend-") || !g_str_has_suffix (base, ".so")
+      || g_hash_table_contains (seen, base))
+    return;
+  g_hash_table_add (seen, g_strdup (base));
+  GModule *mod = g_module_open (path, G_MODULE_BIND_LOCAL);
+  gpointer sym = NULL;
+  if (mod == NULL || !g_module_symbol (mod, "vv_backend_module_register", &sym) || sym == NULL) {
+    g_string_append_printf (module_errors, "%s%s: %s", module_errors->len ? "; " : "", base,
+        g_module_error ());
+    if (mod != NULL)
+      g_module_close (mod);
+    return;
+  }
+  g_module_make_resident (mod);
+  g_debug ("loaded backend module %s", path);
+  ((void (*) (void)) sym) ();
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar *const *) a, *(const gchar *const *) b);
+}
+
+static void
+load_dir (const gchar *dir, GHashTable *seen)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  if (d == NULL)
+    return;
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  const gchar *name;
+  while ((name = g_dir_read_name (d)) != NULL)
+    g_ptr_array_add (files, g_strdup (name));
+  /* a stable order: registration order is listing order */
+  g_ptr_array_sort (files, compare_names);
+  for (guint i = 0; i < files->len; i++) {
+    g_autofree gchar *path = g_build_filename (dir, g_ptr_array_index (files, i), NULL);
+    load_module (path, seen);
+  }
+}
+
+static void
+load_modules (void)
+{
+  static gsize done;
+  if (!g_once_init_enter (&done))
+    return;
+  module_errors = g_string_new (NULL);
+  if (g_module_supported ()) {
+    g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    const gchar *env = g_getenv ("VV_BACKEND_PATH");
+    if (env != NULL) {
+      g_auto (GStrv) dirs = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
+      for (gint i = 0; dirs[i] != NULL; i++)
+        if (*dirs[i])
+          load_dir (dirs[i], seen);
+    } else {
+      load_dir (VV_BACKEND_DIR, seen);
+      load_dir (VV_BUILD_BACKEND_DIR, seen);
+    }
+  }
+  g_once_init_leave (&done, 1);
+}
+
+static gboolean
+is_registered (const gchar *name)
+{
+  gboolean found = FALSE;
+  registry_lock_init ();
+  for (guint i = 0; i < registry->len && !found; i++)
+    found = strcmp (g_array_index (registry, VvBackendEntry, i).name, name) == 0;
+  g_mutex_unlock (&registry_lock);
+  return found;
+}
+
+/**
+ * vv_backend_new_auto:
+ * @n_threads: CPU threads (0 = automatic)
+ * @error: return location for a #GError
+ *
+ * The backend a user who did not choose one gets: $VV_DEVICE when set (and
+ * not "auto"), else CUDA when it works, else the CPU. When CUDA is off the
+ * process says why once, in one log line (no module, no driver, no GPU).
+ * vv_backend_new_by_name ("auto", ...) is the same.
+ *
+ * Returns: (transfer full) (nullable): the backend
+ */
+VvBackend *
+vv_backend_new_auto (gint n_threads, GError **error)
+{
+  const gchar *env = g_getenv ("VV_DEVICE");
+  if (env != NULL && *env != '\0' && strcmp (env, "auto") != 0)
+    return vv_backend_new_by_name (env, n_threads, error);
+  load_modules ();
+  g_autoptr (GError) local = NULL;
+  if (is_registered ("cuda")) {
+    VvBackend *be = vv_backend_new_by_name ("cuda", n_threads, &local);
+    if (be != NULL)
+      return be;
+  }
+  static gsize said;
+  if (g_once_init_enter (&said)) {
+    const gchar *why = local != NULL ? local->message : module_errors->len
+        ? module_errors->str : "this build has no CUDA backend module (nvcc was not found "
+        "when it was configured)";
+    g_message ("CUDA is off (%s); running on the CPU", why);
+    g_once_init_leave (&said, 1);
+  }
+  return vv_backend_new_by_name ("cpu", n_threads, error);
+}
+
 /**
  * vv_backend_list_names:
  *
@@ -81,6 +210,7 @@ gchar **
 vv_backend_list_names (void)
 {
   GPtrArray *names = g_ptr_array_new ();
+  load_modules ();
   registry_lock_init ();
   for (guint i = 0; i < registry->len; i++)
     g_ptr_array_add (names, g_strdup (g_array_index (registry, VvBackendEntry, i).name));
@@ -106,7 +236,8 @@ vv_backend_new_cpu (gint n_threads, GError **error)
 
 /**
  * vv_backend_new_by_name:
- * @name: "cpu", "sim" or a registered backend name
+ * @name: "cpu", "sim", "auto" (vv_backend_new_auto()) or a registered
+ *   backend name such as "cuda" or "cuda-emu" (modules, see load_modules())
  * @n_threads: CPU threads (0 = automatic)
  * @error: return location for a #GError
  *
@@ -117,7 +248,10 @@ VvBackend *
 vv_backend_new_by_name (const gchar *name, gint n_threads, GError **error)
 {
   g_return_val_if_fail (name != NULL, NULL);
+  if (strcmp (name, "auto") == 0)
+    return vv_backend_new_auto (n_threads, error);
   VvBackendNewFunc new_func = NULL;
+  load_modules ();
   registry_lock_init ();
   for (guint i = 0; i < registry->len; i++) {
     VvBackendEntry *e = &g_array_index (registry, VvBackendEntry, i);

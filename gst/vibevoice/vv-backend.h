@@ -78,6 +78,7 @@ typedef struct {
 
 VvBackend   *vv_backend_new_cpu (gint n_threads, GError **error);
 VvBackend   *vv_backend_new_by_name (const gchar *name, gint n_threads, GError **error);
+VvBackend   *vv_backend_new_auto (gint n_threads, GError **error);
 void         vv_backend_free (VvBackend *be);
 const gchar *vv_backend_get_name (VvBackend *be);
 gint         vv_backend_get_n_threads (VvBackend *be);

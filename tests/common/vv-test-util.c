@@ -124,12 +124,16 @@ vv_test_make_checkpoint (guint seed, gchar **tmp_root, gchar **model_dir, VvMode
 }
 
 /* The backend the test runs on: $VV_TEST_BACKEND ("cpu" when unset), so
- * meson runs the same program on "cpu" and on the simulated device. */
+ * meson runs the same program on "cpu" and on the simulated device;
+ * $VV_TEST_BACKEND_OVERRIDE, from the caller's environment, wins over what
+ * meson sets (tests/cuda/run-on-gpu.sh runs the suites on "cuda" so). */
 VvBackend *
 vv_test_new_backend (gint n_threads)
 {
   g_autoptr (GError) error = NULL;
-  const gchar *name = g_getenv ("VV_TEST_BACKEND");
+  const gchar *name = g_getenv ("VV_TEST_BACKEND_OVERRIDE");
+  if (name == NULL || *name == '\0')
+    name = g_getenv ("VV_TEST_BACKEND");
   VvBackend *be = vv_backend_new_by_name (name && *name ? name : "cpu", n_threads, &error);
   g_assert_no_error (error);
   return be;

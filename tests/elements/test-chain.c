@@ -564,6 +564,12 @@ GST_END_TEST;
 
 GST_START_TEST (test_diffuse_cuda_refused)
 {
+  VvBackend *gpu = vv_backend_new_by_name ("cuda", 1, NULL);
+  if (gpu != NULL) {
+    /* a machine with a working GPU: nothing to refuse */
+    vv_backend_free (gpu);
+    return;
+  }
   GstElement *e = gst_element_factory_make ("vvdiffuse", NULL);
   GstBus *bus = gst_bus_new ();
   gst_element_set_bus (e, bus);

@@ -3,6 +3,7 @@
 read with the standard library only).
 
   wavcmp.py same A.wav B.wav            exit 0 if the sample data are identical
+  wavcmp.py close A.wav B.wav TOL       exit 0 if max|a - b| <= TOL * (1 + max|a|)
   wavcmp.py info A.wav                  prints "rate channels bits samples"
   wavcmp.py zeros A.wav START N         exit 0 if samples [START, START+N) are all 0
   wavcmp.py parts OUT.wav A.wav zeros:N B.wav ...
@@ -55,6 +56,18 @@ def main():
             i = diff[0]
             sys.exit(f"{len(diff)} samples differ, first at {i}: {a[3][i]!r} vs {b[3][i]!r}")
         print(f"identical: {len(a[3])} samples")
+    elif cmd == "close":
+        # close A B TOL: same format and length, max|a - b| <= TOL * (1 + max|a|)
+        a, b, tol = read(sys.argv[2]), read(sys.argv[3]), float(sys.argv[4])
+        if a[:3] != b[:3] or len(a[3]) != len(b[3]):
+            sys.exit(f"formats or lengths differ: {a[:3]} {len(a[3])} vs {b[:3]} {len(b[3])}")
+        if not a[3]:
+            sys.exit("no samples")
+        diff = max(abs(x - y) for x, y in zip(a[3], b[3]))
+        bound = tol * (1 + max(abs(x) for x in a[3]))
+        if not diff <= bound:
+            sys.exit(f"max difference {diff:.3g} above {bound:.3g}")
+        print(f"close: max difference {diff:.3g} (bound {bound:.3g}), {len(a[3])} samples")
     elif cmd == "info":
         rate, ch, bits, s = read(sys.argv[2])
         print(rate, ch, bits, len(s))

@@ -12,6 +12,7 @@
 #include <vibevoice/vibevoice.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static GRand *rng;
@@ -133,6 +134,8 @@ static const AttnCase attn_cases[] = {
   { 7, 30, 6, 2, 12 },          /* chunk after history, GQA 3:1, d not a multiple of 8 */
   { 64, 300, 12, 2, 128 },      /* 1.5B head layout */
   { 3, 10, 2, 2, 64 },          /* MHA */
+  { 1, 1000, 12, 2, 128 },      /* decode at a longer context (split over keys on GPUs) */
+  { 3, 5000, 4, 2, 16 },        /* several rows past many splits */
 };
 
 static void
@@ -163,6 +166,145 @@ test_attention (gconstpointer data)
       first = g_memdup2 (y->data, vv_tensor_n_bytes (y));
     else
       g_assert_cmpmem (y->data, vv_tensor_n_bytes (y), first, vv_tensor_n_bytes (y));
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* The same ops on every other registered backend (sim, cuda-emu, cuda where
+ * a GPU works): device tensors in and out, the same references and
+ * tolerances; on cuda-emu in forward, reverse and shuffled thread order,
+ * which must give the same bits (a difference is a race in a kernel). */
+
+static VvTensor *
+up (VvBackend *be, const VvTensor *host)
+{
+  g_autoptr (GError) error = NULL;
+  VvTensor *t = vv_backend_tensor_new_from_host (be, host, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
+static VvTensor *
+down (VvBackend *be, const VvTensor *dev)
+{
+  g_autoptr (GError) error = NULL;
+  VvTensor *t = vv_tensor_new (dev->dtype, dev->ndim, dev->shape);
+  g_assert_true (vv_backend_tensor_download (be, t, dev, &error));
+  g_assert_no_error (error);
+  return t;
+}
+
+/* The backends other than cpu, each with the orders to run it in. */
+static GPtrArray *
+device_backends (void)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) vv_backend_free);
+  g_auto (GStrv) names = vv_backend_list_names ();
+  for (gint i = 0; names[i] != NULL; i++) {
+    if (strcmp (names[i], "cpu") == 0)
+      continue;
+    gboolean emu = strcmp (names[i], "cuda-emu") == 0;
+    static const gchar *const orders[] = { "forward", "reverse", "shuffle:99" };
+    for (guint o = 0; o < (emu ? G_N_ELEMENTS (orders) : 1); o++) {
+      g_autoptr (GError) error = NULL;
+      if (emu)
+        setenv ("VV_CUDA_EMU_ORDER", orders[o], 1);
+      VvBackend *be = vv_backend_new_by_name (names[i], 1, &error);
+      unsetenv ("VV_CUDA_EMU_ORDER");
+      if (be == NULL) {
+        g_test_message ("skipping %s: %s", names[i], error->message);
+        continue;
+      }
+      g_ptr_array_add (list, be);
+    }
+  }
+  return list;
+}
+
+static void
+test_rope_devices (void)
+{
+  const gint d = 16, heads = 3;
+  const gint64 n = 9, width = heads * d;
+  gint32 pos_ids[9] = { 0, 1, 2, 7, 100, 1000, 4095, 30000, 65535 };
+  VvTensor pos_t;
+  vv_tensor_init_view (&pos_t, VV_DTYPE_I32, 1, (gint64[]) { 9 }, pos_ids);
+  g_autoptr (VvTensor) x = rand_2d (n, width);
+  g_autofree gdouble *ref = g_new (gdouble, n * width);
+  ref_rope (x->data, ref, n, width, d, pos_ids, 1e6);
+  g_autoptr (GPtrArray) bes = device_backends ();
+  g_autofree gfloat *first = NULL;
+  const gchar *first_name = NULL;
+  for (guint b = 0; b < bes->len; b++) {
+    VvBackend *be = g_ptr_array_index (bes, b);
+    g_autoptr (GError) error = NULL;
+    VvTensor *dx = up (be, x), *dp = up (be, &pos_t);
+    VvTensor *dy = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, x->shape, &error);
+    g_assert_true (vv_backend_rope (be, dy, dx, d, dp, 1e6, &error));
+    g_assert_no_error (error);
+    g_autoptr (VvTensor) y = down (be, dy);
+    gdouble err = max_abs_diff (y->data, ref, n * width);
+    g_test_message ("rope on %s: max|err| = %.3g", vv_backend_get_name (be), err);
+    g_assert_cmpfloat (err, <, 2e-2);
+    g_assert_cmpfloat (max_abs_diff (y->data, ref, 4 * width), <, 1e-5);
+    /* the same backend in another thread order: the same bits */
+    if (first_name != NULL && strcmp (first_name, vv_backend_get_name (be)) == 0)
+      g_assert_cmpmem (y->data, vv_tensor_n_bytes (y), first, vv_tensor_n_bytes (y));
+    g_free (first);
+    first = g_memdup2 (y->data, vv_tensor_n_bytes (y));
+    first_name = vv_backend_get_name (be);
+    /* a negative position is an error naming it */
+    gint32 neg[9] = { 0, 1, -5, 3, 4, 5, 6, 7, 8 };
+    VvTensor neg_t;
+    vv_tensor_init_view (&neg_t, VV_DTYPE_I32, 1, (gint64[]) { 9 }, neg);
+    VvTensor *dn = up (be, &neg_t);
+    g_assert_false (vv_backend_rope (be, dy, dx, d, dn, 1e6, &error));
+    g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
+    g_assert_nonnull (strstr (error->message, "negative position -5 at row 2"));
+    vv_tensor_free (dn);
+    vv_tensor_free (dx);
+    vv_tensor_free (dp);
+    vv_tensor_free (dy);
+  }
+}
+
+static void
+test_attention_devices (void)
+{
+  g_autoptr (GPtrArray) bes = device_backends ();
+  for (guint i = 0; i < G_N_ELEMENTS (attn_cases); i++) {
+    const AttnCase *c = &attn_cases[i];
+    g_autoptr (VvTensor) q = rand_2d (c->n, (gint64) c->hq * c->d);
+    g_autoptr (VvTensor) k = rand_2d (c->t, (gint64) c->hkv * c->d);
+    g_autoptr (VvTensor) v = rand_2d (c->t, (gint64) c->hkv * c->d);
+    ((gfloat *) q->data)[0] *= 20.0f;
+    gint64 ne = c->n * c->hq * c->d;
+    g_autofree gdouble *ref = g_new (gdouble, ne);
+    ref_attention (q->data, k->data, v->data, ref, c->n, c->t, c->hq, c->hkv, c->d);
+    g_autofree gfloat *first = NULL;
+    const gchar *first_name = NULL;
+    for (guint b = 0; b < bes->len; b++) {
+      VvBackend *be = g_ptr_array_index (bes, b);
+      g_autoptr (GError) error = NULL;
+      VvTensor *dq = up (be, q), *dk = up (be, k), *dv = up (be, v);
+      VvTensor *dy = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, q->shape, &error);
+      g_assert_true (vv_backend_attention (be, dy, dq, dk, dv, c->d, &error));
+      g_assert_no_error (error);
+      g_autoptr (VvTensor) y = down (be, dy);
+      gdouble err = max_abs_diff (y->data, ref, ne);
+      g_test_message ("attention n %" G_GINT64_FORMAT " t %" G_GINT64_FORMAT " on %s: "
+          "max|err| = %.3g", c->n, c->t, vv_backend_get_name (be), err);
+      g_assert_cmpfloat (err, <, 1e-5);
+      if (first_name != NULL && strcmp (first_name, vv_backend_get_name (be)) == 0)
+        g_assert_cmpmem (y->data, vv_tensor_n_bytes (y), first, vv_tensor_n_bytes (y));
+      g_free (first);
+      first = g_memdup2 (y->data, vv_tensor_n_bytes (y));
+      first_name = vv_backend_get_name (be);
+      vv_tensor_free (dq);
+      vv_tensor_free (dk);
+      vv_tensor_free (dv);
+      vv_tensor_free (dy);
+    }
   }
 }
 
@@ -226,6 +368,8 @@ main (int argc, char **argv)
         G_GINT64_FORMAT "-h%d-kv%d-d%d", c->n, c->t, c->hq, c->hkv, c->d);
     g_test_add_data_func (name, c, test_attention);
   }
+  g_test_add_func ("/lm-ops/rope-devices", test_rope_devices);
+  g_test_add_func ("/lm-ops/attention-devices", test_attention_devices);
   g_test_add_func ("/lm-ops/checks", test_checks);
   gint ret = g_test_run ();
   g_rand_free (rng);
