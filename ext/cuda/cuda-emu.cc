@@ -215,6 +215,9 @@ bool
 run_block_fibers (unsigned n, const std::vector<unsigned> &order)
 {
   Scheduler &s = sched;
+  /* parked fibers hold references into the vector: it must never move */
+  if (s.fibers.capacity () < kMaxThreads)
+    s.fibers.reserve (kMaxThreads);
   if (s.fibers.size () < n)
     s.fibers.resize (n);        /* new ones: started = false */
   for (unsigned t = 0; t < n; t++) {
