@@ -114,7 +114,12 @@ plan_script (const gchar *script_path, const gchar *model_dir, const gchar *tok_
     g_object_set (tok, "tokenizer", tok_dir, NULL);
   g_object_set (sink, "sync", FALSE, NULL);
   gst_bin_add_many (GST_BIN (pipe), src, parse, tok, sink, NULL);
-  if (!gst_element_link_many (src, parse, tok, sink, NULL)) {
+  /* filesrc has no caps: vvdialogparse reads text unless told JSON, as a
+   * pipeline line says with `! application/json !` */
+  g_autoptr (GstCaps) caps = gst_caps_from_string (g_str_has_suffix (script_path, ".json")
+      ? "application/json" : "text/x-raw, format=(string)utf8");
+  if (!gst_element_link_filtered (src, parse, caps)
+      || !gst_element_link_many (parse, tok, sink, NULL)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot link filesrc ! vvdialogparse "
         "! vvtokenize ! appsink");
     return NULL;
@@ -122,9 +127,11 @@ plan_script (const gchar *script_path, const gchar *model_dir, const gchar *tok_
   g_autoptr (GstBus) bus = gst_element_get_bus (pipe);
   g_autoptr (GPtrArray) steps = g_ptr_array_new_with_free_func (step_free);
   gboolean ok = gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
+  gboolean eos_seen = FALSE;
+  GstClockTime wait = 50 * GST_MSECOND;
   while (ok) {
     /* samples (prompts) and serialized events (vv-pause) in stream order */
-    GstMiniObject *obj = gst_app_sink_try_pull_object (GST_APP_SINK (sink), 50 * GST_MSECOND);
+    GstMiniObject *obj = gst_app_sink_try_pull_object (GST_APP_SINK (sink), wait);
     if (obj != NULL) {
       GstClockTime pause = 0;
       if (GST_IS_SAMPLE (obj)) {
@@ -150,9 +157,19 @@ plan_script (const gchar *script_path, const gchar *model_dir, const gchar *tok_
       gst_mini_object_unref (obj);
       continue;
     }
-    if (gst_app_sink_is_eos (GST_APP_SINK (sink)))
-      break;
-    g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    if (eos_seen)
+      break;                    /* EOS seen and the queue drained */
+    /* the bus, not gst_app_sink_is_eos(): that is also TRUE while the sink
+     * has not prerolled, e.g. when an element before it failed */
+    g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR
+        | GST_MESSAGE_EOS);
+    if (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      /* EOS is posted once the sink has it: a last pass without waiting
+       * takes what is still queued */
+      eos_seen = TRUE;
+      wait = 0;
+      continue;
+    }
     if (msg != NULL) {
       g_autoptr (GError) gerr = NULL;
       g_autofree gchar *dbg = NULL;
@@ -230,7 +247,7 @@ vv_tool_synth (int argc, char **argv)
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Model folder (required)", "DIR" },
     { "tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tok_dir, "Qwen2.5 tokenizer folder (default: the shipped one)", "DIR" },
-    { "script", 0, 0, G_OPTION_ARG_FILENAME, &script_path, "Script in any form vvdialogparse reads (docs/SCRIPT-FORMAT.md) (required)", "FILE" },
+    { "script", 0, 0, G_OPTION_ARG_FILENAME, &script_path, "Script in any form vvdialogparse reads (docs/SCRIPT-FORMAT.md; *.json: JSON) (required)", "FILE" },
     { "voice", 'v', 0, G_OPTION_ARG_FILENAME_ARRAY, &voice_paths, "Voice sample of the next speaker to appear (repeat)", "A.wav" },
     { "voices", 0, 0, G_OPTION_ARG_STRING, &voices_spec, "Speaker map in the form of vvtokenize's voices property (1=a.wav,alice:happy=b.wav; after the --voice files)", "SPEC" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output WAV, 24 kHz mono (required)", "OUT.wav" },
