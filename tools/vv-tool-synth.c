@@ -94,7 +94,7 @@ plan_script (const gchar *script_path, const gchar *model_dir, const gchar *tok_
 {
   if (!ensure_plugin (error))
     return NULL;
-  g_autoptr (GstElement) pipe = gst_pipeline_new ("vv-synth-script");
+  g_autoptr (GstElement) pipe = gst_object_ref_sink (gst_pipeline_new ("vv-synth-script"));
   GstElement *src = gst_element_factory_make ("filesrc", NULL);
   GstElement *parse = gst_element_factory_make ("vvdialogparse", NULL);
   GstElement *tok = gst_element_factory_make ("vvtokenize", NULL);
