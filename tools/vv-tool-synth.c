@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -83,50 +84,60 @@ ensure_plugin (GError **error)
   return FALSE;
 }
 
-/* The script through the elements' own front half, `filesrc ! vvdialogparse
- * ! vvtokenize`, as a pipeline reads it: the same parser (every script form,
- * pauses, emotions), the same voice decoder and resampler, the same windows.
+/* The script through the elements' own front half, `vvdialogparse !
+ * vvtokenize`, as a filesrc pipeline reads it: the same parser (every script
+ * form, pauses, emotions), the same voice decoder and resampler, the same
+ * windows.
  * Returns the Steps in order; the tool then generates each window as
  * vvdiffuse does (window k with seed + k). */
 static GPtrArray *
-plan_script (const gchar *script_path, const gchar *model_dir, const gchar *tok_dir,
+plan_script (const gchar *script_path, const gchar *script, gsize script_len,
+    const gchar *model_dir, const gchar *tok_dir,
     const gchar *voices, gint threads, GError **error)
 {
   if (!ensure_plugin (error))
     return NULL;
   g_autoptr (GstElement) pipe = gst_object_ref_sink (gst_pipeline_new ("vv-synth-script"));
-  GstElement *src = gst_element_factory_make ("filesrc", NULL);
+  GstElement *src = gst_element_factory_make ("appsrc", NULL);
   GstElement *parse = gst_element_factory_make ("vvdialogparse", NULL);
   GstElement *tok = gst_element_factory_make ("vvtokenize", NULL);
   GstElement *sink = gst_element_factory_make ("appsink", NULL);
   if (!src || !parse || !tok || !sink) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "cannot make the %s element",
-        !src ? "filesrc" : !parse ? "vvdialogparse" : !tok ? "vvtokenize" : "appsink");
+        !src ? "appsrc" : !parse ? "vvdialogparse" : !tok ? "vvtokenize" : "appsink");
     g_clear_object (&src);
     g_clear_object (&parse);
     g_clear_object (&tok);
     g_clear_object (&sink);
     return NULL;
   }
-  g_object_set (src, "location", script_path, NULL);
+  /* the text already read (bounded, checked): one untimestamped buffer, as
+   * filesrc's are; the parser gives the same turns for any chunking, and a
+   * pipe (--script /dev/stdin) is not read twice */
+  g_object_set (src, "format", GST_FORMAT_BYTES, NULL);
   g_object_set (tok, "model", model_dir, "voices", voices, "threads", threads, NULL);
   if (tok_dir != NULL)
     g_object_set (tok, "tokenizer", tok_dir, NULL);
   g_object_set (sink, "sync", FALSE, NULL);
   gst_bin_add_many (GST_BIN (pipe), src, parse, tok, sink, NULL);
-  /* filesrc has no caps: vvdialogparse reads text unless told JSON, as a
-   * pipeline line says with `! application/json !` */
+  /* as filesrc has no caps, vvdialogparse reads text unless told JSON, as
+   * a pipeline line says with `! application/json !` */
   g_autoptr (GstCaps) caps = gst_caps_from_string (g_str_has_suffix (script_path, ".json")
       ? "application/json" : "text/x-raw, format=(string)utf8");
   if (!gst_element_link_filtered (src, parse, caps)
       || !gst_element_link_many (parse, tok, sink, NULL)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot link filesrc ! vvdialogparse "
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot link appsrc ! vvdialogparse "
         "! vvtokenize ! appsink");
     return NULL;
   }
   g_autoptr (GstBus) bus = gst_element_get_bus (pipe);
   g_autoptr (GPtrArray) steps = g_ptr_array_new_with_free_func (step_free);
   gboolean ok = gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
+  if (ok && script_len > 0)
+    ok = gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_new_memdup (script,
+            script_len)) == GST_FLOW_OK;
+  if (ok)
+    ok = gst_app_src_end_of_stream (GST_APP_SRC (src)) == GST_FLOW_OK;
   gboolean eos_seen = FALSE;
   GstClockTime wait = 50 * GST_MSECOND;
   while (ok) {
@@ -318,10 +329,18 @@ vv_tool_synth (int argc, char **argv)
     g_string_append_printf (spec, "%s%s", spec->len ? "," : "", voices_spec);
 
   gst_init (NULL, NULL);
-  g_autoptr (GPtrArray) plan = plan_script (script_path, model_dir, tok_dir, spec->str, threads,
+  g_autoptr (GPtrArray) plan = plan_script (script_path, script, script_len, model_dir, tok_dir, spec->str, threads,
       &error);
   if (plan == NULL) {
     fprintf (stderr, "vibevoice synth: %s: %s\n", script_path, error->message);
+    return 1;
+  }
+
+  gboolean any_window = FALSE;
+  for (guint i = 0; i < plan->len; i++)
+    any_window |= ((Step *) g_ptr_array_index (plan, i))->prompt != NULL;
+  if (!any_window) {
+    fprintf (stderr, "vibevoice synth: %s: the script holds no text to speak\n", script_path);
     return 1;
   }
 

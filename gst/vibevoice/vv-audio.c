@@ -25,8 +25,8 @@ vv_audio_to_model_rate (const gfloat *interleaved, gsize frames, gint channels, 
    * an error, not an abort */
   g_autofree gfloat *mono = g_try_new (gfloat, frames);
   if (mono == NULL) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%" G_GSIZE_FORMAT
-        " frames are too long to load", frames);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "too long to load (%" G_GSIZE_FORMAT
+        " frames)", frames);
     return NULL;
   }
   for (gsize i = 0; i < frames; i++) {
@@ -44,8 +44,8 @@ vv_audio_to_model_rate (const gfloat *interleaved, gsize frames, gint channels, 
   gsize out_len = (gsize) ceil ((gdouble) frames * ratio);
   gfloat *out = g_try_new0 (gfloat, MAX (MAX (out_len, soxr_len), 1));
   if (out == NULL) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%" G_GSIZE_FORMAT
-        " frames are too long to resample", frames);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "too long to resample (%"
+        G_GSIZE_FORMAT " frames)", frames);
     return NULL;
   }
   soxr_quality_spec_t q = soxr_quality_spec (SOXR_HQ, 0);

@@ -134,5 +134,9 @@ check "decode without the resets differs" 1 "" -- sh -c '"$0" decode --model "$1
 printf '0\n99\n' > "$tmp/bad-resets.txt"
 check "decode --resets past the end names the line" 1 "bad-resets.txt line 2: \"99\" is not a frame number" -- "$tool" decode --model "$tmp/tiny" "$tmp/syn-d.npy" --resets "$tmp/bad-resets.txt" --out "$tmp/x.wav"
 
+check "synth reads a piped script once (--script /dev/stdin)" 0 "[0-9]+ frames, stop:" -- sh -c 'cat "$2" | "$0" synth --model "$1/tiny" --script /dev/stdin --voice "$1/tone.wav" --voice "$1/voice2.wav" --max-frames 2 --out "$1/pipe.wav"' "$tool" "$tmp" "$script2"
+: > "$tmp/empty.txt"
+check "synth of an empty script is an error naming it" 1 "empty.txt: .*holds no turn" -- "$tool" synth --model "$tmp/tiny" --script "$tmp/empty.txt" --voice "$tmp/tone.wav" --out "$tmp/x.wav"
+
 echo "1..$n"
 [ "$fails" -eq 0 ]
