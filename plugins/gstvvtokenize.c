@@ -41,6 +41,7 @@
 #include "gstvvengine.h"
 
 #include <gst/app/gstappsink.h>
+#include <gst/audio/audio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "vv-build-config.h"
@@ -142,7 +143,9 @@ label_is_number (const gchar *label, gint64 *value)
   return TRUE;
 }
 
-/* Decodes any audio file GStreamer reads to 24 kHz mono F32. */
+/* Decodes any audio file GStreamer reads to F32 at its own rate and
+ * channels, then vv_audio_to_model_rate() mixes and resamples it exactly as
+ * the tool (and the reference's librosa/soxr) does. */
 static gboolean
 decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **error)
 {
@@ -151,9 +154,8 @@ decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **e
         "voice file %s does not exist", path);
     return FALSE;
   }
-  g_autofree gchar *desc = g_strdup_printf ("filesrc name=src ! decodebin ! audioconvert ! "
-      "audioresample quality=10 ! audio/x-raw,format=F32LE,layout=interleaved,channels=1,"
-      "rate=%d ! appsink name=sink sync=false", rate);
+  const gchar *desc = "filesrc name=src ! decodebin ! audioconvert ! "
+      "audio/x-raw,format=F32LE,layout=interleaved ! appsink name=sink sync=false";
   GError *perr = NULL;
   GstElement *pipe = gst_parse_launch (desc, &perr);
   if (pipe == NULL || perr != NULL) {
@@ -169,14 +171,31 @@ decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **e
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
   g_object_set (src, "location", path, NULL);
   GArray *samples = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  gint in_rate = 0, channels = 0;
   gst_element_set_state (pipe, GST_STATE_PLAYING);
   /* Pull until EOS; an error never brings EOS, so watch the bus too. */
   GstBus *bus = gst_element_get_bus (pipe);
   GstMessage *msg = NULL;
-  gboolean ok = TRUE, too_long = FALSE;
+  gboolean ok = TRUE, too_long = FALSE, changed = FALSE;
   for (;;) {
     GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 50 * GST_MSECOND);
     if (sample != NULL) {
+      GstAudioInfo info;
+      GstCaps *caps = gst_sample_get_caps (sample);
+      if (caps == NULL || !gst_audio_info_from_caps (&info, caps)) {
+        gst_sample_unref (sample);
+        continue;
+      }
+      /* one rate and layout per clip: a file that changes them midway
+       * is not a voice sample */
+      if (in_rate != 0 && (in_rate != GST_AUDIO_INFO_RATE (&info)
+              || channels != GST_AUDIO_INFO_CHANNELS (&info))) {
+        changed = TRUE;
+        gst_sample_unref (sample);
+        break;
+      }
+      in_rate = GST_AUDIO_INFO_RATE (&info);
+      channels = GST_AUDIO_INFO_CHANNELS (&info);
       GstBuffer *buf = gst_sample_get_buffer (sample);
       GstMapInfo map;
       if (buf && gst_buffer_map (buf, &map, GST_MAP_READ)) {
@@ -184,8 +203,9 @@ decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **e
         gst_buffer_unmap (buf, &map);
       }
       gst_sample_unref (sample);
-      /* stop decoding at the engine's limit rather than after the file */
-      if (samples->len > VV_VOICE_MAX_SAMPLES) {
+      /* stop decoding at the engine's limit (at the model's rate) rather
+       * than after the file */
+      if ((gdouble) (samples->len / channels) * rate / in_rate > VV_VOICE_MAX_SAMPLES) {
         too_long = TRUE;
         break;
       }
@@ -209,7 +229,11 @@ decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **e
         "voice file %s is longer than the %d s a voice sample may last", path,
         VV_VOICE_MAX_SAMPLES / 24000);
     ok = FALSE;
-  } else if (samples->len == 0) {
+  } else if (changed) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+        "voice file %s changes its rate or channels midway", path);
+    ok = FALSE;
+  } else if (samples->len == 0 || channels == 0) {
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,
         "voice file %s holds no audio", path);
     ok = FALSE;
@@ -219,13 +243,19 @@ decode_voice (const gchar *path, gint rate, gfloat **audio, gsize *n, GError **e
   gst_object_unref (src);
   gst_object_unref (sink);
   gst_object_unref (pipe);
-  if (!ok) {
-    g_array_unref (samples);
-    return FALSE;
+  if (ok) {
+    GError *rerr = NULL;
+    *audio = vv_audio_to_model_rate ((const gfloat *) samples->data, samples->len / channels,
+        channels, in_rate, rate, n, &rerr);
+    if (*audio == NULL) {
+      g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE, "voice file %s: %s",
+          path, rerr->message);
+      g_error_free (rerr);
+      ok = FALSE;
+    }
   }
-  *n = samples->len;
-  *audio = (gfloat *) g_array_free (samples, FALSE);
-  return TRUE;
+  g_array_unref (samples);
+  return ok;
 }
 
 static Voice *
@@ -249,6 +279,66 @@ get_voice_file (GstVvTokenize *self, const gchar *path, GError **error)
   return v;
 }
 
+/* The voices property in one of its three forms (docs/ELEMENTS.md):
+ * `<"a.wav", "b,c.wav">` (a GstValueArray: positional files), `voices,
+ * speaker_1=a.wav, alice:happy="x;y.wav"` (a GstStructure named voices:
+ * field name = label), or the flat `1=a.wav,2=b.wav` with `\` escapes. The
+ * first two use GStreamer's own quoting, so any file name can be written. */
+static gboolean
+parse_voices_spec (const gchar *spec, GPtrArray **entries, GError **error)
+{
+  g_autofree gchar *trimmed = g_strstrip (g_strdup (spec ? spec : ""));
+  if (trimmed[0] == '<') {
+    *entries = g_ptr_array_new_with_free_func ((GDestroyNotify) vv_voice_entry_free);
+    g_auto (GValue) arr = G_VALUE_INIT;
+    g_value_init (&arr, GST_TYPE_ARRAY);
+    if (!gst_value_deserialize (&arr, trimmed)) {
+      g_set_error (error, VV_VOICES_ERROR, VV_VOICES_ERROR_SYNTAX,
+          "voices: \"%s\" is not an array of file names (<\"a.wav\", \"b.wav\">)", trimmed);
+      return FALSE;
+    }
+    for (guint i = 0; i < gst_value_array_get_size (&arr); i++) {
+      const GValue *v = gst_value_array_get_value (&arr, i);
+      if (!G_VALUE_HOLDS_STRING (v) || g_value_get_string (v) == NULL) {
+        g_set_error (error, VV_VOICES_ERROR, VV_VOICES_ERROR_SYNTAX,
+            "voices: array element %u is not a file name (a string)", i + 1);
+        return FALSE;
+      }
+      VvVoiceEntry *e = vv_voice_entry_new (NULL, g_value_get_string (v), i + 1, error);
+      if (e == NULL)
+        return FALSE;
+      g_ptr_array_add (*entries, e);
+    }
+    return TRUE;
+  }
+  if (g_str_has_prefix (trimmed, "voices") && (trimmed[6] == ',' || trimmed[6] == '\0'
+          || g_ascii_isspace (trimmed[6]))) {
+    *entries = g_ptr_array_new_with_free_func ((GDestroyNotify) vv_voice_entry_free);
+    g_autoptr (GstStructure) st = gst_structure_from_string (trimmed, NULL);
+    if (st == NULL) {
+      g_set_error (error, VV_VOICES_ERROR, VV_VOICES_ERROR_SYNTAX,
+          "voices: \"%s\" is not a GstStructure (voices, speaker_1=a.wav, "
+          "alice:happy=\"b,c.wav\")", trimmed);
+      return FALSE;
+    }
+    for (gint i = 0; i < gst_structure_n_fields (st); i++) {
+      const gchar *name = gst_structure_nth_field_name (st, (guint) i);
+      const GValue *v = gst_structure_get_value (st, name);
+      if (!G_VALUE_HOLDS_STRING (v) || g_value_get_string (v) == NULL) {
+        g_set_error (error, VV_VOICES_ERROR, VV_VOICES_ERROR_SYNTAX,
+            "voices: field %s is not a file name (a string)", name);
+        return FALSE;
+      }
+      VvVoiceEntry *e = vv_voice_entry_new (name, g_value_get_string (v), (guint) i + 1, error);
+      if (e == NULL)
+        return FALSE;
+      g_ptr_array_add (*entries, e);
+    }
+    return TRUE;
+  }
+  return vv_voices_parse (spec, entries, error);
+}
+
 /* The voices property: opens each entry's file in order, so a missing file
  * before a malformed entry is the error reported, as the user reads it. */
 static gboolean
@@ -256,7 +346,7 @@ parse_voices (GstVvTokenize *self, const gchar *spec, GError **error)
 {
   g_autoptr (GPtrArray) entries = NULL;
   g_autoptr (GError) syntax = NULL;
-  gboolean ok = vv_voices_parse (spec, &entries, &syntax);
+  gboolean ok = parse_voices_spec (spec, &entries, &syntax);
   for (guint i = 0; i < entries->len; i++) {
     VvVoiceEntry *e = g_ptr_array_index (entries, i);
     Voice *v = get_voice_file (self, e->path, error);
@@ -853,7 +943,9 @@ gst_vv_tokenize_class_init (GstVvTokenizeClass *klass)
       g_param_spec_string ("voices", "Voices", "Speaker map, comma-separated: label=FILE "
           "(e.g. 1=alice.wav,2=bob.flac), label:emotion=FILE for an emotion variant "
           "(A:concerned=a-sad.wav), or bare FILEs for the speakers in order of first "
-          "appearance. Any audio format GStreamer decodes.", NULL, flags));
+          "appearance; a \\ before , ; = or \\ makes it part of a file name. Also a "
+          "GstStructure (voices, speaker_1=a.wav, alice:happy=\"x,y.wav\") or an array of "
+          "files (<\"a.wav\", \"b;c.wav\">). Any audio format GStreamer decodes.", NULL, flags));
   g_object_class_install_property (gobject_class, PROP_MAX_TURNS,
       g_param_spec_uint ("max-turns", "Max turns", "End a window after this many turns "
           "(0: windows end at pauses, voice changes, the context budget and EOS; use 1 for "

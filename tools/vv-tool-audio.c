@@ -6,9 +6,12 @@
 
 #include <gio/gio.h>
 #include <sndfile.h>
-#include <soxr.h>
+#include <vibevoice/vibevoice.h>
 
+#include <glib/gstdio.h>
+#include <errno.h>
 #include <math.h>
+#include <unistd.h>
 
 gfloat *
 vv_tool_audio_read (const gchar *path, gint rate, gsize max_samples, gsize *n_samples,
@@ -52,46 +55,11 @@ vv_tool_audio_read (const gchar *path, gint rate, gsize max_samples, gsize *n_sa
     return NULL;
   }
   frames = (gsize) got;
-  /* librosa's to_mono is np.mean over the channels of float32 data: a
-   * float32 sum in channel order, then a float32 division. */
-  g_autofree gfloat *mono = info.channels == 1 ? g_steal_pointer (&inter)
-      : g_try_new (gfloat, frames);
-  if (mono == NULL) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s: too long to load", path);
-    return NULL;
-  }
-  for (gsize i = 0; info.channels > 1 && i < frames; i++) {
-    gfloat s = inter[i * info.channels];
-    for (gint c = 1; c < info.channels; c++)
-      s += inter[i * info.channels + c];
-    mono[i] = s / (gfloat) info.channels;
-  }
-  if (info.samplerate == rate) {
-    *n_samples = frames;
-    return g_steal_pointer (&mono);
-  }
-  /* soxr (as python-soxr calls it) yields round(n · ratio) samples; librosa
-   * then pads with zeros (or trims) to ceil(n · ratio). */
-  gdouble ratio = (gdouble) rate / (gdouble) info.samplerate;
-  gsize soxr_len = (gsize) ((gdouble) frames * ratio + 0.5);
-  gsize out_len = (gsize) ceil ((gdouble) frames * ratio);
-  gfloat *out = g_try_new0 (gfloat, MAX (MAX (out_len, soxr_len), 1));
-  if (out == NULL) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s: too long to load", path);
-    return NULL;
-  }
-  soxr_quality_spec_t q = soxr_quality_spec (SOXR_HQ, 0);
-  size_t idone = 0, odone = 0;
-  soxr_error_t err = soxr_oneshot (info.samplerate, rate, 1, mono, frames, &idone, out, soxr_len,
-      &odone, NULL, &q, NULL);
-  if (err) {
-    g_free (out);
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: resampling %d → %d Hz failed: %s",
-        path, info.samplerate, rate, err);
-    return NULL;
-  }
-  /* samples past odone are already zero */
-  *n_samples = out_len;
+  /* the mono mix and resampler the elements use too (vv-audio.h) */
+  gfloat *out = vv_audio_to_model_rate (inter, frames, info.channels, info.samplerate, rate,
+      n_samples, error);
+  if (out == NULL)
+    g_prefix_error (error, "%s: ", path);
   return out;
 }
 
@@ -116,6 +84,31 @@ vv_tool_audio_write (const gchar *path, const gfloat *samples, gsize n, gint rat
   int close_err = sf_close (f);
   if (put != (sf_count_t) n || close_err != 0) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: write failed", path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+vv_tool_check_output (const gchar *path, GError **error)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, "%s: cannot write: it is a folder",
+        path);
+    return FALSE;
+  }
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+        "%s: cannot write: the folder %s does not exist", path, dir);
+    return FALSE;
+  }
+  /* an existing file must itself be writable; a new one needs the folder */
+  gboolean exists = g_file_test (path, G_FILE_TEST_EXISTS);
+  if (g_access (exists ? path : dir, W_OK) != 0) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "%s: cannot write: %s%s", path,
+        exists ? "" : "the folder is not writable: ", g_strerror (e));
     return FALSE;
   }
   return TRUE;

@@ -9,9 +9,9 @@
 G_BEGIN_DECLS
 
 /* Reads any format libsndfile knows (WAV PCM 16/24/32, float, FLAC, ...),
- * averages the channels to mono (as librosa does) and resamples to @rate
- * with soxr's high-quality recipe (librosa's default 'soxr_hq', which the
- * reference uses). Returns a newly allocated buffer of *n_samples floats.
+ * then vv_audio_to_model_rate(): channels averaged to mono (as librosa
+ * does), resampled to @rate with soxr's high-quality recipe (librosa's
+ * default 'soxr_hq', which the reference uses), as vvtokenize does. Returns a newly allocated buffer of *n_samples floats.
  * A file longer than @max_samples at @rate (0: no ceiling) is an error
  * before anything is allocated for it. */
 gfloat  *vv_tool_audio_read (const gchar *path, gint rate, gsize max_samples, gsize *n_samples,
@@ -19,5 +19,10 @@ gfloat  *vv_tool_audio_read (const gchar *path, gint rate, gsize max_samples, gs
 /* Writes mono WAV: float32, or 16-bit PCM (clipped to [-1, 1]) when @pcm16. */
 gboolean vv_tool_audio_write (const gchar *path, const gfloat *samples, gsize n, gint rate,
                               gboolean pcm16, GError **error);
+
+/* Whether a file can be created at @path: its folder exists and is
+ * writable, and @path is not a folder. For outputs checked before a long
+ * computation; the error names the path and what is wrong. */
+gboolean vv_tool_check_output (const gchar *path, GError **error);
 
 G_END_DECLS

@@ -24,5 +24,6 @@
 #include <vibevoice/vv-prompt.h>
 #include <vibevoice/vv-dialog.h>
 #include <vibevoice/vv-voices.h>
+#include <vibevoice/vv-audio.h>
 #include <vibevoice/vv-session.h>
 #include <vibevoice/vv-engine.h>

@@ -43,11 +43,16 @@ void vv_voice_entry_free (VvVoiceEntry *e);
  * by U+FFFD first: GLib's case mapping reads past the end of such a string. */
 gchar *vv_speaker_label_canonical (const gchar *label);
 
+/* The bytes a `\` must precede in a label or file of the flat form. */
+#define VV_VOICES_SPECIAL "\\,;="
+
 /**
  * vv_voices_parse:
- * @spec: (nullable): the `voices` property of vvtokenize: entries separated
- *   by `,` or `;`, each `label=FILE`, `label:emotion=FILE` or `FILE`;
- *   empty entries are skipped
+ * @spec: (nullable): the flat form of the `voices` property of vvtokenize:
+ *   entries separated by `,` or `;`, each `label=FILE`, `label:emotion=FILE`
+ *   or `FILE`; empty entries are skipped. A `\` makes the next byte literal,
+ *   so `\,`, `\;`, `\=` and `\\` put a comma, semicolon, equals sign or
+ *   backslash in a file name (vv_voices_escape() writes them)
  * @entries: (out) (transfer full): #VvVoiceEntry in spec order. On failure,
  *   the entries before the bad one, so a caller that opens files as it goes
  *   reports the same first error as one that parses and opens in one pass
@@ -56,5 +61,16 @@ gchar *vv_speaker_label_canonical (const gchar *label);
  * Returns: %TRUE if the whole spec parsed; an error names the entry.
  */
 gboolean vv_voices_parse (const gchar *spec, GPtrArray **entries, GError **error);
+
+/* @s with a `\` before each byte of %VV_VOICES_SPECIAL: a label or file
+ * that vv_voices_parse() reads back unchanged (surrounding white space
+ * apart). */
+gchar *vv_voices_escape (const gchar *s);
+
+/* One entry from an already split label (nullable: positional; may hold
+ * `:emotion`) and file, canonicalised as vv_voices_parse() does; for the
+ * structure and array forms the element parses with GStreamer. */
+VvVoiceEntry *vv_voice_entry_new (const gchar *label, const gchar *path, guint index,
+                                  GError **error);
 
 G_END_DECLS

@@ -59,15 +59,15 @@ check "encode acoustic mean" 0 "8 frames x 64 \\(acoustic, mean\\)" -- "$tool" e
 check "sample differs from mean" 1 "" -- cmp -s "$tmp/s3a.npy" "$tmp/mean.npy"
 check "encode acoustic" 0 "8 frames x 64" -- "$tool" encode --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/lat.npy"
 check "encode semantic" 0 "8 frames x 128" -- "$tool" encode --semantic --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/sem.npy"
-check "decode whole" 0 "8 frames -> 1.07 s" -- "$tool" decode --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/whole.wav" --dump "$tmp/whole.npy"
-check "decode in chunks of 1" 0 "real-time factor" -- "$tool" decode --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/chunk1.wav" --chunk 1
+check "decode whole" 0 "8 frames -> 1.07 s" -- "$tool" decode --raw --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/whole.wav" --dump "$tmp/whole.npy"
+check "decode in chunks of 1" 0 "real-time factor" -- "$tool" decode --raw --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/chunk1.wav" --chunk 1
 check "decode chunk 1 == whole" 0 "" -- cmp "$tmp/whole.wav" "$tmp/chunk1.wav"
-check "decode rejects 128-d latents" 1 "expected \\[frames, 64\\]" -- "$tool" decode --model "$tmp/tiny" "$tmp/sem.npy" --out "$tmp/x.wav"
+check "decode rejects 128-d latents" 1 "expected \\[frames, 64\\]" -- "$tool" decode --raw --model "$tmp/tiny" "$tmp/sem.npy" --out "$tmp/x.wav"
 check "encode missing audio names it" 1 "$tmp/nope.wav" -- "$tool" encode --model "$tmp/tiny" "$tmp/nope.wav" --out "$tmp/x.npy"
-check "decode missing latents names it" 1 "$tmp/nope.npy" -- "$tool" decode --model "$tmp/tiny" "$tmp/nope.npy" --out "$tmp/x.wav"
+check "decode missing latents names it" 1 "$tmp/nope.npy" -- "$tool" decode --raw --model "$tmp/tiny" "$tmp/nope.npy" --out "$tmp/x.wav"
 
-check "decode in chunks of 3 == whole" 0 "" -- sh -c '"$0" decode --model "$1/tiny" "$1/lat.npy" --out "$1/chunk3.wav" && cmp "$1/whole.wav" "$1/chunk3.wav"' "$tool" "$tmp"
-check "decode --pcm16" 0 "" -- "$tool" decode --pcm16 --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/pcm16.wav"
+check "decode in chunks of 3 == whole" 0 "" -- sh -c '"$0" decode --raw --model "$1/tiny" "$1/lat.npy" --out "$1/chunk3.wav" && cmp "$1/whole.wav" "$1/chunk3.wav"' "$tool" "$tmp"
+check "decode --pcm16" 0 "" -- "$tool" decode --raw --pcm16 --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/pcm16.wav"
 check "decode --pcm16 wrote 16-bit PCM" 0 "^2 1 24000 25600$" -- python3 -c 'import sys, wave; w = wave.open(sys.argv[1]); print(w.getsampwidth(), w.getnchannels(), w.getframerate(), w.getnframes())' "$tmp/pcm16.wav"
 # the same latents as [1, frames, 64] (header rewritten with the stdlib only),
 # and as [64, frames] (wrong: transposed)
@@ -80,14 +80,14 @@ for out, shape in ((sys.argv[2], "(1, 8, 64)"), (sys.argv[3], "(64, 8)")):
     new = h.replace("(8, 64)", shape, 1)
     open(out, "wb").write(d[:10] + (new.ljust(hl - 1) + "\n").encode() + d[10 + hl:])
 PY
-check "decode [1, frames, 64] latents" 0 "8 frames" -- "$tool" decode --model "$tmp/tiny" "$tmp/lat3.npy" --out "$tmp/b3.wav" --dump "$tmp/b3.npy"
+check "decode [1, frames, 64] latents" 0 "8 frames" -- "$tool" decode --raw --model "$tmp/tiny" "$tmp/lat3.npy" --out "$tmp/b3.wav" --dump "$tmp/b3.npy"
 check "[1, frames, 64] decodes the same" 0 "" -- cmp "$tmp/whole.npy" "$tmp/b3.npy"
-check "decode rejects [64, frames] naming the shape" 1 "latT.npy has shape \\[64, 8\\]" -- "$tool" decode --model "$tmp/tiny" "$tmp/latT.npy" --out "$tmp/x.wav"
+check "decode rejects [64, frames] naming the shape" 1 "latT.npy has shape \\[64, 8\\]" -- "$tool" decode --raw --model "$tmp/tiny" "$tmp/latT.npy" --out "$tmp/x.wav"
 check "encode unwritable output names it" 1 "$tmp/nodir/x.npy" -- "$tool" encode --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/nodir/x.npy"
-check "decode unwritable output names it" 1 "$tmp/nodir/x.wav" -- "$tool" decode --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/nodir/x.wav"
+check "decode unwritable output names it" 1 "$tmp/nodir/x.wav" -- "$tool" decode --raw --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/nodir/x.wav"
 check "encode non-audio input names it" 1 "$tmp/lat.npy: cannot read audio" -- "$tool" encode --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/x.npy"
-check "decode non-npy input names it" 1 "$tmp/tone.wav: not a .npy file" -- "$tool" decode --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/x.wav"
-check "decode --chunk -1 is a usage error" 2 "--chunk" -- "$tool" decode --chunk -1 --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/x.wav"
+check "decode non-npy input names it" 1 "$tmp/tone.wav: not a .npy file" -- "$tool" decode --raw --model "$tmp/tiny" "$tmp/tone.wav" --out "$tmp/x.wav"
+check "decode --chunk -1 is a usage error" 2 "--chunk" -- "$tool" decode --raw --chunk -1 --model "$tmp/tiny" "$tmp/lat.npy" --out "$tmp/x.wav"
 
 # synth: the long-form generation loop on the tiny model (random weights: noise, and they
 # rarely emit eos, hence --max-frames), two speakers with two voices
@@ -120,10 +120,29 @@ check "synth --device auto: cuda, or one line saying why CUDA is off" 0 "^ok" --
 check "synth on cpu moves nothing" 0 "transfers: 0 bytes up, 0 bytes down per frame on cpu" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --max-frames 2 --out "$tmp/x.wav"
 check "synth --device unknown names the choices" 1 "Unknown backend \"nope\" \(available: cpu, sim" -- "$tool" synth --device nope --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --out "$tmp/x.wav"
 check "synth missing voice names it" 1 "$tmp/novoice.wav" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/novoice.wav" --out "$tmp/x.wav"
-check "synth 2 speakers, 1 voice" 1 "has 2 speakers but 1 --voice file was given" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --out "$tmp/x.wav"
+check "synth 2 speakers, 1 voice" 1 "No voice for speaker 2 \\(line 2\\)" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --out "$tmp/x.wav"
 printf 'Speaker 1: Hello there.\n\0Speaker 2: never read\n' > "$tmp/nul-script.txt"
 check "synth refuses a NUL byte, with its offset" 1 "nul-script.txt: NUL byte at offset 24" -- "$tool" synth --model "$tmp/tiny" --script "$tmp/nul-script.txt" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --out "$tmp/x.wav"
 check "synth without --voice is a usage error" 2 "--voice" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --out "$tmp/x.wav"
+
+check "synth -o into a missing folder fails before loading the model" 1 "$tmp/no/such/dir/x.wav: cannot write: the folder $tmp/no/such/dir does not exist" -- "$tool" synth --model "$tmp/nomodel" --script "$script2" --voice "$tmp/tone.wav" --out "$tmp/no/such/dir/x.wav"
+check "synth --dump-latents into a missing folder fails first" 1 "$tmp/nodir/z.npy: cannot write" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --out "$tmp/x.wav" --dump-latents "$tmp/nodir/z.npy"
+check "synth -o a folder fails first" 1 "$tmp: cannot write: it is a folder" -- "$tool" synth --model "$tmp/nomodel" --script "$script2" --voice "$tmp/tone.wav" --out "$tmp"
+# --dump-latents writes normalised z, which decode reads by default, and
+# --dump-resets the decoder's reset points: the dump decodes to the synth's
+# own audio, bit for bit
+check "synth --dump-latents --dump-resets" 0 "" -- "$tool" synth --model "$tmp/tiny" --script "$script2" --voice "$tmp/tone.wav" --voice "$tmp/voice2.wav" --max-frames 6 --out "$tmp/syn-d.wav" --dump-latents "$tmp/syn-d.npy" --dump-resets "$tmp/syn-d.txt"
+check "the decoder was reset mid-stream (after <speech_end>)" 0 "^0 [1-9]" -- sh -c 'tr "\n" " " < "$0"' "$tmp/syn-d.txt"
+check "decode of the dump" 0 "frames" -- "$tool" decode --model "$tmp/tiny" "$tmp/syn-d.npy" --resets "$tmp/syn-d.txt" --out "$tmp/syn-dd.wav"
+check "decode of the dump == synth audio, bit for bit" 0 "" -- cmp "$tmp/syn-d.wav" "$tmp/syn-dd.wav"
+check "decode --raw of the dump differs" 1 "" -- sh -c '"$0" decode --raw --model "$1/tiny" "$1/syn-d.npy" --resets "$1/syn-d.txt" --out "$1/syn-dr.wav" >/dev/null && cmp -s "$1/syn-d.wav" "$1/syn-dr.wav"' "$tool" "$tmp"
+check "decode without the resets differs" 1 "" -- sh -c '"$0" decode --model "$1/tiny" "$1/syn-d.npy" --out "$1/syn-dn.wav" >/dev/null && cmp -s "$1/syn-d.wav" "$1/syn-dn.wav"' "$tool" "$tmp"
+printf '0\n99\n' > "$tmp/bad-resets.txt"
+check "decode --resets past the end names the line" 1 "bad-resets.txt line 2: \"99\" is not a frame number" -- "$tool" decode --model "$tmp/tiny" "$tmp/syn-d.npy" --resets "$tmp/bad-resets.txt" --out "$tmp/x.wav"
+
+check "synth reads a piped script once (--script /dev/stdin)" 0 "[0-9]+ frames, stop:" -- sh -c 'cat "$2" | "$0" synth --model "$1/tiny" --script /dev/stdin --voice "$1/tone.wav" --voice "$1/voice2.wav" --max-frames 2 --out "$1/pipe.wav"' "$tool" "$tmp" "$script2"
+: > "$tmp/empty.txt"
+check "synth of an empty script is an error naming it" 1 "empty.txt: .*holds no turn" -- "$tool" synth --model "$tmp/tiny" --script "$tmp/empty.txt" --voice "$tmp/tone.wav" --out "$tmp/x.wav"
 
 echo "1..$n"
 [ "$fails" -eq 0 ]

@@ -826,6 +826,72 @@ GST_START_TEST (test_tokenize_context_windows)
 }
 GST_END_TEST;
 
+/* The voices property's three forms (flat with \\ escapes, a GstStructure,
+ * an array) read files whose names hold , ; and =: the same prompt as the
+ * plain spec of copies with ordinary names. */
+static GBytes *
+prompt_bytes_for_voices (const gchar *voices)
+{
+  GstElement *e = gst_element_factory_make ("vvtokenize", NULL);
+  g_object_set (e, "model", tiny_model (), "voices", voices, NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, "application/x-vv-turn");
+  gst_harness_set_sink_caps_str (h, "application/x-vv-prompt");
+  gst_harness_play (h);
+  fail_unless_equals_int (gst_harness_push (h, turn ("1", "Hello there.", 0, 1)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, turn ("2", "Hi.", 0, 2)), GST_FLOW_OK);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  GstBuffer *b = gst_harness_pull (h);
+  fail_unless (b != NULL, "no prompt for voices=%s", voices);
+  GstMapInfo map;
+  fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+  GBytes *bytes = g_bytes_new (map.data, map.size);
+  gst_buffer_unmap (b, &map);
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+  return bytes;
+}
+
+GST_START_TEST (test_tokenize_voices_escaping)
+{
+  const gchar *ex = g_getenv ("VV_EXAMPLES_DIR");
+  g_autofree gchar *va = g_build_filename (ex, "voice-a.wav", NULL);
+  g_autofree gchar *vb = g_build_filename (ex, "voice-b.wav", NULL);
+  g_autofree gchar *tmp = g_dir_make_tmp ("vv-voices-XXXXXX", NULL);
+  fail_unless (tmp != NULL);
+  g_autofree gchar *na = g_build_filename (tmp, "a,b;c=d.wav", NULL);
+  g_autofree gchar *nb = g_build_filename (tmp, "e=f.wav", NULL);
+  const gchar *pairs[2][2] = { { va, na }, { vb, nb } };
+  for (guint i = 0; i < 2; i++) {
+    gchar *data = NULL;
+    gsize len = 0;
+    fail_unless (g_file_get_contents (pairs[i][0], &data, &len, NULL));
+    fail_unless (g_file_set_contents (pairs[i][1], data, (gssize) len, NULL));
+    g_free (data);
+  }
+  g_autofree gchar *plain = g_strdup_printf ("1=%s,2=%s", va, vb);
+  g_autofree gchar *ea = vv_voices_escape (na), *eb = vv_voices_escape (nb);
+  g_autofree gchar *flat = g_strdup_printf ("1=%s;speaker_2=%s", ea, eb);
+  /* a bare path with '=' is positional once escaped */
+  g_autofree gchar *positional = g_strdup_printf ("%s,%s", ea, eb);
+  g_autofree gchar *structure = g_strdup_printf ("voices, speaker_1=\"%s\", speaker_2=(string)\"%s\"",
+      na, nb);
+  g_autofree gchar *array = g_strdup_printf ("<\"%s\", \"%s\">", na, nb);
+  GBytes *want = prompt_bytes_for_voices (plain);
+  const gchar *forms[] = { flat, positional, structure, array };
+  for (guint i = 0; i < G_N_ELEMENTS (forms); i++) {
+    GBytes *got = prompt_bytes_for_voices (forms[i]);
+    fail_unless (g_bytes_equal (got, want), "voices=%s: a different prompt", forms[i]);
+    g_bytes_unref (got);
+  }
+  g_bytes_unref (want);
+  g_unlink (na);
+  g_unlink (nb);
+  g_rmdir (tmp);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_tokenize_missing_voice_named)
 {
   GstElement *e = gst_element_factory_make ("vvtokenize", NULL);
@@ -1165,6 +1231,7 @@ chain_suite (void)
   tcase_add_test (tc, test_one_model_per_process);
   tcase_add_test (tc, test_tokenize_windows);
   tcase_add_test (tc, test_tokenize_missing_voice_named);
+  tcase_add_test (tc, test_tokenize_voices_escaping);
   tcase_add_test (tc, test_tokenize_context_windows);
   return s;
 }

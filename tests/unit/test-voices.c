@@ -120,6 +120,45 @@ test_invalid_utf8 (void)
   g_assert_cmpstr (c, ==, "1\xef\xbf\xbd");
 }
 
+/* Issue 13: `\` makes , ; = and \ part of a label or file; a bare path
+ * with an escaped '=' stays positional; vv_voices_escape() writes what
+ * vv_voices_parse() reads back unchanged. */
+static void
+test_escapes (void)
+{
+  g_autoptr (GPtrArray) a = parse_ok ("1=/v/a\\,b.wav;/v/x\\=y.wav,2:Sad=c\\;d\\\\e.wav");
+  g_assert_cmpuint (a->len, ==, 3);
+  check_entry (a, 0, "1", "/v/a,b.wav", 1);
+  check_entry (a, 1, NULL, "/v/x=y.wav", 2);
+  check_entry (a, 2, "2:sad", "c;d\\e.wav", 3);
+
+  const gchar *names[] = { "a,b;c=d\\e.wav", "plain.wav", "=;,", "\\" };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autofree gchar *esc = vv_voices_escape (names[i]);
+    g_autofree gchar *spec = g_strdup_printf ("alice=%s,%s", esc, esc);
+    g_autoptr (GPtrArray) b = parse_ok (spec);
+    g_assert_cmpuint (b->len, ==, 2);
+    check_entry (b, 0, "alice", names[i], 1);
+    check_entry (b, 1, NULL, names[i], 2);
+  }
+
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GError) error = NULL;
+  g_assert_false (vv_voices_parse ("1=a.wav,2=b\\", &entries, &error));
+  g_assert_error (error, VV_VOICES_ERROR, VV_VOICES_ERROR_SYNTAX);
+  g_assert_nonnull (strstr (error->message, "entry 2"));
+  g_assert_nonnull (strstr (error->message, "lone"));
+  g_assert_cmpuint (entries->len, ==, 1);
+
+  g_autoptr (GError) e2 = NULL;
+  VvVoiceEntry *v = vv_voice_entry_new ("Speaker 2:Happy", " /x,y=z.wav ", 4, &e2);
+  g_assert_no_error (e2);
+  g_assert_cmpstr (v->key, ==, "2:happy");
+  g_assert_cmpstr (v->path, ==, "/x,y=z.wav");
+  g_assert_cmpuint (v->index, ==, 4);
+  vv_voice_entry_free (v);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -128,5 +167,6 @@ main (int argc, char **argv)
   g_test_add_func ("/voices/errors", test_errors);
   g_test_add_func ("/voices/speaker-label", test_speaker_label);
   g_test_add_func ("/voices/invalid-utf8", test_invalid_utf8);
+  g_test_add_func ("/voices/escapes", test_escapes);
   return g_test_run ();
 }
