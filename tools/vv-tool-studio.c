@@ -99,6 +99,7 @@ struct _Studio {
   GMainLoop *loop;
   VvModel *model;
   VvEngine *engine;
+  VvTokenizer *tokenizer;
   gchar *voices_dir;
   gchar *uploads_dir;
   GHashTable *jobs;             /* id -> Job */
@@ -626,11 +627,14 @@ job_start (Job *job, GError **error)
       "steps", job->steps, "cfg-scale", (gfloat) job->cfg, "seed", job->seed,
       "max-frames", s->max_frames, "max-turns", job->max_turns, NULL);
   /* the server's engine: vvtokenize, vvdiffuse and vvvocode find it in
-   * their own context and load nothing */
+   * their own context and load nothing; vvtokenize also takes the
+   * server's tokenizer from it */
   GstContext *ctx = gst_context_new ("vv.engine", TRUE);
   gst_structure_set (gst_context_writable_structure (ctx), "model", VV_TYPE_MODEL, s->model,
       "model-dir", G_TYPE_STRING, vv_model_get_dir (s->model), "engine", VV_TYPE_ENGINE,
-      s->engine, "device", G_TYPE_STRING, vv_engine_get_device_name (s->engine), NULL);
+      s->engine, "device", G_TYPE_STRING, vv_engine_get_device_name (s->engine),
+      "tokenizer", VV_TYPE_TOKENIZER, s->tokenizer, "tokenizer-dir", G_TYPE_STRING,
+      vv_tool_default_tokenizer_dir (), NULL);
   gst_element_set_context (pipeline, ctx);
   gst_context_unref (ctx);
 
@@ -1530,6 +1534,13 @@ vv_tool_studio (int argc, char **argv)
     vv_model_unref (s.model);
     return 1;
   }
+  s.tokenizer = vv_tokenizer_new_from_dir (vv_tool_default_tokenizer_dir (), &error);
+  if (s.tokenizer == NULL) {
+    fprintf (stderr, "vibevoice studio: %s\n", error->message);
+    vv_engine_unref (s.engine);
+    vv_model_unref (s.model);
+    return 1;
+  }
   s.voices_dir = g_canonicalize_filename (voices_dir, NULL);
   s.uploads_dir = g_dir_make_tmp ("vv-studio-voices-XXXXXX", &error);
   int ret = 1;
@@ -1599,6 +1610,7 @@ out:
     remove_dir (s.uploads_dir);
   g_free (s.uploads_dir);
   g_free (s.voices_dir);
+  vv_tokenizer_unref (s.tokenizer);
   vv_engine_unref (s.engine);
   vv_model_unref (s.model);
   return ret;
