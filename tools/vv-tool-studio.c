@@ -90,6 +90,7 @@ typedef struct {
 typedef struct {
   Job *job;
   SoupServerMessage *msg;
+  GSource *hup;                 /* watches the socket for the client closing it */
   gsize offset;
   gboolean completed;
 } Stream;
@@ -113,6 +114,7 @@ struct _Studio {
   gdouble max_upload_seconds, max_job_seconds;
   guint max_frames;
   gboolean shutting_down;
+  guint pending_teardowns;      /* pipelines going to NULL off the main loop */
 };
 
 /* ---- JSON replies ---- */
@@ -453,6 +455,10 @@ on_stream_finished (SoupServerMessage *msg, gpointer user_data)
   Job *job = st->job;
   job->streams = g_list_remove (job->streams, st);
   g_signal_handlers_disconnect_by_data (msg, st);
+  if (st->hup) {
+    g_source_destroy (st->hup);
+    g_source_unref (st->hup);
+  }
   gboolean client_left = !st->completed;
   g_object_unref (st->msg);
   g_free (st);
@@ -460,6 +466,29 @@ on_stream_finished (SoupServerMessage *msg, gpointer user_data)
    * (tab closed, fetch aborted) nobody will hear the rest, so stop it. */
   if (client_left && job->streams == NULL && job->state <= JOB_RUNNING)
     job_finish (job, JOB_STOPPED, "the audio stream was closed by the client");
+}
+
+/* While a response streams, libsoup does not read the connection, so a
+ * closed tab would only be noticed at the next write, and a job that has
+ * not made audio yet would run on. Watch the socket instead: readable with
+ * nothing to read is the client's FIN. */
+static gboolean
+on_stream_socket (GSocket *sock, GIOCondition cond, gpointer user_data)
+{
+  Stream *st = user_data;
+  gchar byte;
+  GInputVector v = { &byte, 1 };
+  gint flags = G_SOCKET_MSG_PEEK;
+  g_autoptr (GError) error = NULL;
+  gssize n = (cond & (G_IO_HUP | G_IO_ERR)) ? 0 : g_socket_receive_message (sock, NULL, &v, 1,
+      NULL, NULL, &flags, NULL, &error);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return G_SOURCE_CONTINUE;
+  /* data (a pipelined request) is libsoup's to read: stop watching */
+  g_clear_pointer (&st->hup, g_source_unref);
+  if (n <= 0 && st->job->state <= JOB_RUNNING)
+    job_finish (st->job, JOB_STOPPED, "the audio stream was closed by the client");
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -482,9 +511,16 @@ handle_audio (Studio *s, Job *job, SoupServerMessage *msg)
   job->streams = g_list_prepend (job->streams, st);
   job->had_stream = TRUE;
   g_signal_connect (msg, "finished", G_CALLBACK (on_stream_finished), st);
+  GSocket *sock = soup_server_message_get_socket (msg);
+  if (sock != NULL && job->state <= JOB_RUNNING) {
+    st->hup = g_socket_create_source (sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+    g_source_set_callback (st->hup, G_SOURCE_FUNC (on_stream_socket), st, NULL);
+    g_source_attach (st->hup, NULL);
+  }
+  /* not paused: libsoup writes the headers and the WAV header now, and
+   * waits by itself when the chunked body runs dry (stream_push unpauses it
+   * when there is more) */
   stream_push (st);
-  if (!st->completed)
-    soup_server_message_pause (msg);
 }
 
 static void
@@ -660,6 +696,24 @@ job_start (Job *job, GError **error)
   return TRUE;
 }
 
+static gboolean
+teardown_done (gpointer user_data)
+{
+  Studio *s = user_data;
+  s->pending_teardowns--;
+  return G_SOURCE_REMOVE;
+}
+
+/* GStreamer's thread pool: PAUSED->READY waits for the streaming threads,
+ * which finish the frame or voice encoding they are in (tens of ms to a
+ * second); the main loop keeps serving meanwhile. */
+static void
+teardown_async (GstElement *pipeline, gpointer user_data)
+{
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_main_context_invoke (NULL, teardown_done, user_data);
+}
+
 static void
 job_finish (Job *job, JobState state, const gchar *error)
 {
@@ -669,11 +723,13 @@ job_finish (Job *job, JobState state, const gchar *error)
   if (job->state == JOB_QUEUED)
     g_queue_remove (&s->queue, job);
   if (job->pipeline != NULL) {
-    /* PAUSED->READY aborts the generation between two frames */
+    /* PAUSED->READY aborts the generation between two frames; the job is
+     * over now for the API and its slot is free */
     GstElement *p = g_steal_pointer (&job->pipeline);
     g_autoptr (GstBus) bus = gst_element_get_bus (p);
     gst_bus_remove_watch (bus);
-    gst_element_set_state (p, GST_STATE_NULL);
+    s->pending_teardowns++;
+    gst_element_call_async (p, teardown_async, s, NULL);
     gst_object_unref (p);
     s->n_running--;
   }
@@ -1237,13 +1293,18 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
   gsize limit = g_strcmp0 (path, "/api/voices") == 0 ? s->max_upload_bytes
       : STUDIO_MAX_JSON_BYTES;
   SoupEncoding enc = soup_message_headers_get_encoding (h);
+  /* a refused body is still read (HTTP/1.1 without Expect: 100-continue
+   * sends it anyway) but not kept */
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
   if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF) {
+    soup_message_body_set_accumulate (body, FALSE);
     reply_error (msg, SOUP_STATUS_LENGTH_REQUIRED, "body", 0, "send the body with a "
         "Content-Length (at most %" G_GSIZE_FORMAT " bytes)", limit);
     return;
   }
   if (enc == SOUP_ENCODING_CONTENT_LENGTH
       && (guint64) soup_message_headers_get_content_length (h) > limit) {
+    soup_message_body_set_accumulate (body, FALSE);
     reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
         g_strcmp0 (path, "/api/voices") == 0 ? "file" : "body", 0,
         "the body (%" G_GOFFSET_FORMAT " bytes) is larger than the limit of %" G_GSIZE_FORMAT
@@ -1589,13 +1650,20 @@ out:
     g_autoptr (GList) all = s.jobs ? g_hash_table_get_values (s.jobs) : NULL;
     for (GList *l = all; l; l = l->next)
       job_finish (l->data, JOB_STOPPED, "the server is shutting down");
-    /* let the closing connections run their finished handlers */
+    /* let the closing connections run their finished handlers, and the
+     * pipelines reach NULL */
     while (g_main_context_iteration (NULL, FALSE));
+    while (s.pending_teardowns > 0)
+      g_main_context_iteration (NULL, TRUE);
     for (GList *l = all; l; l = l->next) {
       Job *job = l->data;
       for (GList *k = job->streams; k; k = k->next) {
         Stream *st = k->data;
         g_signal_handlers_disconnect_by_data (st->msg, st);
+        if (st->hup) {
+          g_source_destroy (st->hup);
+          g_source_unref (st->hup);
+        }
         g_object_unref (st->msg);
         g_free (st);
       }
