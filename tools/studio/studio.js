@@ -10,7 +10,7 @@ const HEADER = 44;
 // What the browser test reads (tests/studio/test-browser.py).
 const stats = window.studioStats = {
   jobId: null, tGenerate: 0, tFirstAudio: 0, tStreamEnd: 0, bytes: 0, chunks: 0,
-  chunksBeforeEnd: 0, state: null, serverFirstAudioMs: null, pipelineFirstFrameMs: null,
+  bytesAtFirstAudio: 0, stateAtFirstAudio: null, state: null, serverFirstAudioMs: null, pipelineFirstFrameMs: null,
 };
 
 let voices = [];
@@ -199,6 +199,9 @@ async function stream(j) {
     if (!stats.tFirstAudio) {
       stats.tFirstAudio = performance.now();
       stats.bytesAtFirstAudio = stats.bytes;
+      // is the job still generating while we already have audio?
+      api(`/api/jobs/${j.id}`).then((s) => { stats.stateAtFirstAudio = s.state; })
+        .catch(() => {});
     }
     stats.chunks++;
     j.pcm.push(samples);
@@ -234,9 +237,15 @@ function drawWaveform(j) {
     g.lineTo(x + 0.5, h / 2 - mins[x] * h / 2 + 1);
   }
   g.stroke();
-  g.fillStyle = '#9ab';
+  // a time axis every second, and the length
+  g.fillStyle = 'rgba(255,255,255,0.35)';
+  for (let s = 1; s * RATE < total; s++) g.fillRect(Math.floor(s * RATE / per), h - 8, 1, 8);
+  const label = `${(total / RATE).toFixed(2)} s`;
   g.font = '12px sans-serif';
-  g.fillText(`${(total / RATE).toFixed(2)} s`, 6, 14);
+  g.fillStyle = 'rgba(16,32,47,0.8)';
+  g.fillRect(2, 2, g.measureText(label).width + 8, 16);
+  g.fillStyle = '#dde';
+  g.fillText(label, 6, 14);
 }
 
 function renderJob(s) {
@@ -302,7 +311,8 @@ async function generate() {
   $('script-error').hidden = true;
   $('download').hidden = true;
   Object.assign(stats, { jobId: null, tGenerate: performance.now(), tFirstAudio: 0, tStreamEnd: 0,
-    bytes: 0, chunks: 0, state: null, serverFirstAudioMs: null, pipelineFirstFrameMs: null });
+    bytes: 0, chunks: 0, bytesAtFirstAudio: 0, stateAtFirstAudio: null, state: null,
+    serverFirstAudioMs: null, pipelineFirstFrameMs: null });
   if (!audioCtx) {
     try {
       audioCtx = new AudioContext();
@@ -327,7 +337,7 @@ async function generate() {
   $('stop').disabled = false;
   renderJob(s);
   stream(j).catch((e) => { if (e.name !== 'AbortError') $('state').textContent = e.message; })
-    .finally(() => { stats.chunksBeforeEnd = stats.chunks; drawWaveform(j); });
+    .finally(() => drawWaveform(j));
   poll(j);
 }
 
