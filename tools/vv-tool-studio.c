@@ -114,6 +114,7 @@ struct _Studio {
   gdouble max_upload_seconds, max_job_seconds;
   guint max_frames;
   gboolean shutting_down;
+  gboolean loopback;            /* listening on a loopback address only */
   guint pending_teardowns;      /* pipelines going to NULL off the main loop */
 };
 
@@ -1401,6 +1402,46 @@ handle_jobs_list (Studio *s, SoupServerMessage *msg)
   reply_builder (msg, SOUP_STATUS_OK, b);
 }
 
+/* The host part of a Host header or an Origin ("http://h:p"), lower-case. */
+static gchar *
+host_of (const gchar *value, gboolean origin)
+{
+  if (value == NULL)
+    return NULL;
+  g_autofree gchar *full = origin ? g_strdup (value) : g_strconcat ("http://", value, NULL);
+  g_autoptr (GUri) uri = g_uri_parse (full, G_URI_FLAGS_NONE, NULL);
+  return uri && g_uri_get_host (uri) ? g_ascii_strdown (g_uri_get_host (uri), -1) : NULL;
+}
+
+/* A page from another site cannot drive the studio: its requests carry its
+ * Origin (browsers send it with every POST), and a DNS-rebinding name
+ * pointing at 127.0.0.1 shows in the Host header. */
+static gboolean
+check_origin (Studio *s, SoupServerMessage *msg)
+{
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  const gchar *host_hdr = soup_message_headers_get_one (h, "Host");
+  g_autofree gchar *host = host_of (host_hdr, FALSE);
+  if (s->loopback && (host == NULL || (strcmp (host, "127.0.0.1") != 0
+              && strcmp (host, "localhost") != 0 && strcmp (host, "[::1]") != 0
+              && strcmp (host, "::1") != 0))) {
+    reply_error (msg, SOUP_STATUS_FORBIDDEN, "Host", 0, "Host: %s is not this machine (the "
+        "studio listens on a loopback address; open it as http://127.0.0.1:PORT/)",
+        host_hdr ? host_hdr : "(none)");
+    return FALSE;
+  }
+  const gchar *origin = soup_message_headers_get_one (h, "Origin");
+  if (origin != NULL && strcmp (origin, "null") != 0) {
+    g_autofree gchar *expected = g_strconcat ("http://", host_hdr ? host_hdr : "", NULL);
+    if (g_ascii_strcasecmp (origin, expected) != 0) {
+      reply_error (msg, SOUP_STATUS_FORBIDDEN, "Origin", 0, "Origin: %s is another site; "
+          "only the studio's own page may call the API", origin);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 static void
 on_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
     gpointer user_data)
@@ -1408,6 +1449,8 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
   Studio *s = user_data;
   /* on_got_headers may have answered already */
   if (soup_server_message_get_status (msg) != 0)
+    return;
+  if (!check_origin (s, msg))
     return;
   const gchar *method = soup_server_message_get_method (msg);
   gboolean get = strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0;
@@ -1620,6 +1663,7 @@ vv_tool_studio (int argc, char **argv)
     fprintf (stderr, "vibevoice studio: --listen %s: not an IP address\n", listen);
     goto out;
   }
+  s.loopback = g_inet_address_get_is_loopback (addr);
   sa = g_inet_socket_address_new (addr, (guint16) port);
   if (!soup_server_listen (s.server, sa, 0, &error)) {
     fprintf (stderr, "vibevoice studio: cannot listen on %s port %d: %s\n",

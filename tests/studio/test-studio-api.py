@@ -280,6 +280,20 @@ try:
     bad("DELETE /api/jobs", None, 405, "method", method="DELETE")
     bad("POST on a page", b"x", 405, "method", raw=True, path="/index.html")
 
+    # --- other sites ------------------------------------------------------------
+    st, e, _ = srv.request("GET", "/api/info", headers={"Host": "evil.example:%d" % srv.port})
+    t.ok(st == 403 and e.get("field") == "Host", "a DNS-rebinding Host is refused: 403, field "
+         "Host", st, e)
+    st, e, _ = srv.request("POST", "/api/jobs", {"script": SCRIPT, "speakers": SPEAKERS},
+                           headers={"Origin": "http://evil.example"})
+    t.ok(st == 403 and e.get("field") == "Origin", "a POST from another site's page is "
+         "refused: 403, field Origin", st, e)
+    st, e, _ = srv.request("POST", "/api/jobs/1/stop",
+                           headers={"Origin": "http://127.0.0.1:%d" % (srv.port + 1)})
+    t.ok(st == 403 and e.get("field") == "Origin", "another port is another site", st, e)
+    st, e, _ = srv.request("GET", "/api/info", headers={"Origin": "http://127.0.0.1:%d" % srv.port})
+    t.ok(st == 200, "the page's own Origin is fine", st, e)
+
     # --- path traversal -------------------------------------------------------
     for i, name in enumerate(["../voice-a", "../../etc/passwd", "/etc/passwd",
                               "voice-a/../voice-b", "..", ".hidden", "voice-a\\..\\x",
