@@ -834,6 +834,16 @@ get_int_member (SoupServerMessage *msg, JsonObject *o, const gchar *name, gint64
   return TRUE;
 }
 
+/* The string member @name of @o, or NULL when it is absent or no string
+ * (json-glib's getters are critical about the wrong node type). */
+static const gchar *
+member_string (JsonObject *o, const gchar *name)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
+      ? json_node_get_string (n) : NULL;
+}
+
 static gboolean
 valid_label (const gchar *l)
 {
@@ -869,8 +879,8 @@ build_voices_spec (Studio *s, SoupServerMessage *msg, JsonNode *speakers, GPtrAr
       return NULL;
     }
     JsonObject *o = json_node_get_object (n);
-    const gchar *name = json_object_get_string_member_with_default (o, "name", NULL);
-    const gchar *voice = json_object_get_string_member_with_default (o, "voice", NULL);
+    const gchar *name = member_string (o, "name");
+    const gchar *voice = member_string (o, "voice");
     g_autofree gchar *fname = g_strdup_printf ("%s.name", field);
     g_autofree gchar *fvoice = g_strdup_printf ("%s.voice", field);
     if (name == NULL || !valid_label (name)) {

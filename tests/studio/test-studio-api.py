@@ -263,6 +263,23 @@ try:
     bad("speaker name with '='", {"script": SCRIPT, "speakers": [{"name": "1=x", "voice":
                                                                   "voice-a"}]},
         400, "speakers[0].name")
+    bad("speaker name an object", {"script": SCRIPT, "speakers": [{"name": {"a": 1}, "voice":
+                                                                   "voice-a"}]},
+        400, "speakers[0].name")
+    bad("voice an array", {"script": SCRIPT, "speakers": [{"name": "1", "voice": ["x"]}]},
+        400, "speakers[0].voice")
+    bad("speaker not an object", {"script": SCRIPT, "speakers": ["voice-a"]}, 400, "speakers[0]")
+    bad("emotions not an object", {"script": SCRIPT, "speakers": [
+        {"name": "1", "voice": "voice-a", "emotions": ["happy"]}]}, 400, "speakers[0]")
+    bad("emotion voice a number", {"script": SCRIPT, "speakers": [
+        {"name": "1", "voice": "voice-a", "emotions": {"happy": 3}}]}, 400,
+        "speakers[0].emotions.happy")
+    bad("five speakers", {"script": SCRIPT, "speakers": [{"name": str(i), "voice": "voice-a"}
+                                                         for i in range(5)]}, 400, "speakers")
+    bad("max_turns a string", {"script": SCRIPT, "speakers": SPEAKERS, "max_turns": "1"}, 400,
+        "max_turns")
+    bad("a lone surrogate in the JSON",
+        b'{"script": "Speaker 1: \\ud800", "speakers": []}', 400, "body", raw=True)
     bad("unknown voice", {"script": SCRIPT, "speakers": [SPEAKERS[0], {"name": "2", "voice":
                                                                       "nobody"}]},
         404, "speakers[1].voice", "nobody")
