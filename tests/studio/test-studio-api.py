@@ -394,8 +394,13 @@ try:
     time.sleep(0.3)
     after = rss_kb(srv.proc.pid)
     s.close()
-    t.ok(after - before < 16 * 1024, "32 MiB of a refused 2 GB body do not stay in memory "
-         "(RSS grew %d KiB)" % (after - before), before, after)
+    asan = "libasan" in open("/proc/%d/maps" % srv.proc.pid).read()
+    if asan:   # ASan keeps freed blocks in its quarantine: RSS says nothing here
+        t.skip("32 MiB of a refused 2 GB body do not stay in memory",
+               "AddressSanitizer's quarantine holds freed memory")
+    else:
+        t.ok(after - before < 16 * 1024, "32 MiB of a refused 2 GB body do not stay in memory "
+             "(RSS grew %d KiB)" % (after - before), before, after)
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     s.sendall(b"POST /api/voices?name=chunky HTTP/1.1\r\nHost: x\r\n"
               b"Transfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n")
