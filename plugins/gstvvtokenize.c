@@ -389,7 +389,25 @@ gst_vv_tokenize_start (GstVvTokenize *self)
         ("%s", error->message));
     return FALSE;
   }
-  if (tok_dir == NULL || *tok_dir == '\0') {
+  /* An application running many pipelines (vibevoice studio) may put a
+   * loaded tokenizer in the vv.engine context it sets on them ("tokenizer",
+   * "tokenizer-dir"): loading the Qwen2.5 files takes most of a second.
+   * Used when our tokenizer property is unset or names the same folder. */
+  GstContext *app_ctx = gst_element_get_context (GST_ELEMENT (self), GST_VV_ENGINE_CONTEXT_TYPE);
+  if (app_ctx != NULL) {
+    const GstStructure *st = gst_context_get_structure (app_ctx);
+    const gchar *ctx_tok_dir = gst_structure_get_string (st, "tokenizer-dir");
+    VvTokenizer *t = NULL;
+    if (gst_structure_has_field_typed (st, "tokenizer", VV_TYPE_TOKENIZER)
+        && (tok_dir == NULL || *tok_dir == '\0' || g_strcmp0 (tok_dir, ctx_tok_dir) == 0)
+        && gst_structure_get (st, "tokenizer", VV_TYPE_TOKENIZER, &t, NULL) && t != NULL) {
+      GST_DEBUG_OBJECT (self, "using the tokenizer of the application's context (%s)",
+          ctx_tok_dir);
+      self->tok = t;
+    }
+    gst_context_unref (app_ctx);
+  }
+  if (self->tok == NULL && (tok_dir == NULL || *tok_dir == '\0')) {
     const gchar *env = g_getenv ("VV_DATA_DIR");
     g_free (tok_dir);
     tok_dir = g_build_filename (env ? env : VV_DATA_DIR, "qwen2-tokenizer", NULL);
@@ -398,7 +416,8 @@ gst_vv_tokenize_start (GstVvTokenize *self)
       tok_dir = g_build_filename (VV_INSTALLED_DATA_DIR, "qwen2-tokenizer", NULL);
     }
   }
-  self->tok = vv_tokenizer_new_from_dir (tok_dir, &error);
+  if (self->tok == NULL)
+    self->tok = vv_tokenizer_new_from_dir (tok_dir, &error);
   if (self->tok == NULL) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("Cannot load tokenizer %s", tok_dir),
         ("%s", error->message));

@@ -22,6 +22,9 @@ static const VvSubcommand subcommands[] = {
   { "encode", vv_tool_encode, "audio file to σ-VAE latents (.npy), acoustic or semantic encoder" },
   { "decode", vv_tool_decode, "σ-VAE latents (.npy) to a 24 kHz WAV, streaming, optionally in chunks" },
   { "synth", vv_tool_synth, "script + voice samples to speech (long-form generation loop)" },
+#ifdef VV_HAVE_STUDIO
+  { "studio", vv_tool_studio, "web studio: write a dialogue, pick voices, hear it as it is generated" },
+#endif
   { "bench", vv_tool_bench, "benchmarks (tokenizer, gemv, load)" },
 };
 

@@ -18,6 +18,7 @@ int vv_tool_bench (int argc, char **argv);
 int vv_tool_encode (int argc, char **argv);
 int vv_tool_decode (int argc, char **argv);
 int vv_tool_synth (int argc, char **argv);
+int vv_tool_studio (int argc, char **argv);
 
 /* Benchmarks called by `vibevoice bench WHAT` (vv-tool-bench.c dispatches). */
 int vv_bench_tokenizer (int argc, char **argv);
