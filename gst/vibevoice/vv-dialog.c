@@ -369,6 +369,13 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
   } else if (!tagged && p->current != NULL && !p->flush_on_newline
       && !match_name_turn (p, s, &label, &rest)) {
     /* a continuation line */
+    gsize add = strlen (s) + (p->current_text->len > 0);
+    if (add > VV_DIALOG_MAX_LINE_BYTES - p->current_text->len) {
+      g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_TOO_LONG,
+          "line %u: the turn of line %u is longer than %u bytes (VV_DIALOG_MAX_LINE_BYTES)",
+          no, p->current->line, (guint) VV_DIALOG_MAX_LINE_BYTES);
+      return FALSE;
+    }
     if (p->current_text->len > 0)
       g_string_append_c (p->current_text, ' ');
     g_string_append (p->current_text, s);
@@ -416,6 +423,18 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
   return TRUE;
 }
 
+/* Whether @more bytes still fit in the unfinished line (else the error). */
+static gboolean
+partial_fits (VvDialogParser *p, gsize more, GError **error)
+{
+  if (more <= VV_DIALOG_MAX_LINE_BYTES - p->partial->len)
+    return TRUE;
+  g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_TOO_LONG,
+      "line %u: longer than %u bytes (VV_DIALOG_MAX_LINE_BYTES) without a newline",
+      p->line + 1, (guint) VV_DIALOG_MAX_LINE_BYTES);
+  return FALSE;
+}
+
 gboolean
 vv_dialog_parser_feed (VvDialogParser *p, const gchar *data, gsize len, GPtrArray *turns,
     GPtrArray *warnings, GError **error)
@@ -425,6 +444,8 @@ vv_dialog_parser_feed (VvDialogParser *p, const gchar *data, gsize len, GPtrArra
   for (gsize i = 0; i < len; i++) {
     if (data[i] != '\n')
       continue;
+    if (!partial_fits (p, i - start, error))
+      return FALSE;
     g_string_append_len (p->partial, data + start, i - start);
     start = i + 1;
     p->line++;
@@ -438,6 +459,8 @@ vv_dialog_parser_feed (VvDialogParser *p, const gchar *data, gsize len, GPtrArra
     if (!ok)
       return FALSE;
   }
+  if (!partial_fits (p, len - start, error))
+    return FALSE;
   g_string_append_len (p->partial, data + start, len - start);
   return TRUE;
 }
