@@ -164,7 +164,15 @@ gst_vv_dialog_parse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   }
   GstFlowReturn ret = GST_FLOW_OK;
   if (self->json) {
-    g_byte_array_append (self->json_data, map.data, map.size);
+    /* the document is parsed whole at EOS: bounded like a script file */
+    if (map.size > VV_SCRIPT_MAX_BYTES - self->json_data->len) {
+      self->failed = TRUE;
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Script: the JSON document is longer than %u "
+              "bytes (VV_SCRIPT_MAX_BYTES)", (guint) VV_SCRIPT_MAX_BYTES), (NULL));
+      ret = GST_FLOW_ERROR;
+    } else {
+      g_byte_array_append (self->json_data, map.data, map.size);
+    }
   } else {
     g_autoptr (GPtrArray) turns = g_ptr_array_new_with_free_func ((GDestroyNotify)
         vv_dialog_turn_free);

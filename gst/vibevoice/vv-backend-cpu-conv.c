@@ -161,7 +161,7 @@ static void
 scratch_free (gpointer data)
 {
   Scratch *s = data;
-  free (s->p);
+  vv_host_mem_free (s->p, s->n * sizeof (gfloat));
   g_free (s);
 }
 
@@ -178,15 +178,16 @@ get_scratch (gsize floats, const gchar *op, GError **error)
   }
   if (s->n >= floats)
     return s->p;
-  free (s->p);
+  vv_host_mem_free (s->p, s->n * sizeof (gfloat));
   s->p = NULL;
   s->n = 0;
   gsize want = MAX (floats + floats / 4, (gsize) 1 << 14);
-  void *p = NULL;
-  if (posix_memalign (&p, 64, want * sizeof (gfloat)) != 0) {
+  GError *local = NULL;
+  void *p = vv_host_mem_alloc (want * sizeof (gfloat), &local);
+  if (p == NULL) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
-        "%s: cannot allocate %" G_GSIZE_FORMAT " bytes of scratch", op,
-        want * sizeof (gfloat));
+        "%s: scratch: %s", op, local->message);
+    g_error_free (local);
     return NULL;
   }
   s->p = p;

@@ -696,22 +696,23 @@ ensure_scratch (CpuBackend *cpu, gsize floats, GError **error)
     return TRUE;
   gint n = vv_thread_pool_get_n_threads (cpu->pool);
   for (gint i = 0; i < n; i++) {
-    free (cpu->scratch[i]);
+    vv_host_mem_free (cpu->scratch[i], cpu->scratch_floats * sizeof (gfloat));
     cpu->scratch[i] = NULL;
   }
   cpu->scratch_floats = 0;
   /* round up generously so slightly larger shapes do not regrow */
   gsize want = MAX (floats + floats / 4, (gsize) 1 << 16);
   for (gint i = 0; i < n; i++) {
-    void *p = NULL;
-    if (posix_memalign (&p, 64, want * sizeof (gfloat)) != 0) {
+    GError *local = NULL;
+    void *p = vv_host_mem_alloc (want * sizeof (gfloat), &local);
+    if (p == NULL) {
       for (gint k = 0; k < i; k++) {
-        free (cpu->scratch[k]);
+        vv_host_mem_free (cpu->scratch[k], want * sizeof (gfloat));
         cpu->scratch[k] = NULL;
       }
       g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
-          "linear: cannot allocate %" G_GSIZE_FORMAT " bytes of scratch",
-          want * sizeof (gfloat));
+          "linear: scratch: %s", local->message);
+      g_error_free (local);
       return FALSE;
     }
     cpu->scratch[i] = p;
@@ -1200,7 +1201,7 @@ cpu_destroy (VvBackend *be)
   if (cpu != NULL) {
     if (cpu->scratch != NULL) {
       for (gint i = 0; i < be->n_threads; i++)
-        free (cpu->scratch[i]);
+        vv_host_mem_free (cpu->scratch[i], cpu->scratch_floats * sizeof (gfloat));
       g_free (cpu->scratch);
     }
     vv_thread_pool_free (cpu->pool);

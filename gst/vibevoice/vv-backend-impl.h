@@ -158,4 +158,15 @@ struct _VvBackend {
 VvBackend *vv_backend_cpu_new (gint n_threads, GError **error);
 VvBackend *vv_backend_sim_new (gint n_threads, GError **error);
 
+/* Host memory for tensors and scratch, 64-byte aligned and zero-filled
+ * (vv-tensor.c). Blocks of at least VV_HOST_MMAP_MIN bytes are mapped
+ * directly, so that they go back to the kernel when freed: from malloc, a
+ * buffer freed by a streaming thread stays in that thread's arena (glibc
+ * gives each thread its own, and raises its mmap threshold after the first
+ * large free), and those arenas fragment as pipelines come and go.
+ * vv_host_mem_free needs the @bytes the block was allocated with. */
+#define VV_HOST_MMAP_MIN ((gsize) 256 << 10)
+gpointer  vv_host_mem_alloc (gsize bytes, GError **error);
+void      vv_host_mem_free  (gpointer mem, gsize bytes);
+
 G_END_DECLS

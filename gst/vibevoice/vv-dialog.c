@@ -597,6 +597,13 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
   Segment *first = g_ptr_array_index (segs, 0);
 
   if (continuation) {
+    gsize add = first->text->len + (p->current_text->len > 0);
+    if (add > VV_DIALOG_MAX_LINE_BYTES - MIN (p->current_text->len, VV_DIALOG_MAX_LINE_BYTES)) {
+      g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_TOO_LONG,
+          "line %u: the turn of line %u is longer than %u bytes (VV_DIALOG_MAX_LINE_BYTES)",
+          no, p->current->line, (guint) VV_DIALOG_MAX_LINE_BYTES);
+      return FALSE;
+    }
     /* tags at the very start were leading tags, so segment 0 has text */
     if (p->current_text->len > 0 && first->text->len > 0)
       g_string_append_c (p->current_text, ' ');
@@ -651,6 +658,18 @@ parse_line (VvDialogParser *p, gchar *line, GPtrArray *turns, GPtrArray *warning
   return TRUE;
 }
 
+/* Whether @more bytes still fit in the unfinished line (else the error). */
+static gboolean
+partial_fits (VvDialogParser *p, gsize more, GError **error)
+{
+  if (more <= VV_DIALOG_MAX_LINE_BYTES - p->partial->len)
+    return TRUE;
+  g_set_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_TOO_LONG,
+      "line %u: longer than %u bytes (VV_DIALOG_MAX_LINE_BYTES) without a newline",
+      p->line + 1, (guint) VV_DIALOG_MAX_LINE_BYTES);
+  return FALSE;
+}
+
 gboolean
 vv_dialog_parser_feed (VvDialogParser *p, const gchar *data, gsize len, GPtrArray *turns,
     GPtrArray *warnings, GError **error)
@@ -660,6 +679,8 @@ vv_dialog_parser_feed (VvDialogParser *p, const gchar *data, gsize len, GPtrArra
   for (gsize i = 0; i < len; i++) {
     if (data[i] != '\n')
       continue;
+    if (!partial_fits (p, i - start, error))
+      return FALSE;
     g_string_append_len (p->partial, data + start, i - start);
     start = i + 1;
     p->line++;
@@ -673,6 +694,8 @@ vv_dialog_parser_feed (VvDialogParser *p, const gchar *data, gsize len, GPtrArra
     if (!ok)
       return FALSE;
   }
+  if (!partial_fits (p, len - start, error))
+    return FALSE;
   g_string_append_len (p->partial, data + start, len - start);
   return TRUE;
 }

@@ -19,6 +19,8 @@ GQuark vv_dialog_error_quark (void);
  * @VV_DIALOG_ERROR_TOO_MANY_SPEAKERS: more than 4 distinct speakers
  * @VV_DIALOG_ERROR_EMPTY: the script holds no turn
  * @VV_DIALOG_ERROR_UNKNOWN_TAG: a `[Name:value]` tag this parser does not know
+ * @VV_DIALOG_ERROR_TOO_LONG: a line, or a turn's text, is longer than
+ *   %VV_DIALOG_MAX_LINE_BYTES
  *
  * Every message names the line (or the JSON element) it is about.
  */
@@ -28,6 +30,7 @@ typedef enum {
   VV_DIALOG_ERROR_TOO_MANY_SPEAKERS,
   VV_DIALOG_ERROR_EMPTY,
   VV_DIALOG_ERROR_UNKNOWN_TAG,
+  VV_DIALOG_ERROR_TOO_LONG,
 } VvDialogError;
 
 /* VibeVoice conditions on at most this many voices. */
@@ -39,6 +42,14 @@ typedef enum {
  * any model's context, and reading and tokenizing it first would cost about
  * 6 bytes of memory per byte of script before the context check fails. */
 #define VV_SCRIPT_MAX_BYTES (65536 * 128)
+
+/* The streaming parser holds one unfinished line, and one turn's text
+ * (continuation lines joined), of at most this many bytes: a whole script's
+ * worth, since neither can fit in a context if it is longer. Without it a
+ * text stream that never ends its line (or its turn) would grow in memory
+ * without bound; past it vv_dialog_parser_feed() fails with
+ * %VV_DIALOG_ERROR_TOO_LONG, naming the line and the limit. */
+#define VV_DIALOG_MAX_LINE_BYTES VV_SCRIPT_MAX_BYTES
 
 /* [Pause:Short|Medium|Long] in milliseconds. */
 #define VV_DIALOG_PAUSE_SHORT_MS 250

@@ -5,12 +5,98 @@
 #include "vv-tensor.h"
 #include "vv-backend-impl.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Vector loads want 64-byte alignment (one AVX-512 register / cache line). */
 #define VV_TENSOR_ALIGN 64
+
+/* Under AddressSanitizer every block comes from (its) malloc, so that its
+ * redzones still catch overflows of large tensors; its allocator has no
+ * per-thread arenas to fragment. */
+#if defined(__SANITIZE_ADDRESS__)
+#define VV_HOST_MEM_MAP 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VV_HOST_MEM_MAP 0
+#endif
+#endif
+#ifndef VV_HOST_MEM_MAP
+#define VV_HOST_MEM_MAP 1
+#endif
+
+/* The size actually allocated for a request of @bytes (0 when it overflows). */
+static gsize
+host_mem_size (gsize bytes)
+{
+  bytes = MAX (bytes, 1);
+  if (bytes > G_MAXSIZE - VV_TENSOR_ALIGN)
+    return 0;
+  return (bytes + VV_TENSOR_ALIGN - 1) / VV_TENSOR_ALIGN * VV_TENSOR_ALIGN;
+}
+
+/**
+ * vv_host_mem_alloc: (skip)
+ * @bytes: size wanted
+ * @error: return location for a #GError
+ *
+ * See vv-backend-impl.h: blocks of at least %VV_HOST_MMAP_MIN bytes are
+ * anonymous mappings (page-aligned, zero-filled by the kernel), smaller ones
+ * come from posix_memalign. Free with vv_host_mem_free() and the same @bytes.
+ *
+ * Returns: (nullable): zero-filled memory aligned to 64 bytes
+ */
+gpointer
+vv_host_mem_alloc (gsize bytes, GError **error)
+{
+  gsize size = host_mem_size (bytes);
+  if (size == 0) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
+        "cannot allocate %" G_GSIZE_FORMAT " bytes of host memory", bytes);
+    return NULL;
+  }
+  if (VV_HOST_MEM_MAP && size >= VV_HOST_MMAP_MIN) {
+    void *p = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
+          "cannot map %" G_GSIZE_FORMAT " bytes of host memory: %s", size, g_strerror (e));
+      return NULL;
+    }
+    return p;
+  }
+  void *p = NULL;
+  if (posix_memalign (&p, VV_TENSOR_ALIGN, size) != 0) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
+        "cannot allocate %" G_GSIZE_FORMAT " bytes of host memory", size);
+    return NULL;
+  }
+  memset (p, 0, size);
+  return p;
+}
+
+/**
+ * vv_host_mem_free: (skip)
+ * @mem: (nullable): a block from vv_host_mem_alloc()
+ * @bytes: the size it was allocated with
+ */
+void
+vv_host_mem_free (gpointer mem, gsize bytes)
+{
+  if (mem == NULL)
+    return;
+  gsize size = host_mem_size (bytes);
+  if (VV_HOST_MEM_MAP && size >= VV_HOST_MMAP_MIN) {
+    if (munmap (mem, size) != 0)
+      g_critical ("vv_host_mem_free: munmap of %" G_GSIZE_FORMAT " bytes failed: %s", size,
+          g_strerror (errno));
+    return;
+  }
+  free (mem);
+}
 
 gsize
 vv_dtype_size (VvDType dtype)
@@ -117,15 +203,14 @@ vv_tensor_new (VvDType dtype, gint ndim, const gint64 *shape)
   VvTensor *t = g_new0 (VvTensor, 1);
   vv_tensor_init_view (t, dtype, ndim, shape, NULL);
   gsize bytes = vv_tensor_n_bytes (t);
-  gsize alloc = ((MAX (bytes, 1) + VV_TENSOR_ALIGN - 1) / VV_TENSOR_ALIGN) * VV_TENSOR_ALIGN;
-  void *mem = NULL;
-  if (posix_memalign (&mem, VV_TENSOR_ALIGN, alloc) != 0) {
+  void *mem = vv_host_mem_alloc (bytes, NULL);
+  if (mem == NULL) {
     g_free (t);
     return NULL;
   }
-  memset (mem, 0, alloc);
   t->data = mem;
   t->owned = mem;
+  t->owned_bytes = bytes;
   return t;
 }
 
@@ -152,7 +237,7 @@ vv_tensor_free (VvTensor *t)
   if (t->device != NULL)
     vv_device_mem_free (t->device, t->owned);  /* device memory (NULL for a view) */
   else
-    free (t->owned);
+    vv_host_mem_free (t->owned, t->owned_bytes);
   g_free (t);
 }
 

@@ -56,6 +56,7 @@ struct _VvTensor {
   VvDevice *device;
   /*< private >*/
   gpointer owned;
+  gsize owned_bytes;            /* what vv_host_mem_alloc was asked for (host tensors) */
 };
 
 gsize        vv_dtype_size (VvDType dtype);

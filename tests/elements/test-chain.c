@@ -161,6 +161,63 @@ GST_START_TEST (test_dialogparse_error_names_line)
 }
 GST_END_TEST;
 
+/* A text stream that never ends its line: 8 MiB (the documented
+ * VV_DIALOG_MAX_LINE_BYTES, 8388608) are held, one byte more is an element
+ * error naming the line and the limit, instead of growing without bound. */
+static void
+check_too_long (const gchar *caps, const gchar *prefix, const gchar *want)
+{
+  GstHarness *h = gst_harness_new ("vvdialogparse");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_sink_caps_str (h, "application/x-vv-turn");
+  if (caps != NULL)
+    gst_harness_set_src_caps_str (h, caps);
+  else
+    start_like_filesrc (h);
+  const gsize limit = 8 * 1024 * 1024, chunk = 1024 * 1024;
+  gsize plen = strlen (prefix);
+  fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_memdup (prefix, plen)),
+      GST_FLOW_OK);
+  guint8 *words = g_malloc (chunk);
+  memset (words, 'a', chunk);
+  /* only the unfinished line counts */
+  const gchar *nl = strrchr (prefix, '\n');
+  gsize sent = nl != NULL && caps == NULL ? plen - (gsize) (nl + 1 - prefix) : plen;
+  while (sent + chunk <= limit) {
+    fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_memdup (words, chunk)),
+        GST_FLOW_OK);
+    sent += chunk;
+  }
+  if (sent < limit)
+    fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_memdup (words, limit - sent)),
+        GST_FLOW_OK);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
+  /* one byte past the limit */
+  fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_memdup (words, 1)),
+      GST_FLOW_ERROR);
+  g_free (words);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  GError *err = NULL;
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (strstr (err->message, "8388608") != NULL, "%s", err->message);
+  fail_unless (strstr (err->message, want) != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_dialogparse_endless_line)
+{
+  /* the first line ends, the second never does: "line 2" */
+  check_too_long (NULL, "Speaker 1: one line\nSpeaker 2: ", "line 2");
+  check_too_long ("application/json", "[{\"speaker\": \"1\", \"text\": \"", "JSON");
+}
+GST_END_TEST;
+
 /* An idle feed that ends without any turn: a clean EOS and a warning, not
  * an error (a live source with nothing to say). */
 GST_START_TEST (test_dialogparse_empty_script)
@@ -1220,6 +1277,7 @@ chain_suite (void)
   tcase_add_test (tc, test_dialogparse_turns);
   tcase_add_test (tc, test_dialogparse_error_names_line);
   tcase_add_test (tc, test_dialogparse_empty_script);
+  tcase_add_test (tc, test_dialogparse_endless_line);
   tcase_add_test (tc, test_dialogparse_timestamped);
   tcase_add_test (tc, test_dialogparse_untimed_unchanged);
   tcase_add_test (tc, test_dialogparse_subparse);

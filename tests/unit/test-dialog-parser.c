@@ -543,6 +543,58 @@ test_default_speaker_and_flush (void)
   check_turns (turns, want, 3);
 }
 
+/* The streaming parser's ceiling (docs/TESTING.md, limits): an unfinished
+ * line, and a turn's joined text, hold at most 8 MiB = 8388608 bytes. */
+static void
+test_line_limit (void)
+{
+  const gsize limit = 8 * 1024 * 1024;
+  g_autofree gchar *big = g_malloc (limit + 2);
+  memcpy (big, "Speaker 1: ", 11);
+  memset (big + 11, 'a', limit + 2 - 11);
+  g_autoptr (GPtrArray) turns = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      vv_dialog_turn_free);
+  {
+    /* exactly the limit without a newline is held; one more byte is not */
+    g_autoptr (VvDialogParser) p = vv_dialog_parser_new ();
+    g_autoptr (GError) error = NULL;
+    g_assert_true (vv_dialog_parser_feed (p, "Speaker 2: short\n", 17, turns, NULL, &error));
+    g_assert_true (vv_dialog_parser_feed (p, big, limit, turns, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_false (vv_dialog_parser_feed (p, "a", 1, turns, NULL, &error));
+    g_assert_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_TOO_LONG);
+    g_assert_nonnull (strstr (error->message, "line 2"));
+    g_assert_nonnull (strstr (error->message, "8388608"));
+  }
+  {
+    /* a line one byte too long that ends in the same chunk */
+    g_autoptr (VvDialogParser) p = vv_dialog_parser_new ();
+    g_autoptr (GError) error = NULL;
+    big[limit + 1] = '\n';
+    g_assert_false (vv_dialog_parser_feed (p, big, limit + 2, turns, NULL, &error));
+    g_assert_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_TOO_LONG);
+    g_assert_nonnull (strstr (error->message, "line 1"));
+  }
+  {
+    /* continuation lines of 1 MiB each: "x" + 7 × (" " + 1 MiB) = 7340040
+     * bytes fit, the 8th (line 9) would make 8388617 */
+    g_autoptr (VvDialogParser) p = vv_dialog_parser_new ();
+    g_autoptr (GError) error = NULL;
+    g_assert_true (vv_dialog_parser_feed (p, "Speaker 1: x\n", 13, turns, NULL, &error));
+    big[11 + 1024 * 1024] = '\n';
+    for (gint k = 0; k < 7; k++)
+      g_assert_true (vv_dialog_parser_feed (p, big + 11, 1024 * 1024 + 1, turns, NULL,
+              &error));
+    g_assert_no_error (error);
+    g_assert_false (vv_dialog_parser_feed (p, big + 11, 1024 * 1024 + 1, turns, NULL,
+            &error));
+    g_assert_error (error, VV_DIALOG_ERROR, VV_DIALOG_ERROR_TOO_LONG);
+    g_assert_nonnull (strstr (error->message, "line 9"));
+    g_assert_nonnull (strstr (error->message, "line 1 "));
+  }
+}
+
+
 int
 main (int argc, char **argv)
 {
@@ -563,5 +615,6 @@ main (int argc, char **argv)
   g_test_add_func ("/dialog/pause-total-limits", test_pause_total_limits);
   g_test_add_func ("/dialog/json-pause-total-limits", test_json_pause_total_limits);
   g_test_add_func ("/dialog/continuation-linear", test_continuation_linear);
+  g_test_add_func ("/dialog/line-limit", test_line_limit);
   return g_test_run ();
 }

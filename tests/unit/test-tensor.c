@@ -3,6 +3,7 @@
  */
 #include <vibevoice/vibevoice.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static guint32
@@ -144,6 +145,78 @@ test_tensor_basics (void)
   g_assert_cmpfloat (row[2], ==, 4.0f);
 }
 
+/* Whether [addr, addr + 1) lies in a mapping of this process; *@start gets
+ * the mapping's first address. */
+static gboolean
+mapped_at (guintptr addr, guintptr *start)
+{
+  g_autofree gchar *maps = NULL;
+  g_assert_true (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
+  for (gchar *line = maps; line != NULL && *line; ) {
+    guint64 lo = 0, hi = 0;
+    if (sscanf (line, "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x", &lo, &hi) == 2
+        && addr >= lo && addr < hi) {
+      *start = (guintptr) lo;
+      return TRUE;
+    }
+    gchar *nl = strchr (line, '\n');
+    line = nl ? nl + 1 : NULL;
+  }
+  return FALSE;
+}
+
+static gpointer
+large_in_thread (gpointer data)
+{
+  /* 1024 × 1024 f32 = 4 MiB, over the 256 KiB at which host tensors are
+   * mapped directly (vv-backend-impl.h) */
+  VvTensor *t = vv_tensor_new_2d (VV_DTYPE_F32, 1024, 1024);
+  g_assert_nonnull (t);
+  g_assert_cmpuint ((guintptr) t->data % 64, ==, 0);
+  const gfloat *f = t->data;
+  for (gsize i = 0; i < 1024 * 1024; i += 997)
+    g_assert_cmpfloat (f[i], ==, 0.0f);
+  g_assert_cmpfloat (f[1024 * 1024 - 1], ==, 0.0f);
+  for (gint64 i = 0; i < 1024 * 1024; i++)
+    ((gfloat *) t->data)[i] = (gfloat) (i % 4093);
+  /* a view of rows 512.. reads the same memory */
+  VvTensor rows;
+  vv_tensor_init_rows (&rows, t, 512, 512);
+  g_assert_cmpfloat (vv_tensor_get_f32 (&rows, 5), ==, (gfloat) ((512 * 1024 + 5) % 4093));
+  guintptr addr = (guintptr) t->data, start = 0;
+  g_assert_true (mapped_at (addr, &start));
+  *(guintptr *) data = addr;
+#if !defined(__SANITIZE_ADDRESS__)
+  /* its own mapping, not a chunk inside this thread's malloc arena ... */
+  g_assert_cmpuint (start, ==, addr);
+#endif
+  vv_tensor_free (t);
+  return NULL;
+}
+
+/* Large host tensors (and scratch) bypass malloc: freed by a streaming
+ * thread they go back to the kernel instead of staying in that thread's
+ * arena, which fragmented over a soak of many pipelines (docs/TESTING.md). */
+static void
+test_tensor_large_mapped (void)
+{
+  guintptr addr = 0, start = 0;
+  GThread *th = g_thread_new ("large", large_in_thread, &addr);
+  g_thread_join (th);
+  g_assert_cmpuint (addr, !=, 0);
+#if defined(__SANITIZE_ADDRESS__)
+  g_test_message ("AddressSanitizer build: tensors come from malloc (redzones), not mapped");
+#else
+  /* ... so after the free nothing is mapped there any more */
+  g_assert_false (mapped_at (addr, &start));
+#endif
+  /* small tensors still come from malloc and are zero-filled */
+  g_autoptr (VvTensor) small = vv_tensor_new_2d (VV_DTYPE_F32, 16, 16);
+  g_assert_nonnull (small);
+  for (gint i = 0; i < 256; i++)
+    g_assert_cmpfloat (((gfloat *) small->data)[i], ==, 0.0f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -152,5 +225,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tensor/f16-known-values", test_f16_known_values);
   g_test_add_func ("/tensor/f16-against-compiler", test_f16_against_compiler);
   g_test_add_func ("/tensor/basics", test_tensor_basics);
+  g_test_add_func ("/tensor/large-mapped", test_tensor_large_mapped);
   return g_test_run ();
 }
