@@ -123,6 +123,7 @@ struct _GstVvDiffuse {
   guint64 last_seed;
   guint latency_ms;
   GstVvOverflow overflow;
+  gboolean forced_diffusion;
 
   /* READY and up */
   VvModel *model;
@@ -155,6 +156,7 @@ enum {
   PROP_LAST_SEED,
   PROP_LATENCY,
   PROP_OVERFLOW,
+  PROP_FORCED_DIFFUSION,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -405,6 +407,7 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   params.n_steps = self->steps;
   params.cfg_scale = self->cfg_scale;
   params.max_frames = self->max_frames;
+  params.force_diffusion = self->forced_diffusion;
   params.n_threads = self->n_threads;
   params.deterministic_voice = self->deterministic_voice;
   seed = self->seed;
@@ -770,6 +773,9 @@ gst_vv_diffuse_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_OVERFLOW:
       self->overflow = g_value_get_enum (value);
       break;
+    case PROP_FORCED_DIFFUSION:
+      self->forced_diffusion = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -818,6 +824,9 @@ gst_vv_diffuse_get_property (GObject *object, guint prop_id, GValue *value, GPar
       break;
     case PROP_OVERFLOW:
       g_value_set_enum (value, self->overflow);
+      break;
+    case PROP_FORCED_DIFFUSION:
+      g_value_set_boolean (value, self->forced_diffusion);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -887,6 +896,13 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
           "(timestamped text): clip it to the text's duration, let it overlap the next "
           "utterance, or shift the next one after it", GST_TYPE_VV_OVERFLOW, DEFAULT_OVERFLOW,
           flags));
+  /* The random-weight test models pick EOS at an arbitrary frame; benchmarks and
+   * soaks need utterances of a known length, as `vibevoice bench synth` makes. */
+  g_object_class_install_property (gobject_class, PROP_FORCED_DIFFUSION,
+      g_param_spec_boolean ("forced-diffusion", "Forced diffusion", "Benchmarks and soaks "
+          "only: take the diffusion token at every step, so an utterance runs to max-frames "
+          "or the reference's length limit instead of stopping where the model says",
+          FALSE, flags));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
