@@ -65,6 +65,8 @@ check "shared engine: same audio" 0 "identical" -- wavcmp same "$tmp/eng.wav" "$
 check "16-bit PCM through audioconvert" 0 "" -- \
   launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 ! audioconvert ! audio/x-raw,format=S16LE ! wavenc ! filesink location="$tmp/s16.wav"
 check "16-bit output is 24 kHz mono" 0 "^24000 1 16 " -- wavcmp info "$tmp/s16.wav"
+check "forced-diffusion: exactly max-frames frames (the random model would stop at EOS)" 0 "^24000 1 32 118400$" -- \
+  bash -c 'gst-launch-1.0 -q filesrc location="$1" ! vvdialogparse ! vvtokenize model="$2" voices="$3" ! vvdiffuse seed=1 forced-diffusion=true max-frames=37 ! vvvocode ! wavenc ! filesink location="$4" && python3 "$5" info "$4"' _ "$ex/two-speakers.txt" "$model" "$voices" "$tmp/forced.wav" "$here/wavcmp.py"
 
 # --- a pause: the window before it, exact silence, the window after ---------
 head -n 2 "$ex/two-speakers-pause.txt" > "$tmp/part1.txt"
