@@ -158,6 +158,7 @@ vv_bench_synth (int argc, char **argv)
 {
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL;
   g_autofree gchar *device = NULL;
+  g_autofree gchar *cfg_passes = NULL;
   gint frames = 20, steps = 10, threads = 0, prompt_tokens = 128, iters = 3, bw_mib = 1024;
   gdouble cfg_scale = 1.3, voice_seconds = 4.0;
   gboolean json = FALSE;
@@ -173,6 +174,7 @@ vv_bench_synth (int argc, char **argv)
     { "voice-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &voice_seconds, "Voice length in the prompt (default 4; 0: no voice)", "S" },
     { "iters", 0, 0, G_OPTION_ARG_INT, &iters, "Timed runs after one 2-frame warm-up; the median run is shown (default 3)", "N" },
     { "bandwidth-mib", 0, 0, G_OPTION_ARG_INT, &bw_mib, "Buffer for the read-bandwidth measurement (default 1024; 0: skip it)", "MIB" },
+    { "cfg-passes", 0, 0, G_OPTION_ARG_STRING, &cfg_passes, "joint (default: both CFG branches in one LM pass) or separate (one pass each)", "MODE" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object instead of the table", NULL },
     { NULL }
   };
@@ -181,6 +183,12 @@ vv_bench_synth (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 1 || model_dir == NULL) {
     fprintf (stderr, "vibevoice bench synth: %s\n", error ? error->message : "need --model DIR");
+    return 2;
+  }
+  gboolean separate = g_strcmp0 (cfg_passes, "separate") == 0;
+  if (cfg_passes != NULL && !separate && g_strcmp0 (cfg_passes, "joint") != 0) {
+    fprintf (stderr, "vibevoice bench synth: --cfg-passes is joint or separate, not %s\n",
+        cfg_passes);
     return 2;
   }
   if (frames < 2 || steps < 1 || threads < 0 || prompt_tokens < 0 || iters < 1 || bw_mib < 0
@@ -224,6 +232,7 @@ vv_bench_synth (int argc, char **argv)
   params.cfg_scale = (gfloat) cfg_scale;
   params.n_threads = threads;
   params.force_diffusion = TRUE;
+  params.separate_cfg_passes = separate;
   params.max_frames = 2;
   Run warm, *runs = g_new0 (Run, iters);
   gboolean ok = run_once (session, prompt, &params, &warm, &error);
@@ -261,7 +270,7 @@ vv_bench_synth (int argc, char **argv)
   guint64 b_sem = vv_model_get_component_bytes (model, VV_COMPONENT_SEMANTIC_ENCODER);
   guint64 b_conn = vv_model_get_component_bytes (model, VV_COMPONENT_ACOUSTIC_CONNECTOR)
       + vv_model_get_component_bytes (model, VV_COMPONENT_SEMANTIC_CONNECTOR);
-  guint64 b_frame = 2 * b_lm + b_head + b_dec + b_sem + b_conn;
+  guint64 b_frame = (separate ? 2 : 1) * b_lm + b_head + b_dec + b_sem + b_conn;
   gdouble bound_ms = bw > 0 ? b_frame / (bw * 1e9) * 1e3 : 0;
   gdouble gbs = b_frame / (ms_frame / 1e3) / 1e9;
 #define BOUND(b) (bw > 0 ? (b) / (bw * 1e9) * 1e3 : 0)
@@ -286,8 +295,9 @@ vv_bench_synth (int argc, char **argv)
         G_GUINT64_FORMAT ", \"decoder\": %" G_GUINT64_FORMAT ", \"semantic\": %" G_GUINT64_FORMAT
         ", \"connectors\": %" G_GUINT64_FORMAT ", \"total\": %" G_GUINT64_FORMAT "}, "
         "\"achieved_gbs\": %.2f, \"bound_ms_per_frame\": %.3f, \"ratio_to_bound\": %.3f, "
-        "\"script\": ", rtf, peak_rss_mb, bw, b_lm, b_head, b_dec, b_sem, b_conn, b_frame, gbs,
-        bound_ms, bound_ms > 0 ? ms_frame / bound_ms : 0.0);
+        "\"cfg_passes\": \"%s\", \"script\": ", rtf, peak_rss_mb, bw, b_lm, b_head, b_dec,
+        b_sem, b_conn, b_frame, gbs, bound_ms, bound_ms > 0 ? ms_frame / bound_ms : 0.0,
+        separate ? "separate" : "joint");
     json_string (o, script);
     g_string_append (o, "}\n");
     fputs (o->str, stdout);
@@ -307,8 +317,9 @@ vv_bench_synth (int argc, char **argv)
       printf ("read bandwidth: not measured (bound and ratio columns are 0)\n");
     printf ("%-26s %10s %11s %10s %7s\n", "per frame", "ms", "weights MB", "bound ms", "ratio");
     struct { const gchar *name; gdouble ms; guint64 b; } rows[] = {
-      { "LM (positive pass)", ms_lm, b_lm },
-      { "LM (negative pass)", ms_neg, b_lm },
+      { separate ? "LM (positive pass)" : "LM (both CFG branches)", ms_lm, b_lm },
+      { separate ? "LM (negative pass)" : "LM (neg., 1st frame only)", ms_neg,
+        separate ? b_lm : b_lm / MAX (r->frames, 1) },
       { "diffusion head (all steps)", ms_head, b_head },
       { "σ-VAE decoder", ms_dec, b_dec },
       { "semantic encoder", ms_sem, b_sem },

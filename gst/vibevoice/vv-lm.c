@@ -396,6 +396,17 @@ vv_kv_cache_reset (VvKvCache *cache)
   cache->length = 0;
 }
 
+/* Drops the positions from @length on (a speculative pass taken back). */
+gboolean
+vv_kv_cache_truncate (VvKvCache *cache, gsize length, GError **error)
+{
+  if (length > cache->length)
+    return lm_error (error, VV_BACKEND_ERROR_SHAPE, "kv cache truncate: %" G_GSIZE_FORMAT
+        " is past its length %" G_GSIZE_FORMAT, length, cache->length);
+  cache->length = length;
+  return TRUE;
+}
+
 /* A bigger copy of one layer's cache: a new device tensor, the filled rows
  * copied on the device, the old one freed (live memory is never resized). */
 static gboolean
@@ -458,24 +469,36 @@ rows_of (VvTensor *view, const VvTensor *t, gsize rows)
   return view;
 }
 
-/* One chunk of @n rows already in lm->x; leaves the pre-norm residual in
- * lm->x and advances the cache. */
+/* Rows of one pass that belong to one KV cache: they sit at its positions
+ * length … length + n − 1. */
+typedef struct {
+  VvKvCache *c;
+  gsize n;
+} Segment;
+
+/* One pass over the rows already in lm->x, grouped in @n_segs segments (one
+ * cache each, consecutive rows). Everything but the keys/values and the
+ * attention runs on all rows at once, so the weights are read once for all
+ * segments; the small-n linear kernel's result per row does not depend on the
+ * other rows, so a joint pass equals separate ones bit for bit. Leaves the
+ * pre-norm residual in lm->x and advances the caches. */
 static gboolean
-forward_chunk (VvLm *lm, VvKvCache *c, gsize n, GError **error)
+forward_chunk (VvLm *lm, const Segment *segs, guint n_segs, GError **error)
 {
   VvBackend *be = lm->be;
   const VvLmConfig *cfg = &lm->cfg;
   gfloat eps = (gfloat) cfg->rms_norm_eps;
-  gsize p0 = c->length, t = p0 + n;
+  gsize n = 0;
   /* positions: n int32 uploaded per pass (4 bytes a token) */
-  for (gsize i = 0; i < n; i++)
-    lm->host_pos[i] = (gint32) (p0 + i);
+  for (guint s = 0; s < n_segs; s++)
+    for (gsize i = 0; i < segs[s].n; i++)
+      lm->host_pos[n++] = (gint32) (segs[s].c->length + i);
   VvTensor pos;
   rows_of (&pos, lm->pos, n);
   if (!vv_backend_tensor_set (be, &pos, 0, lm->host_pos, n * sizeof (gint32), error))
     return FALSE;
 
-  VvTensor x, h, q, att, o, g, u, kn, vn, kall, vall;
+  VvTensor x, h, q, att, o, g, u, kn, vn, kall, vall, hs, qs, atts, poss;
   rows_of (&x, lm->x, n);
   rows_of (&h, lm->h, n);
   rows_of (&o, lm->o, n);
@@ -486,20 +509,36 @@ forward_chunk (VvLm *lm, VvKvCache *c, gsize n, GError **error)
 
   for (gint l = 0; l < cfg->n_layers; l++) {
     const LmLayer *L = &lm->layers[l];
-    vv_tensor_init_rows (&kn, c->k[l], (gint64) p0, (gint64) n);
-    vv_tensor_init_rows (&vn, c->v[l], (gint64) p0, (gint64) n);
-    vv_tensor_init_rows (&kall, c->k[l], 0, (gint64) t);
-    vv_tensor_init_rows (&vall, c->v[l], 0, (gint64) t);
-    /* attention block; new k/v go straight into the cache (keys after
-     * RoPE, §6) */
     if (!vv_backend_rms_norm (be, &h, &x, L->in_norm, eps, error)
         || !vv_backend_linear (be, &q, &h, L->q_w, L->q_b, error)
-        || !vv_backend_linear (be, &kn, &h, L->k_w, L->k_b, error)
-        || !vv_backend_linear (be, &vn, &h, L->v_w, L->v_b, error)
-        || !vv_backend_rope (be, &q, &q, cfg->head_dim, &pos, cfg->rope_theta, error)
-        || !vv_backend_rope (be, &kn, &kn, cfg->head_dim, &pos, cfg->rope_theta, error)
-        || !vv_backend_attention (be, &att, &q, &kall, &vall, cfg->head_dim, error)
-        || !vv_backend_linear (be, &o, &att, L->o_w, NULL, error)
+        || !vv_backend_rope (be, &q, &q, cfg->head_dim, &pos, cfg->rope_theta, error))
+      goto fail;
+    /* per cache: new k/v go straight into it (keys after RoPE, §6), then
+     * attention over everything it holds */
+    gsize r0 = 0;
+    for (guint s = 0; s < n_segs; s++) {
+      VvKvCache *c = segs[s].c;
+      gsize p0 = c->length, m = segs[s].n, t = p0 + m;
+      vv_tensor_init_rows (&kn, c->k[l], (gint64) p0, (gint64) m);
+      vv_tensor_init_rows (&vn, c->v[l], (gint64) p0, (gint64) m);
+      vv_tensor_init_rows (&kall, c->k[l], 0, (gint64) t);
+      vv_tensor_init_rows (&vall, c->v[l], 0, (gint64) t);
+      vv_tensor_init_rows (&hs, &h, (gint64) r0, (gint64) m);
+      vv_tensor_init_rows (&qs, &q, (gint64) r0, (gint64) m);
+      vv_tensor_init_rows (&atts, &att, (gint64) r0, (gint64) m);
+      vv_tensor_init_rows (&poss, &pos, (gint64) r0, (gint64) m);
+      if (!vv_backend_linear (be, &kn, &hs, L->k_w, L->k_b, error)
+          || !vv_backend_linear (be, &vn, &hs, L->v_w, L->v_b, error)
+          || !vv_backend_rope (be, &kn, &kn, cfg->head_dim, &poss, cfg->rope_theta, error)
+          || !vv_backend_attention (be, &atts, &qs, &kall, &vall, cfg->head_dim, error)) {
+        if (n_segs > 1)
+          g_prefix_error (error, "positions %" G_GSIZE_FORMAT "..%" G_GSIZE_FORMAT ": ", p0,
+            t - 1);
+        goto fail;
+      }
+      r0 += m;
+    }
+    if (!vv_backend_linear (be, &o, &att, L->o_w, NULL, error)
         || !vv_backend_binary (be, VV_BINARY_ADD, &x, &x, &o, error))
       goto fail;
     /* MLP block */
@@ -514,10 +553,11 @@ forward_chunk (VvLm *lm, VvKvCache *c, gsize n, GError **error)
     continue;
 fail:
     g_prefix_error (error, "lm layer %d (positions %" G_GSIZE_FORMAT "..%" G_GSIZE_FORMAT
-        "): ", l, p0, t - 1);
+        "): ", l, segs[0].c->length, segs[0].c->length + segs[0].n - 1);
     return FALSE;
   }
-  c->length = t;
+  for (guint s = 0; s < n_segs; s++)
+    segs[s].c->length += segs[s].n;
   return TRUE;
 }
 
@@ -564,8 +604,9 @@ vv_lm_forward (VvLm *lm, VvKvCache *cache, const VvTensor *embeds, VvTensor *hid
   for (gsize r0 = 0; r0 < n; r0 += chunk) {
     gsize m = MIN (chunk, n - r0);
     vv_tensor_init_rows (&in, embeds, (gint64) r0, (gint64) m);
+    Segment seg = { cache, m };
     if (!vv_backend_tensor_copy (lm->be, rows_of (&x, lm->x, m), &in, error)
-        || !forward_chunk (lm, cache, m, error))
+        || !forward_chunk (lm, &seg, 1, error))
       return FALSE;
     if (hidden == NULL)
       continue;
@@ -580,6 +621,70 @@ vv_lm_forward (VvLm *lm, VvKvCache *cache, const VvTensor *embeds, VvTensor *hid
       vv_tensor_init_rows (&y, hidden, (gint64) r0, (gint64) m);
     }
     if (!vv_backend_rms_norm (lm->be, &y, &x, lm->norm, (gfloat) lm->cfg.rms_norm_eps, error)) {
+      g_prefix_error (error, "lm final norm: ");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/**
+ * vv_lm_forward_rows: (skip)
+ * @lm: an LM
+ * @caches: (array length=n): n distinct KV caches, each appended one row
+ * @embeds: (array length=n): n F32 [1, H] input rows in the LM's device memory
+ * @hidden: (array length=n): n F32 [1, H] outputs (after the final RMSNorm)
+ * @n: number of rows, 1 … 8
+ * @error: return location for a #GError
+ *
+ * One decode step for several sequences at once: row i runs at position
+ * length(caches[i]) against caches[i]. The weights are read once for all
+ * rows (MODEL-SPEC §2.1's two CFG branches, or batched streams); each row's
+ * result is bit-identical to vv_lm_forward() on it alone.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_lm_forward_rows (VvLm *lm, VvKvCache **caches, const VvTensor **embeds,
+    VvTensor **hidden, guint n, GError **error)
+{
+  gint64 H = lm->hidden;
+  if (n < 1 || n > VV_LM_MAX_JOINT_ROWS || caches == NULL || embeds == NULL || hidden == NULL)
+    return lm_error (error, VV_BACKEND_ERROR_SHAPE, "forward_rows: need 1..%d caches, inputs "
+        "and outputs", VV_LM_MAX_JOINT_ROWS);
+  Segment segs[VV_LM_MAX_JOINT_ROWS];
+  for (guint i = 0; i < n; i++) {
+    if (caches[i] == NULL || caches[i]->lm != lm)
+      return lm_error (error, VV_BACKEND_ERROR_SHAPE, "forward_rows: cache %u missing or made "
+          "for another LM", i);
+    for (guint j = 0; j < i; j++)
+      if (caches[j] == caches[i])
+        return lm_error (error, VV_BACKEND_ERROR_SHAPE, "forward_rows: cache %u is also "
+            "row %u's", i, j);
+    const VvTensor *e = embeds[i], *y = hidden[i];
+    if (e == NULL || e->ndim != 2 || e->shape[0] != 1 || e->shape[1] != H
+        || y == NULL || y->ndim != 2 || y->shape[0] != 1 || y->shape[1] != H)
+      return lm_error (error, VV_BACKEND_ERROR_SHAPE, "forward_rows: row %u needs [1, %"
+          G_GINT64_FORMAT "] input and output", i, H);
+    if (!kv_reserve (caches[i], caches[i]->length + 1, error))
+      return FALSE;
+    segs[i].c = caches[i];
+    segs[i].n = 1;
+  }
+  if (!ensure_scratch (lm, n, error))
+    return FALSE;
+  VvTensor x;
+  for (guint i = 0; i < n; i++) {
+    vv_tensor_init_rows (&x, lm->x, i, 1);
+    if (!vv_backend_tensor_copy (lm->be, &x, embeds[i], error))
+      return FALSE;
+  }
+  if (!forward_chunk (lm, segs, n, error))
+    return FALSE;
+  for (guint i = 0; i < n; i++) {
+    vv_tensor_init_rows (&x, lm->x, i, 1);
+    if (!vv_backend_rms_norm (lm->be, hidden[i], &x, lm->norm,
+            (gfloat) lm->cfg.rms_norm_eps, error)) {
       g_prefix_error (error, "lm final norm: ");
       return FALSE;
     }

@@ -41,6 +41,13 @@ gboolean   vv_lm_embed (VvLm *lm, const VvTensor *ids, VvTensor *out, GError **e
  * [1, H]. */
 gboolean   vv_lm_forward (VvLm *lm, VvKvCache *cache, const VvTensor *embeds,
                           VvTensor *hidden, GError **error);
+/* One row per cache (distinct caches, 1 … VV_LM_MAX_JOINT_ROWS), each at its
+ * own position, with one read of the weights for all: the two CFG branches
+ * of a frame, or batched streams. embeds[i], hidden[i]: F32 [1, H]. Each
+ * row's result equals vv_lm_forward() on it alone, bit for bit. */
+#define VV_LM_MAX_JOINT_ROWS 8
+gboolean   vv_lm_forward_rows (VvLm *lm, VvKvCache **caches, const VvTensor **embeds,
+                               VvTensor **hidden, guint n, GError **error);
 /* logits [1, 4] = lm_head rows (151652, 151653, 151654, 151643) · hidden [1, H]. */
 gboolean   vv_lm_logits_control (VvLm *lm, const VvTensor *hidden, VvTensor *logits,
                                  GError **error);
@@ -64,6 +71,8 @@ gsize      vv_kv_cache_get_length (VvKvCache *cache);
 gsize      vv_kv_cache_get_capacity (VvKvCache *cache);
 /* Forget all positions (the negative branch's reset, §2.3). */
 void       vv_kv_cache_reset (VvKvCache *cache);
+/* Forget the positions from @length on (≤ the current length). */
+gboolean   vv_kv_cache_truncate (VvKvCache *cache, gsize length, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvLm, vv_lm_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvKvCache, vv_kv_cache_free)

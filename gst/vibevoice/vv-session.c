@@ -278,6 +278,11 @@ struct _VvGen {
   VvTensor *start_end;          /* [2, H]: embed(speech_start), embed(speech_end) */
   gfloat *host_noise, *host_z, *host_audio;
   gboolean pos_pass_pending;    /* input waits for the positive pass */
+  /* h_neg already holds the negative pass of the pending input (run jointly
+   * with the positive one); neg_length_before is the negative cache's length
+   * before it, to take it back if the token is not ⟨diffusion⟩ */
+  gboolean neg_pass_done;
+  gsize neg_length_before;
   gboolean dec_reset;
   gboolean done;
   VvDeviceStats stats0;         /* backend counters after the prefill */
@@ -530,8 +535,12 @@ vv_session_frame (VvSession *s, GError **error)
   VvBackend *be = s->be;
   const gsize latent_bytes = s->latent * sizeof (gfloat);
 
-  /* diffusion: negative pass on this step's input */
-  TIMED (neg_lm_us, vv_lm_forward (s->lm, g->neg_cache, g->input, g->h_neg, error));
+  /* diffusion: negative pass on this step's input (unless the step ran it
+   * together with the positive one) */
+  if (g->neg_pass_done)
+    g->neg_pass_done = FALSE;
+  else
+    TIMED (neg_lm_us, vv_lm_forward (s->lm, g->neg_cache, g->input, g->h_neg, error));
   if (p->noise != NULL) {
     if (g->res.n_frames >= p->noise_frames) {
       g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_NOISE,
@@ -605,7 +614,18 @@ vv_session_step (VvSession *s, gint32 *token_out, gboolean *done, GError **error
     return TRUE;
   }
   /* positive pass of the previous step's input */
-  if (g->pos_pass_pending) {
+  if (g->pos_pass_pending && !p->separate_cfg_passes) {
+    /* Both CFG branches in one pass (one read of the LM weights), before the
+     * token is known: nearly every token is ⟨diffusion⟩, whose frame needs
+     * the negative pass of this same input; any other token takes it back. */
+    VvKvCache *caches[2] = { g->pos_cache, g->neg_cache };
+    const VvTensor *in[2] = { g->input, g->input };
+    VvTensor *out[2] = { g->h_pos, g->h_neg };
+    g->neg_length_before = vv_kv_cache_get_length (g->neg_cache);
+    TIMED (lm_us, vv_lm_forward_rows (s->lm, caches, in, out, 2, error));
+    g->pos_pass_pending = FALSE;
+    g->neg_pass_done = TRUE;
+  } else if (g->pos_pass_pending) {
     TIMED (lm_us, vv_lm_forward (s->lm, g->pos_cache, g->input, g->h_pos, error));
     g->pos_pass_pending = FALSE;
   }
@@ -613,6 +633,11 @@ vv_session_step (VvSession *s, gint32 *token_out, gboolean *done, GError **error
   TIMED (connector_us, vv_lm_logits_control (s->lm, g->h_pos, g->logits, error)
       && vv_backend_tensor_get (be, g->logits, 0, logits, sizeof (logits), error));
   gint32 token = p->force_diffusion ? VV_TOKEN_DIFFUSION : pick_token (logits);
+  if (token != VV_TOKEN_DIFFUSION && g->neg_pass_done) {
+    g->neg_pass_done = FALSE;
+    if (!vv_kv_cache_truncate (g->neg_cache, g->neg_length_before, error))
+      return FALSE;
+  }
   *token_out = token;
   if (p->new_token)
     p->new_token (token, g->res.n_steps, p->new_token_user_data);

@@ -92,6 +92,9 @@ typedef void     (*VvSessionFrameTensorFunc) (VvSession *session, const VvTensor
  *   whatever the logits say (they are still computed), so a random-weight
  *   model makes exactly @max_frames frames (the §2.5 length limit still
  *   applies); the output is not what the model would say
+ * @separate_cfg_passes: run the negative CFG branch in its own LM pass
+ *   instead of together with the positive one (same numbers, the LM weights
+ *   read twice per frame; for measuring the joint pass against it)
  *
  * Get the defaults with vv_session_default_params(), then change fields.
  */
@@ -105,6 +108,7 @@ typedef struct {
   const gfloat *noise;
   gsize noise_frames;
   gboolean force_diffusion;
+  gboolean separate_cfg_passes;
 
   VvSessionNewFrameFunc new_frame;
   gpointer new_frame_user_data;
@@ -125,8 +129,10 @@ typedef struct {
  * @voice_us: voice encoding (vv_session_generate() only), σ-VAE sampling
  *   and acoustic connector of the voices
  * @prefill_us: the prompt's positive LM pass
- * @lm_us: positive LM passes after the prefill (one per step)
- * @neg_lm_us: negative-branch LM passes (one per frame)
+ * @lm_us: LM passes after the prefill (one per step; both CFG branches
+ *   unless separate_cfg_passes)
+ * @neg_lm_us: negative-branch LM passes of their own (one per frame with
+ *   separate_cfg_passes, else only the first frame after the prefill)
  * @head_us: diffusion sampling (all steps, both CFG branches)
  * @decoder_us: σ-VAE decoder
  * @semantic_us: semantic encoder on the decoded audio

@@ -602,6 +602,140 @@ test_steps_and_tensors (void)
   rec_clear (&r);
 }
 
+/* Both CFG branches in one LM pass (the default) give exactly the frames,
+ * audio and tokens of two separate passes, including after a token other
+ * than ⟨diffusion⟩, whose speculative negative pass is taken back. */
+static void
+test_joint_cfg_pass (void)
+{
+  g_autoptr (VvSession) s = new_session ();
+  g_autoptr (GError) error = NULL;
+  guint checked = 0, with_rollback = 0;
+  for (guint64 seed = 1; seed < 40 && (with_rollback == 0 || checked < 3); seed++) {
+    Rec sep, joint;
+    rec_init (&sep);
+    rec_init (&joint);
+    VvSessionResult rs, rj;
+    VvSessionParams p = params_for (&sep, seed);
+    p.max_frames = 12;
+    p.separate_cfg_passes = TRUE;
+    g_assert_true (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2,
+            &p, &rs, &error));
+    g_assert_no_error (error);
+    p = params_for (&joint, seed);
+    p.max_frames = 12;
+    g_assert_true (vv_session_generate (s, SCRIPT, (const gfloat *const *) clips, clip_len, 2,
+            &p, &rj, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (rs.n_frames, ==, rj.n_frames);
+    g_assert_cmpuint (rs.n_steps, ==, rj.n_steps);
+    g_assert_cmpuint (sep.tokens->len, ==, joint.tokens->len);
+    g_assert_cmpmem (sep.tokens->data, sep.tokens->len * 4, joint.tokens->data,
+        joint.tokens->len * 4);
+    g_assert_cmpmem (sep.latents->data, sep.latents->len * 4, joint.latents->data,
+        joint.latents->len * 4);
+    g_assert_cmpmem (sep.audio->data, sep.audio->len * 4, joint.audio->data,
+        joint.audio->len * 4);
+    /* joint: the negative pass has its own timing only for the first frame */
+    if (rj.n_frames > 1)
+      g_assert_cmpint (rj.timings.neg_lm_us, <, rs.timings.neg_lm_us);
+    checked++;
+    /* a non-⟨diffusion⟩ token with a frame after it exercised the take-back */
+    const gint32 *t = (const gint32 *) joint.tokens->data;
+    for (guint i = 0; i + 1 < joint.tokens->len; i++)
+      if (t[i] != VV_TOKEN_DIFFUSION && t[i] != VV_TOKEN_EOS) {
+        for (guint j = i + 1; j < joint.tokens->len; j++)
+          if (t[j] == VV_TOKEN_DIFFUSION) {
+            with_rollback++;
+            goto counted;
+          }
+      }
+counted:
+    rec_clear (&sep);
+    rec_clear (&joint);
+  }
+  g_test_message ("joint vs separate CFG passes: %u seeds compared, %u with a frame after a "
+      "non-diffusion token", checked, with_rollback);
+  g_assert_cmpuint (with_rollback, >, 0);
+}
+
+/* vv_lm_forward_rows() on caches at different positions == vv_lm_forward()
+ * on each, bit for bit, and the caches advance the same way. */
+static void
+test_lm_forward_rows (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvLm) lm = vv_lm_new (model, backend, &error);
+  g_assert_no_error (error);
+  const gint H = vv_lm_get_hidden_size (lm);
+  const gsize pre[3] = { 5, 2, 9 };
+  VvKvCache *a[3], *b[3];
+  GRand *rand = g_rand_new_with_seed (4);
+  for (guint i = 0; i < 3; i++) {
+    a[i] = vv_kv_cache_new (lm, 0, 0, &error);
+    g_assert_no_error (error);
+    b[i] = vv_kv_cache_new (lm, 0, 0, &error);
+    g_assert_no_error (error);
+    g_autofree gfloat *e = g_new (gfloat, pre[i] * H);
+    for (gsize k = 0; k < pre[i] * H; k++)
+      e[k] = (gfloat) g_rand_double_range (rand, -1, 1);
+    g_assert_true (vv_lm_forward_host (lm, a[i], e, pre[i], NULL, FALSE, &error));
+    g_assert_true (vv_lm_forward_host (lm, b[i], e, pre[i], NULL, FALSE, &error));
+  }
+  gint64 shape[2] = { 1, H };
+  VvTensor *in[3], *out[3];
+  g_autofree gfloat *host_in = g_new (gfloat, 3 * H);
+  g_autofree gfloat *want = g_new (gfloat, H);
+  g_autofree gfloat *got = g_new (gfloat, H);
+  for (guint i = 0; i < 3; i++) {
+    in[i] = vv_backend_tensor_new (backend, VV_DTYPE_F32, 2, shape, &error);
+    out[i] = vv_backend_tensor_new (backend, VV_DTYPE_F32, 2, shape, &error);
+    g_assert_no_error (error);
+  }
+  for (guint step = 0; step < 2; step++) {
+    for (guint i = 0; i < 3; i++) {
+      for (gint k = 0; k < H; k++)
+        host_in[i * H + k] = (gfloat) g_rand_double_range (rand, -1, 1);
+      g_assert_true (vv_backend_tensor_set (backend, in[i], 0, host_in + i * H,
+              H * sizeof (gfloat), &error));
+    }
+    g_assert_true (vv_lm_forward_rows (lm, a, (const VvTensor **) in, out, 3, &error));
+    g_assert_no_error (error);
+    for (guint i = 0; i < 3; i++) {
+      g_assert_true (vv_lm_forward_host (lm, b[i], host_in + i * H, 1, want, TRUE, &error));
+      g_assert_true (vv_backend_tensor_get (backend, out[i], 0, got, H * sizeof (gfloat),
+              &error));
+      g_assert_cmpmem (got, H * sizeof (gfloat), want, H * sizeof (gfloat));
+      g_assert_cmpuint (vv_kv_cache_get_length (a[i]), ==, pre[i] + step + 1);
+    }
+  }
+  /* taking a position back: the next pass equals one that never had it */
+  g_assert_true (vv_kv_cache_truncate (a[0], pre[0] + 1, &error));
+  g_assert_true (vv_kv_cache_truncate (b[0], pre[0] + 1, &error));
+  g_assert_false (vv_kv_cache_truncate (a[0], pre[0] + 5, &error));
+  g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
+  g_clear_error (&error);
+  g_assert_true (vv_lm_forward_rows (lm, a, (const VvTensor **) in, out, 1, &error));
+  g_assert_true (vv_lm_forward_host (lm, b[0], host_in, 1, want, TRUE, &error));
+  g_assert_true (vv_backend_tensor_get (backend, out[0], 0, got, H * sizeof (gfloat), &error));
+  g_assert_cmpmem (got, H * sizeof (gfloat), want, H * sizeof (gfloat));
+  /* bad calls */
+  VvKvCache *twice[2] = { a[1], a[1] };
+  g_assert_false (vv_lm_forward_rows (lm, twice, (const VvTensor **) in, out, 2, &error));
+  g_assert_nonnull (strstr (error->message, "also"));
+  g_clear_error (&error);
+  g_assert_false (vv_lm_forward_rows (lm, a, (const VvTensor **) in, out, 0, &error));
+  g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
+  g_clear_error (&error);
+  for (guint i = 0; i < 3; i++) {
+    vv_tensor_free (in[i]);
+    vv_tensor_free (out[i]);
+    vv_kv_cache_free (a[i]);
+    vv_kv_cache_free (b[i]);
+  }
+  g_rand_free (rand);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -630,6 +764,8 @@ main (int argc, char **argv)
   g_test_add_func ("/session/voice-length-limit", test_voice_length_limit);
   g_test_add_func ("/session/voice-padding-rule", test_voice_padding_rule);
   g_test_add_func ("/session/shared-model", test_shared_model);
+  g_test_add_func ("/session/joint-cfg-pass", test_joint_cfg_pass);
+  g_test_add_func ("/session/lm-forward-rows", test_lm_forward_rows);
   int ret = g_test_run ();
 
   for (guint c = 0; c < 2; c++)
