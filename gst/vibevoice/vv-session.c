@@ -537,10 +537,12 @@ vv_session_frame (VvSession *s, GError **error)
 
   /* diffusion: negative pass on this step's input (unless the step ran it
    * together with the positive one) */
-  if (g->neg_pass_done)
+  if (g->neg_pass_done) {
     g->neg_pass_done = FALSE;
-  else
+  } else {
     TIMED (neg_lm_us, vv_lm_forward (s->lm, g->neg_cache, g->input, g->h_neg, error));
+    g->res.n_lm_passes++;
+  }
   if (p->noise != NULL) {
     if (g->res.n_frames >= p->noise_frames) {
       g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_NOISE,
@@ -623,10 +625,12 @@ vv_session_step (VvSession *s, gint32 *token_out, gboolean *done, GError **error
     VvTensor *out[2] = { g->h_pos, g->h_neg };
     g->neg_length_before = vv_kv_cache_get_length (g->neg_cache);
     TIMED (lm_us, vv_lm_forward_rows (s->lm, caches, in, out, 2, error));
+    g->res.n_lm_passes++;
     g->pos_pass_pending = FALSE;
     g->neg_pass_done = TRUE;
   } else if (g->pos_pass_pending) {
     TIMED (lm_us, vv_lm_forward (s->lm, g->pos_cache, g->input, g->h_pos, error));
+    g->res.n_lm_passes++;
     g->pos_pass_pending = FALSE;
   }
   gfloat logits[VV_LM_N_CONTROL];

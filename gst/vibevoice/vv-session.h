@@ -167,6 +167,8 @@ typedef struct {
  * @frame_bytes_down: bytes downloaded after the prefill, audio excepted
  *   (control logits, latents a callback asked for)
  * @audio_bytes_down: audio bytes downloaded for host-audio callbacks
+ * @n_lm_passes: LM passes after the prefill; a joint pass of both CFG
+ *   branches counts once
  */
 typedef struct {
   guint n_frames;
@@ -179,6 +181,7 @@ typedef struct {
   guint64 frame_bytes_up;
   guint64 frame_bytes_down;
   guint64 audio_bytes_down;
+  guint n_lm_passes;
 } VvSessionResult;
 
 VvSessionParams vv_session_default_params (void);
