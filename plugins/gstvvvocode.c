@@ -58,7 +58,12 @@
  * gst-launch-1.0 filesrc location=z.f32 ! \
  *     application/x-vv-latents,format=F32LE,dim=64,rate=24000,hop=3200 ! \
  *     vvvocode model=/path/to/VibeVoice-1.5B ! audioconvert ! wavenc ! filesink location=out.wav
- * ]| Decodes a raw file of latents.
+ * ]| Decodes a raw file of latents (one decoder segment, no pauses).
+ * |[
+ * gst-launch-1.0 filesrc location=talk.lat ! application/x-vv-latent-records ! \
+ *     vvvocode model=/path/to/VibeVoice-1.5B ! audioconvert ! wavenc ! filesink location=out.wav
+ * ]| Decodes a recording written by `vvdiffuse ! filesink location=talk.lat`
+ * (reset points and pauses kept: the live audio, sample for sample).
  * |[
  * gst-launch-1.0 filesrc location=dialog.txt ! vvdialogparse ! vvtokenize model=DIR ! \
  *     vvdiffuse ! vvvocode ! audioconvert ! wavenc ! filesink location=out.wav
@@ -1040,7 +1045,7 @@ gst_vv_vocode_class_init (GstVvVocodeClass *klass)
       "gst-vibevoice developers");
   /* shown by gst-inspect-1.0 */
   gst_element_class_add_static_metadata (element_class, "example-launch-line",
-      "gst-launch-1.0 filesrc location=z.f32 ! application/x-vv-latents,format=F32LE,dim=64,rate=24000,hop=3200 ! vvvocode model=DIR ! audioconvert ! wavenc ! filesink location=out.wav");
+      "gst-launch-1.0 filesrc location=talk.lat ! application/x-vv-latent-records ! vvvocode model=DIR ! audioconvert ! wavenc ! filesink location=out.wav");
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_vv_vocode_change_state);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_vv_vocode_set_context);
