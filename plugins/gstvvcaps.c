@@ -106,3 +106,60 @@ gst_vv_turn_buffer_parse (GstBuffer *buffer, GError **error)
   }
   return s;
 }
+
+void
+gst_vv_record_header_write (const GstVvRecordHeader *h, guint8 out[GST_VV_RECORD_HEADER_SIZE])
+{
+  memcpy (out, "VVLR", 4);
+  GST_WRITE_UINT16_LE (out + 4, GST_VV_RECORD_VERSION);
+  GST_WRITE_UINT16_LE (out + 6, h->flags);
+  GST_WRITE_UINT32_LE (out + 8, h->n_frames);
+  GST_WRITE_UINT32_LE (out + 12, h->dim);
+  GST_WRITE_UINT32_LE (out + 16, h->rate);
+  GST_WRITE_UINT32_LE (out + 20, h->hop);
+  GST_WRITE_UINT64_LE (out + 24, h->pts);
+  GST_WRITE_UINT64_LE (out + 32, h->duration);
+}
+
+gboolean
+gst_vv_record_header_parse (const guint8 in[GST_VV_RECORD_HEADER_SIZE], GstVvRecordHeader *h,
+    GError **error)
+{
+  if (memcmp (in, "VVLR", 4) != 0) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,
+        "bad magic (not a VVLR latent record)");
+    return FALSE;
+  }
+  guint16 version = GST_READ_UINT16_LE (in + 4);
+  if (version != GST_VV_RECORD_VERSION) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,
+        "record version %u (this build reads version %d)", version, GST_VV_RECORD_VERSION);
+    return FALSE;
+  }
+  h->flags = GST_READ_UINT16_LE (in + 6);
+  h->n_frames = GST_READ_UINT32_LE (in + 8);
+  h->dim = GST_READ_UINT32_LE (in + 12);
+  h->rate = GST_READ_UINT32_LE (in + 16);
+  h->hop = GST_READ_UINT32_LE (in + 20);
+  h->pts = GST_READ_UINT64_LE (in + 24);
+  h->duration = GST_READ_UINT64_LE (in + 32);
+  if (h->flags & ~(GST_VV_RECORD_FLAG_RESET | GST_VV_RECORD_FLAG_GAP)) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE, "unknown flags 0x%x",
+        h->flags);
+    return FALSE;
+  }
+  if (h->n_frames > GST_VV_RECORD_MAX_FRAMES || ((h->flags & GST_VV_RECORD_FLAG_GAP)
+          && h->n_frames != 0)) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,
+        "n_frames %u out of range (0..%d, 0 for a GAP record)", h->n_frames,
+        GST_VV_RECORD_MAX_FRAMES);
+    return FALSE;
+  }
+  if (h->dim < 1 || h->dim > GST_VV_RECORD_MAX_DIM || h->rate < 1 || h->rate > G_MAXINT
+      || h->hop < 1 || h->hop > G_MAXINT) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,
+        "dim %u, rate %u or hop %u out of range", h->dim, h->rate, h->hop);
+    return FALSE;
+  }
+  return TRUE;
+}

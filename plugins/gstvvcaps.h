@@ -40,6 +40,41 @@ G_BEGIN_DECLS
 #define GST_VV_LATENT_CAPS_FIELDS \
     "format=(string)F32LE, dim=(int)[1,4096], rate=(int)[1,MAX], hop=(int)[1,MAX]"
 
+/* Recorded latents: the latent stream as a byte stream of self-describing
+ * records, so that a file (vvdiffuse ! filesink, filesrc ! vvvocode) keeps
+ * the decoder reset points and the pauses. Each record is a 40-byte header,
+ * all fields little-endian, then n_frames × dim F32LE floats:
+ *   0  magic    "VVLR"
+ *   4  version  u16 = 1
+ *   6  flags    u16: bit 0 RESET (decoder reset before the first frame),
+ *               bit 1 GAP (silence of `duration`, n_frames = 0)
+ *   8  n_frames u32 (at most GST_VV_RECORD_MAX_FRAMES)
+ *  12  dim      u32 (1..4096)
+ *  16  rate     u32 audio sample rate
+ *  20  hop      u32 samples per frame
+ *  24  pts      u64 ns (GST_CLOCK_TIME_NONE = unknown)
+ *  32  duration u64 ns
+ * Caps carry no fields: every record describes itself. */
+#define GST_VV_LATENT_RECORDS_MEDIA_TYPE "application/x-vv-latent-records"
+#define GST_VV_RECORD_HEADER_SIZE 40
+#define GST_VV_RECORD_VERSION 1
+#define GST_VV_RECORD_FLAG_RESET (1 << 0)
+#define GST_VV_RECORD_FLAG_GAP (1 << 1)
+#define GST_VV_RECORD_MAX_FRAMES 4096
+#define GST_VV_RECORD_MAX_DIM 4096
+
+typedef struct {
+  guint16 flags;
+  guint32 n_frames, dim, rate, hop;
+  guint64 pts, duration;
+} GstVvRecordHeader;
+
+void     gst_vv_record_header_write (const GstVvRecordHeader *h,
+                                     guint8 out[GST_VV_RECORD_HEADER_SIZE]);
+/* FALSE with @error naming the field when the header is not a valid record. */
+gboolean gst_vv_record_header_parse (const guint8 in[GST_VV_RECORD_HEADER_SIZE],
+                                     GstVvRecordHeader *h, GError **error);
+
 /* Custom serialized downstream event (vvtokenize → vvdiffuse): silence of
  * "duration" (guint64 ns) at this point of the stream. vvdiffuse turns it
  * into a GAP event with exact timestamps; vvvocode turns GAP into zeros. */

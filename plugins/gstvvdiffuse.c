@@ -139,6 +139,7 @@ struct _GstVvDiffuse {
   guint utterances;
   gint flushing;               /* atomic */
   gboolean discont_next;
+  gboolean records;             /* src caps are the recorded form (x-vv-latent-records) */
   GstSegment in_segment;        /* upstream's: prompt PTS -> running time */
 };
 
@@ -166,7 +167,8 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VV_LATENT_MEDIA_TYPE "(" GST_VV_CAPS_FEATURE_CUDA "), "
-        GST_VV_LATENT_CAPS_FIELDS "; " GST_VV_LATENT_MEDIA_TYPE ", " GST_VV_LATENT_CAPS_FIELDS));
+        GST_VV_LATENT_CAPS_FIELDS "; " GST_VV_LATENT_MEDIA_TYPE ", " GST_VV_LATENT_CAPS_FIELDS
+        "; " GST_VV_LATENT_RECORDS_MEDIA_TYPE));
 
 G_DEFINE_TYPE (GstVvDiffuse, gst_vv_diffuse, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (vvdiffuse, "vvdiffuse", GST_RANK_NONE, GST_TYPE_VV_DIFFUSE);
@@ -239,6 +241,19 @@ ensure_caps_and_segment (GstVvDiffuse *self)
     GstCaps *caps = gst_caps_new_simple (GST_VV_LATENT_MEDIA_TYPE,
         "format", G_TYPE_STRING, "F32LE", "dim", G_TYPE_INT, self->latent,
         "rate", G_TYPE_INT, self->rate, "hop", G_TYPE_INT, self->hop, NULL);
+    /* A downstream that takes anything (filesink, a queue before it) or
+     * no bare latents gets the recorded form: a bare F32 file would lose
+     * the decoder reset points and the pauses. */
+    GstCaps *peer = gst_pad_peer_query_caps (self->srcpad, NULL);
+    GstCaps *records = gst_caps_new_empty_simple (GST_VV_LATENT_RECORDS_MEDIA_TYPE);
+    self->records = peer && (gst_caps_is_any (peer) || !gst_caps_can_intersect (peer, caps))
+        && gst_caps_can_intersect (peer, records);
+    if (peer)
+      gst_caps_unref (peer);
+    if (self->records)
+      gst_caps_replace (&caps, records);
+    gst_caps_unref (records);
+    GST_DEBUG_OBJECT (self, "latent caps %" GST_PTR_FORMAT, caps);
     gboolean ok = gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
     gst_caps_unref (caps);
     if (!ok) {
@@ -255,6 +270,36 @@ ensure_caps_and_segment (GstVvDiffuse *self)
   gst_pad_push_event (self->srcpad, ev);
   self->need_segment = FALSE;
   return TRUE;
+}
+
+/* A pause: a GAP event, or in the recorded form a GAP record (the file
+ * has to keep it). */
+static gboolean
+push_gap (GstVvDiffuse *self, GstClockTime ts, GstClockTime dur)
+{
+  if (!self->records)
+    return gst_pad_push_event (self->srcpad, gst_event_new_gap (ts, dur));
+  GstVvRecordHeader h = { 0, };
+  h.flags = GST_VV_RECORD_FLAG_GAP;
+  h.dim = self->latent;
+  h.rate = self->rate;
+  h.hop = self->hop;
+  h.pts = ts;
+  h.duration = dur;
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VV_RECORD_HEADER_SIZE, NULL);
+  GstMapInfo map;
+  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) {
+    if (buf)
+      gst_buffer_unref (buf);
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL), ("cannot allocate a GAP record"));
+    return FALSE;
+  }
+  gst_vv_record_header_write (&h, map.data);
+  gst_buffer_unmap (buf, &map);
+  GST_BUFFER_PTS (buf) = ts;
+  GST_BUFFER_DURATION (buf) = dur;
+  GstFlowReturn ret = gst_pad_push (self->srcpad, buf);
+  return ret == GST_FLOW_OK || ret == GST_FLOW_FLUSHING || ret == GST_FLOW_EOS;
 }
 
 static GstClockTime
@@ -333,6 +378,22 @@ on_audio (const gfloat *samples, gsize n, gpointer user_data)
       - GST_BUFFER_PTS (buf);
   GST_BUFFER_OFFSET (buf) = self->frames_out;
   GST_BUFFER_OFFSET_END (buf) = self->frames_out + 1;
+  if (self->records) {
+    GstVvRecordHeader h = { 0, };
+    h.flags = (c->reset || self->discont_next) ? GST_VV_RECORD_FLAG_RESET : 0;
+    h.n_frames = 1;
+    h.dim = self->latent;
+    h.rate = self->rate;
+    h.hop = self->hop;
+    h.pts = GST_BUFFER_PTS (buf);
+    h.duration = GST_BUFFER_DURATION (buf);
+    guint8 *hdr = g_malloc (GST_VV_RECORD_HEADER_SIZE);
+    gst_vv_record_header_write (&h, hdr);
+    gst_buffer_prepend_memory (buf, gst_memory_new_wrapped (0, hdr, GST_VV_RECORD_HEADER_SIZE,
+            0, GST_VV_RECORD_HEADER_SIZE, hdr, g_free));
+    /* a recording carries no attached audio: the decoder reads the frames */
+    c->attach = FALSE;
+  }
   if (c->reset || self->discont_next)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
   self->discont_next = FALSE;
@@ -445,7 +506,7 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
           GST_TIME_ARGS (in_pts));
       self->sample_pos = target;
       self->discont_next = TRUE;
-      gst_pad_push_event (self->srcpad, gst_event_new_gap (ts, dur));
+      push_gap (self, ts, dur);
     } else if (target > self->sample_pos) {
       self->sample_pos = target;
       self->discont_next = TRUE;
@@ -544,7 +605,7 @@ gst_vv_diffuse_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
         GstClockTime dur = samples_to_time (self, self->sample_pos + n) - ts;
         self->sample_pos += n;
         self->discont_next = TRUE;
-        return gst_pad_push_event (self->srcpad, gst_event_new_gap (ts, dur));
+        return push_gap (self, ts, dur);
       }
       return gst_pad_event_default (pad, parent, event);
     case GST_EVENT_EOS:

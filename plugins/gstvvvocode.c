@@ -58,7 +58,12 @@
  * gst-launch-1.0 filesrc location=z.f32 ! \
  *     application/x-vv-latents,format=F32LE,dim=64,rate=24000,hop=3200 ! \
  *     vvvocode model=/path/to/VibeVoice-1.5B ! audioconvert ! wavenc ! filesink location=out.wav
- * ]| Decodes a raw file of latents.
+ * ]| Decodes a raw file of latents (one decoder segment, no pauses).
+ * |[
+ * gst-launch-1.0 filesrc location=talk.lat ! application/x-vv-latent-records ! \
+ *     vvvocode model=/path/to/VibeVoice-1.5B ! audioconvert ! wavenc ! filesink location=out.wav
+ * ]| Decodes a recording written by `vvdiffuse ! filesink location=talk.lat`
+ * (reset points and pauses kept: the live audio, sample for sample).
  * |[
  * gst-launch-1.0 filesrc location=dialog.txt ! vvdialogparse ! vvtokenize model=DIR ! \
  *     vvdiffuse ! vvvocode ! audioconvert ! wavenc ! filesink location=out.wav
@@ -125,6 +130,9 @@ typedef struct {
   gboolean warned_stale;
   guint64 samples;              /* running output sample counter */
   GstAdapter *adapter;          /* partial frames */
+  gboolean records;             /* sink caps are the recorded form */
+  GstAdapter *rec_adapter;      /* recorded form: bytes of an incomplete record */
+  guint64 rec_offset;           /* byte offset of the first byte in rec_adapter */
   gfloat *scratch;              /* normalised decoder input */
   gsize scratch_len;
 } GstVvVocode;
@@ -148,6 +156,8 @@ static void
 reset_stream (GstVvVocode *self)
 {
   gst_adapter_clear (self->adapter);
+  gst_adapter_clear (self->rec_adapter);
+  self->rec_offset = 0;
   gst_segment_init (&self->in_segment, GST_FORMAT_UNDEFINED);
   self->seqnum = GST_SEQNUM_INVALID;
   self->need_caps = TRUE;
@@ -342,14 +352,9 @@ push_audio (GstVvVocode *self, GstBuffer *out, guint64 n)
 /* At an input DISCONT, move the counter to the input PTS (as running time
  * of the upstream TIME segment) when it differs. */
 static void
-follow_input_pts (GstVvVocode *self, GstBuffer *buf)
+follow_running_time (GstVvVocode *self, GstClockTime rt)
 {
-  if (!GST_BUFFER_PTS_IS_VALID (buf) || self->in_segment.format != GST_FORMAT_TIME
-      || self->rate == 0)
-    return;
-  guint64 rt = gst_segment_to_running_time (&self->in_segment, GST_FORMAT_TIME,
-      GST_BUFFER_PTS (buf));
-  if (!GST_CLOCK_TIME_IS_VALID (rt))
+  if (!GST_CLOCK_TIME_IS_VALID (rt) || self->rate == 0)
     return;
   guint64 target = gst_util_uint64_scale_int_round (rt, self->rate, GST_SECOND);
   if (target != self->samples) {
@@ -358,6 +363,18 @@ follow_input_pts (GstVvVocode *self, GstBuffer *buf)
     self->samples = target;
     self->discont = TRUE;
   }
+}
+
+static void
+follow_input_pts (GstVvVocode *self, GstBuffer *buf)
+{
+  /* a recording's record PTS is the producer's running time (recorded
+   * streams come through a BYTES segment, e.g. from filesrc) */
+  if (self->records)
+    follow_running_time (self, GST_BUFFER_PTS (buf));
+  else if (GST_BUFFER_PTS_IS_VALID (buf) && self->in_segment.format == GST_FORMAT_TIME)
+    follow_running_time (self, gst_segment_to_running_time (&self->in_segment,
+            GST_FORMAT_TIME, GST_BUFFER_PTS (buf)));
 }
 
 /* ------------------------------------------------------------------ */
@@ -477,10 +494,12 @@ pass_attached (GstVvVocode *self, GstBuffer *buf, GstVvAudioMeta *meta)
   return push_audio (self, out, n_samples);
 }
 
+static gboolean set_latent_caps (GstVvVocode *self, GstCaps *caps);
+static gboolean handle_gap (GstVvVocode *self, GstEvent *event);
+
 static GstFlowReturn
-gst_vv_vocode_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+chain_latents (GstVvVocode *self, GstBuffer *buf)
 {
-  GstVvVocode *self = (GstVvVocode *) parent;
   GstFlowReturn ret;
 
   if (self->dim == 0) {
@@ -513,6 +532,73 @@ gst_vv_vocode_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 
   gst_adapter_push (self->adapter, buf);
   return decode_available (self);
+}
+
+/* The recorded form (gstvvcaps.h): split the byte stream, chunked however
+ * upstream likes, into records; each becomes what the live stream carried
+ * (a latent buffer, DISCONT at a reset point, or a GAP). */
+static GstFlowReturn
+chain_records (GstVvVocode *self, GstBuffer *buf)
+{
+  gst_adapter_push (self->rec_adapter, buf);
+  while (gst_adapter_available (self->rec_adapter) >= GST_VV_RECORD_HEADER_SIZE) {
+    guint8 hdr[GST_VV_RECORD_HEADER_SIZE];
+    GstVvRecordHeader h;
+    g_autoptr (GError) err = NULL;
+    gst_adapter_copy (self->rec_adapter, hdr, 0, GST_VV_RECORD_HEADER_SIZE);
+    if (!gst_vv_record_header_parse (hdr, &h, &err)) {
+      GST_ELEMENT_ERROR (self, STREAM, DECODE, ("Bad latent record at byte offset %"
+              G_GUINT64_FORMAT ": %s", self->rec_offset, err->message), (NULL));
+      return GST_FLOW_ERROR;
+    }
+    /* bounded by the header checks: at most 4096 × 4096 floats */
+    gsize payload = (gsize) h.n_frames * h.dim * sizeof (gfloat);
+    if (gst_adapter_available (self->rec_adapter) < GST_VV_RECORD_HEADER_SIZE + payload)
+      break;
+    if ((gint) h.dim != self->dim || (gint) h.hop != self->hop || (gint) h.rate != self->rate) {
+      GstCaps *caps = gst_caps_new_simple (GST_VV_LATENT_MEDIA_TYPE,
+          "format", G_TYPE_STRING, "F32LE", "dim", G_TYPE_INT, (gint) h.dim,
+          "rate", G_TYPE_INT, (gint) h.rate, "hop", G_TYPE_INT, (gint) h.hop, NULL);
+      gboolean ok = set_latent_caps (self, caps);
+      gst_caps_unref (caps);
+      if (!ok)
+        return GST_FLOW_NOT_NEGOTIATED;
+    }
+    gst_adapter_flush (self->rec_adapter, GST_VV_RECORD_HEADER_SIZE);
+    self->rec_offset += GST_VV_RECORD_HEADER_SIZE + payload;
+    if (h.flags & GST_VV_RECORD_FLAG_GAP) {
+      if (!handle_gap (self, gst_event_new_gap (h.pts, h.duration)))
+        return GST_FLOW_ERROR;
+      continue;
+    }
+    if (payload == 0)
+      continue;
+    GstBuffer *frames = gst_adapter_take_buffer (self->rec_adapter, payload);
+    frames = gst_buffer_make_writable (frames);
+    GST_BUFFER_PTS (frames) = h.pts;
+    GST_BUFFER_DURATION (frames) = h.duration;
+    if (h.flags & GST_VV_RECORD_FLAG_RESET)
+      GST_BUFFER_FLAG_SET (frames, GST_BUFFER_FLAG_DISCONT);
+    else
+      GST_BUFFER_FLAG_UNSET (frames, GST_BUFFER_FLAG_DISCONT);
+    GstFlowReturn ret = chain_latents (self, frames);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_vv_vocode_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  GstVvVocode *self = (GstVvVocode *) parent;
+  if (!self->records)
+    return chain_latents (self, buf);
+  GstFlowReturn ret = chain_records (self, buf);
+  /* an error is reported once, not again as a truncation at EOS */
+  if (ret != GST_FLOW_OK)
+    gst_adapter_clear (self->rec_adapter);
+  return ret;
 }
 
 /* ------------------------------------------------------------------ */
@@ -613,7 +699,10 @@ gst_vv_vocode_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_CAPS: {
       GstCaps *caps;
       gst_event_parse_caps (event, &caps);
-      gboolean ok = set_latent_caps (self, caps);
+      GstStructure *st = gst_caps_get_structure (caps, 0);
+      self->records = gst_structure_has_name (st, GST_VV_LATENT_RECORDS_MEDIA_TYPE);
+      /* the recorded form: the geometry comes with each record */
+      gboolean ok = self->records || set_latent_caps (self, caps);
       gst_event_unref (event);
       return ok;
     }
@@ -627,6 +716,8 @@ gst_vv_vocode_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_STREAM_START:
       /* a new stream: fresh decoder; caps and segment are sent again */
       gst_adapter_clear (self->adapter);
+      gst_adapter_clear (self->rec_adapter);
+      self->rec_offset = 0;
       self->dec_reset = TRUE;
       self->dec_stale = FALSE;
       self->need_caps = TRUE;
@@ -641,6 +732,13 @@ gst_vv_vocode_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       self->seqnum = gst_event_get_seqnum (event);
       return gst_pad_event_default (pad, parent, event);
     case GST_EVENT_EOS: {
+      gsize rec_left = gst_adapter_available (self->rec_adapter);
+      if (self->records && rec_left > 0) {
+        GST_ELEMENT_ERROR (self, STREAM, DECODE, ("Latent recording is truncated: the record "
+                "at byte offset %" G_GUINT64_FORMAT " is incomplete (%" G_GSIZE_FORMAT
+                " bytes)", self->rec_offset, rec_left), (NULL));
+        gst_adapter_clear (self->rec_adapter);
+      }
       gsize left = gst_adapter_available (self->adapter);
       if (left > 0) {
         GST_ELEMENT_ERROR (self, STREAM, DECODE,
@@ -886,6 +984,7 @@ gst_vv_vocode_finalize (GObject *object)
   g_clear_pointer (&self->model, vv_model_unref);
   g_free (self->model_dir);
   g_object_unref (self->adapter);
+  g_object_unref (self->rec_adapter);
   G_OBJECT_CLASS (gst_vv_vocode_parent_class)->finalize (object);
 }
 
@@ -930,6 +1029,7 @@ gst_vv_vocode_class_init (GstVvVocodeClass *klass)
 
   GstCaps *sink_caps = gst_vv_caps_new_template (GST_VV_LATENT_MEDIA_TYPE,
       GST_VV_LATENT_CAPS_FIELDS);
+  gst_caps_append (sink_caps, gst_caps_new_empty_simple (GST_VV_LATENT_RECORDS_MEDIA_TYPE));
   GstCaps *src_caps = gst_vv_caps_new_template ("audio/x-raw", AUDIO_FIELDS);
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, sink_caps));
@@ -945,7 +1045,7 @@ gst_vv_vocode_class_init (GstVvVocodeClass *klass)
       "gst-vibevoice developers");
   /* shown by gst-inspect-1.0 */
   gst_element_class_add_static_metadata (element_class, "example-launch-line",
-      "gst-launch-1.0 filesrc location=z.f32 ! application/x-vv-latents,format=F32LE,dim=64,rate=24000,hop=3200 ! vvvocode model=DIR ! audioconvert ! wavenc ! filesink location=out.wav");
+      "gst-launch-1.0 filesrc location=talk.lat ! application/x-vv-latent-records ! vvvocode model=DIR ! audioconvert ! wavenc ! filesink location=out.wav");
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_vv_vocode_change_state);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_vv_vocode_set_context);
@@ -970,5 +1070,6 @@ gst_vv_vocode_init (GstVvVocode *self)
   self->threads = DEFAULT_THREADS;
   self->use_attached_audio = DEFAULT_USE_ATTACHED_AUDIO;
   self->adapter = gst_adapter_new ();
+  self->rec_adapter = gst_adapter_new ();
   reset_stream (self);
 }

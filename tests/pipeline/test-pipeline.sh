@@ -79,6 +79,37 @@ check "pipeline with [pause:500ms]" 0 "" -- \
   launch filesrc location="$ex/two-speakers-pause.txt" ! vvtts model="$model" voices="$voices" seed=3 ! wavenc ! filesink location="$tmp/pause.wav"
 check "pause = window 1 + 12000 zero samples + window 2" 0 "identical to the parts" -- wavcmp parts "$tmp/pause.wav" "$tmp/p1.wav" zeros:12000 "$tmp/p2.wav"
 
+# --- recorded latents: vvdiffuse ! filesink, then filesrc ! vvvocode --------
+# filesink takes any caps, so vvdiffuse writes the recorded form (VVLR
+# records with the reset points and the pause); filesrc chunks it in odd
+# sizes; the decode must equal the live chain (which passes the attached
+# audio) and hence window 1 + zeros + window 2 of the synth.
+tp="filesrc location=$ex/two-speakers-pause.txt ! vvdialogparse ! vvtokenize model=$model voices=$voices"
+check "record: vvdiffuse ! filesink" 0 "" -- launch $tp ! vvdiffuse seed=3 ! filesink location="$tmp/rec.lat"
+check "recording starts with a VVLR record" 0 "^VVLR" -- head -c 4 "$tmp/rec.lat"
+check "recording holds one GAP record (flags 2 at byte 6 of a header)" 0 "^1$" -- \
+  python3 -c 'import struct,sys
+d=open(sys.argv[1],"rb").read(); o=0; g=0
+while o < len(d):
+    m,v,f,n,dim=struct.unpack_from("<4sHHII",d,o); g+=f==2; o+=40+n*dim*4
+print(g)' "$tmp/rec.lat"
+for bs in 1 13 4096; do
+  check "filesrc blocksize=$bs ! vvvocode decodes the recording" 0 "" -- \
+    launch filesrc location="$tmp/rec.lat" blocksize=$bs ! application/x-vv-latent-records ! vvvocode model="$model" ! wavenc ! filesink location="$tmp/rec-$bs.wav"
+  check "decoded recording (blocksize $bs) = live pause pipeline" 0 "" -- wavcmp same "$tmp/rec-$bs.wav" "$tmp/pause.wav"
+done
+check "decoded recording = window 1 + 12000 zeros + window 2" 0 "identical to the parts" -- wavcmp parts "$tmp/rec-13.wav" "$tmp/p1.wav" zeros:12000 "$tmp/p2.wav"
+head -c $(( $(stat -c %s "$tmp/rec.lat") - 10 )) "$tmp/rec.lat" > "$tmp/trunc.lat"
+check "truncated recording: error naming the byte offset" 1 "truncated.*byte offset [0-9]+" -- \
+  run filesrc location="$tmp/trunc.lat" ! application/x-vv-latent-records ! vvvocode model="$model" ! fakesink
+# the second record's header: after the first record (40 + 64 floats)
+{ head -c 296 "$tmp/rec.lat"; printf 'XXXX'; tail -c +301 "$tmp/rec.lat"; } > "$tmp/bad.lat"
+check "corrupt record header: error naming the byte offset" 1 "Bad latent record at byte offset 296: bad magic" -- \
+  run filesrc location="$tmp/bad.lat" ! application/x-vv-latent-records ! vvvocode model="$model" ! fakesink
+python3 -c 'import struct,sys; sys.stdout.buffer.write(b"VVLR"+struct.pack("<HHIIIIQQ",1,0,0xffffffff,64,24000,3200,0,0))' > "$tmp/huge.lat"
+check "record with 4294967295 frames: error, no allocation" 1 "byte offset 0: n_frames 4294967295 out of range" -- \
+  run filesrc location="$tmp/huge.lat" ! application/x-vv-latent-records ! vvvocode model="$model" ! fakesink
+
 # --- subtitles: each SRT cue is an utterance at its time (silence between) ---
 # cue 1 = the first window at 0.5 s (seed 3: 4 frames), cue 2 = the second at
 # 3.0 s (seed 4: 3 frames); a WAV has no timestamps, so the silence is there
