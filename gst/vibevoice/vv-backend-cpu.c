@@ -1204,6 +1204,7 @@ cpu_destroy (VvBackend *be)
         vv_host_mem_free (cpu->scratch[i], cpu->scratch_floats * sizeof (gfloat));
       g_free (cpu->scratch);
     }
+    vv_host_mem_free (cpu->attn_partial, cpu->attn_partial_floats * sizeof (gfloat));
     vv_thread_pool_free (cpu->pool);
     g_free (cpu);
   }
