@@ -147,7 +147,8 @@ typedef struct {
   gint d;
   gfloat scale;
   gint64 n_chunks;              /* chunks of the longest row (t keys) */
-  gint64 pb;                    /* floats of one partial: g·d (o), g (m), g (l) */
+  gint64 pb;                    /* floats of one partial: H_q·d (o), H_q (m), H_q (l) */
+  gsize s_floats;               /* per-task scratch: scores, 4 widened key rows */
   gfloat *partial;              /* split-K: [n][hkv][n_chunks][pb] */
   CpuIsa isa;
 } AttnJob;
@@ -176,16 +177,18 @@ kv_at (const guint8 *p, VvDType dt, gint64 i)
 /* ---- portable kernels ---- */
 
 static void
-scalar_scores (const AttnJob *job, const gfloat *qg, const guint8 *kb, gint64 nk, gfloat *s)
+scalar_scores (const AttnJob *job, const gfloat *qr, const guint8 *kb, gint64 nk, gfloat *s)
 {
   const gint d = job->d;
   const gsize row_bytes = (gsize) (job->hkv * d) * job->es;
   gfloat *kr = g_newa (gfloat, d);
   for (gint64 t = 0; t < nk; t++) {
-    for (gint j = 0; j < d; j++)
-      kr[j] = kv_at (kb + t * row_bytes, job->kvdt, j);
-    for (gint h = 0; h < job->g; h++)
-      s[h * VV_ATTN_CHUNK + t] = dot (qg + h * d, kr, d) * job->scale;
+    for (gint64 kvh = 0; kvh < job->hkv; kvh++) {
+      for (gint j = 0; j < d; j++)
+        kr[j] = kv_at (kb + t * row_bytes, job->kvdt, kvh * d + j);
+      for (gint64 h = kvh * job->g; h < (kvh + 1) * job->g; h++)
+        s[h * VV_ATTN_CHUNK + t] = dot (qr + h * d, kr, d) * job->scale;
+    }
   }
 }
 
@@ -193,7 +196,7 @@ scalar_scores (const AttnJob *job, const gfloat *qg, const guint8 *kb, gint64 nk
 static void
 scalar_softmax_part (const AttnJob *job, gfloat *s, gint64 nk, gfloat *m, gfloat *l)
 {
-  for (gint h = 0; h < job->g; h++) {
+  for (gint h = 0; h < job->hq; h++) {
     gfloat *sh = s + h * VV_ATTN_CHUNK;
     gfloat mx = -INFINITY;
     for (gint64 t = 0; t < nk; t++)
@@ -213,14 +216,15 @@ scalar_pv (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfl
 {
   const gint d = job->d;
   const gsize row_bytes = (gsize) (job->hkv * d) * job->es;
-  memset (o, 0, sizeof (gfloat) * job->g * d);
+  memset (o, 0, sizeof (gfloat) * job->hq * d);
   for (gint64 t = 0; t < nk; t++) {
     const guint8 *vr = vb + t * row_bytes;
-    for (gint j = 0; j < d; j++) {
-      gfloat vj = kv_at (vr, job->kvdt, j);
-      for (gint h = 0; h < job->g; h++)
-        o[h * d + j] += s[h * VV_ATTN_CHUNK + t] * vj;
-    }
+    for (gint64 kvh = 0; kvh < job->hkv; kvh++)
+      for (gint j = 0; j < d; j++) {
+        gfloat vj = kv_at (vr, job->kvdt, kvh * d + j);
+        for (gint64 h = kvh * job->g; h < (kvh + 1) * job->g; h++)
+          o[h * d + j] += s[h * VV_ATTN_CHUNK + t] * vj;
+      }
   }
 }
 
@@ -231,6 +235,22 @@ scalar_pv (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfl
 #define VV_INLINE static inline __attribute__ ((always_inline))
 #define VV_AVX2 __attribute__ ((target ("avx2,fma")))
 #define VV_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl")))
+
+/* The key/value rows of one KV head are 256-512 bytes every 512-1024
+ * (the cache is [T, H_kv·d]); without help the loads wait on DRAM one key
+ * at a time (2.4 GB/s on one core). So while scoring key t the kernels
+ * prefetch key t + VV_ATTN_PF into L1 and value t (needed once the chunk's
+ * scores are known) into L2. */
+#define VV_ATTN_PF 16
+
+VV_INLINE void
+prefetch_kv (const guint8 *k_ahead, const guint8 *v_now, gsize bytes)
+{
+  for (gsize o = 0; o < bytes; o += 64) {
+    _mm_prefetch ((const char *) k_ahead + o, _MM_HINT_T0);
+    _mm_prefetch ((const char *) v_now + o, _MM_HINT_T1);
+  }
+}
 
 /* exp(x) for x ≤ 0 (scores minus their maximum): 2^n · p(r) with
  * x = n·ln2 + r, |r| ≤ ln2/2, p the degree-7 Taylor polynomial (error
@@ -273,27 +293,77 @@ avx512_kv16 (const guint8 *p, const VvDType dt)
   return _mm512_loadu_ps ((const gfloat *) p);
 }
 
-/* d % 16 == 0 */
+/* The four horizontal sums of a0..a3, in lanes 0-3 (10 instructions
+ * instead of 4 × 8). */
+VV_INLINE VV_AVX512 __m128
+avx512_sum4 (__m512 a0, __m512 a1, __m512 a2, __m512 a3)
+{
+  __m512 t0 = _mm512_add_ps (_mm512_unpacklo_ps (a0, a1), _mm512_unpackhi_ps (a0, a1));
+  __m512 t1 = _mm512_add_ps (_mm512_unpacklo_ps (a2, a3), _mm512_unpackhi_ps (a2, a3));
+  __m512 u = _mm512_add_ps (
+      _mm512_castpd_ps (_mm512_unpacklo_pd (_mm512_castps_pd (t0), _mm512_castps_pd (t1))),
+      _mm512_castpd_ps (_mm512_unpackhi_pd (_mm512_castps_pd (t0), _mm512_castps_pd (t1))));
+  u = _mm512_add_ps (u, _mm512_shuffle_f32x4 (u, u, _MM_SHUFFLE (1, 0, 3, 2)));
+  u = _mm512_add_ps (u, _mm512_shuffle_f32x4 (u, u, _MM_SHUFFLE (2, 3, 0, 1)));
+  return _mm512_castps512_ps128 (u);
+}
+
+/* Scores of keys t … t+3 against every query head: each key row is
+ * widened once into @kf (BF16) and each query head's accumulators for the
+ * four keys are summed together. d % 16 == 0. */
 VV_INLINE VV_AVX512 void
-avx512_scores_t (const AttnJob *job, const gfloat *qg, const guint8 *kb, gint64 nk, gfloat *s,
-    const VvDType dt, const gsize es)
+avx512_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const guint8 *vb,
+    gint64 nk, gfloat *s, gfloat *kf, const VvDType dt, const gsize es)
 {
   const gint d = job->d;
-  const gsize rb = (gsize) (job->hkv * d) * es;
-  for (gint64 t = 0; t < nk; t++) {
-    const guint8 *kr = kb + t * rb;
-    for (gint h = 0; h < job->g; h++) {
-      const gfloat *qh = qg + h * d;
-      __m512 a0 = _mm512_setzero_ps (), a1 = _mm512_setzero_ps ();
+  const gint64 kvw = job->hkv * d;
+  const gsize rb = (gsize) kvw * es;
+  const __m128 scale = _mm_set1_ps (job->scale);
+  for (gint64 t0 = 0; t0 < nk; t0 += 4) {
+    gint nb = (gint) MIN (4, nk - t0);
+    const gfloat *kp[4];
+    for (gint i = 0; i < nb; i++) {
+      const guint8 *kr = kb + (t0 + i) * rb;
+      prefetch_kv (kr + VV_ATTN_PF * rb, vb + (t0 + i) * rb, rb);
+      if (dt == VV_DTYPE_BF16) {
+        for (gint64 j = 0; j < kvw; j += 16)
+          _mm512_storeu_ps (kf + i * kvw + j, avx512_kv16 (kr + j * es, dt));
+        kp[i] = kf + i * kvw;
+      } else {
+        kp[i] = (const gfloat *) kr;
+      }
+    }
+    for (gint i = nb; i < 4; i++)
+      kp[i] = kp[0];            /* padding: computed, not stored */
+    __mmask8 store = (__mmask8) ((1u << nb) - 1);
+    for (gint64 h = 0; h < job->hq; h++) {
+      const gfloat *qh = qr + h * d;
+      gint64 ko = (h / job->g) * d;
+      /* two accumulators per key: eight independent FMA chains */
+      __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0;
+      __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
       gint j = 0;
       for (; j + 32 <= d; j += 32) {
-        a0 = _mm512_fmadd_ps (_mm512_loadu_ps (qh + j), avx512_kv16 (kr + j * es, dt), a0);
-        a1 = _mm512_fmadd_ps (_mm512_loadu_ps (qh + j + 16),
-            avx512_kv16 (kr + (j + 16) * es, dt), a1);
+        __m512 qv = _mm512_loadu_ps (qh + j), qw = _mm512_loadu_ps (qh + j + 16);
+        a0 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (kp[0] + ko + j), a0);
+        a1 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (kp[1] + ko + j), a1);
+        a2 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (kp[2] + ko + j), a2);
+        a3 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (kp[3] + ko + j), a3);
+        b0 = _mm512_fmadd_ps (qw, _mm512_loadu_ps (kp[0] + ko + j + 16), b0);
+        b1 = _mm512_fmadd_ps (qw, _mm512_loadu_ps (kp[1] + ko + j + 16), b1);
+        b2 = _mm512_fmadd_ps (qw, _mm512_loadu_ps (kp[2] + ko + j + 16), b2);
+        b3 = _mm512_fmadd_ps (qw, _mm512_loadu_ps (kp[3] + ko + j + 16), b3);
       }
-      if (j < d)
-        a0 = _mm512_fmadd_ps (_mm512_loadu_ps (qh + j), avx512_kv16 (kr + j * es, dt), a0);
-      s[h * VV_ATTN_CHUNK + t] = _mm512_reduce_add_ps (_mm512_add_ps (a0, a1)) * job->scale;
+      if (j < d) {
+        __m512 qv = _mm512_loadu_ps (qh + j);
+        a0 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (kp[0] + ko + j), a0);
+        a1 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (kp[1] + ko + j), a1);
+        a2 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (kp[2] + ko + j), a2);
+        a3 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (kp[3] + ko + j), a3);
+      }
+      _mm_mask_storeu_ps (s + h * VV_ATTN_CHUNK + t0, store,
+          _mm_mul_ps (avx512_sum4 (_mm512_add_ps (a0, b0), _mm512_add_ps (a1, b1),
+                  _mm512_add_ps (a2, b2), _mm512_add_ps (a3, b3)), scale));
     }
   }
 }
@@ -301,7 +371,7 @@ avx512_scores_t (const AttnJob *job, const gfloat *qg, const guint8 *kb, gint64 
 static VV_AVX512 void
 avx512_softmax_part (const AttnJob *job, gfloat *s, gint64 nk, gfloat *m, gfloat *l)
 {
-  for (gint h = 0; h < job->g; h++) {
+  for (gint h = 0; h < job->hq; h++) {
     gfloat *sh = s + h * VV_ATTN_CHUNK;
     __m512 mx = _mm512_set1_ps (-INFINITY);
     for (gint64 t = 0; t < nk; t += 16) {
@@ -351,22 +421,25 @@ avx512_pv_block (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 n
 
 #define PV_HEADS(PREFIX, NV, dt, es)                                           \
   switch (hb) {                                                                \
-    case 1: PREFIX##_pv_block (job, s, vb, nk, o, h0, j0, 1, NV, dt, es); break; \
-    case 2: PREFIX##_pv_block (job, s, vb, nk, o, h0, j0, 2, NV, dt, es); break; \
-    case 3: PREFIX##_pv_block (job, s, vb, nk, o, h0, j0, 3, NV, dt, es); break; \
-    case 4: PREFIX##_pv_block (job, s, vb, nk, o, h0, j0, 4, NV, dt, es); break; \
-    case 5: PREFIX##_pv_block (job, s, vb, nk, o, h0, j0, 5, NV, dt, es); break; \
-    default: PREFIX##_pv_block (job, s, vb, nk, o, h0, j0, 6, NV, dt, es); break; \
+    case 1: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 1, NV, dt, es); break; \
+    case 2: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 2, NV, dt, es); break; \
+    case 3: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 3, NV, dt, es); break; \
+    case 4: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 4, NV, dt, es); break; \
+    case 5: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 5, NV, dt, es); break; \
+    default: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 6, NV, dt, es); break; \
   }
 
 VV_INLINE VV_AVX512 void
 avx512_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfloat *o,
     const VvDType dt, const gsize es)
 {
+  const gsize hb_bytes = (gsize) job->d * es;
+  for (gint64 kvh = 0; kvh < job->hkv; kvh++)
   for (gint j0 = 0; j0 < job->d;) {
     gboolean wide = job->d - j0 >= 64;
-    for (gint h0 = 0; h0 < job->g; h0 += 6) {
-      gint hb = MIN (6, job->g - h0);
+    for (gint h0 = (gint) (kvh * job->g); h0 < (kvh + 1) * job->g; h0 += 6) {
+      gint hb = (gint) MIN (6, (kvh + 1) * job->g - h0);
+      const guint8 *vh = vb + kvh * hb_bytes;
       if (wide) {
         PV_HEADS (avx512, 4, dt, es);
       } else {
@@ -378,15 +451,17 @@ avx512_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, g
 }
 
 static VV_AVX512 void
-avx512_chunk (const AttnJob *job, const gfloat *qg, const guint8 *kb, const guint8 *vb,
+avx512_chunk (const AttnJob *job, const gfloat *qr, const guint8 *kb, const guint8 *vb,
     gint64 nk, gfloat *s, gfloat *o, gfloat *m, gfloat *l)
 {
+  /* 4 widened key rows after the scores */
+  gfloat *kf = s + job->hq * VV_ATTN_CHUNK;
   if (job->kvdt == VV_DTYPE_BF16) {
-    avx512_scores_t (job, qg, kb, nk, s, VV_DTYPE_BF16, 2);
+    avx512_scores_t (job, qr, kb, vb, nk, s, kf, VV_DTYPE_BF16, 2);
     avx512_softmax_part (job, s, nk, m, l);
     avx512_pv_t (job, s, vb, nk, o, VV_DTYPE_BF16, 2);
   } else {
-    avx512_scores_t (job, qg, kb, nk, s, VV_DTYPE_F32, 4);
+    avx512_scores_t (job, qr, kb, vb, nk, s, kf, VV_DTYPE_F32, 4);
     avx512_softmax_part (job, s, nk, m, l);
     avx512_pv_t (job, s, vb, nk, o, VV_DTYPE_F32, 4);
   }
@@ -435,23 +510,25 @@ avx2_hsum8 (__m256 v)
 }
 
 VV_INLINE VV_AVX2 void
-avx2_scores_t (const AttnJob *job, const gfloat *qg, const guint8 *kb, gint64 nk, gfloat *s,
-    const VvDType dt, const gsize es)
+avx2_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const guint8 *vb,
+    gint64 nk, gfloat *s, const VvDType dt, const gsize es)
 {
   const gint d = job->d;
   const gsize rb = (gsize) (job->hkv * d) * es;
   for (gint64 t = 0; t < nk; t++) {
     const guint8 *kr = kb + t * rb;
-    for (gint h = 0; h < job->g; h++) {
-      const gfloat *qh = qg + h * d;
+    prefetch_kv (kr + VV_ATTN_PF * rb, vb + t * rb, rb);
+    for (gint64 h = 0; h < job->hq; h++) {
+      const gfloat *qh = qr + h * d;
+      const guint8 *kh = kr + (gsize) ((h / job->g) * d) * es;
       __m256 a0 = _mm256_setzero_ps (), a1 = _mm256_setzero_ps ();
       gint j = 0;
       for (; j + 16 <= d; j += 16) {
-        a0 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j), avx2_kv8 (kr + j * es, dt), a0);
-        a1 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j + 8), avx2_kv8 (kr + (j + 8) * es, dt), a1);
+        a0 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j), avx2_kv8 (kh + j * es, dt), a0);
+        a1 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j + 8), avx2_kv8 (kh + (j + 8) * es, dt), a1);
       }
       if (j < d)
-        a0 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j), avx2_kv8 (kr + j * es, dt), a0);
+        a0 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j), avx2_kv8 (kh + j * es, dt), a0);
       s[h * VV_ATTN_CHUNK + t] = avx2_hsum8 (_mm256_add_ps (a0, a1)) * job->scale;
     }
   }
@@ -460,7 +537,7 @@ avx2_scores_t (const AttnJob *job, const gfloat *qg, const guint8 *kb, gint64 nk
 static VV_AVX2 void
 avx2_softmax_part (const AttnJob *job, gfloat *s, gint64 nk, gfloat *m, gfloat *l)
 {
-  for (gint h = 0; h < job->g; h++) {
+  for (gint h = 0; h < job->hq; h++) {
     gfloat *sh = s + h * VV_ATTN_CHUNK;
     gint64 nv = nk & ~(gint64) 7;
     __m256 mx = _mm256_set1_ps (-INFINITY);
@@ -517,10 +594,13 @@ VV_INLINE VV_AVX2 void
 avx2_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfloat *o,
     const VvDType dt, const gsize es)
 {
+  const gsize hb_bytes = (gsize) job->d * es;
+  for (gint64 kvh = 0; kvh < job->hkv; kvh++)
   for (gint j0 = 0; j0 < job->d;) {
     gboolean wide = job->d - j0 >= 16;
-    for (gint h0 = 0; h0 < job->g; h0 += 6) {
-      gint hb = MIN (6, job->g - h0);
+    for (gint h0 = (gint) (kvh * job->g); h0 < (kvh + 1) * job->g; h0 += 6) {
+      gint hb = (gint) MIN (6, (kvh + 1) * job->g - h0);
+      const guint8 *vh = vb + kvh * hb_bytes;
       if (wide) {
         PV_HEADS (avx2, 2, dt, es);
       } else {
@@ -532,15 +612,15 @@ avx2_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfl
 }
 
 static VV_AVX2 void
-avx2_chunk (const AttnJob *job, const gfloat *qg, const guint8 *kb, const guint8 *vb,
+avx2_chunk (const AttnJob *job, const gfloat *qr, const guint8 *kb, const guint8 *vb,
     gint64 nk, gfloat *s, gfloat *o, gfloat *m, gfloat *l)
 {
   if (job->kvdt == VV_DTYPE_BF16) {
-    avx2_scores_t (job, qg, kb, nk, s, VV_DTYPE_BF16, 2);
+    avx2_scores_t (job, qr, kb, vb, nk, s, VV_DTYPE_BF16, 2);
     avx2_softmax_part (job, s, nk, m, l);
     avx2_pv_t (job, s, vb, nk, o, VV_DTYPE_BF16, 2);
   } else {
-    avx2_scores_t (job, qg, kb, nk, s, VV_DTYPE_F32, 4);
+    avx2_scores_t (job, qr, kb, vb, nk, s, VV_DTYPE_F32, 4);
     avx2_softmax_part (job, s, nk, m, l);
     avx2_pv_t (job, s, vb, nk, o, VV_DTYPE_F32, 4);
   }
@@ -550,29 +630,29 @@ avx2_chunk (const AttnJob *job, const gfloat *qg, const guint8 *kb, const guint8
 
 /* ---- chunks, the merge, the tasks ---- */
 
-/* The partial of query row @row, KV head @kvh, chunk @c into @out
- * ([g·d] o, [g] m, [g] l); @s is [g][VV_ATTN_CHUNK] scratch. */
+/* The partial of query row @row, chunk @c, all heads, into @out
+ * ([H_q·d] o, [H_q] m, [H_q] l); @s is [H_q][VV_ATTN_CHUNK] scratch. */
 static void
-chunk_partial (const AttnJob *job, gint64 row, gint64 kvh, gint64 c, gfloat *s, gfloat *out)
+chunk_partial (const AttnJob *job, gint64 row, gint64 c, gfloat *s, gfloat *out)
 {
   gint64 last = job->t - job->n + row;
   gint64 c0 = c * VV_ATTN_CHUNK, nk = MIN ((gint64) VV_ATTN_CHUNK, last + 1 - c0);
   const gint d = job->d;
-  const gfloat *qg = job->q + row * job->hq * d + kvh * job->g * d;
-  const gsize rb = (gsize) (job->hkv * d) * job->es, hoff = (gsize) (kvh * d) * job->es;
-  const guint8 *kb = job->k + (gsize) c0 * rb + hoff, *vb = job->v + (gsize) c0 * rb + hoff;
-  gfloat *o = out, *m = out + job->g * d, *l = m + job->g;
+  const gfloat *qr = job->q + row * job->hq * d;
+  const gsize rb = (gsize) (job->hkv * d) * job->es;
+  const guint8 *kb = job->k + (gsize) c0 * rb, *vb = job->v + (gsize) c0 * rb;
+  gfloat *o = out, *m = out + job->hq * d, *l = m + job->hq;
   switch (job->isa) {
 #if defined(VV_HAVE_X86_SIMD)
     case CPU_ISA_AVX512:
-      avx512_chunk (job, qg, kb, vb, nk, s, o, m, l);
+      avx512_chunk (job, qr, kb, vb, nk, s, o, m, l);
       return;
     case CPU_ISA_AVX2:
-      avx2_chunk (job, qg, kb, vb, nk, s, o, m, l);
+      avx2_chunk (job, qr, kb, vb, nk, s, o, m, l);
       return;
 #endif
     default:
-      scalar_scores (job, qg, kb, nk, s);
+      scalar_scores (job, qr, kb, nk, s);
       scalar_softmax_part (job, s, nk, m, l);
       scalar_pv (job, s, vb, nk, o);
       return;
@@ -583,10 +663,11 @@ chunk_partial (const AttnJob *job, gint64 row, gint64 kvh, gint64 c, gfloat *s, 
 static void
 fold_partial (const AttnJob *job, gfloat *acc, const gfloat *part)
 {
-  const gint d = job->d, g = job->g;
-  for (gint h = 0; h < g; h++) {
-    gfloat *ma = acc + g * d + h, *la = acc + g * d + g + h;
-    gfloat mb = part[g * d + h], lb = part[g * d + g + h];
+  const gint d = job->d;
+  const gint64 hq = job->hq;
+  for (gint64 h = 0; h < hq; h++) {
+    gfloat *ma = acc + hq * d + h, *la = acc + hq * d + hq + h;
+    gfloat mb = part[hq * d + h], lb = part[hq * d + hq + h];
     gfloat mx = MAX (*ma, mb);
     gfloat a = expf (*ma - mx), b = expf (mb - mx);
     *la = *la * a + lb * b;
@@ -599,63 +680,59 @@ fold_partial (const AttnJob *job, gfloat *acc, const gfloat *part)
 }
 
 static void
-finish_row (const AttnJob *job, gint64 row, gint64 kvh, const gfloat *acc)
+finish_row (const AttnJob *job, gint64 row, const gfloat *acc)
 {
-  const gint d = job->d, g = job->g;
-  gfloat *yr = job->y + row * job->hq * d + kvh * g * d;
-  for (gint h = 0; h < g; h++) {
-    gfloat inv = 1.0f / acc[g * d + g + h];
+  const gint d = job->d;
+  const gint64 hq = job->hq;
+  gfloat *yr = job->y + row * hq * d;
+  for (gint64 h = 0; h < hq; h++) {
+    gfloat inv = 1.0f / acc[hq * d + hq + h];
     for (gint j = 0; j < d; j++)
       yr[h * d + j] = acc[h * d + j] * inv;
   }
 }
 
-/* One task per range of (row, KV head) items, each folding its chunks in
- * order as it makes them. */
+/* One task per range of rows, each folding its chunks in order as it
+ * makes them. */
 static void
 attn_rows_task (gint task, gint n_tasks, gpointer data)
 {
   const AttnJob *job = data;
-  gint64 n_items = job->n * job->hkv;
-  gint64 i0 = n_items * task / n_tasks, i1 = n_items * (task + 1) / n_tasks;
+  gint64 i0 = job->n * task / n_tasks, i1 = job->n * (task + 1) / n_tasks;
   if (i0 >= i1)
     return;
-  gfloat *s = g_new (gfloat, (gsize) job->g * VV_ATTN_CHUNK + 2 * job->pb);
-  gfloat *acc = s + (gsize) job->g * VV_ATTN_CHUNK, *part = acc + job->pb;
-  for (gint64 it = i0; it < i1; it++) {
-    gint64 row = it / job->hkv, kvh = it % job->hkv;
+  /* 64-byte aligned: the widened key rows are reloaded whole vectors */
+  gfloat *s = g_aligned_alloc (job->s_floats + 2 * job->pb, sizeof (gfloat), 64);
+  gfloat *acc = s + job->s_floats, *part = acc + job->pb;
+  for (gint64 row = i0; row < i1; row++) {
     gint64 last = job->t - job->n + row;
-    chunk_partial (job, row, kvh, 0, s, acc);
+    chunk_partial (job, row, 0, s, acc);
     for (gint64 c = 1; c * VV_ATTN_CHUNK <= last; c++) {
-      chunk_partial (job, row, kvh, c, s, part);
+      chunk_partial (job, row, c, s, part);
       fold_partial (job, acc, part);
     }
-    finish_row (job, row, kvh, acc);
+    finish_row (job, row, acc);
   }
-  g_free (s);
+  g_aligned_free (s);
 }
 
-/* Split-K, phase 1: one task per range of (KV head, chunk) items, each
- * making the partials of every row that reaches the chunk. */
+/* Split-K, phase 1: one task per range of chunks, each making the
+ * partials of every row that reaches the chunk. */
 static void
 attn_split_task (gint task, gint n_tasks, gpointer data)
 {
   const AttnJob *job = data;
-  gint64 n_items = job->hkv * job->n_chunks;
-  gint64 i0 = n_items * task / n_tasks, i1 = n_items * (task + 1) / n_tasks;
-  if (i0 >= i1)
+  gint64 c0 = job->n_chunks * task / n_tasks, c1 = job->n_chunks * (task + 1) / n_tasks;
+  if (c0 >= c1)
     return;
-  gfloat *s = g_new (gfloat, (gsize) job->g * VV_ATTN_CHUNK);
-  for (gint64 it = i0; it < i1; it++) {
-    gint64 kvh = it / job->n_chunks, c = it % job->n_chunks;
+  gfloat *s = g_aligned_alloc (job->s_floats, sizeof (gfloat), 64);
+  for (gint64 c = c0; c < c1; c++)
     for (gint64 row = 0; row < job->n; row++) {
       if (c * VV_ATTN_CHUNK > job->t - job->n + row)
         continue;
-      chunk_partial (job, row, kvh, c, s,
-          job->partial + ((row * job->hkv + kvh) * job->n_chunks + c) * job->pb);
+      chunk_partial (job, row, c, s, job->partial + (row * job->n_chunks + c) * job->pb);
     }
-  }
-  g_free (s);
+  g_aligned_free (s);
 }
 
 /* Split-K, phase 2: the partials folded in chunk order, as attn_rows_task
@@ -664,15 +741,13 @@ static void
 attn_merge_task (gint task, gint n_tasks, gpointer data)
 {
   const AttnJob *job = data;
-  gint64 n_items = job->n * job->hkv;
-  gint64 i0 = n_items * task / n_tasks, i1 = n_items * (task + 1) / n_tasks;
-  for (gint64 it = i0; it < i1; it++) {
-    gint64 row = it / job->hkv, kvh = it % job->hkv;
+  gint64 i0 = job->n * task / n_tasks, i1 = job->n * (task + 1) / n_tasks;
+  for (gint64 row = i0; row < i1; row++) {
     gint64 last = job->t - job->n + row;
-    gfloat *acc = job->partial + it * job->n_chunks * job->pb;
+    gfloat *acc = job->partial + row * job->n_chunks * job->pb;
     for (gint64 c = 1; c * VV_ATTN_CHUNK <= last; c++)
       fold_partial (job, acc, acc + c * job->pb);
-    finish_row (job, row, kvh, acc);
+    finish_row (job, row, acc);
   }
 }
 
@@ -712,7 +787,9 @@ vv_cpu_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTensor 
   };
   job.g = (gint) (job.hq / job.hkv);
   job.n_chunks = (job.t + VV_ATTN_CHUNK - 1) / VV_ATTN_CHUNK;
-  job.pb = (gint64) job.g * job.d + 2 * job.g;
+  job.pb = job.hq * (job.d + 2);
+  job.s_floats = (gsize) (job.hq * VV_ATTN_CHUNK + 4 * job.hkv * job.d);
+  job.s_floats = (job.s_floats + 15) & ~(gsize) 15;
   /* the vector kernels need whole vectors per head */
   if ((job.isa == CPU_ISA_AVX512 && head_dim % 16 != 0)
       || (job.isa == CPU_ISA_AVX2 && head_dim % 8 != 0))
@@ -721,17 +798,14 @@ vv_cpu_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTensor 
   gint64 work = job.n * job.hq * job.t * head_dim * 2;
   /* Few rows (decode): the context is split among the threads. The
    * choice does not change a bit of the result (see above). */
-  if (n_threads > 1 && work >= 32768 && job.n * job.hkv < (gint64) n_threads * 4
-      && job.n_chunks > 1) {
-    if (!ensure_attn_partial (cpu, (gsize) (job.n * job.hkv * job.n_chunks * job.pb), error))
+  if (n_threads > 1 && work >= 32768 && job.n < (gint64) n_threads * 4 && job.n_chunks > 1) {
+    if (!ensure_attn_partial (cpu, (gsize) (job.n * job.n_chunks * job.pb), error))
       return FALSE;
     job.partial = cpu->attn_partial;
-    gint64 n_items = job.hkv * job.n_chunks;
-    run (be, (gint) MIN ((gint64) n_threads * 4, n_items), attn_split_task, &job);
+    run (be, (gint) MIN ((gint64) n_threads * 4, job.n_chunks), attn_split_task, &job);
     run (be, 1, attn_merge_task, &job);
     return TRUE;
   }
-  gint64 n_items = job.n * job.hkv;
-  run (be, attn_n_tasks (be, n_items, work), attn_rows_task, &job);
+  run (be, attn_n_tasks (be, job.n, work), attn_rows_task, &job);
   return TRUE;
 }
