@@ -1045,6 +1045,14 @@ cpu_binary (VvBackend *be, VvBinaryOp op, VvTensor *y, const VvTensor *a,
   return TRUE;
 }
 
+/* A KV cache's new rows: small (n × kv_width), so on the calling thread. */
+static gboolean
+cpu_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error)
+{
+  vv_convert_from_f32 (y->dtype, x->data, y->data, (gsize) vv_tensor_n_elements (x));
+  return TRUE;
+}
+
 static gboolean
 cpu_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s, GError **error)
 {
@@ -1219,6 +1227,7 @@ static const VvBackendOps cpu_ops = {
   .unary = cpu_unary,
   .binary = cpu_binary,
   .scale = cpu_scale,
+  .convert = cpu_convert,
   .affine = cpu_affine,
   .get_rows = cpu_get_rows,
   .conv1d = vv_cpu_conv1d,                      /* vv-backend-cpu-conv.c */

@@ -1065,6 +1065,34 @@ vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s,
 }
 
 /**
+ * vv_backend_convert:
+ * @be: a backend
+ * @y: (out caller-allocates): F32, F16 or BF16, as many elements as @x
+ * @x: F32
+ * @error: return location for a #GError
+ *
+ * y = x rounded to the dtype of @y (round to nearest even; NaN stays NaN):
+ * how activations are stored into a BF16 KV cache.
+ */
+gboolean
+vv_backend_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error)
+{
+  static const gchar op[] = "convert";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_tensor (be, op, "y", y, error) || !check_act (be, op, "x", x, error))
+    return FALSE;
+  if (y->dtype == VV_DTYPE_I32)
+    return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, y, "y", NULL, NULL,
+        "is I32, must be F32, F16 or BF16");
+  if (vv_tensor_n_elements (y) != vv_tensor_n_elements (x))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", x, "x",
+        "must have as many elements");
+  if (vv_tensor_n_elements (x) == 0)
+    return TRUE;
+  return dispatch_end (be, dispatch_begin (be) && be->ops->convert (be, y, x, error));
+}
+
+/**
  * vv_backend_affine:
  * @be: a backend
  * @op: which map
