@@ -16,6 +16,7 @@
  * then the final RMSNorm. Positions are the cache length onwards.
  */
 #include "vv-lm.h"
+#include "vv-rng.h"
 
 #include <string.h>
 
@@ -456,6 +457,83 @@ kv_reserve (VvKvCache *c, gsize need, GError **error)
   }
   c->capacity = cap;
   return TRUE;
+}
+
+/**
+ * vv_kv_cache_fill_synthetic: (skip)
+ * @cache: a KV cache
+ * @n: positions to append
+ * @seed: seed of the pseudo-random values
+ * @error: return location for a #GError
+ *
+ * Appends @n positions of deterministic pseudo-random keys and values
+ * (N(0, 1) · 0.5 from the torch-compatible generator seeded with @seed) to
+ * every layer, so a benchmark can run at a deep context position without
+ * prefilling it. The values are converted to the cache's own dtype.
+ *
+ * Returns: %TRUE on success; %FALSE if @n more would exceed the cache's
+ *   maximum (nothing appended then)
+ */
+gboolean
+vv_kv_cache_fill_synthetic (VvKvCache *cache, gsize n, guint32 seed, GError **error)
+{
+  VvKvCache *c = cache;
+  if (n == 0)
+    return TRUE;
+  if (n > c->max_tokens - c->length)
+    return lm_error (error, VV_BACKEND_ERROR_SHAPE, "kv cache synthetic fill: %"
+        G_GSIZE_FORMAT " + %" G_GSIZE_FORMAT " tokens exceed its maximum of %"
+        G_GSIZE_FORMAT, c->length, n, c->max_tokens);
+  if (!kv_reserve (c, c->length + n, error))
+    return FALSE;
+  /* upload in chunks so the host staging stays small at 64K positions */
+  const gsize width = (gsize) c->lm->kv_width, chunk = MIN (n, (gsize) 1024);
+  g_autofree gfloat *f = g_new (gfloat, chunk * width);
+  g_autofree guint8 *conv = NULL;
+  VvTorchGenerator gen;
+  vv_torch_generator_init (&gen, seed);
+  gboolean ok = TRUE;
+  for (gint l = 0; ok && l < c->lm->cfg.n_layers; l++) {
+    VvTensor *ts[2] = { c->k[l], c->v[l] };
+    for (guint kv = 0; ok && kv < 2; kv++) {
+      VvTensor *t = ts[kv];
+      gsize esize = vv_dtype_size (t->dtype);
+      if (conv == NULL && t->dtype != VV_DTYPE_F32)
+        conv = g_malloc (chunk * width * MAX (esize, sizeof (gfloat)));
+      for (gsize r0 = 0; ok && r0 < n; r0 += chunk) {
+        gsize m = MIN (chunk, n - r0);
+        vv_torch_randn (&gen, f, m * width, TRUE);
+        for (gsize i = 0; i < m * width; i++)
+          f[i] *= 0.5f;
+        gconstpointer src = f;
+        if (t->dtype != VV_DTYPE_F32) {
+          vv_convert_from_f32 (t->dtype, f, conv, m * width);
+          src = conv;
+        }
+        ok = vv_backend_tensor_set (c->lm->be, t, (c->length + r0) * width * esize, src,
+            m * width * esize, error);
+      }
+    }
+  }
+  if (!ok) {
+    g_prefix_error (error, "kv cache synthetic fill: ");
+    return FALSE;
+  }
+  c->length += n;
+  return TRUE;
+}
+
+/* Bytes one position takes in the cache: keys and values of every layer, in
+ * the cache tensors' dtype. */
+gsize
+vv_kv_cache_get_bytes_per_token (VvKvCache *cache)
+{
+  const VvKvCache *c = cache;
+  gsize bytes = 0;
+  for (gint l = 0; l < c->lm->cfg.n_layers; l++)
+    bytes += (gsize) c->lm->kv_width * (vv_dtype_size (c->k[l]->dtype)
+        + vv_dtype_size (c->v[l]->dtype));
+  return bytes;
 }
 
 /* --------------------------------------------------------------------- */
