@@ -276,9 +276,9 @@ vv_bench_synth (int argc, char **argv)
   gdouble ms_frame = ms_lm + ms_neg + ms_head + ms_dec + ms_sem + ms_other;
   gdouble rtf = ms_frame / frame_ms;
   gdouble prefill_ms = r->prefill_us / 1e3;
-  /* all the LM work of a frame: the joint (or positive) pass per step plus
-   * the negative passes of their own */
-  gdouble ms_lm_frame = r->lm_us / 1e3 / F + ms_neg;
+  /* all the LM work of a frame, as in the total: the joint (or positive)
+   * pass of a step plus the negative passes of their own */
+  gdouble ms_lm_frame = ms_lm + ms_neg;
   /* KV cache at the first frame: the positive branch holds N + L positions,
    * the negative one N */
   const guint64 kv_tok = r->kv_bytes_per_token;
