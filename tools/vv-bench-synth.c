@@ -185,11 +185,15 @@ vv_bench_synth (int argc, char **argv)
     { "iters", 0, 0, G_OPTION_ARG_INT, &iters, "Timed runs after one 2-frame warm-up; the median run is shown (default 3)", "N" },
     { "bandwidth-mib", 0, 0, G_OPTION_ARG_INT, &bw_mib, "Buffer for the read-bandwidth measurement (default 1024; 0: skip it)", "MIB" },
     { "cfg-passes", 0, 0, G_OPTION_ARG_STRING, &cfg_passes, "joint (default: both CFG branches in one LM pass) or separate (one pass each)", "MODE" },
-    { "position", 0, 0, G_OPTION_ARG_INT64, &position, "Run the frames at KV-cache context position N + prompt: N synthetic positions in front of the prompt in both CFG caches (default 0)", "N" },
+    { "position", 0, 0, G_OPTION_ARG_INT64, &position, "Frames at KV-cache context position N + prompt length: N synthetic positions in both CFG caches (default 0)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object instead of the table", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- time the generation loop per block (forced ⟨diffusion⟩ steps)");
+  g_option_context_set_summary (ctx, "--position N measures the frames deep into the context: "
+      "N synthetic KV positions (random keys/values, no prefill)\nare put in front of the "
+      "prompt in both CFG caches; the output adds the LM's ms per frame, the KV-cache bytes\n"
+      "per token and at the first frame, and the peak RSS.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 1 || model_dir == NULL) {
