@@ -16,6 +16,7 @@
  * then the final RMSNorm. Positions are the cache length onwards.
  */
 #include "vv-lm.h"
+#include "vv-rng.h"
 
 #include <string.h>
 
@@ -456,6 +457,95 @@ kv_reserve (VvKvCache *c, gsize need, GError **error)
   }
   c->capacity = cap;
   return TRUE;
+}
+
+/**
+ * vv_kv_cache_fill_synthetic: (skip)
+ * @cache: a KV cache
+ * @n: positions to append
+ * @seed: seed of the pseudo-random values
+ * @error: return location for a #GError
+ *
+ * Appends @n positions of deterministic pseudo-random keys and values to
+ * every layer, so a benchmark can run at a deep context position without
+ * prefilling it: about N(0, 1) · 0.5 (sums of four uniforms from a
+ * splitmix64 stream seeded with @seed). One block of 1024 positions is
+ * drawn and each uploaded block is it rotated by a random offset, so the
+ * fill runs at copy speed (64K positions of a 1.5B cache in seconds). The
+ * values are converted to the cache's own dtype.
+ *
+ * Returns: %TRUE on success; %FALSE if @n more would exceed the cache's
+ *   maximum (nothing appended then)
+ */
+gboolean
+vv_kv_cache_fill_synthetic (VvKvCache *cache, gsize n, guint32 seed, GError **error)
+{
+  VvKvCache *c = cache;
+  if (n == 0)
+    return TRUE;
+  if (n > c->max_tokens - c->length)
+    return lm_error (error, VV_BACKEND_ERROR_SHAPE, "kv cache synthetic fill: %"
+        G_GSIZE_FORMAT " + %" G_GSIZE_FORMAT " tokens exceed its maximum of %"
+        G_GSIZE_FORMAT, c->length, n, c->max_tokens);
+  if (!kv_reserve (c, c->length + n, error))
+    return FALSE;
+  /* upload in chunks so the host staging stays small at 64K positions */
+  const gsize width = (gsize) c->lm->kv_width, chunk = MIN (n, (gsize) 1024);
+  const gsize pool_n = chunk * width;
+  g_autofree gfloat *pool = g_new (gfloat, pool_n);
+  g_autofree gfloat *f = g_new (gfloat, pool_n);
+  g_autofree guint8 *conv = NULL;
+  guint64 state = seed;
+  /* Irwin–Hall: four 16-bit uniforms of one draw sum to mean 2, variance
+   * 1/3; scaled to standard deviation 0.5 */
+  for (gsize i = 0; i < pool_n; i++) {
+    guint64 z = vv_splitmix64 (&state);
+    guint sum = (guint) (z & 0xffff) + (guint) ((z >> 16) & 0xffff)
+        + (guint) ((z >> 32) & 0xffff) + (guint) (z >> 48);
+    pool[i] = ((gfloat) sum / 65536.0f - 2.0f) * 0.8660254f;    /* 0.5 · √3 */
+  }
+  gboolean ok = TRUE;
+  for (gint l = 0; ok && l < c->lm->cfg.n_layers; l++) {
+    VvTensor *ts[2] = { c->k[l], c->v[l] };
+    for (guint kv = 0; ok && kv < 2; kv++) {
+      VvTensor *t = ts[kv];
+      gsize esize = vv_dtype_size (t->dtype);
+      if (conv == NULL && t->dtype != VV_DTYPE_F32)
+        conv = g_malloc (chunk * width * MAX (esize, sizeof (gfloat)));
+      for (gsize r0 = 0; ok && r0 < n; r0 += chunk) {
+        gsize m = MIN (chunk, n - r0);
+        gsize off = vv_splitmix64 (&state) % pool_n;
+        memcpy (f, pool + off, (pool_n - off) * sizeof (gfloat));
+        memcpy (f + (pool_n - off), pool, off * sizeof (gfloat));
+        gconstpointer src = f;
+        if (t->dtype != VV_DTYPE_F32) {
+          vv_convert_from_f32 (t->dtype, f, conv, m * width);
+          src = conv;
+        }
+        ok = vv_backend_tensor_set (c->lm->be, t, (c->length + r0) * width * esize, src,
+            m * width * esize, error);
+      }
+    }
+  }
+  if (!ok) {
+    g_prefix_error (error, "kv cache synthetic fill: ");
+    return FALSE;
+  }
+  c->length += n;
+  return TRUE;
+}
+
+/* Bytes one position takes in the cache: keys and values of every layer, in
+ * the cache tensors' dtype. */
+gsize
+vv_kv_cache_get_bytes_per_token (VvKvCache *cache)
+{
+  const VvKvCache *c = cache;
+  gsize bytes = 0;
+  for (gint l = 0; l < c->lm->cfg.n_layers; l++)
+    bytes += (gsize) c->lm->kv_width * (vv_dtype_size (c->k[l]->dtype)
+        + vv_dtype_size (c->v[l]->dtype));
+  return bytes;
 }
 
 /* --------------------------------------------------------------------- */

@@ -73,6 +73,13 @@ gsize      vv_kv_cache_get_capacity (VvKvCache *cache);
 void       vv_kv_cache_reset (VvKvCache *cache);
 /* Forget the positions from @length on (≤ the current length). */
 gboolean   vv_kv_cache_truncate (VvKvCache *cache, gsize length, GError **error);
+/* Bench only: append @n positions of deterministic pseudo-random keys and
+ * values (seeded by @seed) to every layer, in the cache's dtype, to run at
+ * a deep context position without prefilling it. Error past max_tokens. */
+gboolean   vv_kv_cache_fill_synthetic (VvKvCache *cache, gsize n, guint32 seed,
+                                       GError **error);
+/* Bytes one position takes: keys + values of all layers in the cache's dtype. */
+gsize      vv_kv_cache_get_bytes_per_token (VvKvCache *cache);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvLm, vv_lm_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvKvCache, vv_kv_cache_free)
