@@ -168,6 +168,8 @@ vv_bench_synth (int argc, char **argv)
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL;
   g_autofree gchar *device = NULL;
   g_autofree gchar *cfg_passes = NULL;
+  g_autofree gchar *kv_dtype_arg = NULL;
+  VvDType kv_dtype;
   gint frames = 20, steps = 10, threads = 0, prompt_tokens = 128, iters = 3, bw_mib = 1024;
   gint64 position = 0;
   gdouble cfg_scale = 1.3, voice_seconds = 4.0;
@@ -185,6 +187,7 @@ vv_bench_synth (int argc, char **argv)
     { "iters", 0, 0, G_OPTION_ARG_INT, &iters, "Timed runs after one 2-frame warm-up; the median run is shown (default 3)", "N" },
     { "bandwidth-mib", 0, 0, G_OPTION_ARG_INT, &bw_mib, "Buffer for the read-bandwidth measurement (default 1024; 0: skip it)", "MIB" },
     { "cfg-passes", 0, 0, G_OPTION_ARG_STRING, &cfg_passes, "joint (default: both CFG branches in one LM pass) or separate (one pass each)", "MODE" },
+    { "kv-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype_arg, VV_TOOL_KV_DTYPE_HELP, "TYPE" },
     { "position", 0, 0, G_OPTION_ARG_INT64, &position, "Frames at KV-cache context position N + prompt length: N synthetic positions in both CFG caches (default 0)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object instead of the table", NULL },
     { NULL }
@@ -200,6 +203,8 @@ vv_bench_synth (int argc, char **argv)
     fprintf (stderr, "vibevoice bench synth: %s\n", error ? error->message : "need --model DIR");
     return 2;
   }
+  if (!vv_tool_parse_kv_dtype ("bench synth", kv_dtype_arg, &kv_dtype))
+    return 2;
   gboolean separate = g_strcmp0 (cfg_passes, "separate") == 0;
   if (cfg_passes != NULL && !separate && g_strcmp0 (cfg_passes, "joint") != 0) {
     fprintf (stderr, "vibevoice bench synth: --cfg-passes is joint or separate, not %s\n",
@@ -250,6 +255,7 @@ vv_bench_synth (int argc, char **argv)
   params.force_diffusion = TRUE;
   params.separate_cfg_passes = separate;
   params.bench_position = (gsize) position;
+  params.kv_dtype = kv_dtype;
   params.max_frames = 2;
   Run warm, *runs = g_new0 (Run, iters);
   gboolean ok = run_once (session, prompt, &params, &warm, &error);
@@ -324,10 +330,10 @@ vv_bench_synth (int argc, char **argv)
         separate ? "separate" : "joint");
     g_string_append_printf (o, "\"position\": %" G_GINT64_FORMAT ", \"first_frame_position\": %"
         G_GINT64_FORMAT ", \"fill_ms\": %.1f, \"lm_ms_per_frame\": %.3f, \"kv_cache\": {"
-        "\"bytes_per_token_per_branch\": %" G_GUINT64_FORMAT ", \"bytes_per_token_both_branches\": %"
+        "\"dtype\": \"%s\", \"bytes_per_token_per_branch\": %" G_GUINT64_FORMAT ", \"bytes_per_token_both_branches\": %"
         G_GUINT64_FORMAT ", \"bytes_at_first_frame\": %" G_GUINT64_FORMAT "}, \"script\": ",
-        position, position + (gint64) L, r->fill_us / 1e3, ms_lm_frame, kv_tok, 2 * kv_tok,
-        kv_first);
+        position, position + (gint64) L, r->fill_us / 1e3, ms_lm_frame,
+        kv_dtype == VV_DTYPE_BF16 ? "bf16" : "f32", kv_tok, 2 * kv_tok, kv_first);
     json_string (o, script);
     g_string_append (o, "}\n");
     fputs (o->str, stdout);

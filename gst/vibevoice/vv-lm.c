@@ -43,6 +43,7 @@ struct _VvLm {
   /* device scratch for up to scratch_rows rows; pos is I32 [scratch_rows] */
   gsize scratch_rows;
   VvTensor *x, *h, *q, *att, *o, *g, *u, *pos;
+  VvTensor *kf, *vf;            /* F32 new keys/values on their way into a BF16 cache */
   gint32 *host_pos;             /* staging for the positions upload */
   /* host-pointer convenience API: staging in device memory */
   VvTensor *io_in, *io_out;
@@ -50,6 +51,7 @@ struct _VvLm {
 
 struct _VvKvCache {
   VvLm *lm;
+  VvDType dtype;                /* F32 or BF16 */
   gsize length, capacity, max_tokens;
   VvTensor **k, **v;            /* per layer, device [capacity, kv_width] */
 };
@@ -71,7 +73,8 @@ lm_error (GError **error, VvBackendError code, const gchar *fmt, ...)
 static void
 free_scratch (VvLm *lm)
 {
-  VvTensor **ts[] = { &lm->x, &lm->h, &lm->q, &lm->att, &lm->o, &lm->g, &lm->u, &lm->pos };
+  VvTensor **ts[] = { &lm->x, &lm->h, &lm->q, &lm->att, &lm->o, &lm->g, &lm->u, &lm->pos,
+    &lm->kf, &lm->vf };
   for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
     g_clear_pointer (ts[i], vv_tensor_free);
   g_clear_pointer (&lm->host_pos, g_free);
@@ -241,6 +244,7 @@ ensure_scratch (VvLm *lm, gsize rows, GError **error)
     { &lm->o, VV_DTYPE_F32, lm->hidden }, { &lm->q, VV_DTYPE_F32, lm->q_width },
     { &lm->att, VV_DTYPE_F32, lm->q_width }, { &lm->g, VV_DTYPE_F32, lm->inter },
     { &lm->u, VV_DTYPE_F32, lm->inter }, { &lm->pos, VV_DTYPE_I32, 0 },
+    { &lm->kf, VV_DTYPE_F32, lm->kv_width }, { &lm->vf, VV_DTYPE_F32, lm->kv_width },
   };
   for (guint i = 0; i < G_N_ELEMENTS (specs); i++) {
     gint64 shape[2] = { r, specs[i].cols };
@@ -333,6 +337,29 @@ vv_lm_embed_tokens (VvLm *lm, const gint32 *ids, gsize n, gfloat *out, GError **
 VvKvCache *
 vv_kv_cache_new (VvLm *lm, gsize capacity, gsize max_tokens, GError **error)
 {
+  return vv_kv_cache_new_full (lm, VV_DTYPE_F32, capacity, max_tokens, error);
+}
+
+/**
+ * vv_kv_cache_new_full: (skip)
+ * @lm: the LM the cache belongs to
+ * @dtype: %VV_DTYPE_F32 or %VV_DTYPE_BF16 (half the bytes, as the
+ *   reference's bf16 runs keep their cache)
+ * @capacity: tokens to allocate now (0 = a small default)
+ * @max_tokens: most tokens ever held (0 = max_position_embeddings)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): an empty cache
+ */
+VvKvCache *
+vv_kv_cache_new_full (VvLm *lm, VvDType dtype, gsize capacity, gsize max_tokens,
+    GError **error)
+{
+  if (dtype != VV_DTYPE_F32 && dtype != VV_DTYPE_BF16) {
+    lm_error (error, VV_BACKEND_ERROR_DTYPE, "kv cache dtype %s: must be F32 or BF16",
+        vv_dtype_name (dtype));
+    return NULL;
+  }
   if (max_tokens == 0)
     max_tokens = lm->cfg.max_position_embeddings > 0 ? (gsize) lm->cfg.max_position_embeddings
         : G_MAXINT32;
@@ -345,14 +372,15 @@ vv_kv_cache_new (VvLm *lm, gsize capacity, gsize max_tokens, GError **error)
   }
   g_autoptr (VvKvCache) c = g_new0 (VvKvCache, 1);
   c->lm = lm;
+  c->dtype = dtype;
   c->max_tokens = max_tokens;
   c->k = g_new0 (VvTensor *, lm->cfg.n_layers);
   c->v = g_new0 (VvTensor *, lm->cfg.n_layers);
   gint64 shape[2] = { (gint64) capacity, lm->kv_width };
   for (gint l = 0; l < lm->cfg.n_layers; l++) {
     GError *local = NULL;
-    if ((c->k[l] = vv_backend_tensor_new (lm->be, VV_DTYPE_F32, 2, shape, &local)) == NULL
-        || (c->v[l] = vv_backend_tensor_new (lm->be, VV_DTYPE_F32, 2, shape, &local)) == NULL) {
+    if ((c->k[l] = vv_backend_tensor_new (lm->be, dtype, 2, shape, &local)) == NULL
+        || (c->v[l] = vv_backend_tensor_new (lm->be, dtype, 2, shape, &local)) == NULL) {
       lm_error (error, VV_BACKEND_ERROR_NO_MEMORY, "no memory for a kv cache of %"
           G_GSIZE_FORMAT " tokens: %s", capacity, local->message);
       g_error_free (local);
@@ -391,6 +419,12 @@ vv_kv_cache_get_capacity (VvKvCache *cache)
   return cache->capacity;
 }
 
+VvDType
+vv_kv_cache_get_dtype (VvKvCache *cache)
+{
+  return cache->dtype;
+}
+
 void
 vv_kv_cache_reset (VvKvCache *cache)
 {
@@ -414,7 +448,7 @@ static gboolean
 kv_grow_one (VvKvCache *c, VvTensor **slot, gsize cap, GError **error)
 {
   gint64 shape[2] = { (gint64) cap, c->lm->kv_width };
-  VvTensor *bigger = vv_backend_tensor_new (c->lm->be, VV_DTYPE_F32, 2, shape, error);
+  VvTensor *bigger = vv_backend_tensor_new (c->lm->be, c->dtype, 2, shape, error);
   if (bigger == NULL)
     return FALSE;
   VvTensor dst, src;
@@ -590,7 +624,7 @@ forward_chunk (VvLm *lm, const Segment *segs, guint n_segs, GError **error)
   if (!vv_backend_tensor_set (be, &pos, 0, lm->host_pos, n * sizeof (gint32), error))
     return FALSE;
 
-  VvTensor x, h, q, att, o, g, u, kn, vn, kall, vall, hs, qs, atts, poss;
+  VvTensor x, h, q, att, o, g, u, kn, vn, kall, vall, hs, qs, atts, poss, kc, vc;
   rows_of (&x, lm->x, n);
   rows_of (&h, lm->h, n);
   rows_of (&o, lm->o, n);
@@ -611,8 +645,18 @@ forward_chunk (VvLm *lm, const Segment *segs, guint n_segs, GError **error)
     for (guint s = 0; s < n_segs; s++) {
       VvKvCache *c = segs[s].c;
       gsize p0 = c->length, m = segs[s].n, t = p0 + m;
-      vv_tensor_init_rows (&kn, c->k[l], (gint64) p0, (gint64) m);
-      vv_tensor_init_rows (&vn, c->v[l], (gint64) p0, (gint64) m);
+      /* an F32 cache takes the new rows directly; a BF16 one gets them
+       * rounded once they are final (keys after RoPE) */
+      gboolean direct = c->dtype == VV_DTYPE_F32;
+      vv_tensor_init_rows (&kc, c->k[l], (gint64) p0, (gint64) m);
+      vv_tensor_init_rows (&vc, c->v[l], (gint64) p0, (gint64) m);
+      if (direct) {
+        kn = kc;
+        vn = vc;
+      } else {
+        rows_of (&kn, lm->kf, m);
+        rows_of (&vn, lm->vf, m);
+      }
       vv_tensor_init_rows (&kall, c->k[l], 0, (gint64) t);
       vv_tensor_init_rows (&vall, c->v[l], 0, (gint64) t);
       vv_tensor_init_rows (&hs, &h, (gint64) r0, (gint64) m);
@@ -622,6 +666,8 @@ forward_chunk (VvLm *lm, const Segment *segs, guint n_segs, GError **error)
       if (!vv_backend_linear (be, &kn, &hs, L->k_w, L->k_b, error)
           || !vv_backend_linear (be, &vn, &hs, L->v_w, L->v_b, error)
           || !vv_backend_rope (be, &kn, &kn, cfg->head_dim, &poss, cfg->rope_theta, error)
+          || (!direct && (!vv_backend_convert (be, &kc, &kn, error)
+                  || !vv_backend_convert (be, &vc, &vn, error)))
           || !vv_backend_attention (be, &atts, &qs, &kall, &vall, cfg->head_dim, error)) {
         if (n_segs > 1)
           g_prefix_error (error, "positions %" G_GSIZE_FORMAT "..%" G_GSIZE_FORMAT ": ", p0,

@@ -72,6 +72,7 @@ vv_session_default_params (void)
   p.deterministic_voice = FALSE;
   p.max_frames = 0;
   p.n_threads = 0;
+  p.kv_dtype = VV_DTYPE_BF16;
   return p;
 }
 
@@ -472,8 +473,9 @@ vv_session_prefill (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *pa
   const gsize bench = p->bench_position;
   gsize pos_capacity = bench + L + MIN (max_steps, (gsize) 1024);
   gsize neg_capacity = bench > 0 ? bench + MIN (max_steps, (gsize) 256) : 0;
-  if ((g->pos_cache = vv_kv_cache_new (s->lm, pos_capacity, 0, error)) == NULL
-      || (g->neg_cache = vv_kv_cache_new (s->lm, neg_capacity, 0, error)) == NULL)
+  if ((g->pos_cache = vv_kv_cache_new_full (s->lm, p->kv_dtype, pos_capacity, 0, error)) == NULL
+      || (g->neg_cache = vv_kv_cache_new_full (s->lm, p->kv_dtype, neg_capacity, 0, error))
+      == NULL)
     return FALSE;
   /* bench: both branches start at position bench (the prefill runs at
    * bench … bench + L − 1); different seeds so they differ like real ones */

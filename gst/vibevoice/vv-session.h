@@ -95,6 +95,11 @@ typedef void     (*VvSessionFrameTensorFunc) (VvSession *session, const VvTensor
  * @separate_cfg_passes: run the negative CFG branch in its own LM pass
  *   instead of together with the positive one (same numbers, the LM weights
  *   read twice per frame; for measuring the joint pass against it)
+ * @kv_dtype: the KV caches' dtype: %VV_DTYPE_BF16 (the default of
+ *   vv_session_default_params(): 28 KiB per token per branch at 1.5B, as
+ *   the reference keeps it in its bf16 runs) or %VV_DTYPE_F32 (twice that;
+ *   what the fp32 conformance vectors are checked with; also the zero
+ *   value of the field)
  * @bench_position: bench only: synthetic positions (deterministic random
  *   keys/values) put in front of the prompt in both CFG caches, so the
  *   frames run at context position bench_position + L + i; the §2.5 limit
@@ -114,6 +119,7 @@ typedef struct {
   gsize noise_frames;
   gboolean force_diffusion;
   gboolean separate_cfg_passes;
+  VvDType kv_dtype;
   gsize bench_position;
 
   VvSessionNewFrameFunc new_frame;
