@@ -41,10 +41,10 @@ import sys
 import time
 
 
-def run_ours(a, n):
+def run_ours(a, n, kv_dtype):
     cmd = [a.tool, "bench", "synth", "--model", a.model, "--frames", str(a.frames),
            "--steps", str(a.steps), "--threads", str(a.threads), "--iters", str(a.iters),
-           "--position", str(n), "--bandwidth-mib", "0", "--json"]
+           "--position", str(n), "--kv-dtype", kv_dtype, "--bandwidth-mib", "0", "--json"]
     print("$ " + " ".join(cmd), flush=True)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
@@ -61,6 +61,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=3, help="timed runs of ours (median)")
     ap.add_argument("--reps", type=int, default=9, help="timed reference passes (median)")
+    ap.add_argument("--kv-dtypes", default="bf16",
+                    help="comma-separated KV cache dtypes of ours to run (bf16, f32)")
     a = ap.parse_args()
     try:
         positions = [int(x) for x in a.positions.split(",")]
@@ -69,7 +71,10 @@ def main():
     if any(n < 0 for n in positions) or a.reps < 1:
         ap.error("--positions must be >= 0 and --reps >= 1")
 
-    ours = {n: run_ours(a, n) for n in positions}
+    dts = a.kv_dtypes.split(",")
+    if any(d not in ("bf16", "f32") for d in dts):
+        ap.error(f"--kv-dtypes: bf16 and/or f32, not {a.kv_dtypes}")
+    ours = {(n, d): run_ours(a, n, d) for n in positions for d in dts}
 
     import torch
     import transformers
@@ -113,7 +118,7 @@ def main():
 
     ref = {}
     for n in positions:
-        o = ours[n]
+        o = ours[(n, dts[0])]
         pos_ms = one_pass_ms(o["first_frame_position"])
         neg_ms = one_pass_ms(n)
         ref[n] = (pos_ms[0] + neg_ms[0], pos_ms[1] + neg_ms[1])
@@ -128,16 +133,16 @@ def main():
     print(f"reference: torch {torch.__version__}, transformers {transformers.__version__}, "
           f"bfloat16, attention {cfg._attn_implementation}, loaded in {load_s:.1f} s")
     print()
-    print("| N | frames' positions (pos. / neg.) | ours LM ms/frame | reference LM ms/frame "
+    print("| N | ours KV dtype | frames' positions (pos. / neg.) | ours LM ms/frame | reference LM ms/frame "
           "(median; fastest) | reference / ours | ours ms/frame (all blocks) "
           "| ours KV B/token/branch | reference KV B/token/branch | ours peak RSS MB |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for n in positions:
-        o = ours[n]
+    print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n, d in ours:
+        o = ours[(n, d)]
         r, rmin = ref[n]
         ol = o["lm_ms_per_frame"]
         ratio = r / ol if ol > 0 else float("nan")
-        print(f"| {n} | {o['first_frame_position']} / {n} | {ol:.3f} | {r:.3f}; {rmin:.3f} "
+        print(f"| {n} | {d} | {o['first_frame_position']} / {n} | {ol:.3f} | {r:.3f}; {rmin:.3f} "
               f"| {ratio:.2f}× "
               f"| {o['ms_per_frame']['total']:.2f} "
               f"| {o['kv_cache']['bytes_per_token_per_branch']} | {ref_kv_tok} "
