@@ -308,6 +308,37 @@ avx512_sum4 (__m512 a0, __m512 a1, __m512 a2, __m512 a3)
   return _mm512_castps512_ps128 (u);
 }
 
+/* d = 128 (1.5B, 7B): two query heads at a time keep their q in
+ * registers (16 vectors), so each key vector is loaded once for both and
+ * the loop is bound by the FMAs, not the loads. */
+VV_INLINE VV_AVX512 void
+avx512_scores_pair128 (const gfloat *q0, const gfloat *q1, const gfloat *const *kp, gint64 ko,
+    __m128 scale, gfloat *s0, gfloat *s1, __mmask8 store)
+{
+  __m512 qa[8], qb[8];
+  _Pragma ("GCC unroll 8") for (int x = 0; x < 8; x++) {
+    qa[x] = _mm512_loadu_ps (q0 + 16 * x);
+    qb[x] = _mm512_loadu_ps (q1 + 16 * x);
+  }
+  __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0;
+  __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  _Pragma ("GCC unroll 8") for (int x = 0; x < 8; x++) {
+    __m512 k0 = _mm512_loadu_ps (kp[0] + ko + 16 * x), k1 = _mm512_loadu_ps (kp[1] + ko + 16 * x);
+    __m512 k2 = _mm512_loadu_ps (kp[2] + ko + 16 * x), k3 = _mm512_loadu_ps (kp[3] + ko + 16 * x);
+    a0 = _mm512_fmadd_ps (qa[x], k0, a0);
+    a1 = _mm512_fmadd_ps (qa[x], k1, a1);
+    a2 = _mm512_fmadd_ps (qa[x], k2, a2);
+    a3 = _mm512_fmadd_ps (qa[x], k3, a3);
+    b0 = _mm512_fmadd_ps (qb[x], k0, b0);
+    b1 = _mm512_fmadd_ps (qb[x], k1, b1);
+    b2 = _mm512_fmadd_ps (qb[x], k2, b2);
+    b3 = _mm512_fmadd_ps (qb[x], k3, b3);
+  }
+  /* s1 first: when both are the same head, s0 (the same values) wins */
+  _mm_mask_storeu_ps (s1, store, _mm_mul_ps (avx512_sum4 (b0, b1, b2, b3), scale));
+  _mm_mask_storeu_ps (s0, store, _mm_mul_ps (avx512_sum4 (a0, a1, a2, a3), scale));
+}
+
 /* Scores of keys t … t+3 against every query head: each key row is
  * widened once into @kf (BF16) and each query head's accumulators for the
  * four keys are summed together. d % 16 == 0. */
@@ -336,6 +367,16 @@ avx512_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const g
     for (gint i = nb; i < 4; i++)
       kp[i] = kp[0];            /* padding: computed, not stored */
     __mmask8 store = (__mmask8) ((1u << nb) - 1);
+    if (d == 128) {
+      for (gint64 kvh = 0; kvh < job->hkv; kvh++)
+        for (gint64 h = kvh * job->g; h < (kvh + 1) * job->g; h += 2) {
+          /* an odd group's last head is paired with itself, stored once */
+          gint64 h1 = h + 1 < (kvh + 1) * job->g ? h + 1 : h;
+          avx512_scores_pair128 (qr + h * d, qr + h1 * d, kp, kvh * d, scale,
+              s + h * VV_ATTN_CHUNK + t0, s + h1 * VV_ATTN_CHUNK + t0, store);
+        }
+      continue;
+    }
     for (gint64 h = 0; h < job->hq; h++) {
       const gfloat *qh = qr + h * d;
       gint64 ko = (h / job->g) * d;
