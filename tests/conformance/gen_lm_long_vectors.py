@@ -40,7 +40,7 @@ and once:
         --out tests/conformance/vectors/lm-long
 
 Needs the reference virtualenv (see tests/conformance/README.md). Runs in
-about a minute and a half: per length it also runs the model in float64, with
+about two minutes: per length it also runs the model in float64, with
 SDPA attention and with a few deliberate long-context mistakes, and records
 how far those are from the fp32 eager reference (scale for the tolerance).
 """
