@@ -103,6 +103,30 @@ gst_vv_overflow_get_type (void)
   return type;
 }
 
+/* Stored as the VvDType values the engine takes. */
+typedef enum {
+  GST_VV_KV_CACHE_F32 = VV_DTYPE_F32,
+  GST_VV_KV_CACHE_BF16 = VV_DTYPE_BF16,
+} GstVvKvCacheDtype;
+
+#define GST_TYPE_VV_KV_CACHE_DTYPE (gst_vv_kv_cache_dtype_get_type ())
+static GType
+gst_vv_kv_cache_dtype_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VV_KV_CACHE_BF16, "bfloat16: half the memory (28 KiB per token per CFG branch at "
+          "1.5B), as the reference keeps it in bf16", "bf16" },
+    { GST_VV_KV_CACHE_F32, "float32: twice the memory, as the reference's fp32 runs", "f32" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVvKvCacheDtype", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
 #define GST_TYPE_VV_DIFFUSE (gst_vv_diffuse_get_type ())
 G_DECLARE_FINAL_TYPE (GstVvDiffuse, gst_vv_diffuse, GST, VV_DIFFUSE, GstElement)
 
@@ -124,6 +148,7 @@ struct _GstVvDiffuse {
   guint latency_ms;
   GstVvOverflow overflow;
   gboolean forced_diffusion;
+  GstVvKvCacheDtype kv_cache_dtype;
 
   /* READY and up */
   VvModel *model;
@@ -158,6 +183,7 @@ enum {
   PROP_LATENCY,
   PROP_OVERFLOW,
   PROP_FORCED_DIFFUSION,
+  PROP_KV_CACHE_DTYPE,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -469,6 +495,7 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   params.cfg_scale = self->cfg_scale;
   params.max_frames = self->max_frames;
   params.force_diffusion = self->forced_diffusion;
+  params.kv_dtype = (VvDType) self->kv_cache_dtype;
   params.n_threads = self->n_threads;
   params.deterministic_voice = self->deterministic_voice;
   seed = self->seed;
@@ -837,6 +864,9 @@ gst_vv_diffuse_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_FORCED_DIFFUSION:
       self->forced_diffusion = g_value_get_boolean (value);
       break;
+    case PROP_KV_CACHE_DTYPE:
+      self->kv_cache_dtype = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -888,6 +918,9 @@ gst_vv_diffuse_get_property (GObject *object, guint prop_id, GValue *value, GPar
       break;
     case PROP_FORCED_DIFFUSION:
       g_value_set_boolean (value, self->forced_diffusion);
+      break;
+    case PROP_KV_CACHE_DTYPE:
+      g_value_set_enum (value, self->kv_cache_dtype);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -964,8 +997,10 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
           "only: take the diffusion token at every step, so an utterance runs to max-frames "
           "or the reference's length limit instead of stopping where the model says",
           FALSE, flags));
-
-  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  g_object_class_install_property (gobject_class, PROP_KV_CACHE_DTYPE,
+      g_param_spec_enum ("kv-cache-dtype", "KV cache dtype", "Element type of the LM's "
+          "key/value caches (both CFG branches)",
+          GST_TYPE_VV_KV_CACHE_DTYPE, GST_VV_KV_CACHE_BF16, flags));
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "VibeVoice latent generator",
       "Generator/Audio", "Generates VibeVoice acoustic latents (Qwen2 LM + diffusion head, "
@@ -977,6 +1012,7 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_vv_diffuse_set_context);
   gst_type_mark_as_plugin_api (GST_TYPE_VV_DEVICE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VV_OVERFLOW, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VV_KV_CACHE_DTYPE, 0);
 }
 
 static void
@@ -1000,6 +1036,7 @@ gst_vv_diffuse_init (GstVvDiffuse *self)
   self->attach_audio = TRUE;
   self->latency_ms = DEFAULT_LATENCY_MS;
   self->overflow = DEFAULT_OVERFLOW;
+  self->kv_cache_dtype = GST_VV_KV_CACHE_BF16;
   gst_segment_init (&self->in_segment, GST_FORMAT_UNDEFINED);
   self->need_segment = TRUE;
   self->discont_next = TRUE;

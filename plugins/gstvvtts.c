@@ -65,6 +65,7 @@ enum {
   PROP_LAST_SEED,
   PROP_LATENCY,
   PROP_OVERFLOW,
+  PROP_KV_CACHE_DTYPE,
   PROP_DEFAULT_SPEAKER,
   N_PROPS
 };
@@ -89,6 +90,7 @@ static const Proxy proxies[N_PROPS] = {
   [PROP_LAST_SEED] = { "last-seed", 2 },
   [PROP_LATENCY] = { "latency", 2 },
   [PROP_OVERFLOW] = { "overflow", 2 },
+  [PROP_KV_CACHE_DTYPE] = { "kv-cache-dtype", 2 },
   [PROP_DEFAULT_SPEAKER] = { "default-speaker", 0 },
 };
 

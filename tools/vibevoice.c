@@ -37,6 +37,21 @@ print_usage (FILE *out)
   fprintf (out, "\nRun 'vibevoice COMMAND --help' for the options of a command.\n");
 }
 
+gboolean
+vv_tool_parse_kv_dtype (const gchar *tool, const gchar *arg, VvDType *dtype)
+{
+  if (arg == NULL || g_ascii_strcasecmp (arg, "bf16") == 0) {
+    *dtype = VV_DTYPE_BF16;
+    return TRUE;
+  }
+  if (g_ascii_strcasecmp (arg, "f32") == 0) {
+    *dtype = VV_DTYPE_F32;
+    return TRUE;
+  }
+  fprintf (stderr, "vibevoice %s: --kv-dtype is bf16 or f32, not %s\n", tool, arg);
+  return FALSE;
+}
+
 const gchar *
 vv_tool_default_tokenizer_dir (void)
 {

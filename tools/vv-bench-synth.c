@@ -25,14 +25,20 @@
  * 4 control rows only, the embedding table not at all), the diffusion head
  * once per step (both CFG rows in one batch), the σ-VAE decoder, the
  * semantic encoder and the two connectors once. The machine's read bandwidth
- * is measured in the same run. */
+ * is measured in the same run.
+ *
+ * --position N puts N synthetic positions (random keys/values, no prefill)
+ * in front of the prompt in both CFG caches, so the frames run at context
+ * position N + L + i: the attention's cost deep into a long generation,
+ * measured in seconds. */
 
 #define FILLER "The committee met again on Tuesday to review the budget, and " \
   "everyone agreed that the new plan was better than the old one. "
 
 typedef struct {
-  gint64 prefill_us, lm_us, neg_us, head_us, dec_us, sem_us, other_us, total_us;
+  gint64 prefill_us, lm_us, neg_us, head_us, dec_us, sem_us, other_us, fill_us, total_us;
   guint frames, steps;
+  gsize kv_bytes_per_token;
 } Run;
 
 static gint
@@ -133,8 +139,11 @@ run_once (VvSession *session, VvPrompt *prompt, const VvSessionParams *params, R
   run->dec_us = t->decoder_us;
   run->sem_us = t->semantic_us;
   run->total_us = t->total_us;
+  run->fill_us = t->bench_fill_us;
+  run->kv_bytes_per_token = res.kv_bytes_per_token;
+  /* the synthetic fill is set-up, not a frame's work */
   run->other_us = t->total_us - t->voice_us - t->prefill_us - t->lm_us - t->neg_lm_us
-      - t->head_us - t->decoder_us - t->semantic_us;
+      - t->head_us - t->decoder_us - t->semantic_us - t->bench_fill_us;
   return TRUE;
 }
 
@@ -159,7 +168,10 @@ vv_bench_synth (int argc, char **argv)
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL;
   g_autofree gchar *device = NULL;
   g_autofree gchar *cfg_passes = NULL;
+  g_autofree gchar *kv_dtype_arg = NULL;
+  VvDType kv_dtype;
   gint frames = 20, steps = 10, threads = 0, prompt_tokens = 128, iters = 3, bw_mib = 1024;
+  gint64 position = 0;
   gdouble cfg_scale = 1.3, voice_seconds = 4.0;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
@@ -175,16 +187,24 @@ vv_bench_synth (int argc, char **argv)
     { "iters", 0, 0, G_OPTION_ARG_INT, &iters, "Timed runs after one 2-frame warm-up; the median run is shown (default 3)", "N" },
     { "bandwidth-mib", 0, 0, G_OPTION_ARG_INT, &bw_mib, "Buffer for the read-bandwidth measurement (default 1024; 0: skip it)", "MIB" },
     { "cfg-passes", 0, 0, G_OPTION_ARG_STRING, &cfg_passes, "joint (default: both CFG branches in one LM pass) or separate (one pass each)", "MODE" },
+    { "kv-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype_arg, VV_TOOL_KV_DTYPE_HELP, "TYPE" },
+    { "position", 0, 0, G_OPTION_ARG_INT64, &position, "Frames at KV-cache context position N + prompt length: N synthetic positions in both CFG caches (default 0)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object instead of the table", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- time the generation loop per block (forced ⟨diffusion⟩ steps)");
+  g_option_context_set_summary (ctx, "--position N measures the frames deep into the context: "
+      "N synthetic KV positions (random keys/values, no prefill)\nare put in front of the "
+      "prompt in both CFG caches; the output adds the LM's ms per frame, the KV-cache bytes\n"
+      "per token and at the first frame, and the peak RSS.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 1 || model_dir == NULL) {
     fprintf (stderr, "vibevoice bench synth: %s\n", error ? error->message : "need --model DIR");
     return 2;
   }
+  if (!vv_tool_parse_kv_dtype ("bench synth", kv_dtype_arg, &kv_dtype))
+    return 2;
   gboolean separate = g_strcmp0 (cfg_passes, "separate") == 0;
   if (cfg_passes != NULL && !separate && g_strcmp0 (cfg_passes, "joint") != 0) {
     fprintf (stderr, "vibevoice bench synth: --cfg-passes is joint or separate, not %s\n",
@@ -192,9 +212,10 @@ vv_bench_synth (int argc, char **argv)
     return 2;
   }
   if (frames < 2 || steps < 1 || threads < 0 || prompt_tokens < 0 || iters < 1 || bw_mib < 0
-      || voice_seconds < 0 || voice_seconds > 600) {
+      || voice_seconds < 0 || voice_seconds > 600 || position < 0 || position > G_MAXINT32) {
     fprintf (stderr, "vibevoice bench synth: need --frames >= 2, --steps >= 1, --iters >= 1, "
-        "--threads, --prompt-tokens, --bandwidth-mib >= 0, 0 <= --voice-seconds <= 600\n");
+        "--threads, --prompt-tokens, --bandwidth-mib >= 0, 0 <= --voice-seconds <= 600, "
+        "0 <= --position <= %d\n", G_MAXINT32);
     return 2;
   }
 
@@ -233,6 +254,8 @@ vv_bench_synth (int argc, char **argv)
   params.n_threads = threads;
   params.force_diffusion = TRUE;
   params.separate_cfg_passes = separate;
+  params.bench_position = (gsize) position;
+  params.kv_dtype = kv_dtype;
   params.max_frames = 2;
   Run warm, *runs = g_new0 (Run, iters);
   gboolean ok = run_once (session, prompt, &params, &warm, &error);
@@ -263,6 +286,13 @@ vv_bench_synth (int argc, char **argv)
   gdouble ms_frame = ms_lm + ms_neg + ms_head + ms_dec + ms_sem + ms_other;
   gdouble rtf = ms_frame / frame_ms;
   gdouble prefill_ms = r->prefill_us / 1e3;
+  /* all the LM work of a frame, as in the total: the joint (or positive)
+   * pass of a step plus the negative passes of their own */
+  gdouble ms_lm_frame = ms_lm + ms_neg;
+  /* KV cache at the first frame: the positive branch holds N + L positions,
+   * the negative one N */
+  const guint64 kv_tok = r->kv_bytes_per_token;
+  const guint64 kv_first = kv_tok * (2 * (guint64) position + L);
 
   guint64 b_lm = lm_pass_bytes (model);
   guint64 b_head = vv_model_get_component_bytes (model, VV_COMPONENT_PREDICTION_HEAD) * steps;
@@ -295,9 +325,15 @@ vv_bench_synth (int argc, char **argv)
         G_GUINT64_FORMAT ", \"decoder\": %" G_GUINT64_FORMAT ", \"semantic\": %" G_GUINT64_FORMAT
         ", \"connectors\": %" G_GUINT64_FORMAT ", \"total\": %" G_GUINT64_FORMAT "}, "
         "\"achieved_gbs\": %.2f, \"bound_ms_per_frame\": %.3f, \"ratio_to_bound\": %.3f, "
-        "\"cfg_passes\": \"%s\", \"script\": ", rtf, peak_rss_mb, bw, b_lm, b_head, b_dec,
+        "\"cfg_passes\": \"%s\", ", rtf, peak_rss_mb, bw, b_lm, b_head, b_dec,
         b_sem, b_conn, b_frame, gbs, bound_ms, bound_ms > 0 ? ms_frame / bound_ms : 0.0,
         separate ? "separate" : "joint");
+    g_string_append_printf (o, "\"position\": %" G_GINT64_FORMAT ", \"first_frame_position\": %"
+        G_GINT64_FORMAT ", \"fill_ms\": %.1f, \"lm_ms_per_frame\": %.3f, \"kv_cache\": {"
+        "\"dtype\": \"%s\", \"bytes_per_token_per_branch\": %" G_GUINT64_FORMAT ", \"bytes_per_token_both_branches\": %"
+        G_GUINT64_FORMAT ", \"bytes_at_first_frame\": %" G_GUINT64_FORMAT "}, \"script\": ",
+        position, position + (gint64) L, r->fill_us / 1e3, ms_lm_frame,
+        kv_dtype == VV_DTYPE_BF16 ? "bf16" : "f32", kv_tok, 2 * kv_tok, kv_first);
     json_string (o, script);
     g_string_append (o, "}\n");
     fputs (o->str, stdout);
@@ -311,6 +347,9 @@ vv_bench_synth (int argc, char **argv)
       printf (" %.0f", runs[i].total_us / 1e3);
     printf (" ms)\n");
     printf ("prefill: %.1f ms, %.0f tokens/s\n", prefill_ms, L / (prefill_ms / 1e3));
+    printf ("position: %" G_GINT64_FORMAT " synthetic positions (filled in %.0f ms), frames "
+        "from context position %" G_GINT64_FORMAT "\n", position, r->fill_us / 1e3,
+        position + (gint64) L);
     if (bw > 0)
       printf ("read bandwidth (same run): %.1f GB/s\n", bw);
     else
@@ -332,6 +371,10 @@ vv_bench_synth (int argc, char **argv)
     printf ("real-time factor: %.3f (%.1f ms per %.1f ms frame); weights read %.2f GB/s "
         "(%.0f %% of the measured bandwidth)\n", rtf, ms_frame, frame_ms, gbs,
         bw > 0 ? 100.0 * gbs / bw : 0.0);
+    printf ("LM per frame: %.2f ms (all passes of both CFG branches) at position %"
+        G_GINT64_FORMAT "\n", ms_lm_frame, position);
+    printf ("KV cache: %" G_GUINT64_FORMAT " bytes per token per branch, %" G_GUINT64_FORMAT
+        " for both; %.1f MB held at the first frame\n", kv_tok, 2 * kv_tok, kv_first / 1e6);
     printf ("peak RSS: %.0f MB (includes the mapped, prefaulted weights)\n", peak_rss_mb);
   }
 #undef BOUND

@@ -19,7 +19,7 @@ static const VvBench benches[] = {
   { "tokenizer", vv_bench_tokenizer, "Qwen2.5 BPE encode throughput (MB/s, one thread)" },
   { "gemv", vv_bench_gemv, "memory bandwidth and bf16 linear() throughput vs OpenBLAS" },
   { "vae", vv_bench_vae, "one-frame σ-VAE decoder + semantic encoder: ms/frame vs the bandwidth bound" },
-  { "synth", vv_bench_synth, "the generation loop per block (forced frames): ms/frame, RTF, bytes/frame vs bandwidth" },
+  { "synth", vv_bench_synth, "the generation loop per block (forced frames): ms/frame, RTF, bytes/frame vs bandwidth; --position N: at KV context position N" },
   { "load", vv_bench_load, "checkpoint load time (map + validate [+ prefault]) of a model folder" },
 };
 

@@ -250,6 +250,8 @@ vv_tool_synth (int argc, char **argv)
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL, *script_path = NULL, *out = NULL;
   g_autofree gchar *noise_path = NULL, *latents_path = NULL, *tokens_path = NULL;
   g_autofree gchar *resets_path = NULL, *device = NULL, *voices_spec = NULL;
+  g_autofree gchar *kv_dtype_arg = NULL;
+  VvDType kv_dtype;
   g_auto (GStrv) voice_paths = NULL;
   gint64 seed = 0;
   gint steps = 10, threads = 0, max_frames = 0;
@@ -267,6 +269,7 @@ vv_tool_synth (int argc, char **argv)
     { "cfg", 0, 0, G_OPTION_ARG_DOUBLE, &cfg_scale, "Classifier-free guidance scale (default 1.3)", "X" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (0 = all)", "N" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "Backend to run on: auto (default: CUDA when a GPU works, else cpu), cpu, cuda, sim or cuda-emu (simulated and emulated devices, for testing)", "NAME" },
+    { "kv-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype_arg, VV_TOOL_KV_DTYPE_HELP, "TYPE" },
     { "max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames, "Stop each window after N frames (default 0: the reference's limit)", "N" },
     { "deterministic-voice", 0, 0, G_OPTION_ARG_NONE, &det_voice, "Use the voice encoder means instead of sampling", NULL },
     { "pcm16", 0, 0, G_OPTION_ARG_NONE, &pcm16, "Write 16-bit PCM (clipped) instead of float32", NULL },
@@ -296,6 +299,8 @@ vv_tool_synth (int argc, char **argv)
     fprintf (stderr, "vibevoice synth: --steps must be >= 1, --max-frames and --threads >= 0\n");
     return 2;
   }
+  if (!vv_tool_parse_kv_dtype ("synth", kv_dtype_arg, &kv_dtype))
+    return 2;
   /* every output is checked before the model loads: a typo in a path must
    * not cost the whole generation */
   const gchar *outputs[] = { out, latents_path, tokens_path, resets_path };
@@ -390,6 +395,7 @@ vv_tool_synth (int argc, char **argv)
   params.n_threads = threads;
   params.max_frames = (guint) max_frames;
   params.deterministic_voice = det_voice;
+  params.kv_dtype = kv_dtype;
   params.new_audio = on_audio;
   params.new_audio_user_data = audio;
 

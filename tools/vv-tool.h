@@ -31,4 +31,10 @@ gdouble vv_bench_read_bandwidth (gsize mib, gint n_threads, gint iters);
  * shipped in the source tree / installed data dir. */
 const gchar *vv_tool_default_tokenizer_dir (void);
 
+/* --kv-dtype: "bf16" (NULL: the default) or "f32"; FALSE (and a message on
+ * stderr naming @tool) for anything else. */
+gboolean vv_tool_parse_kv_dtype (const gchar *tool, const gchar *arg, VvDType *dtype);
+#define VV_TOOL_KV_DTYPE_HELP "KV cache dtype: bf16 (default: 28 KiB per token per CFG " \
+  "branch at 1.5B) or f32 (twice that; the fp32 reference's)"
+
 G_END_DECLS

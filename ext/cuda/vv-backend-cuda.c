@@ -317,6 +317,17 @@ cuda_binary (VvBackend *be, VvBinaryOp op, VvTensor *y, const VvTensor *a, const
 }
 
 static gboolean
+cuda_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error)
+{
+  gint64 n = vv_tensor_n_elements (x);
+  if (y->dtype == VV_DTYPE_F32)
+    return check (vvk_scale (CU (be)->stream, y->data, x->data, 1.0f, n), "convert", error);
+  /* one part of the split is the rounded value */
+  return check (vvk_split (CU (be)->stream, y->data,
+          y->dtype == VV_DTYPE_BF16 ? VVK_BF16 : VVK_F16, x->data, n, 1), "convert", error);
+}
+
+static gboolean
 cuda_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s, GError **error)
 {
   return check (vvk_scale (CU (be)->stream, y->data, a->data, s, vv_tensor_n_elements (a)),
@@ -456,8 +467,9 @@ cuda_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTensor *k
       error);
   if (partial == NULL)
     return FALSE;
-  return check (vvk_attention (c->stream, y->data, q->data, k->data, v->data, n, t, hq, hkv,
-          head_dim, n_split, partial), "attention", error);
+  return check (vvk_attention (c->stream, y->data, q->data, k->data, v->data,
+          k->dtype == VV_DTYPE_BF16 ? VVK_BF16 : VVK_F32, n, t, hq, hkv, head_dim, n_split,
+          partial), "attention", error);
 }
 
 static gboolean
@@ -540,6 +552,7 @@ static const VvBackendOps cuda_ops = {
   .unary = cuda_unary,
   .binary = cuda_binary,
   .scale = cuda_scale,
+  .convert = cuda_convert,
   .affine = cuda_affine,
   .get_rows = cuda_get_rows,
   .conv1d = cuda_conv1d,

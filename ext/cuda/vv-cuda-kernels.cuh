@@ -423,9 +423,10 @@ vvk_block_reduce (float v, float *buf, bool is_max)
   return r;
 }
 
-/* grid (n·hq, n_split); partial[(item·n_split + split)·(d + 2)] = m, l, acc[d] */
-__global__ void
-k_attn_partial (float *partial, const float *q, const float *k, const float *v, int64_t n,
+/* grid (n·hq, n_split); partial[(item·n_split + split)·(d + 2)] = m, l, acc[d];
+ * keys and values of dtype KT (F32 or BF16, the KV cache's) */
+template <int KT> __global__ void
+k_attn_partial (float *partial, const float *q, const void *k, const void *v, int64_t n,
     int64_t t_total, int64_t hq, int64_t hkv, int d, int n_split, float scale)
 {
   __shared__ float qs[VVK_ATTN_MAX_D];
@@ -454,10 +455,10 @@ k_attn_partial (float *partial, const float *q, const float *k, const float *v, 
     int64_t key = base + threadIdx.x;
     float sc = -INFINITY;
     if (key < k1) {
-      const float *kr = k + key * kv_stride + kvh * d;
+      int64_t kr = key * kv_stride + kvh * d;
       float dot = 0.0f;
       for (int j = 0; j < d; j++)
-        dot += qs[j] * kr[j];
+        dot += qs[j] * vvk_load_t<KT> (k, kr + j);
       sc = dot * scale;
     }
     float tile_max = vvk_block_reduce (sc, red, true);
@@ -472,7 +473,7 @@ k_attn_partial (float *partial, const float *q, const float *k, const float *v, 
       int j = a * VVK_ATTN_THREADS + threadIdx.x;
       float s = 0.0f;
       for (int64_t u = 0; u < len; u++)
-        s += p[u] * v[(base + u) * kv_stride + kvh * d + j];
+        s += p[u] * vvk_load_t<KT> (v, (base + u) * kv_stride + kvh * d + j);
       acc[a] = acc[a] * corr + s;
     }
     m = m_new;
@@ -512,14 +513,18 @@ k_attn_merge (float *y, const float *partial, int64_t hq, int d, int n_split)
 }
 
 extern "C" int
-vvk_attention (VvkStream s, float *y, const float *q, const float *k, const float *v, int64_t n,
-    int64_t t, int64_t hq, int64_t hkv, int d, int n_split, float *partial)
+vvk_attention (VvkStream s, float *y, const float *q, const void *k, const void *v, VvkType kvt,
+    int64_t n, int64_t t, int64_t hq, int64_t hkv, int d, int n_split, float *partial)
 {
   if (n == 0)
     return 0;
   float scale = (float) (1.0 / sqrt ((double) d));
-  int rc = VV_LAUNCH_SYNC (k_attn_partial, dim3 ((unsigned) (n * hq), (unsigned) n_split),
-      VVK_ATTN_THREADS, s, partial, q, k, v, n, t, hq, hkv, d, n_split, scale);
+  dim3 grid ((unsigned) (n * hq), (unsigned) n_split);
+  int rc = kvt == VVK_BF16
+      ? VV_LAUNCH_SYNC (k_attn_partial<VVK_BF16>, grid, VVK_ATTN_THREADS, s, partial, q, k, v, n,
+          t, hq, hkv, d, n_split, scale)
+      : VV_LAUNCH_SYNC (k_attn_partial<VVK_F32>, grid, VVK_ATTN_THREADS, s, partial, q, k, v, n,
+          t, hq, hkv, d, n_split, scale);
   if (rc != 0)
     return rc;
   return VV_LAUNCH (k_attn_merge, (unsigned) (n * hq), 128, s, y, partial, hq, d, n_split);

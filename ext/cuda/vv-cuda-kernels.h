@@ -86,9 +86,10 @@ int vvk_rope (VvkStream s, float *y, const float *x, int64_t n, int64_t width, i
     const int32_t *positions, double theta, VvkErrors *err);
 /* Causal GQA attention in two kernels: partial softmax sums over n_split
  * ranges of keys, then their log-sum-exp merge. @partial holds
- * n·hq·n_split·(d + 2) floats. */
-int vvk_attention (VvkStream s, float *y, const float *q, const float *k, const float *v,
-    int64_t n, int64_t t, int64_t hq, int64_t hkv, int d, int n_split, float *partial);
+ * n·hq·n_split·(d + 2) floats. Keys and values are F32 or BF16 (@kvt). */
+int vvk_attention (VvkStream s, float *y, const float *q, const void *k, const void *v,
+    VvkType kvt, int64_t n, int64_t t, int64_t hq, int64_t hkv, int d, int n_split,
+    float *partial);
 /* splits used by vvk_attention for a context of @t keys */
 int vvk_attention_n_split (int64_t t);
 

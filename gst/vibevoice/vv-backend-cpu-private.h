@@ -32,6 +32,8 @@ typedef struct {
   ConvertFunc convert[3];
   gfloat **scratch;             /* n_threads panels for the sgemm path */
   gsize scratch_floats;         /* size of each */
+  gfloat *attn_partial;         /* split-K attention partials (one op at a time) */
+  gsize attn_partial_floats;
 } CpuBackend;
 
 #define CPU(be) ((CpuBackend *) (be)->priv)

@@ -1045,6 +1045,14 @@ cpu_binary (VvBackend *be, VvBinaryOp op, VvTensor *y, const VvTensor *a,
   return TRUE;
 }
 
+/* A KV cache's new rows: small (n × kv_width), so on the calling thread. */
+static gboolean
+cpu_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error)
+{
+  vv_convert_from_f32 (y->dtype, x->data, y->data, (gsize) vv_tensor_n_elements (x));
+  return TRUE;
+}
+
 static gboolean
 cpu_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s, GError **error)
 {
@@ -1204,6 +1212,7 @@ cpu_destroy (VvBackend *be)
         vv_host_mem_free (cpu->scratch[i], cpu->scratch_floats * sizeof (gfloat));
       g_free (cpu->scratch);
     }
+    vv_host_mem_free (cpu->attn_partial, cpu->attn_partial_floats * sizeof (gfloat));
     vv_thread_pool_free (cpu->pool);
     g_free (cpu);
   }
@@ -1218,6 +1227,7 @@ static const VvBackendOps cpu_ops = {
   .unary = cpu_unary,
   .binary = cpu_binary,
   .scale = cpu_scale,
+  .convert = cpu_convert,
   .affine = cpu_affine,
   .get_rows = cpu_get_rows,
   .conv1d = vv_cpu_conv1d,                      /* vv-backend-cpu-conv.c */

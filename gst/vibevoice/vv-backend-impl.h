@@ -83,6 +83,8 @@ typedef struct {
   /* y = x / a − b or (x + b) · a, see VvAffineOp */
   gboolean  (*affine)      (VvBackend *be, VvAffineOp op, VvTensor *y, const VvTensor *x,
                             gfloat a, gfloat b, GError **error);
+  /* y = x rounded to y's dtype (F32, F16 or BF16; nearest even), x F32 */
+  gboolean  (*convert)     (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error);
   /* y[i, :] = f32(table[ids[i], :]), ids I32 [n] */
   gboolean  (*get_rows)    (VvBackend *be, VvTensor *y, const VvTensor *table,
                             const VvTensor *ids, GError **error);

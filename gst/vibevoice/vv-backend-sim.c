@@ -287,6 +287,14 @@ sim_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim, const Vv
 }
 
 static gboolean
+sim_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error)
+{
+  VvTensor a, b;
+  VvBackend *in = INNER (be);
+  return in->ops->convert (in, host_view (y, &a), host_view (x, &b), error);
+}
+
+static gboolean
 sim_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTensor *k,
     const VvTensor *v, gint head_dim, GError **error)
 {
@@ -368,6 +376,7 @@ static const VvBackendOps sim_ops = {
   .conv_transpose1d = sim_conv_transpose1d,
   .rope = sim_rope,
   .attention = sim_attention,
+  .convert = sim_convert,
   /* diffusion-head and sampler ops */
   .timestep_embedding = sim_timestep_embedding,
   .modulate = sim_modulate,

@@ -498,6 +498,23 @@ check_act (VvBackend *be, const gchar *op, const gchar *name, const VvTensor *t,
   return TRUE;
 }
 
+/* Keys and values: F32 or BF16 (a KV cache). */
+static gboolean
+check_kv (VvBackend *be, const gchar *op, const gchar *name, const VvTensor *t,
+    GError **error)
+{
+  if (!check_tensor (be, op, name, t, error))
+    return FALSE;
+  if (t->dtype != VV_DTYPE_F32 && t->dtype != VV_DTYPE_BF16) {
+    g_autofree gchar *s = vv_tensor_shape_string (t);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DTYPE,
+        "%s: %s %s is %s, keys and values must be F32 or BF16", op, name, s,
+        vv_dtype_name (t->dtype));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* Weights: F32, F16 or BF16. */
 static gboolean
 check_weight (VvBackend *be, const gchar *op, const gchar *name, const VvTensor *t,
@@ -1048,6 +1065,34 @@ vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s,
 }
 
 /**
+ * vv_backend_convert:
+ * @be: a backend
+ * @y: (out caller-allocates): F32, F16 or BF16, as many elements as @x
+ * @x: F32
+ * @error: return location for a #GError
+ *
+ * y = x rounded to the dtype of @y (round to nearest even; NaN stays NaN):
+ * how activations are stored into a BF16 KV cache.
+ */
+gboolean
+vv_backend_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error)
+{
+  static const gchar op[] = "convert";
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (!check_tensor (be, op, "y", y, error) || !check_act (be, op, "x", x, error))
+    return FALSE;
+  if (y->dtype == VV_DTYPE_I32)
+    return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, y, "y", NULL, NULL,
+        "is I32, must be F32, F16 or BF16");
+  if (vv_tensor_n_elements (y) != vv_tensor_n_elements (x))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", x, "x",
+        "must have as many elements");
+  if (vv_tensor_n_elements (x) == 0)
+    return TRUE;
+  return dispatch_end (be, dispatch_begin (be) && be->ops->convert (be, y, x, error));
+}
+
+/**
  * vv_backend_affine:
  * @be: a backend
  * @op: which map
@@ -1336,8 +1381,9 @@ vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
  * @be: a backend
  * @y: (out caller-allocates): F32 [n, H_q·head_dim]
  * @q: F32 [n, H_q·head_dim]
- * @k: F32 [T, H_kv·head_dim], T ≥ n: past keys, then the n new ones
- * @v: F32 [T, H_kv·head_dim], like @k
+ * @k: F32 or BF16 [T, H_kv·head_dim], T ≥ n: past keys, then the n new
+ *   ones (a KV cache's dtype)
+ * @v: [T, H_kv·head_dim], like @k and of its dtype
  * @head_dim: d
  * @error: return location for a #GError
  *
@@ -1353,10 +1399,13 @@ vv_backend_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTen
   g_return_val_if_fail (be != NULL, FALSE);
   if (!check_op_present (be, op, (gconstpointer) be->ops->attention, error)
       || !check_act (be, op, "y", y, error) || !check_act (be, op, "q", q, error)
-      || !check_act (be, op, "k", k, error) || !check_act (be, op, "v", v, error)
+      || !check_kv (be, op, "k", k, error) || !check_kv (be, op, "v", v, error)
       || !check_same_shape (op, y, "y", q, "q", error)
       || !check_same_shape (op, v, "v", k, "k", error))
     return FALSE;
+  if (k->dtype != v->dtype)
+    return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, k, "k", v, "v",
+        "k and v must have the same dtype");
   if (q->ndim != 2 || k->ndim != 2)
     return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, q, "q", k, "k",
         "q and k must be 2-D [rows, heads*head_dim]");

@@ -128,6 +128,8 @@ gboolean     vv_backend_unary (VvBackend *be, VvUnaryOp op, VvTensor *y,
                                const VvTensor *x, GError **error);
 gboolean     vv_backend_binary (VvBackend *be, VvBinaryOp op, VvTensor *y,
                                 const VvTensor *a, const VvTensor *b, GError **error);
+gboolean     vv_backend_convert (VvBackend *be, VvTensor *y, const VvTensor *x,
+                                 GError **error);
 gboolean     vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a,
                                gfloat s, GError **error);
 gboolean     vv_backend_affine (VvBackend *be, VvAffineOp op, VvTensor *y, const VvTensor *x,

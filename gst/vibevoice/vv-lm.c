@@ -16,6 +16,7 @@
  * then the final RMSNorm. Positions are the cache length onwards.
  */
 #include "vv-lm.h"
+#include "vv-rng.h"
 
 #include <string.h>
 
@@ -42,6 +43,7 @@ struct _VvLm {
   /* device scratch for up to scratch_rows rows; pos is I32 [scratch_rows] */
   gsize scratch_rows;
   VvTensor *x, *h, *q, *att, *o, *g, *u, *pos;
+  VvTensor *kf, *vf;            /* F32 new keys/values on their way into a BF16 cache */
   gint32 *host_pos;             /* staging for the positions upload */
   /* host-pointer convenience API: staging in device memory */
   VvTensor *io_in, *io_out;
@@ -49,6 +51,7 @@ struct _VvLm {
 
 struct _VvKvCache {
   VvLm *lm;
+  VvDType dtype;                /* F32 or BF16 */
   gsize length, capacity, max_tokens;
   VvTensor **k, **v;            /* per layer, device [capacity, kv_width] */
 };
@@ -70,7 +73,8 @@ lm_error (GError **error, VvBackendError code, const gchar *fmt, ...)
 static void
 free_scratch (VvLm *lm)
 {
-  VvTensor **ts[] = { &lm->x, &lm->h, &lm->q, &lm->att, &lm->o, &lm->g, &lm->u, &lm->pos };
+  VvTensor **ts[] = { &lm->x, &lm->h, &lm->q, &lm->att, &lm->o, &lm->g, &lm->u, &lm->pos,
+    &lm->kf, &lm->vf };
   for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
     g_clear_pointer (ts[i], vv_tensor_free);
   g_clear_pointer (&lm->host_pos, g_free);
@@ -240,6 +244,7 @@ ensure_scratch (VvLm *lm, gsize rows, GError **error)
     { &lm->o, VV_DTYPE_F32, lm->hidden }, { &lm->q, VV_DTYPE_F32, lm->q_width },
     { &lm->att, VV_DTYPE_F32, lm->q_width }, { &lm->g, VV_DTYPE_F32, lm->inter },
     { &lm->u, VV_DTYPE_F32, lm->inter }, { &lm->pos, VV_DTYPE_I32, 0 },
+    { &lm->kf, VV_DTYPE_F32, lm->kv_width }, { &lm->vf, VV_DTYPE_F32, lm->kv_width },
   };
   for (guint i = 0; i < G_N_ELEMENTS (specs); i++) {
     gint64 shape[2] = { r, specs[i].cols };
@@ -332,6 +337,29 @@ vv_lm_embed_tokens (VvLm *lm, const gint32 *ids, gsize n, gfloat *out, GError **
 VvKvCache *
 vv_kv_cache_new (VvLm *lm, gsize capacity, gsize max_tokens, GError **error)
 {
+  return vv_kv_cache_new_full (lm, VV_DTYPE_F32, capacity, max_tokens, error);
+}
+
+/**
+ * vv_kv_cache_new_full: (skip)
+ * @lm: the LM the cache belongs to
+ * @dtype: %VV_DTYPE_F32 or %VV_DTYPE_BF16 (half the bytes, as the
+ *   reference's bf16 runs keep their cache)
+ * @capacity: tokens to allocate now (0 = a small default)
+ * @max_tokens: most tokens ever held (0 = max_position_embeddings)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): an empty cache
+ */
+VvKvCache *
+vv_kv_cache_new_full (VvLm *lm, VvDType dtype, gsize capacity, gsize max_tokens,
+    GError **error)
+{
+  if (dtype != VV_DTYPE_F32 && dtype != VV_DTYPE_BF16) {
+    lm_error (error, VV_BACKEND_ERROR_DTYPE, "kv cache dtype %s: must be F32 or BF16",
+        vv_dtype_name (dtype));
+    return NULL;
+  }
   if (max_tokens == 0)
     max_tokens = lm->cfg.max_position_embeddings > 0 ? (gsize) lm->cfg.max_position_embeddings
         : G_MAXINT32;
@@ -344,14 +372,15 @@ vv_kv_cache_new (VvLm *lm, gsize capacity, gsize max_tokens, GError **error)
   }
   g_autoptr (VvKvCache) c = g_new0 (VvKvCache, 1);
   c->lm = lm;
+  c->dtype = dtype;
   c->max_tokens = max_tokens;
   c->k = g_new0 (VvTensor *, lm->cfg.n_layers);
   c->v = g_new0 (VvTensor *, lm->cfg.n_layers);
   gint64 shape[2] = { (gint64) capacity, lm->kv_width };
   for (gint l = 0; l < lm->cfg.n_layers; l++) {
     GError *local = NULL;
-    if ((c->k[l] = vv_backend_tensor_new (lm->be, VV_DTYPE_F32, 2, shape, &local)) == NULL
-        || (c->v[l] = vv_backend_tensor_new (lm->be, VV_DTYPE_F32, 2, shape, &local)) == NULL) {
+    if ((c->k[l] = vv_backend_tensor_new (lm->be, dtype, 2, shape, &local)) == NULL
+        || (c->v[l] = vv_backend_tensor_new (lm->be, dtype, 2, shape, &local)) == NULL) {
       lm_error (error, VV_BACKEND_ERROR_NO_MEMORY, "no memory for a kv cache of %"
           G_GSIZE_FORMAT " tokens: %s", capacity, local->message);
       g_error_free (local);
@@ -390,6 +419,12 @@ vv_kv_cache_get_capacity (VvKvCache *cache)
   return cache->capacity;
 }
 
+VvDType
+vv_kv_cache_get_dtype (VvKvCache *cache)
+{
+  return cache->dtype;
+}
+
 void
 vv_kv_cache_reset (VvKvCache *cache)
 {
@@ -413,7 +448,7 @@ static gboolean
 kv_grow_one (VvKvCache *c, VvTensor **slot, gsize cap, GError **error)
 {
   gint64 shape[2] = { (gint64) cap, c->lm->kv_width };
-  VvTensor *bigger = vv_backend_tensor_new (c->lm->be, VV_DTYPE_F32, 2, shape, error);
+  VvTensor *bigger = vv_backend_tensor_new (c->lm->be, c->dtype, 2, shape, error);
   if (bigger == NULL)
     return FALSE;
   VvTensor dst, src;
@@ -458,6 +493,95 @@ kv_reserve (VvKvCache *c, gsize need, GError **error)
   return TRUE;
 }
 
+/**
+ * vv_kv_cache_fill_synthetic: (skip)
+ * @cache: a KV cache
+ * @n: positions to append
+ * @seed: seed of the pseudo-random values
+ * @error: return location for a #GError
+ *
+ * Appends @n positions of deterministic pseudo-random keys and values to
+ * every layer, so a benchmark can run at a deep context position without
+ * prefilling it: about N(0, 1) · 0.5 (sums of four uniforms from a
+ * splitmix64 stream seeded with @seed). One block of 1024 positions is
+ * drawn and each uploaded block is it rotated by a random offset, so the
+ * fill runs at copy speed (64K positions of a 1.5B cache in seconds). The
+ * values are converted to the cache's own dtype.
+ *
+ * Returns: %TRUE on success; %FALSE if @n more would exceed the cache's
+ *   maximum (nothing appended then)
+ */
+gboolean
+vv_kv_cache_fill_synthetic (VvKvCache *cache, gsize n, guint32 seed, GError **error)
+{
+  VvKvCache *c = cache;
+  if (n == 0)
+    return TRUE;
+  if (n > c->max_tokens - c->length)
+    return lm_error (error, VV_BACKEND_ERROR_SHAPE, "kv cache synthetic fill: %"
+        G_GSIZE_FORMAT " + %" G_GSIZE_FORMAT " tokens exceed its maximum of %"
+        G_GSIZE_FORMAT, c->length, n, c->max_tokens);
+  if (!kv_reserve (c, c->length + n, error))
+    return FALSE;
+  /* upload in chunks so the host staging stays small at 64K positions */
+  const gsize width = (gsize) c->lm->kv_width, chunk = MIN (n, (gsize) 1024);
+  const gsize pool_n = chunk * width;
+  g_autofree gfloat *pool = g_new (gfloat, pool_n);
+  g_autofree gfloat *f = g_new (gfloat, pool_n);
+  g_autofree guint8 *conv = NULL;
+  guint64 state = seed;
+  /* Irwin–Hall: four 16-bit uniforms of one draw sum to mean 2, variance
+   * 1/3; scaled to standard deviation 0.5 */
+  for (gsize i = 0; i < pool_n; i++) {
+    guint64 z = vv_splitmix64 (&state);
+    guint sum = (guint) (z & 0xffff) + (guint) ((z >> 16) & 0xffff)
+        + (guint) ((z >> 32) & 0xffff) + (guint) (z >> 48);
+    pool[i] = ((gfloat) sum / 65536.0f - 2.0f) * 0.8660254f;    /* 0.5 · √3 */
+  }
+  gboolean ok = TRUE;
+  for (gint l = 0; ok && l < c->lm->cfg.n_layers; l++) {
+    VvTensor *ts[2] = { c->k[l], c->v[l] };
+    for (guint kv = 0; ok && kv < 2; kv++) {
+      VvTensor *t = ts[kv];
+      gsize esize = vv_dtype_size (t->dtype);
+      if (conv == NULL && t->dtype != VV_DTYPE_F32)
+        conv = g_malloc (chunk * width * MAX (esize, sizeof (gfloat)));
+      for (gsize r0 = 0; ok && r0 < n; r0 += chunk) {
+        gsize m = MIN (chunk, n - r0);
+        gsize off = vv_splitmix64 (&state) % pool_n;
+        memcpy (f, pool + off, (pool_n - off) * sizeof (gfloat));
+        memcpy (f + (pool_n - off), pool, off * sizeof (gfloat));
+        gconstpointer src = f;
+        if (t->dtype != VV_DTYPE_F32) {
+          vv_convert_from_f32 (t->dtype, f, conv, m * width);
+          src = conv;
+        }
+        ok = vv_backend_tensor_set (c->lm->be, t, (c->length + r0) * width * esize, src,
+            m * width * esize, error);
+      }
+    }
+  }
+  if (!ok) {
+    g_prefix_error (error, "kv cache synthetic fill: ");
+    return FALSE;
+  }
+  c->length += n;
+  return TRUE;
+}
+
+/* Bytes one position takes in the cache: keys and values of every layer, in
+ * the cache tensors' dtype. */
+gsize
+vv_kv_cache_get_bytes_per_token (VvKvCache *cache)
+{
+  const VvKvCache *c = cache;
+  gsize bytes = 0;
+  for (gint l = 0; l < c->lm->cfg.n_layers; l++)
+    bytes += (gsize) c->lm->kv_width * (vv_dtype_size (c->k[l]->dtype)
+        + vv_dtype_size (c->v[l]->dtype));
+  return bytes;
+}
+
 /* --------------------------------------------------------------------- */
 /* Forward */
 
@@ -500,7 +624,7 @@ forward_chunk (VvLm *lm, const Segment *segs, guint n_segs, GError **error)
   if (!vv_backend_tensor_set (be, &pos, 0, lm->host_pos, n * sizeof (gint32), error))
     return FALSE;
 
-  VvTensor x, h, q, att, o, g, u, kn, vn, kall, vall, hs, qs, atts, poss;
+  VvTensor x, h, q, att, o, g, u, kn, vn, kall, vall, hs, qs, atts, poss, kc, vc;
   rows_of (&x, lm->x, n);
   rows_of (&h, lm->h, n);
   rows_of (&o, lm->o, n);
@@ -521,8 +645,18 @@ forward_chunk (VvLm *lm, const Segment *segs, guint n_segs, GError **error)
     for (guint s = 0; s < n_segs; s++) {
       VvKvCache *c = segs[s].c;
       gsize p0 = c->length, m = segs[s].n, t = p0 + m;
-      vv_tensor_init_rows (&kn, c->k[l], (gint64) p0, (gint64) m);
-      vv_tensor_init_rows (&vn, c->v[l], (gint64) p0, (gint64) m);
+      /* an F32 cache takes the new rows directly; a BF16 one gets them
+       * rounded once they are final (keys after RoPE) */
+      gboolean direct = c->dtype == VV_DTYPE_F32;
+      vv_tensor_init_rows (&kc, c->k[l], (gint64) p0, (gint64) m);
+      vv_tensor_init_rows (&vc, c->v[l], (gint64) p0, (gint64) m);
+      if (direct) {
+        kn = kc;
+        vn = vc;
+      } else {
+        rows_of (&kn, lm->kf, m);
+        rows_of (&vn, lm->vf, m);
+      }
       vv_tensor_init_rows (&kall, c->k[l], 0, (gint64) t);
       vv_tensor_init_rows (&vall, c->v[l], 0, (gint64) t);
       vv_tensor_init_rows (&hs, &h, (gint64) r0, (gint64) m);
@@ -532,6 +666,8 @@ forward_chunk (VvLm *lm, const Segment *segs, guint n_segs, GError **error)
       if (!vv_backend_linear (be, &kn, &hs, L->k_w, L->k_b, error)
           || !vv_backend_linear (be, &vn, &hs, L->v_w, L->v_b, error)
           || !vv_backend_rope (be, &kn, &kn, cfg->head_dim, &poss, cfg->rope_theta, error)
+          || (!direct && (!vv_backend_convert (be, &kc, &kn, error)
+                  || !vv_backend_convert (be, &vc, &vn, error)))
           || !vv_backend_attention (be, &atts, &qs, &kall, &vall, cfg->head_dim, error)) {
         if (n_segs > 1)
           g_prefix_error (error, "positions %" G_GSIZE_FORMAT "..%" G_GSIZE_FORMAT ": ", p0,

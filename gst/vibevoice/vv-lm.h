@@ -60,19 +60,29 @@ gboolean   vv_lm_forward_host (VvLm *lm, VvKvCache *cache, const gfloat *embeds,
 gboolean   vv_lm_logits_control_host (VvLm *lm, const gfloat *hidden, gfloat *logits,
                                       GError **error);
 
-/* One KV cache per branch (MODEL-SPEC §2.1: positive and negative). F32;
- * @capacity tokens are allocated up front (0 = a small default) and the
+/* One KV cache per branch (MODEL-SPEC §2.1: positive and negative), F32
+ * (vv_kv_cache_new) or BF16 (vv_kv_cache_new_full); @capacity tokens are allocated up front (0 = a small default) and the
  * cache grows on demand up to @max_tokens (0 = the model's
  * max_position_embeddings), by doubling into new device tensors (a device
  * copy; live memory is never resized); appending past it is an error. */
 VvKvCache *vv_kv_cache_new (VvLm *lm, gsize capacity, gsize max_tokens, GError **error);
+VvKvCache *vv_kv_cache_new_full (VvLm *lm, VvDType dtype, gsize capacity, gsize max_tokens,
+                                 GError **error);
 void       vv_kv_cache_free (VvKvCache *cache);
+VvDType    vv_kv_cache_get_dtype (VvKvCache *cache);
 gsize      vv_kv_cache_get_length (VvKvCache *cache);
 gsize      vv_kv_cache_get_capacity (VvKvCache *cache);
 /* Forget all positions (the negative branch's reset, §2.3). */
 void       vv_kv_cache_reset (VvKvCache *cache);
 /* Forget the positions from @length on (≤ the current length). */
 gboolean   vv_kv_cache_truncate (VvKvCache *cache, gsize length, GError **error);
+/* Bench only: append @n positions of deterministic pseudo-random keys and
+ * values (seeded by @seed) to every layer, in the cache's dtype, to run at
+ * a deep context position without prefilling it. Error past max_tokens. */
+gboolean   vv_kv_cache_fill_synthetic (VvKvCache *cache, gsize n, guint32 seed,
+                                       GError **error);
+/* Bytes one position takes: keys + values of all layers in the cache's dtype. */
+gsize      vv_kv_cache_get_bytes_per_token (VvKvCache *cache);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvLm, vv_lm_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvKvCache, vv_kv_cache_free)

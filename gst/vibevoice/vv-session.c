@@ -72,6 +72,7 @@ vv_session_default_params (void)
   p.deterministic_voice = FALSE;
   p.max_frames = 0;
   p.n_threads = 0;
+  p.kv_dtype = VV_DTYPE_BF16;
   return p;
 }
 
@@ -422,6 +423,15 @@ vv_session_prefill (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *pa
     return FALSE;
   }
   gsize max_steps = MIN (P - L, 2 * L);
+  /* bench: the synthetic positions come first; the prompt and every
+   * generated token must still fit below P */
+  if (p->bench_position > 0 && p->bench_position >= P - L) {
+    g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_TOO_LONG,
+        "bench position %" G_GSIZE_FORMAT " + the prompt's %" G_GSIZE_FORMAT " tokens reach "
+        "the model's max_position_embeddings %" G_GSIZE_FORMAT, p->bench_position, L, P);
+    return FALSE;
+  }
+  max_steps = MIN (max_steps, P - L - p->bench_position);
   max_steps = MIN (max_steps, (gsize) G_MAXUINT);
   g->max_steps = max_steps;
   g->res.prompt_length = L;
@@ -460,10 +470,20 @@ vv_session_prefill (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *pa
   }
 
   /* 3. State. */
-  gsize pos_capacity = L + MIN (max_steps, (gsize) 1024);
-  if ((g->pos_cache = vv_kv_cache_new (s->lm, pos_capacity, 0, error)) == NULL
-      || (g->neg_cache = vv_kv_cache_new (s->lm, 0, 0, error)) == NULL)
+  const gsize bench = p->bench_position;
+  gsize pos_capacity = bench + L + MIN (max_steps, (gsize) 1024);
+  gsize neg_capacity = bench > 0 ? bench + MIN (max_steps, (gsize) 256) : 0;
+  if ((g->pos_cache = vv_kv_cache_new_full (s->lm, p->kv_dtype, pos_capacity, 0, error)) == NULL
+      || (g->neg_cache = vv_kv_cache_new_full (s->lm, p->kv_dtype, neg_capacity, 0, error))
+      == NULL)
     return FALSE;
+  /* bench: both branches start at position bench (the prefill runs at
+   * bench … bench + L − 1); different seeds so they differ like real ones */
+  if (bench > 0)
+    TIMED (bench_fill_us, vv_kv_cache_fill_synthetic (g->pos_cache, bench, (guint32) p->seed,
+            error)
+        && vv_kv_cache_fill_synthetic (g->neg_cache, bench, (guint32) p->seed + 1, error));
+  g->res.kv_bytes_per_token = vv_kv_cache_get_bytes_per_token (g->pos_cache);
   struct { VvTensor **t; gint64 cols; } rows[] = {
     { &g->h_pos, H }, { &g->h_neg, H }, { &g->input, H }, { &g->sem_emb, H },
     { &g->z, s->latent }, { &g->dec_in, s->latent }, { &g->noise, s->latent },
@@ -662,7 +682,9 @@ vv_session_step (VvSession *s, gint32 *token_out, gboolean *done, GError **error
     vv_tensor_init_rows (&row, g->start_end, 1, 1);
     TIMED (connector_us, vv_backend_tensor_copy (be, g->input, &row, error));
   } else if (token == VV_TOKEN_SPEECH_START) {
-    vv_kv_cache_reset (g->neg_cache);
+    /* §2.3; a bench run keeps its synthetic positions */
+    if (!vv_kv_cache_truncate (g->neg_cache, p->bench_position, error))
+      return FALSE;
     vv_tensor_init_rows (&row, g->start_end, 0, 1);
     TIMED (connector_us, vv_backend_tensor_copy (be, g->input, &row, error));
   } else if (!vv_session_frame (s, error)) {

@@ -95,6 +95,16 @@ typedef void     (*VvSessionFrameTensorFunc) (VvSession *session, const VvTensor
  * @separate_cfg_passes: run the negative CFG branch in its own LM pass
  *   instead of together with the positive one (same numbers, the LM weights
  *   read twice per frame; for measuring the joint pass against it)
+ * @kv_dtype: the KV caches' dtype: %VV_DTYPE_BF16 (the default of
+ *   vv_session_default_params(): 28 KiB per token per branch at 1.5B, as
+ *   the reference keeps it in its bf16 runs) or %VV_DTYPE_F32 (twice that;
+ *   what the fp32 conformance vectors are checked with; also the zero
+ *   value of the field)
+ * @bench_position: bench only: synthetic positions (deterministic random
+ *   keys/values) put in front of the prompt in both CFG caches, so the
+ *   frames run at context position bench_position + L + i; the §2.5 limit
+ *   is still min(P − L, 2·L), cut to P − bench_position − L so positions
+ *   stay below max_position_embeddings P (0: a normal run)
  *
  * Get the defaults with vv_session_default_params(), then change fields.
  */
@@ -109,6 +119,8 @@ typedef struct {
   gsize noise_frames;
   gboolean force_diffusion;
   gboolean separate_cfg_passes;
+  VvDType kv_dtype;
+  gsize bench_position;
 
   VvSessionNewFrameFunc new_frame;
   gpointer new_frame_user_data;
@@ -137,6 +149,8 @@ typedef struct {
  * @decoder_us: σ-VAE decoder
  * @semantic_us: semantic encoder on the decoded audio
  * @connector_us: acoustic + semantic connectors, embeddings, logits
+ * @bench_fill_us: the synthetic KV-cache fill of @bench_position (bench
+ *   only; part of @total_us, not of a frame's work)
  * @total_us: the whole vv_session_generate_prompt()
  *
  * Wall-clock microseconds spent per block.
@@ -150,6 +164,7 @@ typedef struct {
   gint64 decoder_us;
   gint64 semantic_us;
   gint64 connector_us;
+  gint64 bench_fill_us;
   gint64 total_us;
 } VvSessionTimings;
 
@@ -169,6 +184,8 @@ typedef struct {
  * @audio_bytes_down: audio bytes downloaded for host-audio callbacks
  * @n_lm_passes: LM passes after the prefill; a joint pass of both CFG
  *   branches counts once
+ * @kv_bytes_per_token: bytes one context position takes in one CFG
+ *   branch's KV cache (keys and values of all layers, in the cache's dtype)
  */
 typedef struct {
   guint n_frames;
@@ -182,6 +199,7 @@ typedef struct {
   guint64 frame_bytes_down;
   guint64 audio_bytes_down;
   guint n_lm_passes;
+  gsize kv_bytes_per_token;
 } VvSessionResult;
 
 VvSessionParams vv_session_default_params (void);

@@ -43,6 +43,19 @@ check "bench lists benchmarks" 0 "tokenizer" -- "$tool" bench --help
 check "bench load" 0 "run 1: .* ms" -- "$tool" bench load --iters 1 "$tmp/tiny"
 check "bench synth" 0 "real-time factor: [0-9.]+" -- "$tool" bench synth --model "$tmp/tiny" --frames 2 --iters 1 --bandwidth-mib 0
 check "bench synth --json" 0 "^2 " -- sh -c '"$0" bench synth --model "$1/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --json | python3 -c "import json, sys; d = json.load(sys.stdin); print(d[\"frames\"], d[\"ms_per_frame\"][\"total\"])"' "$tool" "$tmp"
+# --position: KV bytes per token from the tiny config (layers × K and V ×
+# kv_heads × head_dim, F32 or BF16 elements); the cache at the first frame
+# holds N + L positive and N negative positions
+kv_elems=$(python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["decoder_config"]; print(c["num_hidden_layers"] * 2 * c["num_key_value_heads"] * (c["hidden_size"] // c["num_attention_heads"]))' "$tmp/tiny/config.json")
+check "bench synth --position 300: position and KV bytes from the config" 0 "^ok 300 " -- sh -c '"$0" bench synth --model "$1/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --position 300 --json | python3 -c "
+import json, sys
+d = json.load(sys.stdin); e = int(sys.argv[1]); kv = d[\"kv_cache\"]; b = kv[\"bytes_per_token_per_branch\"]
+good = b in (4 * e, 2 * e) and kv[\"bytes_per_token_both_branches\"] == 2 * b \
+    and kv[\"bytes_at_first_frame\"] == b * (2 * 300 + d[\"prompt_tokens\"]) \
+    and d[\"first_frame_position\"] == 300 + d[\"prompt_tokens\"] and d[\"lm_ms_per_frame\"] > 0
+print(\"ok\" if good else \"bad\", d[\"position\"], b, e, kv)" "$2"' "$tool" "$tmp" "$kv_elems"
+check "bench synth --position past max_position_embeddings names it" 1 "bench position 65536 .*max_position_embeddings" -- "$tool" bench synth --model "$tmp/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --position 65536
+check "bench synth --position -1" 2 "position" -- "$tool" bench synth --model "$tmp/tiny" --frames 2 --position -1
 
 # encode / decode (σ-VAE) on a generated stereo 16 kHz WAV (resampled to 24 kHz mono)
 python3 - "$tmp/tone.wav" <<'PY'

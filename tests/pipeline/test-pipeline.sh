@@ -62,6 +62,14 @@ GST_DEBUG=vvengine:5 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -q filesrc location="$e
 check "one engine per pipeline (made once, found by the other two)" 0 "^1 2$" -- \
   bash -c 'echo "$(grep -c "new engine on cpu" "$1") $(grep -c "using the pipeline.s engine" "$1")"' _ "$tmp/eng.log"
 check "shared engine: same audio" 0 "identical" -- wavcmp same "$tmp/eng.wav" "$tmp/synth.wav"
+# the KV cache dtype: f32 through the elements == synth --kv-dtype f32, and
+# differs from the default bf16 run (the two caches round differently)
+check "synth --kv-dtype f32 (seed 1)" 0 "frames, stop:" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --seed 1 --kv-dtype f32 --out "$tmp/synth-f32.wav"
+check "vvtts kv-cache-dtype=f32" 0 "" -- \
+  launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 kv-cache-dtype=f32 ! wavenc ! filesink location="$tmp/tts-f32.wav"
+check "kv-cache-dtype=f32 audio == synth --kv-dtype f32" 0 "identical" -- wavcmp same "$tmp/tts-f32.wav" "$tmp/synth-f32.wav"
+check "the f32 cache's audio differs from the bf16 cache's" 1 "" -- wavcmp same "$tmp/tts-f32.wav" "$tmp/synth.wav"
+check "synth: a bad --kv-dtype is refused, naming it" 2 "kv-dtype is bf16 or f32, not f16" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --kv-dtype f16 --out "$tmp/x.wav"
 check "16-bit PCM through audioconvert" 0 "" -- \
   launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 ! audioconvert ! audio/x-raw,format=S16LE ! wavenc ! filesink location="$tmp/s16.wav"
 check "16-bit output is 24 kHz mono" 0 "^24000 1 16 " -- wavcmp info "$tmp/s16.wav"

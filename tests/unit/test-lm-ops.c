@@ -6,7 +6,8 @@
 /*
  * The attention ops (rope, attention; MODEL-SPEC §6) on the CPU backend
  * against scalar references written here in double, with 1, 2 and 3
- * threads (outputs must be bit-identical across thread counts), plus the
+ * threads (outputs must be bit-identical across thread counts), with every
+ * kernel family the CPU has and F32 and BF16 keys/values, plus the
  * wrappers' operand checks.
  */
 #include <vibevoice/vibevoice.h>
@@ -136,8 +137,32 @@ static const AttnCase attn_cases[] = {
   { 3, 10, 2, 2, 64 },          /* MHA */
   { 1, 1000, 12, 2, 128 },      /* decode at a longer context (split over keys on GPUs) */
   { 3, 5000, 4, 2, 16 },        /* several rows past many splits */
+  { 2, 513, 12, 2, 128 },       /* the second row alone reaches the third key chunk */
+  { 1, 20000, 12, 2, 128 },     /* 1.5B decode deep in the context: many chunks */
+  { 2, 700, 14, 2, 64 },        /* 7 query heads per KV head (7B's group), d = 64 */
+  { 1, 300, 2, 1, 24 },         /* d a multiple of 8 but not 16 */
 };
 
+/* Kernel families the CPU backend has here (VV_CPU_ISA values). */
+static const gchar *const isas[] = { "scalar", "avx2", "avx512" };
+
+/* A copy of @t in @dtype (BF16 rounds to nearest even) and, in @back, its
+ * values widened again: what a kernel reading the copy must see. */
+static VvTensor *
+as_dtype (const VvTensor *t, VvDType dtype, VvTensor **back)
+{
+  VvTensor *c = vv_tensor_new (dtype, t->ndim, t->shape);
+  gint64 n = vv_tensor_n_elements (t);
+  vv_convert_from_f32 (dtype, t->data, c->data, n);
+  *back = vv_tensor_new (VV_DTYPE_F32, t->ndim, t->shape);
+  vv_convert_to_f32 (dtype, c->data, (*back)->data, n);
+  return c;
+}
+
+/* Every kernel family this CPU has, F32 and BF16 keys/values, 1-3
+ * threads: close to the double reference (computed from the values the
+ * kernel reads), and bit-identical across thread counts (3 threads split
+ * a decode's context among them, 1 thread does not). */
 static void
 test_attention (gconstpointer data)
 {
@@ -148,24 +173,39 @@ test_attention (gconstpointer data)
   /* sharpen some scores so the softmax max subtraction matters */
   ((gfloat *) q->data)[0] *= 20.0f;
   gint64 ne = c->n * c->hq * c->d;
-  g_autofree gdouble *ref = g_new (gdouble, ne);
-  ref_attention (q->data, k->data, v->data, ref, c->n, c->t, c->hq, c->hkv, c->d);
-  g_autofree gfloat *first = NULL;
-  for (gint nt = 1; nt <= 3; nt++) {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (VvBackend) be = vv_backend_new_cpu (nt, &error);
-    g_assert_no_error (error);
-    g_autoptr (VvTensor) y = vv_tensor_new_2d (VV_DTYPE_F32, c->n, (gint64) c->hq * c->d);
-    g_assert_true (vv_backend_attention (be, y, q, k, v, c->d, &error));
-    g_assert_no_error (error);
-    gdouble err = max_abs_diff (y->data, ref, ne);
-    g_test_message ("attention n %" G_GINT64_FORMAT " t %" G_GINT64_FORMAT " heads %d/%d d %d, "
-        "%d thread(s): max|err| = %.3g", c->n, c->t, c->hq, c->hkv, c->d, nt, err);
-    g_assert_cmpfloat (err, <, 1e-5);
-    if (nt == 1)
-      first = g_memdup2 (y->data, vv_tensor_n_bytes (y));
-    else
-      g_assert_cmpmem (y->data, vv_tensor_n_bytes (y), first, vv_tensor_n_bytes (y));
+  for (guint di = 0; di < 2; di++) {
+    VvDType dt = di == 0 ? VV_DTYPE_F32 : VV_DTYPE_BF16;
+    g_autoptr (VvTensor) kw = NULL, vw = NULL;
+    g_autoptr (VvTensor) kd = as_dtype (k, dt, &kw);
+    g_autoptr (VvTensor) vd = as_dtype (v, dt, &vw);
+    g_autofree gdouble *ref = g_new (gdouble, ne);
+    ref_attention (q->data, kw->data, vw->data, ref, c->n, c->t, c->hq, c->hkv, c->d);
+    for (guint ii = 0; ii < G_N_ELEMENTS (isas); ii++) {
+      g_autofree gfloat *first = NULL;
+      for (gint nt = 1; nt <= 3; nt++) {
+        g_autoptr (GError) error = NULL;
+        setenv ("VV_CPU_ISA", isas[ii], 1);
+        g_autoptr (VvBackend) be = vv_backend_new_cpu (nt, &error);
+        unsetenv ("VV_CPU_ISA");
+        if (be == NULL) {
+          g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE);
+          g_test_message ("%s kernels: %s", isas[ii], error->message);
+          break;
+        }
+        g_autoptr (VvTensor) y = vv_tensor_new_2d (VV_DTYPE_F32, c->n, (gint64) c->hq * c->d);
+        g_assert_true (vv_backend_attention (be, y, q, kd, vd, c->d, &error));
+        g_assert_no_error (error);
+        gdouble err = max_abs_diff (y->data, ref, ne);
+        g_test_message ("attention n %" G_GINT64_FORMAT " t %" G_GINT64_FORMAT " heads %d/%d "
+            "d %d, %s k/v, %s kernels, %d thread(s): max|err| = %.3g", c->n, c->t, c->hq,
+            c->hkv, c->d, vv_dtype_name (dt), isas[ii], nt, err);
+        g_assert_cmpfloat (err, <, 1e-5);
+        if (nt == 1)
+          first = g_memdup2 (y->data, vv_tensor_n_bytes (y));
+        else
+          g_assert_cmpmem (y->data, vv_tensor_n_bytes (y), first, vv_tensor_n_bytes (y));
+      }
+    }
   }
 }
 
@@ -279,32 +319,79 @@ test_attention_devices (void)
     g_autoptr (VvTensor) v = rand_2d (c->t, (gint64) c->hkv * c->d);
     ((gfloat *) q->data)[0] *= 20.0f;
     gint64 ne = c->n * c->hq * c->d;
-    g_autofree gdouble *ref = g_new (gdouble, ne);
-    ref_attention (q->data, k->data, v->data, ref, c->n, c->t, c->hq, c->hkv, c->d);
-    g_autofree gfloat *first = NULL;
-    const gchar *first_name = NULL;
-    for (guint b = 0; b < bes->len; b++) {
-      VvBackend *be = g_ptr_array_index (bes, b);
-      g_autoptr (GError) error = NULL;
-      VvTensor *dq = up (be, q), *dk = up (be, k), *dv = up (be, v);
-      VvTensor *dy = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, q->shape, &error);
-      g_assert_true (vv_backend_attention (be, dy, dq, dk, dv, c->d, &error));
+    for (guint di = 0; di < 2; di++) {
+      VvDType dt = di == 0 ? VV_DTYPE_F32 : VV_DTYPE_BF16;
+      g_autoptr (VvTensor) kw = NULL, vw = NULL;
+      g_autoptr (VvTensor) kd = as_dtype (k, dt, &kw);
+      g_autoptr (VvTensor) vd = as_dtype (v, dt, &vw);
+      g_autofree gdouble *ref = g_new (gdouble, ne);
+      ref_attention (q->data, kw->data, vw->data, ref, c->n, c->t, c->hq, c->hkv, c->d);
+      g_autofree gfloat *first = NULL;
+      const gchar *first_name = NULL;
+      for (guint b = 0; b < bes->len; b++) {
+        VvBackend *be = g_ptr_array_index (bes, b);
+        g_autoptr (GError) error = NULL;
+        VvTensor *dq = up (be, q), *dk = up (be, kd), *dv = up (be, vd);
+        VvTensor *dy = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, q->shape, &error);
+        g_assert_true (vv_backend_attention (be, dy, dq, dk, dv, c->d, &error));
+        g_assert_no_error (error);
+        g_autoptr (VvTensor) y = down (be, dy);
+        gdouble err = max_abs_diff (y->data, ref, ne);
+        g_test_message ("attention n %" G_GINT64_FORMAT " t %" G_GINT64_FORMAT " %s k/v on %s: "
+            "max|err| = %.3g", c->n, c->t, vv_dtype_name (dt), vv_backend_get_name (be), err);
+        g_assert_cmpfloat (err, <, 1e-5);
+        if (first_name != NULL && strcmp (first_name, vv_backend_get_name (be)) == 0)
+          g_assert_cmpmem (y->data, vv_tensor_n_bytes (y), first, vv_tensor_n_bytes (y));
+        g_free (first);
+        first = g_memdup2 (y->data, vv_tensor_n_bytes (y));
+        first_name = vv_backend_get_name (be);
+        vv_tensor_free (dq);
+        vv_tensor_free (dk);
+        vv_tensor_free (dv);
+        vv_tensor_free (dy);
+      }
+    }
+  }
+}
+
+/* convert on every backend: BF16 / F16 rounding equals the host's
+ * (round to nearest even), F32 is a copy; then a bad operand is an error. */
+static void
+test_convert (void)
+{
+  g_autoptr (VvTensor) x = rand_2d (37, 19);
+  ((gfloat *) x->data)[3] = NAN;
+  ((gfloat *) x->data)[4] = 1.0f + 1.0f / 256.0f;        /* a BF16 tie: rounds to even */
+  g_autoptr (GPtrArray) bes = device_backends ();
+  g_autoptr (GError) error = NULL;
+  g_ptr_array_add (bes, vv_backend_new_cpu (1, &error));
+  g_assert_no_error (error);
+  for (guint b = 0; b < bes->len; b++) {
+    VvBackend *be = g_ptr_array_index (bes, b);
+    static const VvDType dts[] = { VV_DTYPE_BF16, VV_DTYPE_F16, VV_DTYPE_F32 };
+    for (guint i = 0; i < G_N_ELEMENTS (dts); i++) {
+      g_autoptr (VvTensor) want = vv_tensor_new (dts[i], x->ndim, x->shape);
+      vv_convert_from_f32 (dts[i], x->data, want->data, (gsize) vv_tensor_n_elements (x));
+      VvTensor *dx = up (be, x);
+      VvTensor *dy = vv_backend_tensor_new (be, dts[i], x->ndim, x->shape, &error);
+      g_assert_true (vv_backend_convert (be, dy, dx, &error));
       g_assert_no_error (error);
       g_autoptr (VvTensor) y = down (be, dy);
-      gdouble err = max_abs_diff (y->data, ref, ne);
-      g_test_message ("attention n %" G_GINT64_FORMAT " t %" G_GINT64_FORMAT " on %s: "
-          "max|err| = %.3g", c->n, c->t, vv_backend_get_name (be), err);
-      g_assert_cmpfloat (err, <, 1e-5);
-      if (first_name != NULL && strcmp (first_name, vv_backend_get_name (be)) == 0)
-        g_assert_cmpmem (y->data, vv_tensor_n_bytes (y), first, vv_tensor_n_bytes (y));
-      g_free (first);
-      first = g_memdup2 (y->data, vv_tensor_n_bytes (y));
-      first_name = vv_backend_get_name (be);
-      vv_tensor_free (dq);
-      vv_tensor_free (dk);
-      vv_tensor_free (dv);
+      g_assert_cmpmem (y->data, vv_tensor_n_bytes (y), want->data, vv_tensor_n_bytes (want));
+      if (dts[i] == VV_DTYPE_BF16)
+        g_assert_cmphex (((guint16 *) y->data)[4], ==, 0x3f80);
+      vv_tensor_free (dx);
       vv_tensor_free (dy);
     }
+    /* too few elements in y */
+    VvTensor *dx = up (be, x);
+    gint64 small[2] = { 2, 2 };
+    VvTensor *dy = vv_backend_tensor_new (be, VV_DTYPE_BF16, 2, small, &error);
+    g_assert_false (vv_backend_convert (be, dy, dx, &error));
+    g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
+    g_clear_error (&error);
+    vv_tensor_free (dx);
+    vv_tensor_free (dy);
   }
 }
 
@@ -370,6 +457,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/lm-ops/rope-devices", test_rope_devices);
   g_test_add_func ("/lm-ops/attention-devices", test_attention_devices);
+  g_test_add_func ("/lm-ops/convert", test_convert);
   g_test_add_func ("/lm-ops/checks", test_checks);
   gint ret = g_test_run ();
   g_rand_free (rng);

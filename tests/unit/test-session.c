@@ -741,6 +741,136 @@ test_lm_forward_rows (void)
   g_rand_free (rand);
 }
 
+
+/* bench_position: the frames run behind N synthetic positions (they change
+ * the result, the same N gives the same result), the §2.5 limit is the
+ * normal one until positions would reach P, and past P is refused. */
+static void
+test_bench_position (void)
+{
+  g_autoptr (VvSession) s = new_session ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvPrompt) prompt = vv_session_prepare (s, SCRIPT, (const gfloat *const *) clips,
+      clip_len, 2, &error);
+  g_assert_no_error (error);
+  const VvLmConfig *cfg = &vv_model_get_config (model)->lm;
+  const gsize P = (gsize) cfg->max_position_embeddings;
+  gsize L;
+  vv_prompt_get_ids (prompt, &L);
+  g_assert_cmpuint (P, >, L + 2);
+
+  Rec r[3];
+  VvSessionResult res[3];
+  const gsize pos[3] = { 0, 100, 100 };
+  for (guint i = 0; i < 3; i++) {
+    rec_init (&r[i]);
+    VvSessionParams p = params_for (&r[i], 5);
+    p.force_diffusion = TRUE;
+    p.max_frames = 3;
+    p.bench_position = pos[i];
+    g_assert_true (vv_session_generate_prompt (s, prompt, &p, &res[i], &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (res[i].n_frames, ==, 3);
+    g_assert_cmpuint (res[i].prompt_length, ==, L);
+    g_assert_cmpuint (res[i].max_steps, ==, MIN (P - L, 2 * L));
+  }
+  g_assert_cmpint (res[0].timings.bench_fill_us, ==, 0);
+  gsize elems = (gsize) cfg->n_layers * 2 * cfg->n_kv_heads * cfg->head_dim;
+  g_assert_true (res[1].kv_bytes_per_token == elems * 4
+      || res[1].kv_bytes_per_token == elems * 2);
+  g_assert_cmpuint (res[1].kv_bytes_per_token, ==, res[0].kv_bytes_per_token);
+  gsize bytes = r[0].latents->len * sizeof (gfloat);
+  g_assert_cmpuint (r[1].latents->len, ==, r[0].latents->len);
+  g_assert_true (memcmp (r[0].latents->data, r[1].latents->data, bytes) != 0);
+  g_assert_cmpmem (r[1].latents->data, bytes, r[2].latents->data, bytes);
+  for (guint i = 0; i < 3; i++)
+    rec_clear (&r[i]);
+
+  /* one position left below P: one step, then the length limit */
+  Rec last;
+  rec_init (&last);
+  VvSessionParams p = params_for (&last, 5);
+  p.force_diffusion = TRUE;
+  p.max_frames = 3;
+  p.bench_position = P - L - 1;
+  VvSessionResult lres;
+  gboolean ok = vv_session_generate_prompt (s, prompt, &p, &lres, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_cmpuint (lres.max_steps, ==, 1);
+  g_assert_cmpuint (lres.n_steps, ==, 1);
+  g_assert_cmpint (lres.stop_reason, ==, VV_STOP_LENGTH_LIMIT);
+  rec_clear (&last);
+  /* none left: refused, naming the bench position */
+  p = vv_session_default_params ();
+  p.bench_position = P - L;
+  g_assert_false (vv_session_generate_prompt (s, prompt, &p, &lres, &error));
+  g_assert_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_TOO_LONG);
+  g_assert_nonnull (strstr (error->message, "bench position"));
+}
+
+/* vv_kv_cache_fill_synthetic(): the cache holds the positions (growing past
+ * its initial capacity), a pass over it sees them, the same seed gives the
+ * same cache and the limit is enforced. */
+static void
+test_kv_fill_synthetic (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvLm) lm = vv_lm_new (model, backend, &error);
+  g_assert_no_error (error);
+  const VvLmConfig *cfg = &vv_model_get_config (model)->lm;
+  const gint H = vv_lm_get_hidden_size (lm);
+  g_autoptr (VvKvCache) empty = vv_kv_cache_new (lm, 0, 40, &error);
+  g_autoptr (VvKvCache) a = vv_kv_cache_new (lm, 8, 40, &error);
+  g_autoptr (VvKvCache) b = vv_kv_cache_new (lm, 8, 40, &error);
+  g_autoptr (VvKvCache) c = vv_kv_cache_new (lm, 8, 40, &error);
+  g_assert_no_error (error);
+  g_assert_true (vv_kv_cache_fill_synthetic (a, 37, 5, &error));
+  g_assert_no_error (error);
+  g_assert_true (vv_kv_cache_fill_synthetic (b, 37, 5, &error));
+  g_assert_true (vv_kv_cache_fill_synthetic (c, 37, 6, &error));
+  g_assert_cmpuint (vv_kv_cache_get_length (a), ==, 37);
+  g_assert_cmpuint (vv_kv_cache_get_capacity (a), >=, 37);
+  g_assert_cmpuint (vv_kv_cache_get_length (empty), ==, 0);
+  /* per position: K and V of every layer, 2 or 4 bytes an element */
+  gsize per = vv_kv_cache_get_bytes_per_token (a);
+  gsize elems = (gsize) cfg->n_layers * 2 * cfg->n_kv_heads * cfg->head_dim;
+  g_assert_true (per == elems * 4 || per == elems * 2);
+
+  g_autofree gfloat *e = g_new (gfloat, H);
+  for (gint k = 0; k < H; k++)
+    e[k] = 0.5f * sinf (0.1f * k);
+  g_autofree gfloat *h0 = g_new (gfloat, H);
+  g_autofree gfloat *ha = g_new (gfloat, H);
+  g_autofree gfloat *hb = g_new (gfloat, H);
+  g_autofree gfloat *hc = g_new (gfloat, H);
+  g_assert_true (vv_lm_forward_host (lm, empty, e, 1, h0, TRUE, &error));
+  g_assert_true (vv_lm_forward_host (lm, a, e, 1, ha, TRUE, &error));
+  g_assert_true (vv_lm_forward_host (lm, b, e, 1, hb, TRUE, &error));
+  g_assert_true (vv_lm_forward_host (lm, c, e, 1, hc, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vv_kv_cache_get_length (a), ==, 38);
+  gdouble d0 = 0, dc = 0;
+  for (gint k = 0; k < H; k++) {
+    g_assert_true (isfinite (ha[k]));
+    d0 = MAX (d0, fabs (ha[k] - h0[k]));
+    dc = MAX (dc, fabs (ha[k] - hc[k]));
+  }
+  /* the row attends to the synthetic positions (and sits at position 37) */
+  g_assert_cmpfloat (d0, >, 1e-3);
+  g_assert_cmpfloat (dc, >, 1e-4);
+  g_assert_cmpmem (ha, H * sizeof (gfloat), hb, H * sizeof (gfloat));
+
+  /* 38 + 3 > 40: refused, nothing appended */
+  g_assert_false (vv_kv_cache_fill_synthetic (a, 3, 5, &error));
+  g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE);
+  g_assert_nonnull (strstr (error->message, "40"));
+  g_clear_error (&error);
+  g_assert_cmpuint (vv_kv_cache_get_length (a), ==, 38);
+  g_assert_true (vv_kv_cache_fill_synthetic (a, 2, 5, &error));
+  g_assert_cmpuint (vv_kv_cache_get_length (a), ==, 40);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -771,6 +901,8 @@ main (int argc, char **argv)
   g_test_add_func ("/session/shared-model", test_shared_model);
   g_test_add_func ("/session/joint-cfg-pass", test_joint_cfg_pass);
   g_test_add_func ("/session/lm-forward-rows", test_lm_forward_rows);
+  g_test_add_func ("/session/kv-fill-synthetic", test_kv_fill_synthetic);
+  g_test_add_func ("/session/bench-position", test_bench_position);
   int ret = g_test_run ();
 
   for (guint c = 0; c < 2; c++)
