@@ -30,19 +30,6 @@
 
 #define N_LAST 4
 
-/* Under AddressSanitizer (the sanitize setup of .ci/run) the 8200-row
- * prefill alone takes 35-52 s per backend on the 2-core CI machine (6 s
- * without), so there only prompts up to this length run: L1032 goes through
- * the same code (several chunks, cache growth, the steps) in under a second,
- * and the plain build checks the 8K numerics. */
-#if defined(__SANITIZE_ADDRESS__)
-#define MAX_LEN_UNDER_ASAN 2048
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MAX_LEN_UNDER_ASAN 2048
-#endif
-#endif
-
 static gchar *vec_dir;
 static gchar *tmp_root;
 static gchar *model_dir;
@@ -166,23 +153,6 @@ embed_steps (VvLm *lm, gint64 *n_out)
   return d_emb;
 }
 
-/* TRUE (and the test case skipped) when @c is too long for this build. */
-static gboolean
-skip_case (const Case *c)
-{
-#ifdef MAX_LEN_UNDER_ASAN
-  if (c->prompt_len > MAX_LEN_UNDER_ASAN) {
-    g_autofree gchar *why = g_strdup_printf ("AddressSanitizer build: %" G_GINT64_FORMAT
-        " positions take too long here (the plain build runs them)", c->prompt_len);
-    g_test_skip (why);
-    return TRUE;
-  }
-#else
-  (void) c;
-#endif
-  return FALSE;
-}
-
 static void
 test_model_matches_manifest (void)
 {
@@ -259,8 +229,6 @@ static void
 test_prefill (gconstpointer data)
 {
   Case *c = (Case *) data;
-  if (skip_case (c))
-    return;
   ensure_prefill (c);
   gint64 H = vv_lm_get_hidden_size (c->lm);
   check_case_vec (c, "prompt-embeds-last4.npy", c->last_embeds, N_LAST, H);
@@ -273,8 +241,6 @@ static void
 test_steps (gconstpointer data)
 {
   Case *c = (Case *) data;
-  if (skip_case (c))
-    return;
   ensure_prefill (c);
   g_autoptr (GError) error = NULL;
   gint64 n, H = vv_lm_get_hidden_size (c->lm);
@@ -306,8 +272,6 @@ static void
 test_joint_steps (gconstpointer data)
 {
   Case *c = (Case *) data;
-  if (skip_case (c))
-    return;
   ensure_prefill (c);
   g_autoptr (GError) error = NULL;
   gint64 n, H = vv_lm_get_hidden_size (c->lm);
