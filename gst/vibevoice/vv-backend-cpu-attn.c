@@ -149,6 +149,7 @@ typedef struct {
   gint64 n_chunks;              /* chunks of the longest row (t keys) */
   gint64 pb;                    /* floats of one partial: H_q·d (o), H_q (m), H_q (l) */
   gsize s_floats;               /* per-task scratch: scores, 4 widened key rows */
+  gint64 row_block;             /* prefill: rows that share each key chunk */
   gfloat *partial;              /* split-K: [n][hkv][n_chunks][pb] */
   CpuIsa isa;
 } AttnJob;
@@ -733,26 +734,42 @@ finish_row (const AttnJob *job, gint64 row, const gfloat *acc)
   }
 }
 
-/* One task per range of rows, each folding its chunks in order as it
- * makes them. */
+/* Prefill: one task per range of row blocks. A block's rows take each key
+ * chunk in turn while it is in cache (a chunk is 128-256 KiB at 1.5B, read
+ * once per block instead of once per row), each row folding its chunks in
+ * order as it makes them. */
+#define VV_ATTN_ROW_BLOCK 16
+
 static void
 attn_rows_task (gint task, gint n_tasks, gpointer data)
 {
   const AttnJob *job = data;
-  gint64 i0 = job->n * task / n_tasks, i1 = job->n * (task + 1) / n_tasks;
-  if (i0 >= i1)
+  const gint64 rb = job->row_block;
+  gint64 n_blocks = (job->n + rb - 1) / rb;
+  gint64 b0 = n_blocks * task / n_tasks, b1 = n_blocks * (task + 1) / n_tasks;
+  if (b0 >= b1)
     return;
   /* 64-byte aligned: the widened key rows are reloaded whole vectors */
-  gfloat *s = g_aligned_alloc (job->s_floats + 2 * job->pb, sizeof (gfloat), 64);
-  gfloat *acc = s + job->s_floats, *part = acc + job->pb;
-  for (gint64 row = i0; row < i1; row++) {
-    gint64 last = job->t - job->n + row;
-    chunk_partial (job, row, 0, s, acc);
-    for (gint64 c = 1; c * VV_ATTN_CHUNK <= last; c++) {
-      chunk_partial (job, row, c, s, part);
-      fold_partial (job, acc, part);
-    }
-    finish_row (job, row, acc);
+  gfloat *s = g_aligned_alloc (job->s_floats + (rb + 1) * job->pb,
+      sizeof (gfloat), 64);
+  gfloat *part = s + job->s_floats, *acc = part + job->pb;
+  for (gint64 b = b0; b < b1; b++) {
+    gint64 r0 = b * rb, r1 = MIN (job->n, r0 + rb);
+    gint64 last_max = job->t - job->n + r1 - 1;
+    for (gint64 c = 0; c * VV_ATTN_CHUNK <= last_max; c++)
+      for (gint64 row = r0; row < r1; row++) {
+        gfloat *ra = acc + (row - r0) * job->pb;
+        if (c * VV_ATTN_CHUNK > job->t - job->n + row)
+          continue;             /* causal: this row ends before the chunk */
+        if (c == 0) {
+          chunk_partial (job, row, 0, s, ra);
+        } else {
+          chunk_partial (job, row, c, s, part);
+          fold_partial (job, ra, part);
+        }
+      }
+    for (gint64 row = r0; row < r1; row++)
+      finish_row (job, row, acc + (row - r0) * job->pb);
   }
   g_aligned_free (s);
 }
@@ -847,6 +864,10 @@ vv_cpu_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTensor 
     run (be, 1, attn_merge_task, &job);
     return TRUE;
   }
-  run (be, attn_n_tasks (be, job.n, work), attn_rows_task, &job);
+  /* blocks small enough that every thread gets some (the block size does
+   * not change a bit either) */
+  job.row_block = CLAMP (job.n / (2 * (gint64) n_threads), 1, VV_ATTN_ROW_BLOCK);
+  run (be, attn_n_tasks (be, (job.n + job.row_block - 1) / job.row_block, work),
+      attn_rows_task, &job);
   return TRUE;
 }
