@@ -18,6 +18,7 @@ typedef struct {
 static const VvBench benches[] = {
   { "tokenizer", vv_bench_tokenizer, "Qwen2.5 BPE encode throughput (MB/s, one thread)" },
   { "gemv", vv_bench_gemv, "memory bandwidth and bf16 linear() throughput vs OpenBLAS" },
+  { "attention", vv_bench_attention, "the attention op at one context length (1.5B heads): ms per pass, cache GB/s, ns per key" },
   { "vae", vv_bench_vae, "one-frame σ-VAE decoder + semantic encoder: ms/frame vs the bandwidth bound" },
   { "synth", vv_bench_synth, "the generation loop per block (forced frames): ms/frame, RTF, bytes/frame vs bandwidth; --position N: at KV context position N" },
   { "load", vv_bench_load, "checkpoint load time (map + validate [+ prefault]) of a model folder" },

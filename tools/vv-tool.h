@@ -24,6 +24,7 @@ int vv_tool_studio (int argc, char **argv);
 int vv_bench_tokenizer (int argc, char **argv);
 int vv_bench_gemv (int argc, char **argv);
 int vv_bench_vae (int argc, char **argv);
+int vv_bench_attention (int argc, char **argv);
 int vv_bench_synth (int argc, char **argv);
 gdouble vv_bench_read_bandwidth (gsize mib, gint n_threads, gint iters);
 

@@ -50,10 +50,18 @@ kv_elems=$(python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["decod
 check "bench synth --position 300: position and KV bytes from the config" 0 "^ok 300 " -- sh -c '"$0" bench synth --model "$1/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --position 300 --json | python3 -c "
 import json, sys
 d = json.load(sys.stdin); e = int(sys.argv[1]); kv = d[\"kv_cache\"]; b = kv[\"bytes_per_token_per_branch\"]
-good = b in (4 * e, 2 * e) and kv[\"bytes_per_token_both_branches\"] == 2 * b \
+good = b == 2 * e and kv[\"dtype\"] == \"bf16\" and kv[\"bytes_per_token_both_branches\"] == 2 * b \
     and kv[\"bytes_at_first_frame\"] == b * (2 * 300 + d[\"prompt_tokens\"]) \
     and d[\"first_frame_position\"] == 300 + d[\"prompt_tokens\"] and d[\"lm_ms_per_frame\"] > 0
 print(\"ok\" if good else \"bad\", d[\"position\"], b, e, kv)" "$2"' "$tool" "$tmp" "$kv_elems"
+check "bench synth --kv-dtype f32: 4-byte elements" 0 "^ok" -- sh -c '"$0" bench synth --model "$1/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --position 10 --kv-dtype f32 --json | python3 -c "
+import json, sys
+kv = json.load(sys.stdin)[\"kv_cache\"]
+print(\"ok\" if kv[\"dtype\"] == \"f32\" and kv[\"bytes_per_token_per_branch\"] == 4 * int(sys.argv[1]) else \"bad\", kv)" "$2"' "$tool" "$tmp" "$kv_elems"
+# bench attention: the op alone; its figures, and bad shapes refused
+check "bench attention (small)" 0 "ms per pass .* ns per \(row, key\) and thread" -- "$tool" bench attention --keys 600 --rows 3 --layers 2 --iters 1 --bandwidth-mib 0 --threads 2
+check "bench attention --kv-dtype f32" 0 "F32 k/v" -- "$tool" bench attention --keys 300 --layers 1 --iters 1 --bandwidth-mib 0 --kv-dtype f32
+check "bench attention: query heads not a multiple of kv heads" 2 "multiple of --kv-heads" -- "$tool" bench attention --q-heads 5 --kv-heads 2
 check "bench synth --position past max_position_embeddings names it" 1 "bench position 65536 .*max_position_embeddings" -- "$tool" bench synth --model "$tmp/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --position 65536
 check "bench synth --position -1" 2 "position" -- "$tool" bench synth --model "$tmp/tiny" --frames 2 --position -1
 
