@@ -488,6 +488,100 @@ k_attn_partial (float *partial, const float *q, const void *k, const void *v, in
     out[2 + a * VVK_ATTN_THREADS + threadIdx.x] = acc[a];
 }
 
+/* The same partials, one block per (row, KV head, split) for all G query
+ * heads of the group (GQA 6:1 at 1.5B): each thread reads its key row once
+ * for the G heads instead of G blocks reading it. Per head, the dot, the
+ * block reductions and the value sums run in the same order as in
+ * k_attn_partial, so the partials are the same bits. grid (n·hkv, n_split) */
+#define VVK_ATTN_MAX_G 8
+
+template <int KT> __global__ void
+k_attn_partial_group (float *partial, const float *q, const void *k, const void *v, int64_t n,
+    int64_t t_total, int64_t hq, int64_t hkv, int d, int n_split, float scale)
+{
+  __shared__ float qs[VVK_ATTN_MAX_G * VVK_ATTN_MAX_D];
+  __shared__ float p[VVK_ATTN_MAX_G * VVK_ATTN_THREADS];
+  __shared__ float red[VVK_ATTN_THREADS];
+  int64_t item = blockIdx.x;
+  int split = blockIdx.y;
+  int64_t i = item / hkv, kvh = item % hkv;
+  int g = (int) (hq / hkv);
+  int64_t h0 = kvh * g;
+  int64_t q_stride = hq * d, kv_stride = hkv * d;
+  int64_t last = t_total - n + i;
+  int64_t per = (t_total + n_split - 1) / n_split;
+  int64_t k0 = (int64_t) split * per;
+  int64_t k1 = k0 + per < last + 1 ? k0 + per : last + 1;
+
+  for (int j = threadIdx.x; j < g * d; j += VVK_ATTN_THREADS)
+    qs[j] = q[i * q_stride + h0 * d + j];
+  __syncthreads ();
+
+  float m[VVK_ATTN_MAX_G], l[VVK_ATTN_MAX_G];
+  float acc[VVK_ATTN_MAX_G][VVK_ATTN_MAX_D / VVK_ATTN_THREADS];
+  for (int hh = 0; hh < g; hh++) {
+    m[hh] = -INFINITY;
+    l[hh] = 0.0f;
+    for (int a = 0; a < VVK_ATTN_MAX_D / VVK_ATTN_THREADS; a++)
+      acc[hh][a] = 0.0f;
+  }
+
+  for (int64_t base = k0; base < k1; base += VVK_ATTN_THREADS) {
+    int64_t key = base + threadIdx.x;
+    float sc[VVK_ATTN_MAX_G];
+    for (int hh = 0; hh < g; hh++)
+      sc[hh] = -INFINITY;
+    if (key < k1) {
+      int64_t kr = key * kv_stride + kvh * d;
+      float dot[VVK_ATTN_MAX_G];
+      for (int hh = 0; hh < g; hh++)
+        dot[hh] = 0.0f;
+      for (int j = 0; j < d; j++) {
+        float kj = vvk_load_t<KT> (k, kr + j);
+        for (int hh = 0; hh < g; hh++)
+          dot[hh] += qs[hh * d + j] * kj;
+      }
+      for (int hh = 0; hh < g; hh++)
+        sc[hh] = dot[hh] * scale;
+    }
+    int64_t len = k1 - base < VVK_ATTN_THREADS ? k1 - base : VVK_ATTN_THREADS;
+    float corr[VVK_ATTN_MAX_G];
+    for (int hh = 0; hh < g; hh++) {
+      float tile_max = vvk_block_reduce (sc[hh], red, true);
+      float m_new = fmaxf (m[hh], tile_max);
+      corr[hh] = expf (m[hh] - m_new);
+      float pv = key < k1 ? expf (sc[hh] - m_new) : 0.0f;
+      p[hh * VVK_ATTN_THREADS + threadIdx.x] = pv;
+      float tile_sum = vvk_block_reduce (pv, red, false);   /* also orders p[] */
+      l[hh] = l[hh] * corr[hh] + tile_sum;
+      m[hh] = m_new;
+    }
+    for (int a = 0; a * VVK_ATTN_THREADS + (int) threadIdx.x < d; a++) {
+      int j = a * VVK_ATTN_THREADS + threadIdx.x;
+      float sv[VVK_ATTN_MAX_G];
+      for (int hh = 0; hh < g; hh++)
+        sv[hh] = 0.0f;
+      for (int64_t u = 0; u < len; u++) {
+        float vj = vvk_load_t<KT> (v, (base + u) * kv_stride + kvh * d + j);
+        for (int hh = 0; hh < g; hh++)
+          sv[hh] += p[hh * VVK_ATTN_THREADS + u] * vj;
+      }
+      for (int hh = 0; hh < g; hh++)
+        acc[hh][a] = acc[hh][a] * corr[hh] + sv[hh];
+    }
+    __syncthreads ();           /* p[] is rewritten by the next tile */
+  }
+  for (int hh = 0; hh < g; hh++) {
+    float *out = partial + ((i * hq + h0 + hh) * n_split + split) * (int64_t) (d + 2);
+    if (threadIdx.x == 0) {
+      out[0] = m[hh];
+      out[1] = l[hh];
+    }
+    for (int a = 0; a * VVK_ATTN_THREADS + (int) threadIdx.x < d; a++)
+      out[2 + a * VVK_ATTN_THREADS + threadIdx.x] = acc[hh][a];
+  }
+}
+
 /* grid n·hq, threads over d */
 __global__ void
 k_attn_merge (float *y, const float *partial, int64_t hq, int d, int n_split)
@@ -519,12 +613,23 @@ vvk_attention (VvkStream s, float *y, const float *q, const void *k, const void 
   if (n == 0)
     return 0;
   float scale = (float) (1.0 / sqrt ((double) d));
-  dim3 grid ((unsigned) (n * hq), (unsigned) n_split);
-  int rc = kvt == VVK_BF16
-      ? VV_LAUNCH_SYNC (k_attn_partial<VVK_BF16>, grid, VVK_ATTN_THREADS, s, partial, q, k, v, n,
-          t, hq, hkv, d, n_split, scale)
-      : VV_LAUNCH_SYNC (k_attn_partial<VVK_F32>, grid, VVK_ATTN_THREADS, s, partial, q, k, v, n,
-          t, hq, hkv, d, n_split, scale);
+  int rc;
+  if (hq / hkv <= VVK_ATTN_MAX_G) {
+    /* one block per KV group: each key read once for its query heads */
+    dim3 grid ((unsigned) (n * hkv), (unsigned) n_split);
+    rc = kvt == VVK_BF16
+        ? VV_LAUNCH_SYNC (k_attn_partial_group<VVK_BF16>, grid, VVK_ATTN_THREADS, s, partial, q,
+            k, v, n, t, hq, hkv, d, n_split, scale)
+        : VV_LAUNCH_SYNC (k_attn_partial_group<VVK_F32>, grid, VVK_ATTN_THREADS, s, partial, q,
+            k, v, n, t, hq, hkv, d, n_split, scale);
+  } else {
+    dim3 grid ((unsigned) (n * hq), (unsigned) n_split);
+    rc = kvt == VVK_BF16
+        ? VV_LAUNCH_SYNC (k_attn_partial<VVK_BF16>, grid, VVK_ATTN_THREADS, s, partial, q, k, v,
+            n, t, hq, hkv, d, n_split, scale)
+        : VV_LAUNCH_SYNC (k_attn_partial<VVK_F32>, grid, VVK_ATTN_THREADS, s, partial, q, k, v,
+            n, t, hq, hkv, d, n_split, scale);
+  }
   if (rc != 0)
     return rc;
   return VV_LAUNCH (k_attn_merge, (unsigned) (n * hq), 128, s, y, partial, hq, d, n_split);

@@ -141,6 +141,7 @@ static const AttnCase attn_cases[] = {
   { 1, 20000, 12, 2, 128 },     /* 1.5B decode deep in the context: many chunks */
   { 2, 700, 14, 2, 64 },        /* 7 query heads per KV head (7B's group), d = 64 */
   { 1, 300, 2, 1, 24 },         /* d a multiple of 8 but not 16 */
+  { 2, 400, 10, 1, 16 },        /* 10 query heads per KV head: CUDA's per-head kernel */
 };
 
 /* Kernel families the CPU backend has here (VV_CPU_ISA values). */
