@@ -593,6 +593,8 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
               "seed", G_TYPE_UINT64, used_seed,
               "audio-seconds", G_TYPE_DOUBLE, res.audio_seconds,
               "processing-seconds", G_TYPE_DOUBLE, secs,
+              "cpu-seconds", G_TYPE_DOUBLE, res.cpu_seconds,
+              "energy-joules", G_TYPE_DOUBLE, res.energy_joules,
               "real-time-factor", G_TYPE_DOUBLE,
               res.audio_seconds > 0 ? secs / res.audio_seconds : 0.0,
               "first-frame-latency", G_TYPE_UINT64, ctx.first_frame_us < 0

@@ -39,6 +39,7 @@ typedef struct {
   gint64 prefill_us, lm_us, neg_us, head_us, dec_us, sem_us, other_us, fill_us, total_us;
   guint frames, steps;
   gsize kv_bytes_per_token;
+  gdouble cpu_s, energy_j, audio_s;     /* the session's usage (energy < 0: none) */
 } Run;
 
 static gint
@@ -141,6 +142,9 @@ run_once (VvSession *session, VvPrompt *prompt, const VvSessionParams *params, R
   run->total_us = t->total_us;
   run->fill_us = t->bench_fill_us;
   run->kv_bytes_per_token = res.kv_bytes_per_token;
+  run->cpu_s = res.cpu_seconds;
+  run->energy_j = res.energy_joules;
+  run->audio_s = res.audio_seconds;
   /* the synthetic fill is set-up, not a frame's work */
   run->other_us = t->total_us - t->voice_us - t->prefill_us - t->lm_us - t->neg_lm_us
       - t->head_us - t->decoder_us - t->semantic_us - t->bench_fill_us;
@@ -269,6 +273,9 @@ vv_bench_synth (int argc, char **argv)
   }
   qsort (runs, iters, sizeof (Run), cmp_run);
   const Run *r = &runs[iters / 2];
+  gdouble cpu_per_audio = r->audio_s > 0 ? r->cpu_s / r->audio_s : 0.0;
+  g_autofree gchar *energy_json = r->energy_j >= 0 ? g_strdup_printf ("%.3f", r->energy_j)
+      : g_strdup ("null");
   /* before the bandwidth buffer (1 GiB) inflates it */
   struct rusage ru;
   getrusage (RUSAGE_SELF, &ru);
@@ -325,9 +332,9 @@ vv_bench_synth (int argc, char **argv)
         G_GUINT64_FORMAT ", \"decoder\": %" G_GUINT64_FORMAT ", \"semantic\": %" G_GUINT64_FORMAT
         ", \"connectors\": %" G_GUINT64_FORMAT ", \"total\": %" G_GUINT64_FORMAT "}, "
         "\"achieved_gbs\": %.2f, \"bound_ms_per_frame\": %.3f, \"ratio_to_bound\": %.3f, "
-        "\"cfg_passes\": \"%s\", ", rtf, peak_rss_mb, bw, b_lm, b_head, b_dec,
+        "\"cfg_passes\": \"%s\", \"cpu_s_per_audio_s\": %.4f, \"energy_j\": %s, ", rtf, peak_rss_mb, bw, b_lm, b_head, b_dec,
         b_sem, b_conn, b_frame, gbs, bound_ms, bound_ms > 0 ? ms_frame / bound_ms : 0.0,
-        separate ? "separate" : "joint");
+        separate ? "separate" : "joint", cpu_per_audio, energy_json);
     g_string_append_printf (o, "\"position\": %" G_GINT64_FORMAT ", \"first_frame_position\": %"
         G_GINT64_FORMAT ", \"fill_ms\": %.1f, \"lm_ms_per_frame\": %.3f, \"kv_cache\": {"
         "\"dtype\": \"%s\", \"bytes_per_token_per_branch\": %" G_GUINT64_FORMAT ", \"bytes_per_token_both_branches\": %"
@@ -376,6 +383,8 @@ vv_bench_synth (int argc, char **argv)
     printf ("KV cache: %" G_GUINT64_FORMAT " bytes per token per branch, %" G_GUINT64_FORMAT
         " for both; %.1f MB held at the first frame\n", kv_tok, 2 * kv_tok, kv_first / 1e6);
     printf ("peak RSS: %.0f MB (includes the mapped, prefaulted weights)\n", peak_rss_mb);
+    printf ("usage: %.3f CPU-s per audio-s; energy: %s\n", cpu_per_audio, r->energy_j >= 0
+        ? energy_json : "not exposed here (no RAPL powercap counters)");
   }
 #undef BOUND
   g_free (runs);

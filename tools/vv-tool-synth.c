@@ -436,6 +436,10 @@ vv_tool_synth (int argc, char **argv)
     total.frame_bytes_up += res.frame_bytes_up;
     total.frame_bytes_down += res.frame_bytes_down;
     total.audio_bytes_down += res.audio_bytes_down;
+    total.cpu_seconds += res.cpu_seconds;
+    /* energy only when every window had a counter */
+    total.energy_joules = total.energy_joules >= 0 && res.energy_joules >= 0
+        ? total.energy_joules + res.energy_joules : -1.0;
   }
   gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
   gdouble audio_secs = (gdouble) audio->len / rate;
@@ -471,5 +475,14 @@ vv_tool_synth (int argc, char **argv)
       "frame on %s (plus %" G_GUINT64_FORMAT " bytes of audio per frame)\n",
       total.frame_bytes_up / nf, total.frame_bytes_down / nf,
       vv_engine_get_device_name (engine), total.audio_bytes_down / nf);
+  /* what the job cost the machine (issue: the green theme) */
+  if (total.energy_joules >= 0)
+    printf ("usage: %.2f CPU-s (%.3f CPU-s per audio-s), %.1f J RAPL package energy (%.2f J "
+        "per audio-s)\n", total.cpu_seconds, audio_secs > 0 ? total.cpu_seconds / audio_secs
+        : 0.0, total.energy_joules, audio_secs > 0 ? total.energy_joules / audio_secs : 0.0);
+  else
+    printf ("usage: %.2f CPU-s (%.3f CPU-s per audio-s); energy: not exposed here (no RAPL "
+        "powercap counters)\n", total.cpu_seconds, audio_secs > 0 ? total.cpu_seconds / audio_secs
+        : 0.0);
   return 0;
 }

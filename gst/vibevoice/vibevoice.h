@@ -24,6 +24,7 @@
 #include <vibevoice/vv-prompt.h>
 #include <vibevoice/vv-dialog.h>
 #include <vibevoice/vv-voices.h>
+#include <vibevoice/vv-usage.h>
 #include <vibevoice/vv-audio.h>
 #include <vibevoice/vv-session.h>
 #include <vibevoice/vv-engine.h>

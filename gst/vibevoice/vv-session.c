@@ -11,6 +11,7 @@
 #include "vv-rng.h"
 #include "vv-scheduler.h"
 #include "vv-speech-tokenizer.h"
+#include "vv-usage.h"
 #include "vv-voice-prompt.h"
 
 #include <math.h>
@@ -272,6 +273,7 @@ struct _VvGen {
   VvTorchGenerator gen;
   VvSessionResult res;
   gint64 t_start;
+  VvUsage usage0;               /* CPU time and energy at the start */
   gsize max_steps;
   VvKvCache *pos_cache, *neg_cache;
   /* device tensors, one row each */
@@ -407,6 +409,7 @@ vv_session_prefill (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *pa
   g_autoptr (VvGen) g = g_new0 (VvGen, 1);
   g->p = *p;
   g->t_start = t_start;
+  vv_usage_sample (&g->usage0);
 
   /* 1. Prompt ids; the voice frames' positions in them. */
   vv_torch_generator_init (&g->gen, p->seed);
@@ -726,6 +729,9 @@ vv_session_finish (VvSession *s, VvSessionResult *out)
   g->res.audio_seconds = (gdouble) g->res.n_frames * s->hop / (cfg->sampling_rate > 0 ?
       cfg->sampling_rate : 24000);
   g->res.timings.total_us = g_get_monotonic_time () - g->t_start;
+  VvUsage usage1;
+  vv_usage_sample (&usage1);
+  vv_usage_diff (&g->usage0, &usage1, &g->res.cpu_seconds, &g->res.energy_joules);
   VvDeviceStats st;
   vv_backend_get_stats (s->be, &st);
   g->res.frame_bytes_up = st.bytes_up - g->stats0.bytes_up;

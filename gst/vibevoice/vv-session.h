@@ -184,6 +184,10 @@ typedef struct {
  * @audio_bytes_down: audio bytes downloaded for host-audio callbacks
  * @n_lm_passes: LM passes after the prefill; a joint pass of both CFG
  *   branches counts once
+ * @cpu_seconds: CPU time the process spent from the prefill to the end
+ *   (every thread; the pipeline's other elements too, when in one)
+ * @energy_joules: the machine's RAPL package energy over the same span,
+ *   or < 0 where no powercap energy counter is exposed (most VMs)
  * @kv_bytes_per_token: bytes one context position takes in one CFG
  *   branch's KV cache (keys and values of all layers, in the cache's dtype)
  */
@@ -200,6 +204,8 @@ typedef struct {
   guint64 audio_bytes_down;
   guint n_lm_passes;
   gsize kv_bytes_per_token;
+  gdouble cpu_seconds;
+  gdouble energy_joules;
 } VvSessionResult;
 
 VvSessionParams vv_session_default_params (void);

@@ -58,6 +58,12 @@ check "bench synth --kv-dtype f32: 4-byte elements" 0 "^ok" -- sh -c '"$0" bench
 import json, sys
 kv = json.load(sys.stdin)[\"kv_cache\"]
 print(\"ok\" if kv[\"dtype\"] == \"f32\" and kv[\"bytes_per_token_per_branch\"] == 4 * int(sys.argv[1]) else \"bad\", kv)" "$2"' "$tool" "$tmp" "$kv_elems"
+# usage: CPU-s per audio-s in the JSON (> 0), energy null where no RAPL counters
+check "bench synth --json: CPU-s per audio-s and energy" 0 "^ok" -- sh -c '"$0" bench synth --model "$1/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --json | python3 -c "
+import json, os, sys
+d = json.load(sys.stdin); c = d[\"cpu_s_per_audio_s\"]; e = d[\"energy_j\"]
+rapl = os.path.exists(\"/sys/class/powercap/intel-rapl:0/energy_uj\")
+print(\"ok\" if c > 0 and (e is None) != rapl else \"bad\", c, e)"' "$tool" "$tmp"
 # bench attention: the op alone; its figures, and bad shapes refused
 check "bench attention (small)" 0 "ms per pass .* ns per \(row, key\) and thread" -- "$tool" bench attention --keys 600 --rows 3 --layers 2 --iters 1 --bandwidth-mib 0 --threads 2
 check "bench attention --kv-dtype f32" 0 "F32 k/v" -- "$tool" bench attention --keys 300 --layers 1 --iters 1 --bandwidth-mib 0 --kv-dtype f32

@@ -1151,6 +1151,13 @@ GST_START_TEST (test_diffuse_timing)
   fail_unless_equals_uint64 (v, 0);
   gdouble rtf = -1;
   fail_unless (gst_structure_get_double (u, "real-time-factor", &rtf) && rtf > 0);
+  /* what the utterance cost: CPU time > 0; energy < 0 unless the machine
+   * has RAPL counters */
+  gdouble cpu = -1, joules = 0;
+  fail_unless (gst_structure_get_double (u, "cpu-seconds", &cpu) && cpu > 0);
+  fail_unless (gst_structure_get_double (u, "energy-joules", &joules));
+  fail_unless (joules < 0 || g_file_test ("/sys/class/powercap/intel-rapl:0/energy_uj",
+          G_FILE_TEST_EXISTS));
   gst_message_unref (msg);
   guint64 end0 = 48000 + n[0] * 3200;
 
