@@ -13,12 +13,6 @@
  */
 #include "vv-backend-cpu-private.h"
 
-/* VV_NO_SIMD builds only the portable kernels (as on non-x86 targets). */
-#if defined(__x86_64__) && !defined(VV_NO_SIMD)
-#define VV_HAVE_X86_SIMD 1
-#include <immintrin.h>
-#endif
-
 #include <math.h>
 #include <string.h>
 
@@ -233,9 +227,6 @@ scalar_pv (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfl
 
 #if defined(VV_HAVE_X86_SIMD)
 
-#define VV_INLINE static inline __attribute__ ((always_inline))
-#define VV_AVX2 __attribute__ ((target ("avx2,fma")))
-#define VV_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl")))
 
 /* The key/value rows of one KV head are 256-512 bytes every 512-1024
  * (the cache is [T, H_kv·d]); without help the loads wait on DRAM one key
@@ -542,15 +533,6 @@ avx2_kv8 (const guint8 *p, const VvDType dt)
   return _mm256_loadu_ps ((const gfloat *) p);
 }
 
-VV_INLINE VV_AVX2 gfloat
-avx2_hsum8 (__m256 v)
-{
-  __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
-  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
-  s = _mm_add_ss (s, _mm_movehdup_ps (s));
-  return _mm_cvtss_f32 (s);
-}
-
 VV_INLINE VV_AVX2 void
 avx2_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const guint8 *vb,
     gint64 nk, gfloat *s, const VvDType dt, const gsize es)
@@ -571,7 +553,7 @@ avx2_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const gui
       }
       if (j < d)
         a0 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j), avx2_kv8 (kh + j * es, dt), a0);
-      s[h * VV_ATTN_CHUNK + t] = avx2_hsum8 (_mm256_add_ps (a0, a1)) * job->scale;
+      s[h * VV_ATTN_CHUNK + t] = avx2_hsum (_mm256_add_ps (a0, a1)) * job->scale;
     }
   }
 }
@@ -603,7 +585,7 @@ avx2_softmax_part (const AttnJob *job, gfloat *s, gint64 nk, gfloat *m, gfloat *
       sum = _mm256_add_ps (sum, e);
     }
     m[h] = mh;
-    l[h] = avx2_hsum8 (sum);
+    l[h] = avx2_hsum (sum);
   }
 }
 

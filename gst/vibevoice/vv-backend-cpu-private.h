@@ -10,6 +10,28 @@
 #include "vv-backend-impl.h"
 #include "vv-threadpool.h"
 
+/* VV_NO_SIMD builds only the portable kernels (as on non-x86 targets). */
+#if defined(__x86_64__) && !defined(VV_NO_SIMD)
+#define VV_HAVE_X86_SIMD 1
+#include <immintrin.h>
+
+/* SIMD kernels are compiled with target attributes and chosen at run time
+ * (CpuBackend.isa), so the library still runs on any x86-64. */
+#define VV_INLINE static inline __attribute__ ((always_inline))
+#define VV_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
+#define VV_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl")))
+
+VV_INLINE VV_AVX2 gfloat
+avx2_hsum (__m256 v)
+{
+  __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
+  s = _mm_add_ss (s, _mm_movehdup_ps (s));
+  return _mm_cvtss_f32 (s);
+}
+
+#endif
+
 G_BEGIN_DECLS
 
 typedef enum {

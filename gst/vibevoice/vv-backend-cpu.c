@@ -10,11 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* VV_NO_SIMD builds only the portable kernels (as on non-x86 targets). */
-#if defined(__x86_64__) && !defined(VV_NO_SIMD)
-#define VV_HAVE_X86_SIMD 1
+#if defined(VV_HAVE_X86_SIMD)
 #include <cpuid.h>
-#include <immintrin.h>
 #endif
 
 /*
@@ -166,9 +163,6 @@ scalar_convert_bf16 (const void *src, gfloat *dst, gint64 n)
 
 #if defined(VV_HAVE_X86_SIMD)
 
-#define VV_INLINE static inline __attribute__ ((always_inline))
-#define VV_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
-#define VV_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl")))
 
 /*
  * Kernel shapes, measured on the target (2-core Zen 4, DRAM-bound):
@@ -226,15 +220,6 @@ avx2_load8 (const void *p, VvDType dt)
   if (dt == VV_DTYPE_BF16)
     return _mm256_castsi256_ps (_mm256_slli_epi32 (_mm256_cvtepu16_epi32 (h), 16));
   return _mm256_cvtph_ps (h);
-}
-
-VV_INLINE VV_AVX2 gfloat
-avx2_hsum (__m256 v)
-{
-  __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
-  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
-  s = _mm_add_ss (s, _mm_movehdup_ps (s));
-  return _mm_cvtss_f32 (s);
 }
 
 /* R weight rows × N input rows, A accumulators per pair (see above). */
