@@ -56,6 +56,13 @@ typedef struct {
   gsize scratch_floats;         /* size of each */
   gfloat *attn_partial;         /* split-K attention partials (one op at a time) */
   gsize attn_partial_floats;
+  gint amx_parts;               /* BF16 terms per activation on AMX; 0: no AMX */
+  guint16 *amx_xp;              /* packed activations (vv-backend-cpu-amx.c) */
+  gsize amx_xp_bytes;
+  gfloat *amx_ct;               /* transposed F32 accumulators */
+  gsize amx_ct_bytes;
+  guint16 *amx_tail;            /* zero-padded last weight block */
+  gsize amx_tail_bytes;
 } CpuBackend;
 
 #define CPU(be) ((CpuBackend *) (be)->priv)
@@ -65,6 +72,12 @@ gboolean vv_cpu_conv1d (VvBackend *be, VvTensor *y, const VvTensor *x,
     const VvTensor *w, const VvTensor *bias, gint stride, gint groups, GError **error);
 gboolean vv_cpu_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
     const VvTensor *w, const VvTensor *bias, gint stride, GError **error);
+
+/* vv-backend-cpu-amx.c */
+gboolean vv_cpu_amx_detect (void);
+gboolean vv_cpu_amx_linear_supported (const CpuBackend *cpu, VvDType wdt, gint64 in, gint n);
+gboolean vv_cpu_amx_linear (CpuBackend *cpu, gfloat *y, const guint16 *w, gint64 in,
+    gint64 out, const gfloat *x, gint n, const void *bias, VvDType bdt, GError **error);
 
 /* vv-backend-cpu-attn.c */
 gboolean vv_cpu_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,

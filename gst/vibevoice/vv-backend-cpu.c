@@ -42,6 +42,13 @@
  * VV_CPU_ISA=scalar|avx2|avx512|auto, read when a backend is created,
  * forces a kernel family (tests use it to check every path); asking for one
  * this CPU lacks fails with VV_BACKEND_ERROR_UNAVAILABLE.
+ *
+ * On CPUs with AMX (and the AVX-512 kernels chosen), VV_CPU_GEMM=amx3 (or
+ * amx) runs large-n linear() with BF16 weights on the AMX tiles instead of
+ * sgemm (vv-backend-cpu-amx.c), each activation split into 3 BF16 terms so
+ * the result keeps F32's precision; amx2 keeps 16 mantissa bits, amx1
+ * rounds activations to BF16 as the reference does in bf16. auto and
+ * sgemm (the default for now) use sgemm.
  */
 
 /* linear() uses the small-n kernel up to this many input rows. */
@@ -622,6 +629,42 @@ choose_isa (CpuIsa *isa, GError **error)
   return FALSE;
 }
 
+/* AMX terms per activation for large-n linear(), from VV_CPU_GEMM */
+static gboolean
+choose_gemm (CpuIsa isa, gint *amx_parts, GError **error)
+{
+  gboolean have = isa == CPU_ISA_AVX512 && vv_cpu_amx_detect ();
+  const gchar *env = g_getenv ("VV_CPU_GEMM");
+  *amx_parts = 0;
+  if (env == NULL || *env == '\0' || g_ascii_strcasecmp (env, "auto") == 0) {
+    /* opt-in until the conformance suite has been run on the AMX path */
+    return TRUE;
+  }
+  if (g_ascii_strcasecmp (env, "sgemm") == 0)
+    return TRUE;
+  gint parts = 0;
+  if (g_ascii_strcasecmp (env, "amx") == 0 || g_ascii_strcasecmp (env, "amx3") == 0)
+    parts = 3;
+  else if (g_ascii_strcasecmp (env, "amx2") == 0)
+    parts = 2;
+  else if (g_ascii_strcasecmp (env, "amx1") == 0)
+    parts = 1;
+  if (parts == 0) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "VV_CPU_GEMM=%s: expected auto, sgemm, amx1, amx2, amx3 or amx", env);
+    return FALSE;
+  }
+  if (!have) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "VV_CPU_GEMM=%s: AMX-BF16 is not usable here (%s)", env,
+        isa != CPU_ISA_AVX512 ? "it needs the avx512 kernels"
+        : "this CPU or kernel does not provide it");
+    return FALSE;
+  }
+  *amx_parts = parts;
+  return TRUE;
+}
+
 static void
 set_kernels (CpuBackend *cpu)
 {
@@ -808,6 +851,10 @@ cpu_linear (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *w,
     run_tasks (cpu, n_tasks, linear_small_task, &job);
     return TRUE;
   }
+
+  if (vv_cpu_amx_linear_supported (cpu, job.wdt, job.in, job.n))
+    return vv_cpu_amx_linear (cpu, job.y, (const guint16 *) job.w, job.in, job.out,
+        job.x, job.n, job.bias, job.bdt, error);
 
   /* Panel height depends on the input dimension only (determinism). */
   gint64 panel = VV_CPU_PANEL_BYTES / (gint64) sizeof (gfloat) / job.in;
@@ -1198,6 +1245,9 @@ cpu_destroy (VvBackend *be)
       g_free (cpu->scratch);
     }
     vv_host_mem_free (cpu->attn_partial, cpu->attn_partial_floats * sizeof (gfloat));
+    vv_host_mem_free (cpu->amx_xp, cpu->amx_xp_bytes);
+    vv_host_mem_free (cpu->amx_ct, cpu->amx_ct_bytes);
+    vv_host_mem_free (cpu->amx_tail, cpu->amx_tail_bytes);
     vv_thread_pool_free (cpu->pool);
     g_free (cpu);
   }
@@ -1253,7 +1303,8 @@ vv_backend_cpu_new (gint n_threads, GError **error)
     return NULL;
   }
   CpuIsa isa;
-  if (!choose_isa (&isa, error))
+  gint amx_parts;
+  if (!choose_isa (&isa, error) || !choose_gemm (isa, &amx_parts, error))
     return NULL;
 
   GError *local = NULL;
@@ -1276,8 +1327,10 @@ vv_backend_cpu_new (gint n_threads, GError **error)
   be->n_threads = vv_thread_pool_get_n_threads (pool);
   cpu->pool = pool;
   cpu->isa = isa;
+  cpu->amx_parts = amx_parts;
   cpu->scratch = g_new0 (gfloat *, be->n_threads);
   set_kernels (cpu);
-  g_debug ("cpu backend: %d thread(s), %s kernels", be->n_threads, isa_names[isa]);
+  g_debug ("cpu backend: %d thread(s), %s kernels, large linear on %s", be->n_threads,
+      isa_names[isa], amx_parts ? "AMX" : "sgemm");
   return be;
 }
