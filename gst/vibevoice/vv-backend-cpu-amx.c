@@ -243,19 +243,6 @@ amx_block_2x1 (const AmxJob *job, const guint16 *w, gsize wstride, gfloat *c,
   _tile_stored (2, c + 16 * cstride / 4, cstride);
 }
 
-VV_INLINE gfloat
-amx_bias_at (const AmxJob *job, gint64 o)
-{
-  switch (job->bdt) {
-    case VV_DTYPE_BF16:
-      return vv_bf16_to_f32 (((const guint16 *) job->bias)[o]);
-    case VV_DTYPE_F16:
-      return vv_f16_to_f32 (((const guint16 *) job->bias)[o]);
-    default:
-      return ((const gfloat *) job->bias)[o];
-  }
-}
-
 static VV_AMX void
 amx_gemm_task (gint task, gint n_tasks, gpointer data)
 {
@@ -292,7 +279,7 @@ amx_gemm_task (gint task, gint n_tasks, gpointer data)
     gint64 o0 = b * 32, o1 = MIN (job->out, o0 + 32);
     gfloat bias[32];
     for (gint64 o = o0; o < o1; o++)
-      bias[o - o0] = job->bias != NULL ? amx_bias_at (job, o) : 0.0f;
+      bias[o - o0] = job->bias != NULL ? vv_cpu_weight_at (job->bias, job->bdt, o) : 0.0f;
     for (gint m = 0; m < job->n; m++) {
       gfloat *yr = job->y + (gsize) m * job->out;
       for (gint64 o = o0; o < o1; o++)

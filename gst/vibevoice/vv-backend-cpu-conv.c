@@ -219,22 +219,6 @@ run_tasks (CpuBackend *cpu, gint n_tasks, VvParallelFunc func, gpointer data)
     vv_thread_pool_run (cpu->pool, n_tasks, func, data);
 }
 
-static inline gfloat
-load_f32 (const void *p, VvDType d, gint64 i)
-{
-  switch (d) {
-    case VV_DTYPE_F32:
-      return ((const gfloat *) p)[i];
-    case VV_DTYPE_BF16:
-      return vv_bf16_to_f32 (((const guint16 *) p)[i]);
-    case VV_DTYPE_F16:
-      return vv_f16_to_f32 (((const guint16 *) p)[i]);
-    case VV_DTYPE_I32:
-      break;                    /* never a weight (checked by the wrappers) */
-  }
-  return 0.0f;
-}
-
 /* ---------------------------------------------------------------------- */
 /* conv1d, groups = 1 */
 
@@ -283,7 +267,7 @@ dot_task (gint task, gint n_tasks, gpointer data)
           job->c_out, bf16);
       if (job->bias != NULL)
         for (int r = 0; r < R; r++) {
-          gfloat b = load_f32 (job->bias, job->bdt, ob + r);
+          gfloat b = vv_cpu_weight_at (job->bias, job->bdt, ob + r);
           for (gint64 t = 0; t < t1 - t0; t++)
             y[t * job->c_out + r] += b;
         }
@@ -399,12 +383,12 @@ conv1d_depthwise (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTenso
   /* [C, 1, k] → [k, C] so every tap is a contiguous row */
   for (gint64 c = 0; c < C; c++)
     for (gint64 j = 0; j < k; j++)
-      wt[j * C + c] = load_f32 (w->data, w->dtype, c * k + j);
+      wt[j * C + c] = vv_cpu_weight_at (w->data, w->dtype, c * k + j);
   gfloat *b = NULL;
   if (bias != NULL) {
     b = wt + round16 ((gsize) (k * C));
     for (gint64 c = 0; c < C; c++)
-      b[c] = load_f32 (bias->data, bias->dtype, c);
+      b[c] = vv_cpu_weight_at (bias->data, bias->dtype, c);
   }
   DwJob job = { x->data, y->data, wt, b, C, k, stride, T };
   run_tasks (cpu, pick_n_tasks (cpu, T, T * C * k * 8), dw_task, &job);
@@ -493,7 +477,7 @@ ola_task (gint task, gint n_tasks, gpointer data)
       for (gint64 t = t_lo; t <= t_hi; t++)
         acc += job->z[t * n_cols + o * k + (n - t * s)];
       if (job->bias != NULL)
-        acc += load_f32 (job->bias, job->bdt, o);
+        acc += vv_cpu_weight_at (job->bias, job->bdt, o);
       yr[o] = acc;
     }
   }

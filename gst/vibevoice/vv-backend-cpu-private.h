@@ -4,8 +4,8 @@
  */
 #pragma once
 
-/* Shared between the CPU backend's source files (vv-backend-cpu.c and
- * vv-backend-cpu-conv.c); not installed. */
+/* Shared between the CPU backend's source files (vv-backend-cpu.c, -conv.c,
+ * -attn.c and -amx.c); not installed. */
 
 #include "vv-backend-impl.h"
 #include "vv-threadpool.h"
@@ -34,6 +34,26 @@ avx2_hsum (__m256 v)
 
 G_BEGIN_DECLS
 
+/* One element of a weight or bias tensor, widened to F32 (the scalar tails
+ * and bias adds of every CPU kernel file). */
+static inline gfloat
+vv_cpu_weight_at (const void *p, VvDType d, gint64 i)
+{
+  switch (d) {
+    case VV_DTYPE_F32:
+      return ((const gfloat *) p)[i];
+    case VV_DTYPE_BF16:
+      return vv_bf16_to_f32 (((const guint16 *) p)[i]);
+    case VV_DTYPE_F16:
+      return vv_f16_to_f32 (((const guint16 *) p)[i]);
+    case VV_DTYPE_I32:
+    case VV_DTYPE_I8:
+      break;                    /* never a bias or conv weight (checked by the wrappers) */
+  }
+  return 0.0f;
+}
+
+
 typedef enum {
   CPU_ISA_SCALAR,
   CPU_ISA_AVX2,
@@ -50,8 +70,8 @@ typedef void (*ConvertFunc) (const void *src, gfloat *dst, gint64 n);
 typedef struct {
   VvThreadPool *pool;
   CpuIsa isa;
-  GemvFunc gemv[3];             /* indexed by VvDType */
-  ConvertFunc convert[3];
+  GemvFunc gemv[VV_DTYPE_I8 + 1];   /* indexed by VvDType (I8: codes only, scaled after) */
+  ConvertFunc convert[VV_DTYPE_BF16 + 1];
   gfloat **scratch;             /* n_threads panels for the sgemm path */
   gsize scratch_floats;         /* size of each */
   gfloat *attn_partial;         /* split-K attention partials (one op at a time) */

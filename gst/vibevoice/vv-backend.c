@@ -463,7 +463,7 @@ check_tensor (VvBackend *be, const gchar *op, const gchar *name,
     if (t->shape[i] < 0 || t->shape[i] > G_MAXINT)
       return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, t, name, NULL, NULL,
           "dimension out of range");
-  if ((guint) t->dtype > VV_DTYPE_I32)
+  if ((guint) t->dtype > VV_DTYPE_I8)
     return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, t, name, NULL, NULL,
         "invalid dtype");
   if (!vv_tensor_is_contiguous (t))
@@ -525,6 +525,30 @@ check_weight (VvBackend *be, const gchar *op, const gchar *name, const VvTensor 
   if (t->dtype == VV_DTYPE_I32)
     return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, t, name, NULL, NULL,
         "is I32, weights must be F32, F16 or BF16");
+  if (t->dtype == VV_DTYPE_I8)
+    return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, t, name, NULL, NULL,
+        "is I8: int8 weights are read only by linear()");
+  return TRUE;
+}
+
+/* linear()'s weight: also I8 (with its row scales) on the host device, where
+ * the CPU backend reads it; no device backend has int8 kernels. */
+static gboolean
+check_linear_weight (VvBackend *be, const gchar *op, const VvTensor *w, GError **error)
+{
+  if (w == NULL || w->dtype != VV_DTYPE_I8)
+    return check_weight (be, op, "w", w, error);
+  if (!check_tensor (be, op, "w", w, error))
+    return FALSE;
+  if (!vv_device_is_host (vv_backend_get_device (be))) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: int8 weights run only on the cpu backend, not on %s", op,
+        be->ops->name);
+    return FALSE;
+  }
+  if (w->row_scales == NULL || w->ndim != 2)
+    return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, w, "w", NULL, NULL,
+        "is I8 without row scales (make it with vv_tensor_new_i8())");
   return TRUE;
 }
 
@@ -570,7 +594,7 @@ static gboolean
 check_new_shape (const gchar *op, VvDType dtype, gint ndim, const gint64 *shape,
     GError **error)
 {
-  if (ndim < 0 || ndim > VV_MAX_DIMS || (guint) dtype > VV_DTYPE_I32) {
+  if (ndim < 0 || ndim > VV_MAX_DIMS || (guint) dtype > VV_DTYPE_I8) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
         "%s: invalid dtype %d or dimension count %d", op, (gint) dtype, ndim);
     return FALSE;
@@ -902,7 +926,7 @@ check_same_shape (const gchar *op, const VvTensor *y, const gchar *y_name,
  * @be: a backend
  * @y: (out caller-allocates): F32 [.., out]
  * @x: F32 [.., in], same leading dimensions as @y
- * @w: F32/F16/BF16 [out, in]
+ * @w: F32/F16/BF16 [out, in], or I8 with row scales on the cpu backend
  * @bias: (nullable): F32/F16/BF16 [out]
  * @error: return location for a #GError
  *
@@ -915,7 +939,7 @@ vv_backend_linear (VvBackend *be, VvTensor *y, const VvTensor *x,
   static const gchar op[] = "linear";
   g_return_val_if_fail (be != NULL, FALSE);
   if (!check_act (be, op, "y", y, error) || !check_act (be, op, "x", x, error)
-      || !check_weight (be, op, "w", w, error)
+      || !check_linear_weight (be, op, w, error)
       || (bias != NULL && !check_weight (be, op, "bias", bias, error)))
     return FALSE;
   if (w->ndim != 2)

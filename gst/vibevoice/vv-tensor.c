@@ -108,6 +108,8 @@ vv_dtype_size (VvDType dtype)
     case VV_DTYPE_F16:
     case VV_DTYPE_BF16:
       return 2;
+    case VV_DTYPE_I8:
+      return 1;
   }
   g_return_val_if_reached (0);
 }
@@ -124,6 +126,8 @@ vv_dtype_name (VvDType dtype)
       return "BF16";
     case VV_DTYPE_I32:
       return "I32";
+    case VV_DTYPE_I8:
+      return "I8";
   }
   return "invalid";
 }
@@ -183,6 +187,8 @@ vv_tensor_init_rows (VvTensor *view, const VvTensor *t, gint64 row0, gint64 n_ro
   gsize offset = (gsize) row0 * (gsize) t->stride[0] * vv_dtype_size (t->dtype);
   vv_tensor_init_view (view, t->dtype, t->ndim, shape, (guint8 *) t->data + offset);
   view->device = t->device;
+  if (t->row_scales != NULL)
+    view->row_scales = t->row_scales + row0;
 }
 
 /**
@@ -227,6 +233,51 @@ vv_tensor_new_2d (VvDType dtype, gint64 rows, gint64 cols)
 {
   gint64 shape[2] = { rows, cols };
   return vv_tensor_new (dtype, 2, shape);
+}
+
+/**
+ * vv_tensor_new_i8:
+ * @rows: output channels
+ * @cols: input dimension
+ *
+ * A zero-filled contiguous host I8 [rows, cols] tensor with its F32 row
+ * scales in the same allocation (after the codes, 64-byte aligned).
+ *
+ * Returns: (transfer full) (nullable): the tensor, or %NULL if the memory
+ *   cannot be allocated
+ */
+VvTensor *
+vv_tensor_new_i8 (gint64 rows, gint64 cols)
+{
+  g_return_val_if_fail (rows >= 0 && cols >= 0, NULL);
+  gint64 shape[2] = { rows, cols };
+  VvTensor *t = g_new0 (VvTensor, 1);
+  vv_tensor_init_view (t, VV_DTYPE_I8, 2, shape, NULL);
+  gsize codes = ((gsize) rows * (gsize) cols + 63) & ~(gsize) 63;
+  gsize bytes = codes + (gsize) rows * sizeof (gfloat);
+  guint8 *mem = vv_host_mem_alloc (bytes, NULL);
+  if (mem == NULL) {
+    g_free (t);
+    return NULL;
+  }
+  t->data = mem;
+  t->owned = mem;
+  t->owned_bytes = bytes;
+  t->row_scales = (gfloat *) (mem + codes);
+  return t;
+}
+
+/**
+ * vv_tensor_get_row_scales: (skip)
+ * @t: an I8 tensor
+ *
+ * Returns: the F32 scale of each row of @t (in @t's memory), or %NULL for
+ *   other dtypes
+ */
+const gfloat *
+vv_tensor_get_row_scales (const VvTensor *t)
+{
+  return t->dtype == VV_DTYPE_I8 ? t->row_scales : NULL;
 }
 
 void
@@ -327,6 +378,8 @@ vv_tensor_get_f32 (const VvTensor *t, gint64 flat_index)
       return vv_f16_to_f32 (((const guint16 *) t->data)[off]);
     case VV_DTYPE_I32:
       return (gfloat) ((const gint32 *) t->data)[off];
+    case VV_DTYPE_I8:
+      return ((const gint8 *) t->data)[off] * t->row_scales[off / t->stride[0]];
   }
   g_return_val_if_reached (NAN);
 }
@@ -348,6 +401,8 @@ vv_tensor_set_f32 (VvTensor *t, gint64 flat_index, gfloat v)
     case VV_DTYPE_I32:
       ((gint32 *) t->data)[off] = (gint32) v;
       return;
+    case VV_DTYPE_I8:
+      g_return_if_reached ();     /* codes are made by quantising whole rows */
   }
 }
 
@@ -364,6 +419,11 @@ vv_tensor_row_to_f32 (const VvTensor *t, gint64 row, gfloat *out)
 {
   g_return_if_fail (t->ndim == 2 && row >= 0 && row < t->shape[0]);
   const guint8 *src = (const guint8 *) t->data + row * t->stride[0] * vv_dtype_size (t->dtype);
+  if (t->dtype == VV_DTYPE_I8) {
+    for (gint64 k = 0; k < t->shape[1]; k++)
+      out[k] = ((const gint8 *) src)[k] * t->row_scales[row];
+    return;
+  }
   vv_convert_to_f32 (t->dtype, src, out, t->shape[1]);
 }
 
@@ -441,7 +501,8 @@ vv_convert_to_f32 (VvDType src_dtype, gconstpointer src, gfloat *dst, gsize n)
       return;
     }
     case VV_DTYPE_I32:
-      g_return_if_reached ();     /* not a float type */
+    case VV_DTYPE_I8:
+      g_return_if_reached ();     /* not a float type / needs its row scales */
   }
 }
 
@@ -465,6 +526,7 @@ vv_convert_from_f32 (VvDType dst_dtype, const gfloat *src, gpointer dst, gsize n
       return;
     }
     case VV_DTYPE_I32:
-      g_return_if_reached ();     /* not a float type */
+    case VV_DTYPE_I8:
+      g_return_if_reached ();     /* not a float type / needs its row scales */
   }
 }

@@ -14,6 +14,10 @@ G_BEGIN_DECLS
  * @VV_DTYPE_F16: IEEE binary16
  * @VV_DTYPE_BF16: bfloat16 (upper half of a binary32)
  * @VV_DTYPE_I32: 32-bit signed integer (token ids, positions)
+ * @VV_DTYPE_I8: signed 8-bit weight codes with one F32 scale per row (per
+ *   output channel): element [r, k] is q[r, k] · scale[r]. Made only by the
+ *   model's int8 weights (VV_MODEL_LOAD_INT8), read only by linear() on the
+ *   CPU backend; vv_tensor_new_i8() allocates one.
  *
  * Element types the engine computes with. Checkpoint weights keep their
  * stored dtype in memory; activations are F32; ids and positions are I32.
@@ -23,6 +27,7 @@ typedef enum {
   VV_DTYPE_F16 = 1,
   VV_DTYPE_BF16 = 2,
   VV_DTYPE_I32 = 3,
+  VV_DTYPE_I8 = 4,
 } VvDType;
 
 /* A memory space (host RAM, a simulated device, a GPU); see vv-backend.h. */
@@ -57,6 +62,7 @@ struct _VvTensor {
   /*< private >*/
   gpointer owned;
   gsize owned_bytes;            /* what vv_host_mem_alloc was asked for (host tensors) */
+  gfloat *row_scales;           /* VV_DTYPE_I8: F32 [shape[0]], same memory as data */
 };
 
 gsize        vv_dtype_size (VvDType dtype);
@@ -64,6 +70,8 @@ const gchar *vv_dtype_name (VvDType dtype);
 
 VvTensor    *vv_tensor_new (VvDType dtype, gint ndim, const gint64 *shape);
 VvTensor    *vv_tensor_new_2d (VvDType dtype, gint64 rows, gint64 cols);
+VvTensor    *vv_tensor_new_i8 (gint64 rows, gint64 cols);
+const gfloat *vv_tensor_get_row_scales (const VvTensor *t);
 void         vv_tensor_free (VvTensor *t);
 void         vv_tensor_init_view (VvTensor *t, VvDType dtype, gint ndim,
                                   const gint64 *shape, gpointer data);

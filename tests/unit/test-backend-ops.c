@@ -414,6 +414,113 @@ test_linear_batch_invariance (void)
   }
 }
 
+/* int8 weights (codes + one F32 scale per row) on the host backends: the
+ * small-n kernels and the sgemm path against the double product of the
+ * dequantised weights, with linear's F32 tolerance; device backends refuse
+ * them with VV_BACKEND_ERROR_UNAVAILABLE. */
+static gboolean
+run_linear_i8_case (gint64 n, gint64 in, gint64 out, VvDType bdt)
+{
+  g_autoptr (VvTensor) x = random_2d (VV_DTYPE_F32, n, in);
+  g_autoptr (VvTensor) w = vv_tensor_new_i8 (out, in);
+  g_assert_nonnull (w);
+  for (gint64 o = 0; o < out; o++) {
+    /* scales over three decades, as rows of a checkpoint differ */
+    w->row_scales[o] = (gfloat) (pow (10.0, g_rand_double_range (rng, -4.0, -1.0)));
+    for (gint64 k = 0; k < in; k++)
+      ((gint8 *) w->data)[o * in + k] = (gint8) g_rand_int_range (rng, -127, 128);
+  }
+  gint64 bshape[1] = { out };
+  g_autoptr (VvTensor) bias = bdt != VV_DTYPE_I32
+      ? random_tensor (bdt, 1, bshape, -0.1, 0.1) : NULL;
+  g_autoptr (VvTensor) y_proto = vv_tensor_new_2d (VV_DTYPE_F32, n, out);
+  g_autofree gdouble *ref = g_new (gdouble, n * out);
+  g_autofree gdouble *tol = g_new (gdouble, n * out);
+  for (gint64 j = 0; j < n; j++)
+    for (gint64 o = 0; o < out; o++) {
+      gdouble s = 0.0, a = 0.0;
+      for (gint64 k = 0; k < in; k++) {
+        gdouble p = vv_tensor_get_f32 (x, j * in + k) * ((gint8 *) w->data)[o * in + k]
+            * (gdouble) w->row_scales[o];
+        s += p;
+        a += fabs (p);
+      }
+      if (bias) {
+        s += vv_tensor_get_f32 (bias, o);
+        a += fabs (vv_tensor_get_f32 (bias, o));
+      }
+      ref[j * out + o] = s;
+      tol[j * out + o] = 1e-6 * sqrt ((gdouble) MAX (in, 1)) * a;
+    }
+  g_autofree gchar *what = g_strdup_printf ("linear x [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+      "] w [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] I8%s%s", n, in, out, in,
+      bias ? " +bias " : "", bias ? vv_dtype_name (bdt) : "");
+  Checker c = { what, NULL, NULL };
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < variants->len; i++) {
+    const Variant *v = g_ptr_array_index (variants, i);
+    g_autoptr (GError) error = NULL;
+    if (!vv_device_is_host (vv_backend_get_device (v->be))) {
+      VvTensor *dw = vv_backend_tensor_new (v->be, VV_DTYPE_I8, 2, w->shape, &error);
+      g_assert_no_error (error);
+      VvTensor *dx = to_backend (v->be, x), *dy = empty_like (v->be, y_proto);
+      g_assert_false (vv_backend_linear (v->be, dy, dx, dw, NULL, &error));
+      g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE);
+      g_assert_nonnull (strstr (error->message, "int8"));
+      vv_backend_tensor_free (v->be, dw);
+      vv_backend_tensor_free (v->be, dx);
+      vv_backend_tensor_free (v->be, dy);
+      continue;
+    }
+    g_autoptr (VvTensor) y = vv_tensor_new (VV_DTYPE_F32, 2, y_proto->shape);
+    gboolean r = vv_backend_linear (v->be, y, x, w, bias, &error);
+    g_assert_no_error (error);
+    g_assert_true (r);
+    ok = check_output (&c, v, g_steal_pointer (&y), ref, tol);
+  }
+  checker_clear (&c);
+  return ok;
+}
+
+static void
+test_linear_i8 (void)
+{
+  static const gint64 ns[] = { 1, 2, 3, 8, 9, 33 };
+  static const gint64 ins[] = { 1, 7, 17, 100, 1536 };
+  static const gint64 outs[] = { 1, 3, 65, 257 };
+  static const VvDType bias_dtypes[] = { VV_DTYPE_I32 /* none */, VV_DTYPE_F32, VV_DTYPE_BF16 };
+  for (guint a = 0; a < G_N_ELEMENTS (ns); a++)
+    for (guint b = 0; b < G_N_ELEMENTS (ins); b++)
+      for (guint o = 0; o < G_N_ELEMENTS (outs); o++) {
+        if (too_big (ns[a] * ins[b]) || too_big (outs[o] * ins[b]))
+          continue;
+        if (!run_linear_i8_case (ns[a], ins[b], outs[o],
+                bias_dtypes[(a + b + o) % G_N_ELEMENTS (bias_dtypes)]))
+          return;
+      }
+  /* long rows, many row chunks over the threads, sgemm panels */
+  if (!too_big (8960 * 67) && (!run_linear_i8_case (2, 8960, 67, VV_DTYPE_F32)
+          || !run_linear_i8_case (2, 1536, 1000, VV_DTYPE_I32)
+          || !run_linear_i8_case (64, 1536, 600, VV_DTYPE_BF16)))
+    return;
+
+  /* the other ops refuse int8 weights by name */
+  const Variant *v = g_ptr_array_index (variants, 0);
+  g_autoptr (VvTensor) w = vv_tensor_new_i8 (4, 4);
+  g_autoptr (VvTensor) x = random_2d (VV_DTYPE_F32, 2, 4);
+  g_autoptr (VvTensor) y = vv_tensor_new_2d (VV_DTYPE_F32, 2, 4);
+  g_autoptr (GError) error = NULL;
+  g_assert_false (vv_backend_linear (v->be, y, x, x, w, &error));
+  g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DTYPE);
+  g_assert_nonnull (strstr (error->message, "I8"));
+  g_clear_error (&error);
+  /* I8 without row scales (not made by vv_tensor_new_i8) */
+  g_autoptr (VvTensor) bare = vv_tensor_new_2d (VV_DTYPE_I8, 4, 4);
+  g_assert_false (vv_backend_linear (v->be, y, x, bare, NULL, &error));
+  g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DTYPE);
+  g_assert_nonnull (strstr (error->message, "row scales"));
+}
+
 /* ---------------------------------------------------------------------- */
 /* rms_norm */
 
@@ -1289,6 +1396,7 @@ main (int argc, char **argv)
   g_test_add_func ("/backend-ops/linear", test_linear);
   g_test_add_func ("/backend-ops/linear-more", test_linear_more);
   g_test_add_func ("/backend-ops/linear-batch-invariance", test_linear_batch_invariance);
+  g_test_add_func ("/backend-ops/linear-i8", test_linear_i8);
   g_test_add_func ("/backend-ops/rms-norm", test_rms_norm);
   g_test_add_func ("/backend-ops/unary", test_unary);
   g_test_add_func ("/backend-ops/binary", test_binary);
