@@ -127,6 +127,30 @@ gst_vv_kv_cache_dtype_get_type (void)
   return type;
 }
 
+typedef enum {
+  GST_VV_WEIGHTS_CHECKPOINT,
+  GST_VV_WEIGHTS_INT8,
+} GstVvWeights;
+
+#define GST_TYPE_VV_WEIGHTS (gst_vv_weights_get_type ())
+static GType
+gst_vv_weights_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VV_WEIGHTS_CHECKPOINT, "As stored in the checkpoint (bf16 for the published ones)",
+          "checkpoint" },
+    { GST_VV_WEIGHTS_INT8, "LM and diffusion-head linear weights as int8 with one scale per "
+          "output channel: half the bytes read per frame; cpu device only", "int8" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVvWeights", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
 #define GST_TYPE_VV_DIFFUSE (gst_vv_diffuse_get_type ())
 G_DECLARE_FINAL_TYPE (GstVvDiffuse, gst_vv_diffuse, GST, VV_DIFFUSE, GstElement)
 
@@ -149,6 +173,7 @@ struct _GstVvDiffuse {
   GstVvOverflow overflow;
   gboolean forced_diffusion;
   GstVvKvCacheDtype kv_cache_dtype;
+  GstVvWeights weights;
 
   /* READY and up */
   VvModel *model;
@@ -184,6 +209,7 @@ enum {
   PROP_OVERFLOW,
   PROP_FORCED_DIFFUSION,
   PROP_KV_CACHE_DTYPE,
+  PROP_WEIGHTS,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -226,6 +252,23 @@ ensure_session (GstVvDiffuse *self)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("No model"),
         ("set model= or put vvdiffuse after vvtokenize model=DIR"));
     return FALSE;
+  }
+  GST_OBJECT_LOCK (self);
+  gboolean int8 = self->weights == GST_VV_WEIGHTS_INT8;
+  GST_OBJECT_UNLOCK (self);
+  if (int8 && !vv_model_has_int8_weights (self->model)) {
+    /* the same checkpoint, its LM and head weights quantised (a model of
+     * its own: vvtokenize's stays as stored for the voice encoders) */
+    g_autoptr (GError) qerr = NULL;
+    VvModel *m8 = vv_model_load_shared (vv_model_get_dir (self->model), VV_MODEL_LOAD_INT8,
+        &qerr);
+    if (m8 == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("Cannot load the model for int8 weights"),
+          ("%s", qerr->message));
+      return FALSE;
+    }
+    vv_model_unref (self->model);
+    self->model = m8;
   }
   g_autoptr (GError) error = NULL;
   GstVvDevice device;
@@ -866,6 +909,9 @@ gst_vv_diffuse_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_FORCED_DIFFUSION:
       self->forced_diffusion = g_value_get_boolean (value);
       break;
+    case PROP_WEIGHTS:
+      self->weights = g_value_get_enum (value);
+      break;
     case PROP_KV_CACHE_DTYPE:
       self->kv_cache_dtype = g_value_get_enum (value);
       break;
@@ -920,6 +966,9 @@ gst_vv_diffuse_get_property (GObject *object, guint prop_id, GValue *value, GPar
       break;
     case PROP_FORCED_DIFFUSION:
       g_value_set_boolean (value, self->forced_diffusion);
+      break;
+    case PROP_WEIGHTS:
+      g_value_set_enum (value, self->weights);
       break;
     case PROP_KV_CACHE_DTYPE:
       g_value_set_enum (value, self->kv_cache_dtype);
@@ -1003,6 +1052,11 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
       g_param_spec_enum ("kv-cache-dtype", "KV cache dtype", "Element type of the LM's "
           "key/value caches (both CFG branches)",
           GST_TYPE_VV_KV_CACHE_DTYPE, GST_VV_KV_CACHE_BF16, flags));
+  g_object_class_install_property (gobject_class, PROP_WEIGHTS,
+      g_param_spec_enum ("weights", "Weights", "Form of the LM's and the diffusion head's "
+          "weights; int8 reads half the bytes of bf16 per frame and changes the output "
+          "slightly (docs/PERFORMANCE.md); set before the first prompt",
+          GST_TYPE_VV_WEIGHTS, GST_VV_WEIGHTS_CHECKPOINT, flags));
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "VibeVoice latent generator",
       "Generator/Audio", "Generates VibeVoice acoustic latents (Qwen2 LM + diffusion head, "
@@ -1015,6 +1069,7 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
   gst_type_mark_as_plugin_api (GST_TYPE_VV_DEVICE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VV_OVERFLOW, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VV_KV_CACHE_DTYPE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VV_WEIGHTS, 0);
 }
 
 static void

@@ -66,6 +66,7 @@ enum {
   PROP_LATENCY,
   PROP_OVERFLOW,
   PROP_KV_CACHE_DTYPE,
+  PROP_WEIGHTS,
   PROP_DEFAULT_SPEAKER,
   N_PROPS
 };
@@ -91,6 +92,7 @@ static const Proxy proxies[N_PROPS] = {
   [PROP_LATENCY] = { "latency", 2 },
   [PROP_OVERFLOW] = { "overflow", 2 },
   [PROP_KV_CACHE_DTYPE] = { "kv-cache-dtype", 2 },
+  [PROP_WEIGHTS] = { "weights", 2 },
   [PROP_DEFAULT_SPEAKER] = { "default-speaker", 0 },
 };
 

@@ -52,6 +52,19 @@ vv_tool_parse_kv_dtype (const gchar *tool, const gchar *arg, VvDType *dtype)
   return FALSE;
 }
 
+gboolean
+vv_tool_parse_weights (const gchar *tool, const gchar *arg, VvModelLoadFlags *flags)
+{
+  if (arg == NULL || g_ascii_strcasecmp (arg, "checkpoint") == 0)
+    return TRUE;
+  if (g_ascii_strcasecmp (arg, "int8") == 0) {
+    *flags |= VV_MODEL_LOAD_INT8;
+    return TRUE;
+  }
+  fprintf (stderr, "vibevoice %s: --weights is checkpoint or int8, not %s\n", tool, arg);
+  return FALSE;
+}
+
 const gchar *
 vv_tool_default_tokenizer_dir (void)
 {

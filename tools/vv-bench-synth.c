@@ -49,24 +49,39 @@ cmp_run (gconstpointer a, gconstpointer b)
   return (x > y) - (x < y);
 }
 
-/* Bytes of the LM's tensors that one single-token pass reads: everything but
- * the embedding table (one row per control token, none for speech frames). */
+/* Bytes of @component's tensors one pass reads, in the form they are read
+ * (int8 copies where the model has them); the embedding table is left out
+ * (one row per control token, none for speech frames). */
 static guint64
-lm_pass_bytes (VvModel *model)
+component_read_bytes (VvModel *model, VvComponent component)
 {
   const VvConfig *cfg = vv_model_get_config (model);
   g_autoptr (GArray) infos = vv_layout_tensors (cfg, FALSE, NULL);
   guint64 bytes = 0;
   if (infos == NULL)   /* cannot happen: the model's config was validated when it loaded */
     return 0;
+  gboolean int8 = vv_model_has_int8_weights (model);
   for (guint i = 0; i < infos->len; i++) {
     const VvTensorInfo *ti = &g_array_index (infos, VvTensorInfo, i);
-    if (ti->component != VV_COMPONENT_LM || g_str_has_suffix (ti->name, "embed_tokens.weight"))
+    if (ti->component != component || g_str_has_suffix (ti->name, "embed_tokens.weight"))
       continue;
     const VvTensor *t = vv_model_get_tensor (model, ti->name);
-    if (t != NULL)
+    if (t == NULL)
+      continue;
+    if (int8 && t->ndim == 2 && vv_model_int8_quantises (ti->name))
+      /* what the int8 kernels read: a byte a weight and a scale a row */
+      bytes += (guint64) vv_tensor_n_elements (t) + (guint64) t->shape[0] * sizeof (gfloat);
+    else
       bytes += vv_tensor_n_bytes (t);
   }
+  return bytes;
+}
+
+/* Bytes one single-token LM pass reads. */
+static guint64
+lm_pass_bytes (VvModel *model)
+{
+  guint64 bytes = component_read_bytes (model, VV_COMPONENT_LM);
   /* the 4 control rows of the (tied or not) lm_head */
   const VvTensor *head = vv_model_get_lm_head (model);
   if (head != NULL && head->shape[0] > 0)
@@ -172,8 +187,9 @@ vv_bench_synth (int argc, char **argv)
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL;
   g_autofree gchar *device = NULL;
   g_autofree gchar *cfg_passes = NULL;
-  g_autofree gchar *kv_dtype_arg = NULL;
+  g_autofree gchar *kv_dtype_arg = NULL, *weights_arg = NULL;
   VvDType kv_dtype;
+  VvModelLoadFlags load_flags = VV_MODEL_LOAD_PREFAULT;
   gint frames = 20, steps = 10, threads = 0, prompt_tokens = 128, iters = 3, bw_mib = 1024;
   gint64 position = 0;
   gdouble cfg_scale = 1.3, voice_seconds = 4.0;
@@ -192,6 +208,7 @@ vv_bench_synth (int argc, char **argv)
     { "bandwidth-mib", 0, 0, G_OPTION_ARG_INT, &bw_mib, "Buffer for the read-bandwidth measurement (default 1024; 0: skip it)", "MIB" },
     { "cfg-passes", 0, 0, G_OPTION_ARG_STRING, &cfg_passes, "joint (default: both CFG branches in one LM pass) or separate (one pass each)", "MODE" },
     { "kv-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype_arg, VV_TOOL_KV_DTYPE_HELP, "TYPE" },
+    { "weights", 0, 0, G_OPTION_ARG_STRING, &weights_arg, VV_TOOL_WEIGHTS_HELP, "FORMAT" },
     { "position", 0, 0, G_OPTION_ARG_INT64, &position, "Frames at KV-cache context position N + prompt length: N synthetic positions in both CFG caches (default 0)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object instead of the table", NULL },
     { NULL }
@@ -207,7 +224,8 @@ vv_bench_synth (int argc, char **argv)
     fprintf (stderr, "vibevoice bench synth: %s\n", error ? error->message : "need --model DIR");
     return 2;
   }
-  if (!vv_tool_parse_kv_dtype ("bench synth", kv_dtype_arg, &kv_dtype))
+  if (!vv_tool_parse_kv_dtype ("bench synth", kv_dtype_arg, &kv_dtype)
+      || !vv_tool_parse_weights ("bench synth", weights_arg, &load_flags))
     return 2;
   gboolean separate = g_strcmp0 (cfg_passes, "separate") == 0;
   if (cfg_passes != NULL && !separate && g_strcmp0 (cfg_passes, "joint") != 0) {
@@ -224,17 +242,20 @@ vv_bench_synth (int argc, char **argv)
   }
 
   gint64 t_load = g_get_monotonic_time ();
-  g_autoptr (VvModel) model = vv_model_load (model_dir, VV_MODEL_LOAD_PREFAULT, &error);
+  g_autoptr (VvModel) model = vv_model_load (model_dir, load_flags, &error);
   t_load = g_get_monotonic_time () - t_load;
   g_autoptr (VvTokenizer) tok = model ? vv_tokenizer_new_from_dir (tok_dir ? tok_dir
       : vv_tool_default_tokenizer_dir (), &error) : NULL;
   g_autoptr (VvBackend) be = tok ? vv_backend_new_by_name (device ? device : "cpu", threads,
       &error) : NULL;
+  gint64 t_blocks = g_get_monotonic_time ();
   g_autoptr (VvSession) session = be ? vv_session_new (model, tok, be, &error) : NULL;
+  t_blocks = g_get_monotonic_time () - t_blocks;   /* includes the int8 quantisation */
   if (session == NULL) {
     fprintf (stderr, "vibevoice bench synth: %s\n", error->message);
     return 1;
   }
+  const gchar *weights = vv_model_has_int8_weights (model) ? "int8" : "checkpoint";
   const VvConfig *cfg = vv_model_get_config (model);
   const gint latent = cfg->acoustic_vae_dim;
   const gint rate = cfg->sampling_rate > 0 ? cfg->sampling_rate : 24000;
@@ -302,7 +323,7 @@ vv_bench_synth (int argc, char **argv)
   const guint64 kv_first = kv_tok * (2 * (guint64) position + L);
 
   guint64 b_lm = lm_pass_bytes (model);
-  guint64 b_head = vv_model_get_component_bytes (model, VV_COMPONENT_PREDICTION_HEAD) * steps;
+  guint64 b_head = component_read_bytes (model, VV_COMPONENT_PREDICTION_HEAD) * steps;
   guint64 b_dec = vv_model_get_component_bytes (model, VV_COMPONENT_ACOUSTIC_DECODER);
   guint64 b_sem = vv_model_get_component_bytes (model, VV_COMPONENT_SEMANTIC_ENCODER);
   guint64 b_conn = vv_model_get_component_bytes (model, VV_COMPONENT_ACOUSTIC_CONNECTOR)
@@ -319,11 +340,11 @@ vv_bench_synth (int argc, char **argv)
     g_string_append_printf (o, ", \"backend\": \"%s\", \"threads\": %d, \"frames\": %u, "
         "\"steps\": %d, \"cfg\": %g, \"iters\": %d, \"prompt_tokens\": %" G_GSIZE_FORMAT
         ", \"voice_frames\": %" G_GSIZE_FORMAT ", \"voice_samples\": %" G_GSIZE_FORMAT
-        ", \"load_ms\": %.1f, \"prefill_ms\": %.2f, \"prefill_tokens_per_s\": %.1f, "
+        ", \"load_ms\": %.1f, \"weights\": \"%s\", \"blocks_ms\": %.1f, \"prefill_ms\": %.2f, \"prefill_tokens_per_s\": %.1f, "
         "\"ms_per_frame\": {\"lm\": %.3f, \"neg_lm\": %.3f, \"head\": %.3f, \"decoder\": %.3f, "
         "\"semantic\": %.3f, \"other\": %.3f, \"total\": %.3f}, \"run_totals_ms\": [",
         vv_backend_get_name (be), n_threads, r->frames, steps, cfg_scale, iters, L, voice_frames,
-        (gsize) (voice_seconds * rate), t_load / 1e3, prefill_ms, L / (prefill_ms / 1e3),
+        (gsize) (voice_seconds * rate), t_load / 1e3, weights, t_blocks / 1e3, prefill_ms, L / (prefill_ms / 1e3),
         ms_lm, ms_neg, ms_head, ms_dec, ms_sem, ms_other, ms_frame);
     for (gint i = 0; i < iters; i++)
       g_string_append_printf (o, "%s%.1f", i ? ", " : "", runs[i].total_us / 1e3);
@@ -347,6 +368,8 @@ vv_bench_synth (int argc, char **argv)
   } else {
     printf ("model: %s, %s backend, %d thread(s), %d steps, cfg %.2f, load+prefault %.0f ms\n",
         model_dir, vv_backend_get_name (be), n_threads, steps, cfg_scale, t_load / 1e3);
+    printf ("weights: %s (blocks set up in %.0f ms%s)\n", weights, t_blocks / 1e3,
+        vv_model_has_int8_weights (model) ? ", quantisation included" : "");
     printf ("prompt: %" G_GSIZE_FORMAT " tokens (%" G_GSIZE_FORMAT " voice frames); "
         "%u frames per run, median of %d run(s) by total (totals:", L, voice_frames, r->frames,
         iters);

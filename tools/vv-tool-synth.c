@@ -250,8 +250,9 @@ vv_tool_synth (int argc, char **argv)
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL, *script_path = NULL, *out = NULL;
   g_autofree gchar *noise_path = NULL, *latents_path = NULL, *tokens_path = NULL;
   g_autofree gchar *resets_path = NULL, *device = NULL, *voices_spec = NULL;
-  g_autofree gchar *kv_dtype_arg = NULL;
+  g_autofree gchar *kv_dtype_arg = NULL, *weights_arg = NULL;
   VvDType kv_dtype;
+  VvModelLoadFlags load_flags = VV_MODEL_LOAD_DEFAULT;
   g_auto (GStrv) voice_paths = NULL;
   gint64 seed = 0;
   gint steps = 10, threads = 0, max_frames = 0;
@@ -270,6 +271,7 @@ vv_tool_synth (int argc, char **argv)
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (0 = all)", "N" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "Backend to run on: auto (default: CUDA when a GPU works, else cpu), cpu, cuda, sim or cuda-emu (simulated and emulated devices, for testing)", "NAME" },
     { "kv-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype_arg, VV_TOOL_KV_DTYPE_HELP, "TYPE" },
+    { "weights", 0, 0, G_OPTION_ARG_STRING, &weights_arg, VV_TOOL_WEIGHTS_HELP, "FORMAT" },
     { "max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames, "Stop each window after N frames (default 0: the reference's limit)", "N" },
     { "deterministic-voice", 0, 0, G_OPTION_ARG_NONE, &det_voice, "Use the voice encoder means instead of sampling", NULL },
     { "pcm16", 0, 0, G_OPTION_ARG_NONE, &pcm16, "Write 16-bit PCM (clipped) instead of float32", NULL },
@@ -299,7 +301,8 @@ vv_tool_synth (int argc, char **argv)
     fprintf (stderr, "vibevoice synth: --steps must be >= 1, --max-frames and --threads >= 0\n");
     return 2;
   }
-  if (!vv_tool_parse_kv_dtype ("synth", kv_dtype_arg, &kv_dtype))
+  if (!vv_tool_parse_kv_dtype ("synth", kv_dtype_arg, &kv_dtype)
+      || !vv_tool_parse_weights ("synth", weights_arg, &load_flags))
     return 2;
   /* every output is checked before the model loads: a typo in a path must
    * not cost the whole generation */
@@ -349,8 +352,10 @@ vv_tool_synth (int argc, char **argv)
     return 1;
   }
 
-  /* vvtokenize loaded the model with vv_model_load_shared(): the same copy */
-  g_autoptr (VvModel) model = vv_model_load_shared (model_dir, VV_MODEL_LOAD_DEFAULT, &error);
+  /* vvtokenize loaded the model with vv_model_load_shared(): the same copy
+   * (with --weights int8, a second model over the same mapped files whose
+   * LM and head weights are quantised) */
+  g_autoptr (VvModel) model = vv_model_load_shared (model_dir, load_flags, &error);
   if (model == NULL) {
     fprintf (stderr, "vibevoice synth: %s\n", error->message);
     return 1;

@@ -38,4 +38,11 @@ gboolean vv_tool_parse_kv_dtype (const gchar *tool, const gchar *arg, VvDType *d
 #define VV_TOOL_KV_DTYPE_HELP "KV cache dtype: bf16 (default: 28 KiB per token per CFG " \
   "branch at 1.5B) or f32 (twice that; the fp32 reference's)"
 
+/* --weights: "checkpoint" (NULL: the default; as stored, bf16 for the
+ * published checkpoints) or "int8" (sets VV_MODEL_LOAD_INT8 in *@flags);
+ * FALSE (and a message on stderr naming @tool) for anything else. */
+gboolean vv_tool_parse_weights (const gchar *tool, const gchar *arg, VvModelLoadFlags *flags);
+#define VV_TOOL_WEIGHTS_HELP "LM and diffusion-head weights: checkpoint (default: as " \
+  "stored) or int8 (per-output-channel int8, half the bytes of bf16; cpu device only)"
+
 G_END_DECLS

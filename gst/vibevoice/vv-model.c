@@ -43,6 +43,7 @@ struct _VvModel {
    * on first use and shared by every backend on that device */
   GMutex store_lock;
   GHashTable *device_weights;
+  gboolean int8;                 /* VV_MODEL_LOAD_INT8 */
 };
 
 G_DEFINE_BOXED_TYPE (VvModel, vv_model, vv_model_ref, vv_model_unref)
@@ -381,6 +382,7 @@ vv_model_load (const gchar *dir, VvModelLoadFlags flags, GError **error)
     return NULL;
   if (flags & VV_MODEL_LOAD_PREFAULT)
     prefault (model);
+  model->int8 = (flags & VV_MODEL_LOAD_INT8) != 0;
   return g_steal_pointer (&model);
 }
 
@@ -442,13 +444,159 @@ vv_model_require_tensor (VvModel *model, const gchar *name, GError **error)
  * @error: return location for a #GError
  *
  * The weight @name in the memory of @be's device. On the host this is the
- * mapped checkpoint view itself (no copy); on a device the tensor is
+ * mapped checkpoint view itself (no copy), or for a model loaded with
+ * VV_MODEL_LOAD_INT8 and a tensor it quantises, the int8 copy made once on
+ * first use; on a device the tensor is
  * uploaded once, in its stored dtype, on first use, and every later caller
  * on the same device (any backend instance, any session) gets the same
  * copy. Device copies live as long as the model.
  *
  * Returns: (transfer none) (nullable): the tensor
  */
+gboolean
+vv_model_has_int8_weights (VvModel *model)
+{
+  return model->int8;
+}
+
+gboolean
+vv_model_int8_quantises (const gchar *name)
+{
+  /* the bandwidth-bound blocks: every linear of the decoder layers and of
+   * the diffusion head (all its 2-D tensors are linear weights) */
+  return (g_str_has_prefix (name, "model.language_model.layers.")
+      || g_str_has_prefix (name, "model.prediction_head.")) && g_str_has_suffix (name, ".weight");
+}
+
+/* Rows [r0, r1) of @w into @q; FALSE (with *@bad_row) on a non-finite row. */
+typedef struct {
+  const VvTensor *w;
+  VvTensor *q;
+  gint64 r0, r1;
+  gint64 bad_row;               /* -1: none */
+} QuantJob;
+
+static gpointer
+quantize_rows (gpointer data)
+{
+  QuantJob *job = data;
+  const VvTensor *w = job->w;
+  gint64 cols = w->shape[1];
+  gsize es = vv_dtype_size (w->dtype);
+  gfloat *row = g_new (gfloat, MAX (cols, 1));
+  /* 1.5 · 2^23: adding and subtracting it rounds |v| < 2^22 to the nearest
+   * integer, ties to even (the FPU's mode), in a loop the compiler
+   * vectorises (lrintf would not be) */
+  const gfloat magic = 12582912.0f;
+  for (gint64 r = job->r0; r < job->r1; r++) {
+    vv_convert_to_f32 (w->dtype, (const guint8 *) w->data + (gsize) (r * cols) * es, row, cols);
+    gfloat amax = 0.0f;
+    gboolean finite = TRUE;
+    for (gint64 k = 0; k < cols; k++) {
+      gfloat a = fabsf (row[k]);
+      finite &= a <= G_MAXFLOAT;        /* FALSE for ±inf and NaN */
+      amax = a > amax ? a : amax;
+    }
+    if (!finite) {
+      job->bad_row = r;
+      break;
+    }
+    /* symmetric: codes -127..127, 0 stays exactly 0 */
+    gfloat scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    gint8 *qr = (gint8 *) job->q->data + r * cols;
+    for (gint64 k = 0; k < cols; k++) {
+      gfloat v = (row[k] * inv + magic) - magic;
+      v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+      qr[k] = (gint8) v;
+    }
+    job->q->row_scales[r] = scale;
+  }
+  g_free (row);
+  return NULL;
+}
+
+VvTensor *
+vv_quantize_int8_rows (const VvTensor *w, const gchar *what, GError **error)
+{
+  if (w->ndim != 2 || !vv_tensor_is_contiguous (w) || w->device != NULL
+      || (w->dtype != VV_DTYPE_F32 && w->dtype != VV_DTYPE_F16 && w->dtype != VV_DTYPE_BF16)) {
+    g_autofree gchar *sh = vv_tensor_shape_string (w);
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_DTYPE,
+        "%s: cannot quantise a %s %s tensor to int8 (needs a contiguous 2-D float tensor)",
+        what, vv_dtype_name (w->dtype), sh);
+    return NULL;
+  }
+  gint64 rows = w->shape[0], cols = w->shape[1];
+  VvTensor *q = vv_tensor_new_i8 (rows, cols);
+  if (q == NULL) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_SHAPE,
+        "%s: out of memory for its int8 copy (%" G_GINT64_FORMAT " x %" G_GINT64_FORMAT ")",
+        what, rows, cols);
+    return NULL;
+  }
+  /* a few threads for big tensors: a 1.5B model has 1.3 G weights to do */
+  gint n_jobs = rows * cols >= (1 << 20) ? (gint) CLAMP (g_get_num_processors (), 1, 16) : 1;
+  n_jobs = (gint) MIN ((gint64) n_jobs, MAX (rows, 1));
+  QuantJob jobs[16];
+  GThread *threads[16] = { NULL, };
+  for (gint i = 0; i < n_jobs; i++) {
+    jobs[i] = (QuantJob) { w, q, rows * i / n_jobs, rows * (i + 1) / n_jobs, -1 };
+    if (i > 0)
+      threads[i] = g_thread_try_new ("vv-quantise", quantize_rows, &jobs[i], NULL);
+  }
+  quantize_rows (&jobs[0]);
+  gint64 bad = jobs[0].bad_row;
+  for (gint i = 1; i < n_jobs; i++) {
+    if (threads[i] != NULL)
+      g_thread_join (threads[i]);
+    else
+      quantize_rows (&jobs[i]);         /* no thread to be had: do it here */
+    if (bad < 0)
+      bad = jobs[i].bad_row;
+  }
+  if (bad >= 0) {
+    vv_tensor_free (q);
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_DTYPE,
+        "%s: row %" G_GINT64_FORMAT " holds a non-finite value; it cannot be quantised to "
+        "int8", what, bad);
+    return NULL;
+  }
+  return q;
+}
+
+/* The int8 copy of @host in @model's host store (made on first use). */
+static const VvTensor *
+require_int8 (VvModel *model, VvDevice *dev, const gchar *name, const VvTensor *host,
+    GError **error)
+{
+  if (!vv_device_is_host (dev)) {
+    g_set_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_DTYPE,
+        "%s: int8 weights (tensor '%s') run only on the cpu backend, not on the %s device; "
+        "load the model without int8 weights for it", model->dir, name,
+        vv_device_get_name (dev));
+    return NULL;
+  }
+  g_mutex_lock (&model->store_lock);
+  if (model->device_weights == NULL)
+    model->device_weights = g_hash_table_new_full (NULL, NULL, NULL,
+        (GDestroyNotify) g_hash_table_unref);
+  GHashTable *store = g_hash_table_lookup (model->device_weights, dev);
+  if (store == NULL) {
+    store = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        (GDestroyNotify) vv_tensor_free);
+    g_hash_table_insert (model->device_weights, dev, store);
+  }
+  VvTensor *t = g_hash_table_lookup (store, name);
+  if (t == NULL) {
+    g_autofree gchar *what = g_strdup_printf ("%s: tensor '%s'", model->dir, name);
+    t = vv_quantize_int8_rows (host, what, error);
+    if (t != NULL)
+      g_hash_table_insert (store, g_strdup (name), t);
+  }
+  g_mutex_unlock (&model->store_lock);
+  return t;
+}
+
 const VvTensor *
 vv_model_require_tensor_on (VvModel *model, VvBackend *be, const gchar *name, GError **error)
 {
@@ -456,6 +604,8 @@ vv_model_require_tensor_on (VvModel *model, VvBackend *be, const gchar *name, GE
   if (host == NULL)
     return NULL;
   VvDevice *dev = vv_backend_get_device (be);
+  if (model->int8 && host->ndim == 2 && vv_model_int8_quantises (name))
+    return require_int8 (model, dev, name, host, error);
   if (vv_device_is_host (dev))
     return host;
 
@@ -584,6 +734,13 @@ vv_model_load_shared (const gchar *dir, VvModelLoadFlags flags, GError **error)
     g_free (key);
     key = g_strdup (real);
     free (real);
+  }
+  if (flags & VV_MODEL_LOAD_INT8) {
+    /* int8 and checkpoint-dtype users each get their own model (the
+     * mapping's pages are shared by the kernel either way) */
+    gchar *k = g_strconcat (key, "#int8", NULL);
+    g_free (key);
+    key = k;
   }
   /* Loading happens under the lock so two callers never map the same
    * checkpoint twice; loading is mmap + validation, i.e. short. */

@@ -39,10 +39,17 @@ typedef struct _VvModel VvModel;
  * @VV_MODEL_LOAD_DEFAULT: map and validate every tensor
  * @VV_MODEL_LOAD_PREFAULT: also touch every weight page after mapping, so the
  *   first frame does not pay for page faults
+ * @VV_MODEL_LOAD_INT8: the LM's and the diffusion head's linear weights
+ *   are quantised to int8 with one F32 scale per output channel (symmetric,
+ *   scale = max|row| / 127, codes rounded to nearest) the first time a block
+ *   asks for them, and read in that form (half the bytes of bf16); the
+ *   σ-VAE, connectors, embeddings, norms and biases keep their checkpoint
+ *   dtype. Only the cpu backend reads int8 weights.
  */
 typedef enum {
   VV_MODEL_LOAD_DEFAULT = 0,
   VV_MODEL_LOAD_PREFAULT = 1 << 0,
+  VV_MODEL_LOAD_INT8 = 1 << 1,
 } VvModelLoadFlags;
 
 /* Loads a Hugging Face VibeVoice folder: config.json,
@@ -69,6 +76,13 @@ const gchar     *vv_model_get_lm_head_name (VvModel *model);
  * uploaded once per device and shared (see vv-model.c). */
 const VvTensor  *vv_model_require_tensor_on (VvModel *model, VvBackend *be, const gchar *name,
                                              GError **error);
+/* TRUE when loaded with VV_MODEL_LOAD_INT8. */
+gboolean         vv_model_has_int8_weights (VvModel *model);
+/* Whether VV_MODEL_LOAD_INT8 quantises the checkpoint tensor @name. */
+gboolean         vv_model_int8_quantises (const gchar *name);
+/* Quantises a 2-D F32/F16/BF16 host tensor to int8 rows (see
+ * VV_MODEL_LOAD_INT8); errors name @what and the row with a non-finite value. */
+VvTensor        *vv_quantize_int8_rows (const VvTensor *w, const gchar *what, GError **error);
 gfloat           vv_model_get_speech_scaling_factor (VvModel *model);
 gfloat           vv_model_get_speech_bias_factor (VvModel *model);
 guint            vv_model_get_n_shards (VvModel *model);

@@ -70,6 +70,15 @@ check "vvtts kv-cache-dtype=f32" 0 "" -- \
 check "kv-cache-dtype=f32 audio == synth --kv-dtype f32" 0 "identical" -- wavcmp same "$tmp/tts-f32.wav" "$tmp/synth-f32.wav"
 check "the f32 cache's audio differs from the bf16 cache's" 1 "" -- wavcmp same "$tmp/tts-f32.wav" "$tmp/synth.wav"
 check "synth: a bad --kv-dtype is refused, naming it" 2 "kv-dtype is bf16 or f32, not f16" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --kv-dtype f16 --out "$tmp/x.wav"
+# int8 LM and head weights: the elements == synth --weights int8, the audio
+# differs from the checkpoint-dtype run, and device backends refuse them
+check "synth --weights int8 (seed 1)" 0 "frames, stop:" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --seed 1 --weights int8 --out "$tmp/synth-i8.wav"
+check "vvtts weights=int8" 0 "" -- \
+  launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 weights=int8 ! wavenc ! filesink location="$tmp/tts-i8.wav"
+check "weights=int8 audio == synth --weights int8" 0 "identical" -- wavcmp same "$tmp/tts-i8.wav" "$tmp/synth-i8.wav"
+check "the int8 weights' audio differs from the checkpoint weights'" 1 "" -- wavcmp same "$tmp/tts-i8.wav" "$tmp/synth.wav"
+check "synth: int8 weights on a device backend are refused, naming the tensor" 1 "int8 weights \(tensor 'model.language_model.layers.0.*run only on the cpu backend" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --weights int8 --device sim --out "$tmp/x.wav"
+check "synth: a bad --weights is refused, naming it" 2 "weights is checkpoint or int8, not int4" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --weights int4 --out "$tmp/x.wav"
 check "16-bit PCM through audioconvert" 0 "" -- \
   launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 ! audioconvert ! audio/x-raw,format=S16LE ! wavenc ! filesink location="$tmp/s16.wav"
 check "16-bit output is 24 kHz mono" 0 "^24000 1 16 " -- wavcmp info "$tmp/s16.wav"

@@ -425,6 +425,161 @@ test_index_deep_nesting (void)
   }
 }
 
+/* Quantisation of known rows: symmetric scale max|row| / 127, codes
+ * rounded to nearest (ties to even), zero rows exact, errors by row. */
+static void
+test_int8_quantise_rows (void)
+{
+  static const gfloat rows[3][6] = {
+    { 0.0f, 2.0f, -1.0f, 0.5f, 1.0f / 127.0f, -2.0f },        /* scale 2/127 */
+    { 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f },                    /* all zero */
+    { 127.0f, 2.5f, 3.5f, -2.5f, -126.5f, 0.4f },              /* scale 1: ties */
+  };
+  static const gint8 expect[3][6] = {
+    { 0, 127, -64, 32, 0, -127 },     /* -1 · 63.5 = -63.5 → -64; 0.5 · 63.5 → 32 */
+    { 0, 0, 0, 0, 0, 0 },
+    { 127, 2, 4, -2, -126, 0 },
+  };
+  const VvDType dtypes[] = { VV_DTYPE_F32, VV_DTYPE_BF16 };
+  for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++) {
+    g_autoptr (VvTensor) w = vv_tensor_new_2d (dtypes[d], 3, 6);
+    for (gint r = 0; r < 3; r++)
+      for (gint k = 0; k < 6; k++)
+        vv_tensor_set_f32 (w, r * 6 + k, rows[r][k]);
+    if (dtypes[d] == VV_DTYPE_BF16)
+      /* 1/127 is not a bf16 value; its bf16 rounding still codes to 0 */
+      g_assert_cmpfloat (fabsf (vv_tensor_get_f32 (w, 4)), <, 0.5f * 2.0f / 127.0f);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VvTensor) q = vv_quantize_int8_rows (w, "test", &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (q->dtype, ==, VV_DTYPE_I8);
+    g_assert_cmpint (q->shape[0], ==, 3);
+    g_assert_cmpint (q->shape[1], ==, 6);
+    const gfloat *sc = vv_tensor_get_row_scales (q);
+    g_assert_cmpfloat (sc[0], ==, 2.0f / 127.0f);
+    g_assert_cmpfloat (sc[1], ==, 0.0f);
+    g_assert_cmpfloat (sc[2], ==, 1.0f);
+    for (gint r = 0; r < 3; r++)
+      for (gint k = 0; k < 6; k++) {
+        if (((gint8 *) q->data)[r * 6 + k] != expect[r][k])
+          g_error ("%s row %d col %d: code %d, expected %d", vv_dtype_name (dtypes[d]), r, k,
+              ((gint8 *) q->data)[r * 6 + k], expect[r][k]);
+        g_assert_cmpfloat (vv_tensor_get_f32 (q, r * 6 + k), ==, expect[r][k] * sc[r]);
+      }
+    /* a row view keeps its own rows' scales */
+    VvTensor view;
+    vv_tensor_init_rows (&view, q, 2, 1);
+    g_assert_true (vv_tensor_get_row_scales (&view) == sc + 2);
+  }
+
+  /* a non-finite weight is named by tensor and row */
+  g_autoptr (VvTensor) bad = vv_tensor_new_2d (VV_DTYPE_F32, 4, 3);
+  vv_tensor_set_f32 (bad, 2 * 3 + 1, INFINITY);
+  g_autoptr (GError) error = NULL;
+  g_assert_null (vv_quantize_int8_rows (bad, "w.weight", &error));
+  g_assert_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_DTYPE);
+  g_assert_nonnull (strstr (error->message, "w.weight"));
+  g_assert_nonnull (strstr (error->message, "row 2"));
+  g_clear_error (&error);
+  vv_tensor_set_f32 (bad, 2 * 3 + 1, NAN);
+  g_assert_null (vv_quantize_int8_rows (bad, "w.weight", &error));
+  g_assert_nonnull (strstr (error->message, "row 2"));
+  g_clear_error (&error);
+  /* not a 2-D float tensor */
+  gint64 len = 4;
+  g_autoptr (VvTensor) ids = vv_tensor_new (VV_DTYPE_I32, 1, &len);
+  g_assert_null (vv_quantize_int8_rows (ids, "ids", &error));
+  g_assert_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_DTYPE);
+}
+
+/* A big random tensor (the threaded path): every code is the nearest
+ * integer to w / scale, so dequantised values are within half a step. */
+static void
+test_int8_quantise_big (void)
+{
+  const gint64 rows = 333, cols = 4099;   /* > 2^20 weights, odd sizes */
+  g_autoptr (VvTensor) w = vv_tensor_new_2d (VV_DTYPE_BF16, rows, cols);
+  g_autoptr (GRand) rng = g_rand_new_with_seed (7);
+  for (gint64 i = 0; i < rows * cols; i++)
+    vv_tensor_set_f32 (w, i, (gfloat) (g_rand_double_range (rng, -1, 1) * (1 + i / cols)));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvTensor) q = vv_quantize_int8_rows (w, "big", &error);
+  g_assert_no_error (error);
+  const gfloat *sc = vv_tensor_get_row_scales (q);
+  for (gint64 r = 0; r < rows; r++) {
+    gdouble amax = 0;
+    for (gint64 k = 0; k < cols; k++)
+      amax = MAX (amax, fabs (vv_tensor_get_f32 (w, r * cols + k)));
+    g_assert_cmpfloat (fabs (sc[r] - amax / 127.0), <=, 1e-6 * amax / 127.0);
+    for (gint64 k = 0; k < cols; k++) {
+      gdouble x = vv_tensor_get_f32 (w, r * cols + k) / sc[r];
+      gint code = ((gint8 *) q->data)[r * cols + k];
+      if (fabs (code - x) > 0.5 + 1e-4)
+        g_error ("row %" G_GINT64_FORMAT " col %" G_GINT64_FORMAT ": code %d for %.6f steps",
+            r, k, code, x);
+    }
+  }
+}
+
+/* VV_MODEL_LOAD_INT8: the LM's and the head's linear weights come back as
+ * I8 on the cpu backend (made once, shared), everything else as stored;
+ * device backends are refused naming the tensor; shared loads with and
+ * without the flag are different models. */
+static void
+test_int8_model (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvModel) m = vv_model_load (tiny_single, VV_MODEL_LOAD_INT8, &error);
+  g_assert_no_error (error);
+  g_assert_true (vv_model_has_int8_weights (m));
+  g_autoptr (VvBackend) cpu = vv_backend_new_by_name ("cpu", 1, &error);
+  g_assert_no_error (error);
+  const gchar *q_name = "model.language_model.layers.0.self_attn.q_proj.weight";
+  const VvTensor *host = vv_model_get_tensor (m, q_name);
+  const VvTensor *q = vv_model_require_tensor_on (m, cpu, q_name, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (host->dtype, ==, VV_DTYPE_BF16);
+  g_assert_cmpint (q->dtype, ==, VV_DTYPE_I8);
+  g_assert_cmpint (q->shape[0], ==, host->shape[0]);
+  g_assert_cmpint (q->shape[1], ==, host->shape[1]);
+  g_assert_true (vv_model_require_tensor_on (m, cpu, q_name, &error) == q);
+  /* within half a step of the checkpoint's values */
+  const gfloat *sc = vv_tensor_get_row_scales (q);
+  for (gint64 i = 0; i < vv_tensor_n_elements (host); i++)
+    g_assert_cmpfloat (fabsf (vv_tensor_get_f32 (q, i) - vv_tensor_get_f32 (host, i)), <=,
+        0.5f * sc[i / host->shape[1]] * (1 + 1e-5f));
+  const gchar *kept[] = {
+    "model.language_model.layers.0.input_layernorm.weight",
+    "model.language_model.layers.0.self_attn.q_proj.bias",
+    "model.language_model.embed_tokens.weight",
+    "model.acoustic_connector.fc1.weight",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (kept); i++) {
+    const VvTensor *t = vv_model_require_tensor_on (m, cpu, kept[i], &error);
+    g_assert_no_error (error);
+    g_assert_true (t == vv_model_get_tensor (m, kept[i]));
+  }
+  const VvTensor *h = vv_model_require_tensor_on (m, cpu,
+      "model.prediction_head.layers.0.ffn.down_proj.weight", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (h->dtype, ==, VV_DTYPE_I8);
+
+  g_autoptr (VvBackend) sim = vv_backend_new_by_name ("sim", 1, &error);
+  g_assert_no_error (error);
+  g_assert_null (vv_model_require_tensor_on (m, sim, q_name, &error));
+  g_assert_error (error, VV_MODEL_ERROR, VV_MODEL_ERROR_TENSOR_DTYPE);
+  g_assert_nonnull (strstr (error->message, q_name));
+  g_assert_nonnull (strstr (error->message, "cpu backend"));
+  g_clear_error (&error);
+
+  g_autoptr (VvModel) s1 = vv_model_load_shared (tiny_single, VV_MODEL_LOAD_INT8, &error);
+  g_autoptr (VvModel) s2 = vv_model_load_shared (tiny_single, VV_MODEL_LOAD_DEFAULT, &error);
+  g_autoptr (VvModel) s3 = vv_model_load_shared (tiny_single, VV_MODEL_LOAD_INT8, &error);
+  g_assert_no_error (error);
+  g_assert_true (s1 != s2 && s1 == s3);
+  g_assert_true (vv_model_has_int8_weights (s1) && !vv_model_has_int8_weights (s2));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -455,6 +610,9 @@ main (int argc, char **argv)
   g_test_add_func ("/model-load/index-errors", test_index_errors);
   g_test_add_func ("/model-load/misaligned-data", test_misaligned_data);
   g_test_add_func ("/model-load/index-deep-nesting", test_index_deep_nesting);
+  g_test_add_func ("/model-load/int8-quantise-rows", test_int8_quantise_rows);
+  g_test_add_func ("/model-load/int8-quantise-big", test_int8_quantise_big);
+  g_test_add_func ("/model-load/int8-model", test_int8_model);
   int ret = g_test_run ();
   vv_test_rm_rf (tmp_root);
   g_free (tmp_root);
