@@ -170,6 +170,23 @@ weight_set_add (WeightSet *s, gint64 out, gint64 in)
   return TRUE;
 }
 
+/* An int8 copy (vv_quantize_int8_rows, as --weights int8 makes them) of a
+ * fresh random BF16 weight: the set then holds only I8 tensors. */
+static gboolean
+weight_set_add_i8 (WeightSet *s, gint64 out, gint64 in)
+{
+  if (s->w == NULL)
+    s->w = g_ptr_array_new_with_free_func ((GDestroyNotify) vv_tensor_free);
+  g_autoptr (VvTensor) w = make_weight (VV_DTYPE_BF16, out, in);
+  g_autoptr (GError) error = NULL;
+  VvTensor *q = w ? vv_quantize_int8_rows (w, "bench weight", &error) : NULL;
+  if (q == NULL)
+    return FALSE;
+  g_ptr_array_add (s->w, q);
+  s->bytes += (gsize) (out * in) + (gsize) out * sizeof (gfloat);
+  return TRUE;
+}
+
 typedef struct {
   gdouble ms;                   /* best time of one pass over the set */
   gboolean ok;
@@ -358,6 +375,80 @@ vv_bench_gemv (int argc, char **argv)
       print_row (shapes[s].name, n, one, b, t, bwn);
     }
     weight_set_clear (&set);
+  }
+
+  /* 2d. int8 weights (--weights int8) against BF16 on the same shapes:
+   * streamed from DRAM (the same number of weights, half the bytes) and
+   * in cache (one copy; L2/L3-resident: the kernels' arithmetic rate) */
+  printf ("\nint8 weights (codes + a scale per row) vs BF16, n = 2 (the CFG batch): "
+      "streamed (~%.0f MiB of BF16 per shape) and in cache (one copy, 20 passes); best of %d\n",
+      STREAM_BYTES / MIB, opt_iters);
+  printf ("%-24s %9s %9s %7s %6s %8s | %9s %9s %8s\n", "weights", "bf16 ms", "int8 ms",
+      "GB/s", "of bw", "speedup", "bf16 Gw/s", "int8 Gw/s", "in cache");
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
+    gsize one = (gsize) (shapes[s].out * shapes[s].in * 2);
+    guint copies = MAX (1, STREAM_BYTES / one);
+    Timing tb = { 0 }, tq = { 0 }, cb = { 0 }, cq = { 0 };
+    gsize qbytes = 0;
+    for (gint pass = 0; pass < 2; pass++) {     /* 0: streamed, 1: in cache */
+      guint nw = pass == 0 ? copies : 20;
+      WeightSet b16 = { 0 }, q8 = { 0 };
+      gboolean ok = weight_set_add (&b16, shapes[s].out, shapes[s].in)
+          && weight_set_add_i8 (&q8, shapes[s].out, shapes[s].in);
+      for (guint c = 1; ok && c < nw; c++) {
+        if (pass == 0)
+          ok = weight_set_add (&b16, shapes[s].out, shapes[s].in)
+              && weight_set_add_i8 (&q8, shapes[s].out, shapes[s].in);
+        else {
+          /* the same tensor again: stays in cache */
+          g_ptr_array_add (b16.w, NULL);
+          g_ptr_array_add (q8.w, NULL);
+        }
+      }
+      if (pass == 1)
+        for (guint c = 1; c < nw; c++) {
+          b16.w->pdata[c] = b16.w->pdata[0];
+          q8.w->pdata[c] = q8.w->pdata[0];
+        }
+      if (!ok) {
+        fprintf (stderr, "vibevoice bench gemv: out of memory\n");
+        weight_set_clear (&b16);
+        weight_set_clear (&q8);
+        vv_backend_free (be);
+        return 1;
+      }
+      openblas_set_num_threads (1);
+      Timing b = time_pass (be, &b16, 2, FALSE, opt_iters);
+      Timing q = time_pass (be, &q8, 2, FALSE, opt_iters);
+      b.ms /= nw;
+      q.ms /= nw;
+      if (pass == 0) {
+        tb = b;
+        tq = q;
+        qbytes = q8.bytes / copies;
+      } else {
+        cb = b;
+        cq = q;
+        /* the aliases are not separate tensors: free each once */
+        g_ptr_array_set_free_func (b16.w, NULL);
+        g_ptr_array_set_free_func (q8.w, NULL);
+        vv_tensor_free (b16.w->pdata[0]);
+        vv_tensor_free (q8.w->pdata[0]);
+        vv_tensor_free (b16.w32->pdata[0]);
+        g_ptr_array_set_free_func (b16.w32, NULL);
+      }
+      weight_set_clear (&b16);
+      weight_set_clear (&q8);
+      if (!b.ok || !q.ok) {
+        vv_backend_free (be);
+        return 1;
+      }
+    }
+    gdouble nweights = (gdouble) shapes[s].out * shapes[s].in;
+    gdouble gbs = qbytes / (tq.ms / 1e3) / 1e9;
+    printf ("%-24s %9.3f %9.3f %7.2f %5.0f%% %7.2fx | %9.2f %9.2f %7.2fx\n", shapes[s].name,
+        tb.ms, tq.ms, gbs, 100.0 * gbs / bwn, tb.ms / tq.ms, nweights / (cb.ms / 1e3) / 1e9,
+        nweights / (cq.ms / 1e3) / 1e9, cb.ms / cq.ms);
   }
 
   /* 2c. large n (prefill): compute-bound, one copy of each weight */

@@ -257,7 +257,7 @@ vv_tool_synth (int argc, char **argv)
   gint64 seed = 0;
   gint steps = 10, threads = 0, max_frames = 0;
   gdouble cfg_scale = 1.3;
-  gboolean det_voice = FALSE, pcm16 = FALSE;
+  gboolean det_voice = FALSE, pcm16 = FALSE, forced = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Model folder (required)", "DIR" },
     { "tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tok_dir, "Qwen2.5 tokenizer folder (default: the shipped one)", "DIR" },
@@ -273,6 +273,7 @@ vv_tool_synth (int argc, char **argv)
     { "kv-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype_arg, VV_TOOL_KV_DTYPE_HELP, "TYPE" },
     { "weights", 0, 0, G_OPTION_ARG_STRING, &weights_arg, VV_TOOL_WEIGHTS_HELP, "FORMAT" },
     { "max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames, "Stop each window after N frames (default 0: the reference's limit)", "N" },
+    { "forced-diffusion", 0, 0, G_OPTION_ARG_NONE, &forced, "Benchmarks only: take ⟨diffusion⟩ at every step, so a random-weight model makes --max-frames frames per window (as vvdiffuse forced-diffusion=true); not what the model would say", NULL },
     { "deterministic-voice", 0, 0, G_OPTION_ARG_NONE, &det_voice, "Use the voice encoder means instead of sampling", NULL },
     { "pcm16", 0, 0, G_OPTION_ARG_NONE, &pcm16, "Write 16-bit PCM (clipped) instead of float32", NULL },
     { "noise", 0, 0, G_OPTION_ARG_FILENAME, &noise_path, "float32 [frames, 64] .npy: frame i's initial diffusion noise (conformance)", "NOISE.npy" },
@@ -400,6 +401,7 @@ vv_tool_synth (int argc, char **argv)
   params.n_threads = threads;
   params.max_frames = (guint) max_frames;
   params.deterministic_voice = det_voice;
+  params.force_diffusion = forced;
   params.kv_dtype = kv_dtype;
   params.new_audio = on_audio;
   params.new_audio_user_data = audio;
