@@ -151,6 +151,29 @@ gst_vv_weights_get_type (void)
   return type;
 }
 
+typedef enum {
+  GST_VV_POWER_NORMAL,
+  GST_VV_POWER_LOW,
+} GstVvPower;
+
+#define GST_TYPE_VV_POWER (gst_vv_power_get_type ())
+static GType
+gst_vv_power_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VV_POWER_NORMAL, "Sets steps=10, weights=checkpoint, threads=0 (all)", "normal" },
+    { GST_VV_POWER_LOW, "Low-power preset: sets steps=5, weights=int8 and threads to half the "
+          "processors", "low" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVvPower", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
 #define GST_TYPE_VV_DIFFUSE (gst_vv_diffuse_get_type ())
 G_DECLARE_FINAL_TYPE (GstVvDiffuse, gst_vv_diffuse, GST, VV_DIFFUSE, GstElement)
 
@@ -174,6 +197,7 @@ struct _GstVvDiffuse {
   gboolean forced_diffusion;
   GstVvKvCacheDtype kv_cache_dtype;
   GstVvWeights weights;
+  GstVvPower power;
 
   /* READY and up */
   VvModel *model;
@@ -210,6 +234,7 @@ enum {
   PROP_FORCED_DIFFUSION,
   PROP_KV_CACHE_DTYPE,
   PROP_WEIGHTS,
+  PROP_POWER,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -912,6 +937,20 @@ gst_vv_diffuse_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_WEIGHTS:
       self->weights = g_value_get_enum (value);
       break;
+    case PROP_POWER:
+      /* a preset: sets the three properties it stands for (set after it,
+       * they override it, as in gst-launch's left-to-right order) */
+      self->power = g_value_get_enum (value);
+      if (self->power == GST_VV_POWER_LOW) {
+        self->steps = VV_POWER_LOW_STEPS;
+        self->weights = GST_VV_WEIGHTS_INT8;
+        self->n_threads = vv_power_low_threads ();
+      } else {
+        self->steps = 10;
+        self->weights = GST_VV_WEIGHTS_CHECKPOINT;
+        self->n_threads = 0;
+      }
+      break;
     case PROP_KV_CACHE_DTYPE:
       self->kv_cache_dtype = g_value_get_enum (value);
       break;
@@ -920,6 +959,11 @@ gst_vv_diffuse_set_property (GObject *object, guint prop_id, const GValue *value
       break;
   }
   GST_OBJECT_UNLOCK (self);
+  if (prop_id == PROP_POWER) {
+    g_object_notify (object, "steps");
+    g_object_notify (object, "weights");
+    g_object_notify (object, "threads");
+  }
 }
 
 static void
@@ -969,6 +1013,9 @@ gst_vv_diffuse_get_property (GObject *object, guint prop_id, GValue *value, GPar
       break;
     case PROP_WEIGHTS:
       g_value_set_enum (value, self->weights);
+      break;
+    case PROP_POWER:
+      g_value_set_enum (value, self->power);
       break;
     case PROP_KV_CACHE_DTYPE:
       g_value_set_enum (value, self->kv_cache_dtype);
@@ -1057,6 +1104,11 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
           "weights; int8 reads half the bytes of bf16 per frame and changes the output "
           "slightly (docs/PERFORMANCE.md); set before the first prompt",
           GST_TYPE_VV_WEIGHTS, GST_VV_WEIGHTS_CHECKPOINT, flags));
+  g_object_class_install_property (gobject_class, PROP_POWER,
+      g_param_spec_enum ("power", "Power", "Preset: low sets steps=5, weights=int8 and "
+          "threads to half the processors (faster and less power per audio second, at a "
+          "quality cost: docs/PERFORMANCE.md); normal sets them back; properties set after "
+          "it override it", GST_TYPE_VV_POWER, GST_VV_POWER_NORMAL, flags));
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "VibeVoice latent generator",
       "Generator/Audio", "Generates VibeVoice acoustic latents (Qwen2 LM + diffusion head, "
@@ -1070,6 +1122,7 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
   gst_type_mark_as_plugin_api (GST_TYPE_VV_OVERFLOW, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VV_KV_CACHE_DTYPE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VV_WEIGHTS, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VV_POWER, 0);
 }
 
 static void

@@ -67,6 +67,7 @@ enum {
   PROP_OVERFLOW,
   PROP_KV_CACHE_DTYPE,
   PROP_WEIGHTS,
+  PROP_POWER,
   PROP_DEFAULT_SPEAKER,
   N_PROPS
 };
@@ -93,6 +94,7 @@ static const Proxy proxies[N_PROPS] = {
   [PROP_OVERFLOW] = { "overflow", 2 },
   [PROP_KV_CACHE_DTYPE] = { "kv-cache-dtype", 2 },
   [PROP_WEIGHTS] = { "weights", 2 },
+  [PROP_POWER] = { "power", 2 },
   [PROP_DEFAULT_SPEAKER] = { "default-speaker", 0 },
 };
 
@@ -122,6 +124,12 @@ gst_vv_tts_set_property (GObject *object, guint prop_id, const GValue *value,
   /* threads also sizes the voice encoder's pool */
   if (prop_id == PROP_THREADS)
     g_object_set_property (G_OBJECT (self->tokenize), "threads", value);
+  /* and so does the power preset's thread count */
+  if (prop_id == PROP_POWER) {
+    gint threads = 0;
+    g_object_get (self->diffuse, "threads", &threads, NULL);
+    g_object_set (self->tokenize, "threads", threads, NULL);
+  }
 }
 
 static void

@@ -65,6 +65,24 @@ vv_tool_parse_weights (const gchar *tool, const gchar *arg, VvModelLoadFlags *fl
   return FALSE;
 }
 
+gboolean
+vv_tool_apply_power (const gchar *tool, const gchar *arg, gint *steps, gint *threads,
+    gchar **weights)
+{
+  gboolean low = arg != NULL && g_ascii_strcasecmp (arg, "low") == 0;
+  if (arg != NULL && !low && g_ascii_strcasecmp (arg, "normal") != 0) {
+    fprintf (stderr, "vibevoice %s: --power is normal or low, not %s\n", tool, arg);
+    return FALSE;
+  }
+  if (*steps < 0)
+    *steps = low ? VV_POWER_LOW_STEPS : 10;
+  if (*threads < 0)
+    *threads = low ? vv_power_low_threads () : 0;
+  if (*weights == NULL && low)
+    *weights = g_strdup ("int8");
+  return TRUE;
+}
+
 const gchar *
 vv_tool_default_tokenizer_dir (void)
 {

@@ -187,10 +187,10 @@ vv_bench_synth (int argc, char **argv)
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL;
   g_autofree gchar *device = NULL;
   g_autofree gchar *cfg_passes = NULL;
-  g_autofree gchar *kv_dtype_arg = NULL, *weights_arg = NULL;
+  g_autofree gchar *kv_dtype_arg = NULL, *weights_arg = NULL, *power = NULL;
   VvDType kv_dtype;
   VvModelLoadFlags load_flags = VV_MODEL_LOAD_PREFAULT;
-  gint frames = 20, steps = 10, threads = 0, prompt_tokens = 128, iters = 3, bw_mib = 1024;
+  gint frames = 20, steps = -1, threads = -1, prompt_tokens = 128, iters = 3, bw_mib = 1024;
   gint64 position = 0;
   gdouble cfg_scale = 1.3, voice_seconds = 4.0;
   gboolean json = FALSE;
@@ -209,6 +209,7 @@ vv_bench_synth (int argc, char **argv)
     { "cfg-passes", 0, 0, G_OPTION_ARG_STRING, &cfg_passes, "joint (default: both CFG branches in one LM pass) or separate (one pass each)", "MODE" },
     { "kv-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype_arg, VV_TOOL_KV_DTYPE_HELP, "TYPE" },
     { "weights", 0, 0, G_OPTION_ARG_STRING, &weights_arg, VV_TOOL_WEIGHTS_HELP, "FORMAT" },
+    { "power", 0, 0, G_OPTION_ARG_STRING, &power, VV_TOOL_POWER_HELP, "MODE" },
     { "position", 0, 0, G_OPTION_ARG_INT64, &position, "Frames at KV-cache context position N + prompt length: N synthetic positions in both CFG caches (default 0)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object instead of the table", NULL },
     { NULL }
@@ -225,6 +226,7 @@ vv_bench_synth (int argc, char **argv)
     return 2;
   }
   if (!vv_tool_parse_kv_dtype ("bench synth", kv_dtype_arg, &kv_dtype)
+      || !vv_tool_apply_power ("bench synth", power, &steps, &threads, &weights_arg)
       || !vv_tool_parse_weights ("bench synth", weights_arg, &load_flags))
     return 2;
   gboolean separate = g_strcmp0 (cfg_passes, "separate") == 0;
@@ -340,11 +342,11 @@ vv_bench_synth (int argc, char **argv)
     g_string_append_printf (o, ", \"backend\": \"%s\", \"threads\": %d, \"frames\": %u, "
         "\"steps\": %d, \"cfg\": %g, \"iters\": %d, \"prompt_tokens\": %" G_GSIZE_FORMAT
         ", \"voice_frames\": %" G_GSIZE_FORMAT ", \"voice_samples\": %" G_GSIZE_FORMAT
-        ", \"load_ms\": %.1f, \"weights\": \"%s\", \"blocks_ms\": %.1f, \"prefill_ms\": %.2f, \"prefill_tokens_per_s\": %.1f, "
+        ", \"load_ms\": %.1f, \"power\": \"%s\", \"weights\": \"%s\", \"blocks_ms\": %.1f, \"prefill_ms\": %.2f, \"prefill_tokens_per_s\": %.1f, "
         "\"ms_per_frame\": {\"lm\": %.3f, \"neg_lm\": %.3f, \"head\": %.3f, \"decoder\": %.3f, "
         "\"semantic\": %.3f, \"other\": %.3f, \"total\": %.3f}, \"run_totals_ms\": [",
         vv_backend_get_name (be), n_threads, r->frames, steps, cfg_scale, iters, L, voice_frames,
-        (gsize) (voice_seconds * rate), t_load / 1e3, weights, t_blocks / 1e3, prefill_ms, L / (prefill_ms / 1e3),
+        (gsize) (voice_seconds * rate), t_load / 1e3, power ? power : "normal", weights, t_blocks / 1e3, prefill_ms, L / (prefill_ms / 1e3),
         ms_lm, ms_neg, ms_head, ms_dec, ms_sem, ms_other, ms_frame);
     for (gint i = 0; i < iters; i++)
       g_string_append_printf (o, "%s%.1f", i ? ", " : "", runs[i].total_us / 1e3);
@@ -368,7 +370,8 @@ vv_bench_synth (int argc, char **argv)
   } else {
     printf ("model: %s, %s backend, %d thread(s), %d steps, cfg %.2f, load+prefault %.0f ms\n",
         model_dir, vv_backend_get_name (be), n_threads, steps, cfg_scale, t_load / 1e3);
-    printf ("weights: %s (blocks set up in %.0f ms%s)\n", weights, t_blocks / 1e3,
+    printf ("power: %s; weights: %s (blocks set up in %.0f ms%s)\n", power ? power : "normal",
+        weights, t_blocks / 1e3,
         vv_model_has_int8_weights (model) ? ", quantisation included" : "");
     printf ("prompt: %" G_GSIZE_FORMAT " tokens (%" G_GSIZE_FORMAT " voice frames); "
         "%u frames per run, median of %d run(s) by total (totals:", L, voice_frames, r->frames,

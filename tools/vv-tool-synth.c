@@ -250,12 +250,12 @@ vv_tool_synth (int argc, char **argv)
   g_autofree gchar *model_dir = NULL, *tok_dir = NULL, *script_path = NULL, *out = NULL;
   g_autofree gchar *noise_path = NULL, *latents_path = NULL, *tokens_path = NULL;
   g_autofree gchar *resets_path = NULL, *device = NULL, *voices_spec = NULL;
-  g_autofree gchar *kv_dtype_arg = NULL, *weights_arg = NULL;
+  g_autofree gchar *kv_dtype_arg = NULL, *weights_arg = NULL, *power = NULL;
   VvDType kv_dtype;
   VvModelLoadFlags load_flags = VV_MODEL_LOAD_DEFAULT;
   g_auto (GStrv) voice_paths = NULL;
   gint64 seed = 0;
-  gint steps = 10, threads = 0, max_frames = 0;
+  gint steps = -1, threads = -1, max_frames = 0;     /* -1: unset (--power fills them in) */
   gdouble cfg_scale = 1.3;
   gboolean det_voice = FALSE, pcm16 = FALSE, forced = FALSE;
   GOptionEntry entries[] = {
@@ -272,6 +272,7 @@ vv_tool_synth (int argc, char **argv)
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "Backend to run on: auto (default: CUDA when a GPU works, else cpu), cpu, cuda, sim or cuda-emu (simulated and emulated devices, for testing)", "NAME" },
     { "kv-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype_arg, VV_TOOL_KV_DTYPE_HELP, "TYPE" },
     { "weights", 0, 0, G_OPTION_ARG_STRING, &weights_arg, VV_TOOL_WEIGHTS_HELP, "FORMAT" },
+    { "power", 0, 0, G_OPTION_ARG_STRING, &power, VV_TOOL_POWER_HELP, "MODE" },
     { "max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames, "Stop each window after N frames (default 0: the reference's limit)", "N" },
     { "forced-diffusion", 0, 0, G_OPTION_ARG_NONE, &forced, "Benchmarks only: take ⟨diffusion⟩ at every step, so a random-weight model makes --max-frames frames per window (as vvdiffuse forced-diffusion=true); not what the model would say", NULL },
     { "deterministic-voice", 0, 0, G_OPTION_ARG_NONE, &det_voice, "Use the voice encoder means instead of sampling", NULL },
@@ -298,6 +299,8 @@ vv_tool_synth (int argc, char **argv)
         "and --out OUT.wav");
     return 2;
   }
+  if (!vv_tool_apply_power ("synth", power, &steps, &threads, &weights_arg))
+    return 2;
   if (steps < 1 || max_frames < 0 || threads < 0) {
     fprintf (stderr, "vibevoice synth: --steps must be >= 1, --max-frames and --threads >= 0\n");
     return 2;
@@ -406,6 +409,10 @@ vv_tool_synth (int argc, char **argv)
   params.new_audio = on_audio;
   params.new_audio_user_data = audio;
 
+  if (power != NULL)
+    printf ("power: %s (%d steps, %s weights, %d thread(s)%s)\n", power, steps,
+        vv_model_has_int8_weights (model) ? "int8" : "checkpoint",
+        threads > 0 ? threads : (gint) g_get_num_processors (), threads > 0 ? "" : ": all");
   VvSessionResult total = { 0 };
   guint window = 0;
   gint64 t0 = g_get_monotonic_time ();

@@ -45,4 +45,14 @@ gboolean vv_tool_parse_weights (const gchar *tool, const gchar *arg, VvModelLoad
 #define VV_TOOL_WEIGHTS_HELP "LM and diffusion-head weights: checkpoint (default: as " \
   "stored) or int8 (per-output-channel int8, half the bytes of bf16; cpu device only)"
 
+/* --power: "normal" (NULL) or "low": the low-power preset fills in what the
+ * command line left unset (*@steps, *@threads < 0; *@weights NULL):
+ * VV_POWER_LOW_STEPS steps, vv_power_low_threads() threads, int8 weights;
+ * "normal" fills in 10 steps, all processors, checkpoint weights. FALSE
+ * (and a message naming @tool) for anything else. */
+gboolean vv_tool_apply_power (const gchar *tool, const gchar *arg, gint *steps, gint *threads,
+    gchar **weights);
+#define VV_TOOL_POWER_HELP "normal (default) or low: the low-power preset, 5 diffusion " \
+  "steps, int8 weights, half the processors (each unless given explicitly)"
+
 G_END_DECLS

@@ -77,6 +77,12 @@ vv_session_default_params (void)
   return p;
 }
 
+gint
+vv_power_low_threads (void)
+{
+  return MAX (1, (gint) g_get_num_processors () / 2);
+}
+
 static gboolean
 session_make_blocks (VvSession *s, GError **error)
 {

@@ -210,6 +210,17 @@ typedef struct {
 
 VvSessionParams vv_session_default_params (void);
 
+/**
+ * VV_POWER_LOW_STEPS:
+ *
+ * Diffusion steps of the low-power preset (`power=low`, `--power low`):
+ * half the default 10. The preset also loads the LM and head weights as
+ * int8 (VV_MODEL_LOAD_INT8) and runs on vv_power_low_threads() threads.
+ */
+#define VV_POWER_LOW_STEPS 5
+/* Threads of the low-power preset: half the processors, at least 1. */
+gint            vv_power_low_threads (void);
+
 /* @be: (nullable): the compute backend (must outlive the session); %NULL
  * makes the session create a CPU backend with the @n_threads of the first
  * vv_session_generate(). The model and tokenizer are referenced. @tok may be

@@ -79,6 +79,17 @@ check "weights=int8 audio == synth --weights int8" 0 "identical" -- wavcmp same 
 check "the int8 weights' audio differs from the checkpoint weights'" 1 "" -- wavcmp same "$tmp/tts-i8.wav" "$tmp/synth.wav"
 check "synth: int8 weights on a device backend are refused, naming the tensor" 1 "int8 weights \(tensor 'model.language_model.layers.0.*run only on the cpu backend" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --weights int8 --device sim --out "$tmp/x.wav"
 check "synth: a bad --weights is refused, naming it" 2 "weights is checkpoint or int8, not int4" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --weights int4 --out "$tmp/x.wav"
+# the low-power preset: synth --power low == vvtts power=low, and it is
+# what it says (5 steps, int8 weights); later properties override it
+check "synth --power low (seed 1)" 0 "power: low \\(5 steps, int8 weights, [0-9]+ thread" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --seed 1 --power low --out "$tmp/synth-low.wav"
+check "synth --power low --steps 10 --weights checkpoint: explicit options win" 0 "power: low \\(10 steps, checkpoint weights" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --seed 1 --power low --steps 10 --weights checkpoint --out "$tmp/synth-low-over.wav"
+check "... and then equals the normal run" 0 "identical" -- wavcmp same "$tmp/synth-low-over.wav" "$tmp/synth.wav"
+check "vvtts power=low" 0 "" -- \
+  launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 power=low ! wavenc ! filesink location="$tmp/tts-low.wav"
+check "power=low audio == synth --power low" 0 "identical" -- wavcmp same "$tmp/tts-low.wav" "$tmp/synth-low.wav"
+check "power=low audio == steps=5 weights=int8" 0 "" -- \
+  launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 steps=5 weights=int8 ! wavenc ! filesink location="$tmp/tts-5-i8.wav"
+check "... identical" 0 "identical" -- wavcmp same "$tmp/tts-5-i8.wav" "$tmp/tts-low.wav"
 check "16-bit PCM through audioconvert" 0 "" -- \
   launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 ! audioconvert ! audio/x-raw,format=S16LE ! wavenc ! filesink location="$tmp/s16.wav"
 check "16-bit output is 24 kHz mono" 0 "^24000 1 16 " -- wavcmp info "$tmp/s16.wav"
