@@ -480,8 +480,15 @@ vv_session_prefill (VvSession *s, VvPrompt *prompt_in, const VvSessionParams *pa
 
   /* 3. State. */
   const gsize bench = p->bench_position;
-  gsize pos_capacity = bench + L + MIN (max_steps, (gsize) 1024);
-  gsize neg_capacity = bench > 0 ? bench + MIN (max_steps, (gsize) 256) : 0;
+  /* Each cache is allocated once for the most it can hold: the §2.5 limit
+   * bounds the steps, so the positive branch never holds more than
+   * L + max_steps positions and the negative one (its one-token prompt,
+   * at most one position a step) 1 + max_steps. The peak is known at the
+   * prefill and no cache is ever copied into a bigger one (which would
+   * hold old and new at once); host pages are committed as they are
+   * written, so the resident size still follows the positions in use. */
+  gsize pos_capacity = bench + L + max_steps;
+  gsize neg_capacity = bench + 1 + max_steps;
   if ((g->pos_cache = vv_kv_cache_new_full (s->lm, p->kv_dtype, pos_capacity, 0, error)) == NULL
       || (g->neg_cache = vv_kv_cache_new_full (s->lm, p->kv_dtype, neg_capacity, 0, error))
       == NULL)
@@ -742,6 +749,8 @@ vv_session_finish (VvSession *s, VvSessionResult *out)
   vv_backend_get_stats (s->be, &st);
   g->res.frame_bytes_up = st.bytes_up - g->stats0.bytes_up;
   g->res.frame_bytes_down = st.bytes_down - g->stats0.bytes_down - g->res.audio_bytes_down;
+  g->res.kv_capacity_tokens = vv_kv_cache_get_capacity (g->pos_cache)
+      + vv_kv_cache_get_capacity (g->neg_cache);
   if (out)
     *out = g->res;
   g_clear_pointer (&s->gen, gen_free);

@@ -190,6 +190,10 @@ typedef struct {
  *   or < 0 where no powercap energy counter is exposed (most VMs)
  * @kv_bytes_per_token: bytes one context position takes in one CFG
  *   branch's KV cache (keys and values of all layers, in the cache's dtype)
+ * @kv_capacity_tokens: positions the two KV caches held room for at the end
+ *   (together): allocated once at the prefill for the most the §2.5 limit
+ *   allows, L + max_steps and 1 + max_steps (plus @bench_position each), so
+ *   times @kv_bytes_per_token it is the caches' peak allocation
  */
 typedef struct {
   guint n_frames;
@@ -204,6 +208,7 @@ typedef struct {
   guint64 audio_bytes_down;
   guint n_lm_passes;
   gsize kv_bytes_per_token;
+  gsize kv_capacity_tokens;
   gdouble cpu_seconds;
   gdouble energy_joules;
 } VvSessionResult;

@@ -779,6 +779,9 @@ test_bench_position (void)
   g_assert_true (res[1].kv_bytes_per_token == elems * 4
       || res[1].kv_bytes_per_token == elems * 2);
   g_assert_cmpuint (res[1].kv_bytes_per_token, ==, res[0].kv_bytes_per_token);
+  /* both caches allocated once, for the most the length limit allows */
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (res[i].kv_capacity_tokens, ==, 2 * pos[i] + L + 1 + 2 * res[i].max_steps);
   gsize bytes = r[0].latents->len * sizeof (gfloat);
   g_assert_cmpuint (r[1].latents->len, ==, r[0].latents->len);
   g_assert_true (memcmp (r[0].latents->data, r[1].latents->data, bytes) != 0);

@@ -37,6 +37,7 @@ import gc
 import json
 import os
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -52,11 +53,15 @@ BLOCKS = [("lm", "LM (positive pass)"), ("neg_lm", "LM (negative pass)"),
           ("total", "total per frame")]
 
 
-def run_ours(a):
+def run_ours(a, extra=()):
     cmd = [a.tool, "bench", "synth", "--model", a.model, "--frames", str(a.frames),
-           "--steps", str(a.steps), "--cfg", str(a.cfg), "--threads", str(a.threads),
-           "--prompt-tokens", str(a.prompt_tokens), "--voice-seconds", str(a.voice_seconds),
-           "--iters", str(a.iters), "--json"]
+           "--cfg", str(a.cfg), "--prompt-tokens", str(a.prompt_tokens),
+           "--voice-seconds", str(a.voice_seconds), "--iters", str(a.iters), "--json"]
+    # the variant's own options (e.g. --power low) pick steps and threads
+    # unless it names them; the baseline gets --steps/--threads
+    if "--power" not in extra:
+        cmd += ["--steps", str(a.steps), "--threads", str(a.threads)]
+    cmd += list(extra)
     print("$ " + " ".join(cmd), flush=True)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out), cmd
@@ -158,6 +163,10 @@ def main():
     ap.add_argument("--voice-seconds", type=float, default=4.0)
     ap.add_argument("--iters", type=int, default=3, help="timed runs per side (median shown)")
     ap.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto")
+    ap.add_argument("--also", action="append", default=[],
+                    help="also time ours with these extra bench-synth options, e.g. "
+                         "--also='--weights int8' --also='--power low' (each against the "
+                         "same reference run)")
     ap.add_argument("--probe-frames", type=int, default=3,
                     help="frames of the dtype probe runs (--dtype auto)")
     a = ap.parse_args()
@@ -165,6 +174,11 @@ def main():
     ours, ours_cmd = run_ours(a)
     print(f"ours: prompt {ours['prompt_tokens']} tokens, {ours['ms_per_frame']['total']:.1f} "
           f"ms/frame, run totals {ours['run_totals_ms']} ms", flush=True)
+    variants = []
+    for extra in a.also:
+        v, vcmd = run_ours(a, shlex.split(extra))
+        print(f"ours {extra}: {v['ms_per_frame']['total']:.1f} ms/frame", flush=True)
+        variants.append((extra, v, vcmd))
 
     import numpy as np
     import torch
@@ -270,6 +284,28 @@ def main():
     print(f"ours: weights read per frame {b['total'] / 1e9:.2f} GB, read bandwidth "
           f"{ours['bandwidth_gbs']:.1f} GB/s, bound {ours['bound_ms_per_frame']:.1f} ms/frame, "
           f"achieved {ours['achieved_gbs']:.2f} GB/s ({ours['ratio_to_bound']:.2f}× the bound)")
+    if variants:
+        print()
+        cols = [("vibevoice", ours)] + [(extra, v) for extra, v, _ in variants]
+        print("| per frame (ms) | " + " | ".join(c for c, _ in cols) + " | PyTorch reference |")
+        print("| --- |" + " ---: |" * (len(cols) + 1))
+        for key, label in BLOCKS:
+            print(f"| {label} | " + " | ".join(f"{o['ms_per_frame'][key]:.1f}" for _, o in cols)
+                  + f" | {rm[key]:.1f} |")
+        print("| real-time factor | " + " | ".join(f"{o['ms_per_frame']['total'] / FRAME_MS:.2f}"
+                                                  for _, o in cols)
+              + f" | {rm['total'] / FRAME_MS:.2f} |")
+        print("| reference / ours, per frame | " + " | ".join(
+            f"{rm['total'] / o['ms_per_frame']['total']:.2f}×" for _, o in cols) + " | |")
+        print("| prefill ms | " + " | ".join(f"{o['prefill_ms']:.0f}" for _, o in cols)
+              + f" | {ref['prefill_ms']:.0f} |")
+        print("| steps, threads, weights | " + " | ".join(
+            f"{o['steps']}, {o['threads']}, {o.get('weights', 'checkpoint')}" for _, o in cols)
+              + f" | {a.steps}, {a.threads}, {dtype} |")
+        print("| CPU-s per audio-s | " + " | ".join(f"{o['cpu_s_per_audio_s']:.2f}" for _, o in cols)
+              + " | |")
+        for extra, _, vcmd in variants:
+            print(f"ours {extra}: `{' '.join(vcmd)}`")
     return 0
 
 
