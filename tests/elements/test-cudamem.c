@@ -294,6 +294,12 @@ has_cuda_feature (const gchar *caps)
 
 GST_START_TEST (test_cuda_engine_device_memory)
 {
+  /* the pipelines share this model (one per process): holding it keeps
+   * its weights on the device after the first run, so the later runs'
+   * uploads are theirs alone */
+  GError *error = NULL;
+  VvModel *model = vv_model_load_shared (tiny_model (), VV_MODEL_LOAD_DEFAULT, &error);
+  fail_unless (model != NULL, "%s", error ? error->message : "");
   /* the reference: the same engine, the link forced to system memory */
   Run sys;
   run_pipeline (&sys, "cuda-emu", "application/x-vv-latents", AUDIO_CAPS, TRUE);
@@ -330,7 +336,6 @@ GST_START_TEST (test_cuda_engine_device_memory)
   fail_unless_equals_uint64 (dev.frame_down, (guint64) dev.steps * LOGIT_BYTES
       + (guint64) FRAMES * HOP * 4);
   fail_unless_equals_uint64 (dev.frame_up, sys.frame_up);
-  fail_unless_equals_uint64 (dev.dev_up, sys.dev_up);
   fail_unless_equals_uint64 (sys.dev_down - dev.dev_down, (guint64) FRAMES * DIM * 4);
   assert_same_audio (&dev, &sys, "device latents, system audio out");
 
@@ -344,7 +349,8 @@ GST_START_TEST (test_cuda_engine_device_memory)
   fail_unless (all.out->len > 0);
   fail_unless_equals_uint64 (all.audio_down, 0);
   fail_unless_equals_uint64 (all.frame_down, (guint64) all.steps * LOGIT_BYTES);
-  fail_unless_equals_uint64 (all.dev_up, sys.dev_up);
+  fail_unless_equals_uint64 (all.frame_up, sys.frame_up);
+  fail_unless_equals_uint64 (all.dev_up, dev.dev_up);
   fail_unless_equals_uint64 (sys.dev_down - all.dev_down, (guint64) FRAMES * (DIM + HOP) * 4);
   /* (the buffers were read through a map, which downloads: same samples) */
   assert_same_audio (&all, &sys, "device audio out");
@@ -376,15 +382,21 @@ GST_START_TEST (test_cuda_engine_device_memory)
   fail_unless_equals_uint64 (dec.frames_decoded, FRAMES);
   /* the session's own decode is the reference: same backend, same ops */
   assert_same_audio (&dec, &sys, "decoded from device latents");
-  /* only the audio comes down, at vvvocode's src; nothing goes up */
+  /* only the audio comes down, at vvvocode's src; no latent goes up (the
+   * host path would upload 256 bytes a frame): what vvvocode adds is its
+   * decoder's setup (a 4-byte index when it creates the decoder) */
   fail_unless_equals_uint64 (dec.frame_down, (guint64) dec.steps * LOGIT_BYTES
       + (guint64) FRAMES * HOP * 4);
-  fail_unless_equals_uint64 (dec.dev_up, sys.dev_up);
+  fail_unless (dec.frame_up >= sys.frame_up && dec.frame_up - sys.frame_up < DIM * 4,
+      "frame uploads %" G_GUINT64_FORMAT " vs %" G_GUINT64_FORMAT, dec.frame_up, sys.frame_up);
+  fail_unless (dec.dev_up >= dev.dev_up && dec.dev_up - dev.dev_up < DIM * 4,
+      "uploads %" G_GUINT64_FORMAT " vs %" G_GUINT64_FORMAT, dec.dev_up, dev.dev_up);
 
   run_clear (&sys);
   run_clear (&dev);
   run_clear (&all);
   run_clear (&dec);
+  vv_model_unref (model);
 }
 GST_END_TEST;
 
