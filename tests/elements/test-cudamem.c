@@ -392,10 +392,19 @@ GST_START_TEST (test_cuda_engine_device_memory)
   fail_unless (dec.dev_up >= dev.dev_up && dec.dev_up - dev.dev_up < DIM * 4,
       "uploads %" G_GUINT64_FORMAT " vs %" G_GUINT64_FORMAT, dec.dev_up, dev.dev_up);
 
+  /* a queue between them passes the caps query on: still device memory */
+  Run q;
+  run_pipeline (&q, "cuda-emu", "queue", AUDIO_CAPS, TRUE);
+  fail_unless (has_cuda_feature (q.latent_caps), "through a queue: %s", q.latent_caps);
+  fail_unless_equals_int (q.dev_latents, FRAMES);
+  fail_unless_equals_uint64 (q.dev_down, dev.dev_down);
+  assert_same_audio (&q, &sys, "device latents through a queue");
+
   run_clear (&sys);
   run_clear (&dev);
   run_clear (&all);
   run_clear (&dec);
+  run_clear (&q);
   vv_model_unref (model);
 }
 GST_END_TEST;
@@ -417,6 +426,54 @@ GST_START_TEST (test_cpu_engine_system_memory)
 }
 GST_END_TEST;
 
+/* A sink that takes anything (filesink's case) gets the recorded form in
+ * system memory, whatever the engine. */
+GST_START_TEST (test_cuda_engine_records_system_memory)
+{
+  g_setenv ("VV_DEVICE", "cuda-emu", TRUE);
+  g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time "
+      "caps=application/x-vv-prompt ! vvdiffuse model=%s seed=7 steps=%d max-frames=%d "
+      "forced-diffusion=true ! appsink name=sink sync=false wait-on-eos=false", tiny_model (),
+      STEPS, FRAMES);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  fail_unless (pipe != NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (src),
+          gst_buffer_new_wrapped_bytes (make_prompt ())), GST_FLOW_OK);
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 300 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  GstPad *pad = gst_element_get_static_pad (sink, "sink");
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  g_autofree gchar *str = gst_caps_to_string (caps);
+  fail_unless_equals_string (str, "application/x-vv-latent-records");
+  gst_caps_unref (caps);
+  gst_object_unref (pad);
+  guint n = 0;
+  GstSample *sample;
+  while ((sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 0)) != NULL) {
+    GstBuffer *b = gst_sample_get_buffer (sample);
+    fail_unless_equals_int (gst_buffer_get_size (b), 40 + DIM * 4);
+    for (guint i = 0; i < gst_buffer_n_memory (b); i++)
+      fail_if (g_strcmp0 (gst_buffer_peek_memory (b, i)->allocator->mem_type,
+              "VvDeviceMemory") == 0, "a record in device memory");
+    n++;
+    gst_sample_unref (sample);
+  }
+  fail_unless_equals_int (n, FRAMES);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (src);
+  gst_object_unref (pipe);
+}
+GST_END_TEST;
+
 static Suite *
 cudamem_suite (void)
 {
@@ -426,6 +483,7 @@ cudamem_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_cuda_engine_device_memory);
   tcase_add_test (tc, test_cpu_engine_system_memory);
+  tcase_add_test (tc, test_cuda_engine_records_system_memory);
   return s;
 }
 
