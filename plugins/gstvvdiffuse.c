@@ -18,6 +18,12 @@
  * once. A DISCONT latent buffer starts a new decoder segment (stream start,
  * after ⟨speech_end⟩).
  *
+ * On an engine with a CUDA backend, and a downstream that accepts it
+ * (vvvocode), the latents go out as application/x-vv-latents
+ * (memory:CUDAMemory): device memory (GstVvDeviceMemory) copied on the
+ * device from the session's frame tensors, the attached audio too, so
+ * nothing is downloaded per frame (docs/CUDA.md).
+ *
  * A `vv-pause` event from vvtokenize becomes a GAP event of exactly that
  * length; vvvocode fills it with silence.
  *

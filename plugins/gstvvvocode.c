@@ -21,6 +21,11 @@
  * - A buffer carrying #GstVvAudioMeta already has its audio (vvdiffuse
  *   decodes every frame itself): that audio is output as is and the
  *   decoder is not run, unless #GstVvVocode:use-attached-audio is FALSE.
+ * - Latents in device memory (memory:CUDAMemory caps, from vvdiffuse on a
+ *   CUDA engine) are decoded on the device, and attached device audio is
+ *   passed on there: the output is audio/x-raw(memory:CUDAMemory) when
+ *   downstream accepts it, else system memory, downloaded here once
+ *   (docs/CUDA.md).
  * - A GAP event becomes exact zeros of the same duration, in buffers of at
  *   most 4096 samples (so an hour of pause is never one allocation); they
  *   stop early when downstream is flushing or at EOS.

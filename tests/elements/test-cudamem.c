@@ -52,6 +52,15 @@ tiny_model (void)
   return m;
 }
 
+/* The CUDA backend to run on: cuda-emu (always built), or what
+ * $VV_CUDAMEM_DEVICE names (tests/cuda/run-on-gpu.sh: cuda). */
+static const gchar *
+cuda_name (void)
+{
+  const gchar *name = g_getenv ("VV_CUDAMEM_DEVICE");
+  return name && *name ? name : "cuda-emu";
+}
+
 static gboolean
 is_device (GstBuffer *b)
 {
@@ -138,8 +147,8 @@ emu_device (void)
   static VvDevice *dev;
   if (dev == NULL) {
     GError *error = NULL;
-    VvBackend *be = vv_backend_new_by_name ("cuda-emu", 1, &error);
-    fail_unless (be != NULL, "the cuda-emu backend is always built: %s",
+    VvBackend *be = vv_backend_new_by_name (cuda_name (), 1, &error);
+    fail_unless (be != NULL, "backend %s (cuda-emu is always built): %s", cuda_name (),
         error ? error->message : "");
     dev = vv_backend_get_device (be);
     /* the device lives for the process; the backend is kept with it */
@@ -302,7 +311,7 @@ GST_START_TEST (test_cuda_engine_device_memory)
   fail_unless (model != NULL, "%s", error ? error->message : "");
   /* the reference: the same engine, the link forced to system memory */
   Run sys;
-  run_pipeline (&sys, "cuda-emu", "application/x-vv-latents", AUDIO_CAPS, TRUE);
+  run_pipeline (&sys, cuda_name (), "application/x-vv-latents", AUDIO_CAPS, TRUE);
   fail_if (has_cuda_feature (sys.latent_caps), "%s", sys.latent_caps);
   fail_if (sys.device_memory);
   fail_unless_equals_int (sys.frames, FRAMES);
@@ -316,7 +325,7 @@ GST_START_TEST (test_cuda_engine_device_memory)
 
   /* device memory between the elements, system memory out (audioconvert's case) */
   Run dev;
-  run_pipeline (&dev, "cuda-emu", "", AUDIO_CAPS, TRUE);
+  run_pipeline (&dev, cuda_name (), "", AUDIO_CAPS, TRUE);
   fail_unless (has_cuda_feature (dev.latent_caps), "latent caps %s", dev.latent_caps);
   fail_unless (g_str_has_prefix (dev.latent_caps,
           "application/x-vv-latents(memory:CUDAMemory)"), "%s", dev.latent_caps);
@@ -341,7 +350,7 @@ GST_START_TEST (test_cuda_engine_device_memory)
 
   /* device memory all the way: zero bytes cross for latents and audio */
   Run all;
-  run_pipeline (&all, "cuda-emu", "", DEVICE_AUDIO_CAPS, TRUE);
+  run_pipeline (&all, cuda_name (), "", DEVICE_AUDIO_CAPS, TRUE);
   fail_unless (has_cuda_feature (all.latent_caps), "%s", all.latent_caps);
   fail_unless (has_cuda_feature (all.audio_caps), "audio caps %s", all.audio_caps);
   fail_unless_equals_int (all.dev_latents, FRAMES);
@@ -375,7 +384,7 @@ GST_START_TEST (test_cuda_engine_device_memory)
 
   /* no attached audio: vvvocode decodes the device latents in place */
   Run dec;
-  run_pipeline (&dec, "cuda-emu", "", AUDIO_CAPS, FALSE);
+  run_pipeline (&dec, cuda_name (), "", AUDIO_CAPS, FALSE);
   fail_unless (has_cuda_feature (dec.latent_caps), "%s", dec.latent_caps);
   fail_unless_equals_int (dec.dev_latents, FRAMES);
   fail_unless_equals_int (dec.n_attached, 0);
@@ -394,7 +403,7 @@ GST_START_TEST (test_cuda_engine_device_memory)
 
   /* a queue between them passes the caps query on: still device memory */
   Run q;
-  run_pipeline (&q, "cuda-emu", "queue", AUDIO_CAPS, TRUE);
+  run_pipeline (&q, cuda_name (), "queue", AUDIO_CAPS, TRUE);
   fail_unless (has_cuda_feature (q.latent_caps), "through a queue: %s", q.latent_caps);
   fail_unless_equals_int (q.dev_latents, FRAMES);
   fail_unless_equals_uint64 (q.dev_down, dev.dev_down);
@@ -430,7 +439,7 @@ GST_END_TEST;
  * system memory, whatever the engine. */
 GST_START_TEST (test_cuda_engine_records_system_memory)
 {
-  g_setenv ("VV_DEVICE", "cuda-emu", TRUE);
+  g_setenv ("VV_DEVICE", cuda_name (), TRUE);
   g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time "
       "caps=application/x-vv-prompt ! vvdiffuse model=%s seed=7 steps=%d max-frames=%d "
       "forced-diffusion=true ! appsink name=sink sync=false wait-on-eos=false", tiny_model (),
