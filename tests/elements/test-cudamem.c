@@ -21,6 +21,7 @@
  * so the test needs nothing from the plugin but its registration.
  */
 #include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/app/gstappsink.h>
 #include <vibevoice/vibevoice.h>
@@ -483,6 +484,65 @@ GST_START_TEST (test_cuda_engine_records_system_memory)
 }
 GST_END_TEST;
 
+/* vvvocode alone with device caps on both sides: pauses are zeros made on
+ * the device (nothing crosses); host latents under device caps are decoded
+ * and their audio goes out as device memory. */
+GST_START_TEST (test_vocode_device_output)
+{
+  g_setenv ("VV_DEVICE", cuda_name (), TRUE);
+  GstElement *e = gst_element_factory_make ("vvvocode", NULL);
+  fail_unless (e != NULL);
+  g_object_set (e, "model", tiny_model (), NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_sink_caps_str (h, DEVICE_AUDIO_CAPS);
+  gst_harness_set_src_caps_str (h, "application/x-vv-latents(memory:CUDAMemory), "
+      "format=F32LE, dim=64, rate=24000, hop=3200");
+  /* 250 ms = 6000 samples: buffers of 4096 and 1904; the first GAP also
+   * makes the engine and the decoder */
+  for (guint pass = 0; pass < 2; pass++) {
+    VvDeviceStats s0, s1;
+    vv_device_get_stats (emu_device (), &s0);
+    fail_unless (gst_harness_push_event (h, gst_event_new_gap (0, 250 * GST_MSECOND)));
+    vv_device_get_stats (emu_device (), &s1);
+    if (pass == 1) {
+      fail_unless_equals_uint64 (s1.bytes_up - s0.bytes_up, 0);
+      fail_unless_equals_uint64 (s1.bytes_down - s0.bytes_down, 0);
+    }
+    gsize total = 0;
+    while (gst_harness_buffers_in_queue (h) > 0) {
+      GstBuffer *b = gst_harness_pull (h);
+      fail_unless (is_device (b), "silence in system memory under device caps");
+      GstMapInfo map;
+      fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+      for (gsize i = 0; i < map.size / 4; i++)
+        fail_unless (((gfloat *) map.data)[i] == 0.0f, "silence sample %" G_GSIZE_FORMAT
+            " is %g", i, ((gfloat *) map.data)[i]);
+      total += map.size / 4;
+      gst_buffer_unmap (b, &map);
+      gst_buffer_unref (b);
+    }
+    fail_unless_equals_int (total, 6000);
+  }
+  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+  g_autofree gchar *str = gst_caps_to_string (caps);
+  gst_caps_unref (caps);
+  fail_unless (g_str_has_prefix (str, "audio/x-raw(memory:CUDAMemory)"), "%s", str);
+
+  gfloat z[DIM];
+  for (gint d = 0; d < DIM; d++)
+    z[d] = 0.5f * sinf (0.3f * d);
+  GstBuffer *in = gst_buffer_new_memdup (z, sizeof z);
+  GST_BUFFER_FLAG_SET (in, GST_BUFFER_FLAG_DISCONT);
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  GstBuffer *b = gst_harness_pull (h);
+  fail_unless (is_device (b), "decoded audio in system memory under device caps");
+  fail_unless_equals_int (gst_buffer_get_size (b), HOP * 4);
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 static Suite *
 cudamem_suite (void)
 {
@@ -493,6 +553,7 @@ cudamem_suite (void)
   tcase_add_test (tc, test_cuda_engine_device_memory);
   tcase_add_test (tc, test_cpu_engine_system_memory);
   tcase_add_test (tc, test_cuda_engine_records_system_memory);
+  tcase_add_test (tc, test_vocode_device_output);
   return s;
 }
 
