@@ -142,19 +142,29 @@ count_latents (GstPad *pad, GstPadProbeInfo *info, gpointer ud)
   return GST_PAD_PROBE_OK;
 }
 
+/* The device of the CUDA backend, whose counters the runs read; the
+ * backend is kept for the (forked) test process. */
+static VvBackend *emu_backend;
+
 static VvDevice *
 emu_device (void)
 {
-  static VvDevice *dev;
-  if (dev == NULL) {
+  if (emu_backend == NULL) {
     GError *error = NULL;
-    VvBackend *be = vv_backend_new_by_name (cuda_name (), 1, &error);
-    fail_unless (be != NULL, "backend %s (cuda-emu is always built): %s", cuda_name (),
-        error ? error->message : "");
-    dev = vv_backend_get_device (be);
-    /* the device lives for the process; the backend is kept with it */
+    emu_backend = vv_backend_new_by_name (cuda_name (), 1, &error);
+    fail_unless (emu_backend != NULL, "backend %s (cuda-emu is always built): %s",
+        cuda_name (), error ? error->message : "");
   }
-  return dev;
+  return vv_backend_get_device (emu_backend);
+}
+
+static GstBuffer *
+prompt_buffer (void)
+{
+  GBytes *bytes = make_prompt ();
+  GstBuffer *b = gst_buffer_new_wrapped_bytes (bytes);
+  g_bytes_unref (bytes);
+  return b;
 }
 
 /* Runs the pipeline on $VV_DEVICE=@device; @link: an element description
@@ -189,7 +199,7 @@ run_pipeline (Run *r, const gchar *device, const gchar *link, const gchar *sink_
   fail_unless_equals_int (gst_element_set_state (pipe, GST_STATE_PLAYING),
       GST_STATE_CHANGE_ASYNC);
   fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (src),
-          gst_buffer_new_wrapped_bytes (make_prompt ())), GST_FLOW_OK);
+          prompt_buffer ()), GST_FLOW_OK);
   fail_unless_equals_int (gst_app_src_end_of_stream (GST_APP_SRC (src)), GST_FLOW_OK);
 
   GstBus *bus = gst_element_get_bus (pipe);
@@ -451,7 +461,7 @@ GST_START_TEST (test_cuda_engine_records_system_memory)
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
   gst_element_set_state (pipe, GST_STATE_PLAYING);
   fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (src),
-          gst_buffer_new_wrapped_bytes (make_prompt ())), GST_FLOW_OK);
+          prompt_buffer ()), GST_FLOW_OK);
   gst_app_src_end_of_stream (GST_APP_SRC (src));
   GstBus *bus = gst_element_get_bus (pipe);
   GstMessage *msg = gst_bus_timed_pop_filtered (bus, 300 * GST_SECOND,
@@ -550,10 +560,22 @@ cudamem_suite (void)
   TCase *tc = tcase_create ("general");
   tcase_set_timeout (tc, 600);
   suite_add_tcase (s, tc);
-  tcase_add_test (tc, test_cuda_engine_device_memory);
   tcase_add_test (tc, test_cpu_engine_system_memory);
-  tcase_add_test (tc, test_cuda_engine_records_system_memory);
-  tcase_add_test (tc, test_vocode_device_output);
+  /* by registration only: no backend (no CUDA context) in the parent of
+   * the forked tests */
+  g_auto (GStrv) names = vv_backend_list_names ();
+  if (g_strv_contains ((const gchar *const *) names, cuda_name ())) {
+    tcase_add_test (tc, test_cuda_engine_device_memory);
+    tcase_add_test (tc, test_cuda_engine_records_system_memory);
+    tcase_add_test (tc, test_vocode_device_output);
+  } else if (g_getenv ("VV_BACKEND_PATH") != NULL) {
+    /* the sanitizer setup hides the modules on purpose (tests/meson.build) */
+    g_print ("# backend %s not found in $VV_BACKEND_PATH: only the CPU test runs\n",
+        cuda_name ());
+  } else {
+    /* cuda-emu is part of every build: its absence is a failure */
+    tcase_add_test (tc, test_cuda_engine_device_memory);
+  }
   return s;
 }
 
