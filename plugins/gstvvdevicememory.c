@@ -243,6 +243,16 @@ gst_vv_buffer_peek_device_memory (GstBuffer *buf)
   return mem;
 }
 
+gboolean
+gst_vv_buffer_has_device_memory (GstBuffer *buf)
+{
+  guint n = buf ? gst_buffer_n_memory (buf) : 0;
+  for (guint i = 0; i < n; i++)
+    if (gst_is_vv_device_memory (gst_buffer_peek_memory (buf, i)))
+      return TRUE;
+  return FALSE;
+}
+
 GstBuffer *
 gst_vv_buffer_to_system (GstBuffer *buf, GError **error)
 {

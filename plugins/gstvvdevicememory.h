@@ -59,6 +59,9 @@ VvEngine       *gst_vv_device_memory_get_engine (GstMemory *mem);
  * its whole tensor, else NULL (transfer none). */
 GstMemory      *gst_vv_buffer_peek_device_memory (GstBuffer *buf);
 
+/* TRUE if any memory of @buf is a GstVvDeviceMemory. */
+gboolean        gst_vv_buffer_has_device_memory (GstBuffer *buf);
+
 /* @buf in system memory: a new buffer with its bytes (one download for
  * device memory, through the backend directly, no staging copy kept), its
  * flags, timestamps and offsets, without metas. NULL with @error set. */

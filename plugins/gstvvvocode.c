@@ -403,7 +403,7 @@ follow_input_pts (GstVvVocode *self, GstBuffer *buf)
 static GstBuffer *
 audio_for_output (GstVvVocode *self, GstBuffer *audio)
 {
-  gboolean dev = gst_vv_buffer_peek_device_memory (audio) != NULL;
+  gboolean dev = gst_vv_buffer_has_device_memory (audio);
   if (dev == self->device_out)
     return audio;
   g_autoptr (GError) error = NULL;
