@@ -20,23 +20,32 @@ gst_vv_caps_new_template (const gchar *media_type, const gchar *fields)
 }
 
 gboolean
-gst_vv_cuda_usable (void)
+gst_vv_cuda_usable (VvEngine *engine)
 {
-  /* The CUDA backend exists (ext/cuda), but the elements do not pass CUDA
-   * memory yet: latents and audio cross in system memory (docs/CUDA.md). */
-  return FALSE;
+  if (engine == NULL)
+    return FALSE;
+  /* by name: the emulated backend is the CUDA backend's code on host
+   * memory the elements may not touch either, so it takes the same path */
+  const gchar *name = vv_engine_get_device_name (engine);
+  return g_strcmp0 (name, "cuda") == 0 || g_strcmp0 (name, "cuda-emu") == 0;
+}
+
+gboolean
+gst_vv_caps_is_cuda (GstCaps *caps, guint i)
+{
+  GstCapsFeatures *f = gst_caps_get_features (caps, i);
+  return f != NULL && !gst_caps_features_is_any (f)
+      && gst_caps_features_contains (f, GST_VV_CAPS_FEATURE_CUDA);
 }
 
 GstCaps *
-gst_vv_caps_filter_usable (GstCaps *caps)
+gst_vv_caps_filter_usable (GstCaps *caps, gboolean cuda)
 {
   GstCaps *out = gst_caps_new_empty ();
-  gboolean cuda = gst_vv_cuda_usable ();
   guint n = gst_caps_get_size (caps);
   for (guint i = 0; i < n; i++) {
     GstCapsFeatures *f = gst_caps_get_features (caps, i);
-    if (!cuda && f && !gst_caps_features_is_any (f)
-        && gst_caps_features_contains (f, GST_VV_CAPS_FEATURE_CUDA))
+    if (!cuda && gst_vv_caps_is_cuda (caps, i))
       continue;
     gst_caps_append_structure_full (out, gst_structure_copy (gst_caps_get_structure (caps, i)),
         f ? gst_caps_features_copy (f) : NULL);

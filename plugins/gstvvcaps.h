@@ -3,13 +3,17 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Media types between the vv elements. Every element lists the
- * memory:CUDAMemory structure first and system memory second; until a CUDA
- * backend exists (ext/cuda) negotiation always strips the CUDA structures,
- * so system memory is what gets negotiated.
+ * memory:CUDAMemory structure first and system memory second. The CUDA
+ * structures are offered only where device memory can flow: latents (and
+ * their attached audio) from a vvdiffuse whose engine runs on a CUDA
+ * backend, and vvvocode's audio made from such latents. Those buffers
+ * carry GstVvDeviceMemory (gstvvdevicememory.h), not GstCudaMemory. Every
+ * other pad strips them, so system memory is negotiated there.
  */
 #pragma once
 
 #include <gst/gst.h>
+#include <vibevoice/vibevoice.h>
 
 G_BEGIN_DECLS
 
@@ -82,11 +86,15 @@ gboolean gst_vv_record_header_parse (const guint8 in[GST_VV_RECORD_HEADER_SIZE],
 
 /* "A(memory:CUDAMemory), F; A, F" for a media type A and fields F. */
 GstCaps  *gst_vv_caps_new_template (const gchar *media_type, const gchar *fields);
-/* TRUE if a CUDA backend is built and usable and VV_DISABLE_CUDA is unset. */
-gboolean  gst_vv_cuda_usable (void);
-/* @caps without the structures that need memory:CUDAMemory when CUDA is not
- * usable (a new reference). */
-GstCaps  *gst_vv_caps_filter_usable (GstCaps *caps);
+/* TRUE when @engine (nullable: FALSE) computes on a CUDA backend: "cuda",
+ * or "cuda-emu" (the same backend on the emulator, which the tests run), so
+ * its tensors can stay in its memory between the elements. */
+gboolean  gst_vv_cuda_usable (VvEngine *engine);
+/* @caps without the structures that need memory:CUDAMemory unless @cuda
+ * (a new reference). */
+GstCaps  *gst_vv_caps_filter_usable (GstCaps *caps, gboolean cuda);
+/* TRUE if structure @i of @caps has the memory:CUDAMemory feature. */
+gboolean  gst_vv_caps_is_cuda (GstCaps *caps, guint i);
 
 GstEvent *gst_vv_pause_event_new (GstClockTime duration);
 gboolean  gst_vv_pause_event_parse (GstEvent *event, GstClockTime *duration);

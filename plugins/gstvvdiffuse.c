@@ -18,6 +18,12 @@
  * once. A DISCONT latent buffer starts a new decoder segment (stream start,
  * after ⟨speech_end⟩).
  *
+ * On an engine with a CUDA backend, and a downstream that accepts it
+ * (vvvocode), the latents go out as application/x-vv-latents
+ * (memory:CUDAMemory): device memory (GstVvDeviceMemory) copied on the
+ * device from the session's frame tensors, the attached audio too, so
+ * nothing is downloaded per frame (docs/CUDA.md).
+ *
  * A `vv-pause` event from vvtokenize becomes a GAP event of exactly that
  * length; vvvocode fills it with silence.
  *
@@ -50,6 +56,7 @@
 #include "gstvvcaps.h"
 #include "gstvvengine.h"
 #include "gstvvmeta.h"
+#include "gstvvdevicememory.h"
 
 #include <string.h>
 
@@ -214,6 +221,7 @@ struct _GstVvDiffuse {
   gint flushing;               /* atomic */
   gboolean discont_next;
   gboolean records;             /* src caps are the recorded form (x-vv-latent-records) */
+  gboolean device_mem;          /* src caps are memory:CUDAMemory: device buffers */
   GstSegment in_segment;        /* upstream's: prompt PTS -> running time */
 };
 
@@ -340,12 +348,22 @@ ensure_caps_and_segment (GstVvDiffuse *self)
      * the decoder reset points and the pauses. */
     GstCaps *peer = gst_pad_peer_query_caps (self->srcpad, NULL);
     GstCaps *records = gst_caps_new_empty_simple (GST_VV_LATENT_RECORDS_MEDIA_TYPE);
-    self->records = peer && (gst_caps_is_any (peer) || !gst_caps_can_intersect (peer, caps))
-        && gst_caps_can_intersect (peer, records);
+    /* On a CUDA engine, device latents when downstream takes them by name
+     * (vvvocode, through queues); ANY (filesink) gets the recorded form,
+     * which is bytes in system memory. */
+    GstCaps *device = gst_caps_copy (caps);
+    gst_caps_set_features (device, 0, gst_caps_features_new (GST_VV_CAPS_FEATURE_CUDA, NULL));
+    self->device_mem = gst_vv_cuda_usable (self->engine) && peer && !gst_caps_is_any (peer)
+        && gst_caps_can_intersect (peer, device);
+    self->records = !self->device_mem && peer && (gst_caps_is_any (peer)
+            || !gst_caps_can_intersect (peer, caps)) && gst_caps_can_intersect (peer, records);
     if (peer)
       gst_caps_unref (peer);
-    if (self->records)
+    if (self->device_mem)
+      gst_caps_replace (&caps, device);
+    else if (self->records)
       gst_caps_replace (&caps, records);
+    gst_caps_unref (device);
     gst_caps_unref (records);
     GST_DEBUG_OBJECT (self, "latent caps %" GST_PTR_FORMAT, caps);
     gboolean ok = gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
@@ -428,13 +446,12 @@ on_frame (const gfloat *z, gint latent_size, guint frame, gboolean reset, gpoint
   c->reset = reset;
 }
 
+/* Pushes one frame: @buf holds its latents (host or device memory; taken),
+ * @audio (nullable; taken) its n samples of audio, attached when asked. */
 static void
-on_audio (const gfloat *samples, gsize n, gpointer user_data)
+push_frame (GenCtx *c, GstBuffer *buf, GstBuffer *audio, gsize n)
 {
-  GenCtx *c = user_data;
   GstVvDiffuse *self = c->self;
-  if (c->ret != GST_FLOW_OK)
-    return;
   if (c->live) {
     /* the sink plays this frame at its PTS + the pipeline latency: if it
      * is ready later than PTS + upstream latency + ours, it would be late */
@@ -464,9 +481,6 @@ on_audio (const gfloat *samples, gsize n, gpointer user_data)
       }
     }
   }
-  gsize zbytes = (gsize) self->latent * sizeof (gfloat);
-  GstBuffer *buf = gst_buffer_new_allocate (NULL, zbytes, NULL);
-  gst_buffer_fill (buf, 0, c->z, zbytes);
   GST_BUFFER_PTS (buf) = samples_to_time (self, self->sample_pos);
   GST_BUFFER_DURATION (buf) = samples_to_time (self, self->sample_pos + n)
       - GST_BUFFER_PTS (buf);
@@ -491,12 +505,9 @@ on_audio (const gfloat *samples, gsize n, gpointer user_data)
   if (c->reset || self->discont_next)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
   self->discont_next = FALSE;
-  if (c->attach) {
-    GstBuffer *audio = gst_buffer_new_allocate (NULL, n * sizeof (gfloat), NULL);
-    gst_buffer_fill (audio, 0, samples, n * sizeof (gfloat));
+  if (c->attach && audio != NULL)
     gst_buffer_add_vv_audio_meta (buf, audio);
-    gst_buffer_unref (audio);
-  }
+  gst_clear_buffer (&audio);
   self->sample_pos += n;
   self->frames_out++;
   if (c->frames++ == 0) {
@@ -506,6 +517,59 @@ on_audio (const gfloat *samples, gsize n, gpointer user_data)
   c->ret = gst_pad_push (self->srcpad, buf);
   if (c->ret != GST_FLOW_OK)
     GST_DEBUG_OBJECT (self, "push: %s, stopping generation", gst_flow_get_name (c->ret));
+}
+
+/* System memory: the session downloaded z (on_frame) and the audio. */
+static void
+on_audio (const gfloat *samples, gsize n, gpointer user_data)
+{
+  GenCtx *c = user_data;
+  GstVvDiffuse *self = c->self;
+  if (c->ret != GST_FLOW_OK)
+    return;
+  gsize zbytes = (gsize) self->latent * sizeof (gfloat);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, zbytes, NULL);
+  gst_buffer_fill (buf, 0, c->z, zbytes);
+  GstBuffer *audio = NULL;
+  if (c->attach && !self->records) {
+    audio = gst_buffer_new_allocate (NULL, n * sizeof (gfloat), NULL);
+    gst_buffer_fill (audio, 0, samples, n * sizeof (gfloat));
+  }
+  push_frame (c, buf, audio, n);
+}
+
+/* memory:CUDAMemory: the frame's z and audio stay on the device. The
+ * session's tensors are reused by the next frame, so each is copied
+ * device-to-device into a tensor of its own that the buffer keeps. */
+static void
+on_frame_tensor (VvSession *session, const VvTensor *z, const VvTensor *audio, guint frame,
+    gboolean reset, gpointer user_data)
+{
+  GenCtx *c = user_data;
+  GstVvDiffuse *self = c->self;
+  if (c->ret != GST_FLOW_OK)
+    return;
+  c->reset = reset;
+  g_autoptr (GError) error = NULL;
+  GstMemory *zmem = gst_vv_device_memory_new_copy (self->engine, z, &error);
+  GstMemory *amem = zmem != NULL && c->attach
+      ? gst_vv_device_memory_new_copy (self->engine, audio, &error) : NULL;
+  if (zmem == NULL || (c->attach && amem == NULL)) {
+    if (zmem)
+      gst_memory_unref (zmem);
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot copy frame %u in device memory",
+            frame), ("%s", error->message));
+    c->ret = GST_FLOW_ERROR;
+    return;
+  }
+  GstBuffer *buf = gst_buffer_new ();
+  gst_buffer_append_memory (buf, zmem);
+  GstBuffer *abuf = NULL;
+  if (amem != NULL) {
+    abuf = gst_buffer_new ();
+    gst_buffer_append_memory (abuf, amem);
+  }
+  push_frame (c, buf, abuf, (gsize) vv_tensor_n_elements (audio));
 }
 
 static void
@@ -627,10 +691,16 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 
   g_autofree gfloat *z = g_new (gfloat, self->latent);
   ctx.z = z;
-  params.new_frame = on_frame;
-  params.new_frame_user_data = &ctx;
-  params.new_audio = on_audio;
-  params.new_audio_user_data = &ctx;
+  if (self->device_mem) {
+    /* nothing downloaded: the frames stay in the engine's memory */
+    params.frame_tensor = on_frame_tensor;
+    params.frame_tensor_user_data = &ctx;
+  } else {
+    params.new_frame = on_frame;
+    params.new_frame_user_data = &ctx;
+    params.new_audio = on_audio;
+    params.new_audio_user_data = &ctx;
+  }
   params.progress = on_progress;
   params.progress_user_data = &ctx;
   params.abort = on_abort;
@@ -673,7 +743,11 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
               "duration", G_TYPE_UINT64, samples_to_time (self, (guint64) res.n_frames
                   * self->hop),
               "clipped", G_TYPE_BOOLEAN, clipped && res.stop_reason == VV_STOP_MAX_FRAMES,
-              "late", G_TYPE_UINT64, ctx.late, NULL)));
+              "late", G_TYPE_UINT64, ctx.late,
+              "device-memory", G_TYPE_BOOLEAN, self->device_mem,
+              "frame-bytes-up", G_TYPE_UINT64, res.frame_bytes_up,
+              "frame-bytes-down", G_TYPE_UINT64, res.frame_bytes_down,
+              "audio-bytes-down", G_TYPE_UINT64, res.audio_bytes_down, NULL)));
   return GST_FLOW_OK;
 }
 
@@ -755,7 +829,12 @@ gst_vv_diffuse_query (GstPad *pad, GstObject *parent, GstQuery *query)
       GstCaps *filter = NULL;
       gst_query_parse_caps (query, &filter);
       GstCaps *tmpl = gst_pad_get_pad_template_caps (pad);
-      GstCaps *caps = gst_vv_caps_filter_usable (tmpl);
+      /* device latents only out of an engine on a CUDA backend (set once
+       * in the streaming thread before the caps are sent; a query before
+       * that sees system memory only) */
+      VvEngine *engine = g_atomic_pointer_get (&self->engine);
+      GstCaps *caps = gst_vv_caps_filter_usable (tmpl, pad == self->srcpad
+          && gst_vv_cuda_usable (engine));
       gst_caps_unref (tmpl);
       if (filter) {
         GstCaps *i = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);

@@ -796,7 +796,7 @@ gst_vv_tokenize_query (GstPad *pad, GstObject *parent, GstQuery *query)
       GstCaps *filter = NULL;
       gst_query_parse_caps (query, &filter);
       GstCaps *tmpl = gst_pad_get_pad_template_caps (pad);
-      GstCaps *caps = gst_vv_caps_filter_usable (tmpl);
+      GstCaps *caps = gst_vv_caps_filter_usable (tmpl, FALSE);
       gst_caps_unref (tmpl);
       if (filter) {
         GstCaps *i = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);

@@ -21,6 +21,11 @@
  * - A buffer carrying #GstVvAudioMeta already has its audio (vvdiffuse
  *   decodes every frame itself): that audio is output as is and the
  *   decoder is not run, unless #GstVvVocode:use-attached-audio is FALSE.
+ * - Latents in device memory (memory:CUDAMemory caps, from vvdiffuse on a
+ *   CUDA engine) are decoded on the device, and attached device audio is
+ *   passed on there: the output is audio/x-raw(memory:CUDAMemory) when
+ *   downstream accepts it, else system memory, downloaded here once
+ *   (docs/CUDA.md).
  * - A GAP event becomes exact zeros of the same duration, in buffers of at
  *   most 4096 samples (so an hour of pause is never one allocation); they
  *   stop early when downstream is flushing or at EOS.
@@ -76,6 +81,7 @@
 #include "gstvvcaps.h"
 #include "gstvvmeta.h"
 #include "gstvvengine.h"
+#include "gstvvdevicememory.h"
 
 #include <gst/base/gstadapter.h>
 #include <string.h>
@@ -131,6 +137,8 @@ typedef struct {
   guint64 samples;              /* running output sample counter */
   GstAdapter *adapter;          /* partial frames */
   gboolean records;             /* sink caps are the recorded form */
+  gint device_in;               /* sink caps are memory:CUDAMemory (atomic: src queries) */
+  gboolean device_out;          /* src caps are memory:CUDAMemory: device audio out */
   GstAdapter *rec_adapter;      /* recorded form: bytes of an incomplete record */
   guint64 rec_offset;           /* byte offset of the first byte in rec_adapter */
   gfloat *scratch;              /* normalised decoder input */
@@ -269,20 +277,26 @@ negotiate (GstVvVocode *self)
     rate = m ? vv_model_get_config (m)->sampling_rate : DEFAULT_RATE;
   }
   GstCaps *tmpl = gst_pad_get_pad_template_caps (self->srcpad);
-  GstCaps *usable = gst_vv_caps_filter_usable (tmpl);
+  /* device audio only from device latents (template order: CUDA first) */
+  gboolean device_in = g_atomic_int_get (&self->device_in);
+  GstCaps *usable = gst_vv_caps_filter_usable (tmpl, device_in);
   gst_caps_unref (tmpl);
-  /* Output is host memory until a CUDA backend writes device buffers. */
   GstCaps *ours = gst_caps_new_empty ();
   for (guint i = 0; i < gst_caps_get_size (usable); i++) {
-    GstCapsFeatures *f = gst_caps_get_features (usable, i);
-    if (f && gst_caps_features_contains (f, GST_VV_CAPS_FEATURE_CUDA))
-      continue;
     GstStructure *s = gst_structure_copy (gst_caps_get_structure (usable, i));
     gst_structure_set (s, "rate", G_TYPE_INT, rate, NULL);
-    gst_caps_append_structure (ours, s);
+    GstCapsFeatures *f = gst_caps_get_features (usable, i);
+    gst_caps_append_structure_full (ours, s, f ? gst_caps_features_copy (f) : NULL);
   }
   gst_caps_unref (usable);
   GstCaps *answer = gst_pad_peer_query_caps (self->srcpad, ours);
+  if (gst_caps_is_any (answer) && device_in) {
+    /* a peer that takes anything (fakesink, a generic sink) may map for
+     * writing: give it system memory, as the recorded latents are */
+    GstCaps *sys = gst_vv_caps_filter_usable (ours, FALSE);
+    gst_caps_replace (&ours, sys);
+    gst_caps_unref (sys);
+  }
   /* intersect again: a peer may answer ANY whatever the filter */
   GstCaps *peer = gst_caps_intersect_full (ours, answer, GST_CAPS_INTERSECT_FIRST);
   gst_caps_unref (answer);
@@ -290,10 +304,12 @@ negotiate (GstVvVocode *self)
   if (gst_caps_is_empty (peer)) {
     gst_caps_unref (peer);
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-        ("downstream does not accept audio/x-raw F32LE mono at %d Hz in system memory", rate));
+        ("downstream does not accept audio/x-raw F32LE mono at %d Hz in system memory%s", rate,
+            device_in ? " or memory:CUDAMemory" : ""));
     return FALSE;
   }
   peer = gst_caps_fixate (peer);
+  self->device_out = gst_vv_caps_is_cuda (peer, 0);
   GST_DEBUG_OBJECT (self, "output caps %" GST_PTR_FORMAT, peer);
   gboolean ok = gst_pad_push_event (self->srcpad, gst_event_new_caps (peer));
   gst_caps_unref (peer);
@@ -380,11 +396,60 @@ follow_input_pts (GstVvVocode *self, GstBuffer *buf)
 /* ------------------------------------------------------------------ */
 /* decoding                                                            */
 
-static GstFlowReturn
-decode_frames (GstVvVocode *self, const gfloat *z, gsize n_frames)
+/* The output memory the src caps want: @audio (taken) itself, or a copy
+ * in the other memory (a download for system-memory caps, the normal case
+ * downstream of device latents; an upload for device caps). NULL after an
+ * element error. Call after ensure_caps_and_segment(). */
+static GstBuffer *
+audio_for_output (GstVvVocode *self, GstBuffer *audio)
+{
+  gboolean dev = gst_vv_buffer_has_device_memory (audio);
+  if (dev == self->device_out)
+    return audio;
+  g_autoptr (GError) error = NULL;
+  GstBuffer *out = NULL;
+  gsize size = gst_buffer_get_size (audio);
+  if (dev) {
+    out = gst_vv_buffer_to_system (audio, &error);
+  } else if (ensure_decoder (self)) {
+    /* host audio under device caps (latents that were not device memory
+     * of our engine): into the engine's memory */
+    VvBackend *be = vv_engine_get_backend (self->engine);
+    gint64 n = size / sizeof (gfloat);
+    VvTensor *t = vv_backend_tensor_new (be, VV_DTYPE_F32, 1, &n, &error);
+    GstMapInfo map;
+    if (t != NULL && gst_buffer_map (audio, &map, GST_MAP_READ)) {
+      gboolean ok = vv_backend_tensor_set (be, t, 0, map.data, n * sizeof (gfloat), &error);
+      gst_buffer_unmap (audio, &map);
+      if (ok) {
+        out = gst_buffer_new ();
+        gst_buffer_append_memory (out, gst_vv_device_memory_new_wrapped (self->engine,
+                g_steal_pointer (&t)));
+      }
+    } else if (t != NULL && error == NULL) {
+      g_set_error (&error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+          "cannot map the audio buffer");
+    }
+    if (t != NULL)
+      vv_backend_tensor_free (be, t);
+  } else {
+    gst_buffer_unref (audio);
+    return NULL;                /* ensure_decoder posted the error */
+  }
+  gst_buffer_unref (audio);
+  if (out == NULL)
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot move %" G_GSIZE_FORMAT " bytes of "
+            "audio to %s memory", size, dev ? "system" : "device"), ("%s", error ? error->message
+            : "?"));
+  return out;
+}
+
+/* The decoder, reset when the stream asks for it. */
+static gboolean
+begin_decode (GstVvVocode *self)
 {
   if (!ensure_decoder (self))
-    return GST_FLOW_ERROR;
+    return FALSE;
   if (self->dec_stale) {
     /* pre-decoded frames went by: the state no longer matches the stream */
     if (!self->warned_stale) {
@@ -400,6 +465,14 @@ decode_frames (GstVvVocode *self, const gfloat *z, gsize n_frames)
     vv_speech_decoder_reset (self->decoder);
     self->dec_reset = FALSE;
   }
+  return TRUE;
+}
+
+static GstFlowReturn
+decode_frames (GstVvVocode *self, const gfloat *z, gsize n_frames)
+{
+  if (!begin_decode (self))
+    return GST_FLOW_ERROR;
 
   g_autoptr (VvModel) model = get_model (self);
   const gfloat scale = vv_model_get_speech_scaling_factor (model);
@@ -436,6 +509,81 @@ decode_frames (GstVvVocode *self, const gfloat *z, gsize n_frames)
   self->frames_decoded += n_frames;
   GST_OBJECT_UNLOCK (self);
   GST_LOG_OBJECT (self, "decoded %" G_GSIZE_FORMAT " frames", n_frames);
+  if (!ensure_caps_and_segment (self)) {
+    gst_buffer_unref (out);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if ((out = audio_for_output (self, out)) == NULL)
+    return GST_FLOW_ERROR;
+  return push_audio (self, out, n_samples);
+}
+
+/* Latents in device memory of our engine's backend, [n, dim] F32: decoded
+ * there, without a host copy of the latents (the normalisation z / scale −
+ * bias on the device, as the session does it). *@handled FALSE: not such a
+ * tensor, the caller reads the bytes instead. */
+static GstFlowReturn
+decode_device (GstVvVocode *self, GstMemory *dev, gboolean *handled)
+{
+  *handled = FALSE;
+  const VvTensor *z = gst_vv_device_memory_get_tensor (dev);
+  if (!ensure_decoder (self))
+    return GST_FLOW_ERROR;
+  VvBackend *be = vv_engine_get_backend (self->engine);
+  if (vv_engine_get_backend (gst_vv_device_memory_get_engine (dev)) != be
+      || z->dtype != VV_DTYPE_F32 || z->ndim != 2 || z->shape[1] != self->dim
+      || z->shape[0] < 1) {
+    GST_LOG_OBJECT (self, "device latents not decodable in place: read through a map");
+    return GST_FLOW_OK;
+  }
+  *handled = TRUE;
+  if (!begin_decode (self) || !ensure_caps_and_segment (self))
+    return GST_FLOW_ERROR;
+  g_autoptr (VvModel) model = get_model (self);
+  gsize n_frames = z->shape[0];
+  guint64 n_samples = (guint64) n_frames * self->hop;
+  gint64 ashape[2] = { (gint64) n_frames, self->hop };
+  g_autoptr (GError) error = NULL;
+  VvTensor *dec_in = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, z->shape, &error);
+  VvTensor *audio = dec_in ? vv_backend_tensor_new (be, VV_DTYPE_F32, 2, ashape, &error) : NULL;
+  gboolean ok = audio != NULL
+      && vv_backend_affine (be, VV_AFFINE_DIV_SUB, dec_in, z,
+          vv_model_get_speech_scaling_factor (model), vv_model_get_speech_bias_factor (model),
+          &error)
+      && vv_speech_decoder_decode (self->decoder, dec_in, audio, &error);
+  if (dec_in)
+    vv_backend_tensor_free (be, dec_in);
+  GstBuffer *out = NULL;
+  if (ok && self->device_out) {
+    out = gst_buffer_new ();
+    gst_buffer_append_memory (out, gst_vv_device_memory_new_wrapped (self->engine,
+            g_steal_pointer (&audio)));
+  } else if (ok) {
+    /* system-memory caps downstream: the one download, of the audio */
+    gsize bytes = n_samples * sizeof (gfloat);
+    out = gst_buffer_new_allocate (NULL, bytes, NULL);
+    GstMapInfo map;
+    ok = out != NULL && gst_buffer_map (out, &map, GST_MAP_WRITE);
+    if (ok) {
+      ok = vv_backend_tensor_get (be, audio, 0, map.data, bytes, &error);
+      gst_buffer_unmap (out, &map);
+    } else if (error == NULL) {
+      g_set_error (&error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT,
+          "cannot allocate %" G_GSIZE_FORMAT " bytes", bytes);
+    }
+  }
+  if (audio)
+    vv_backend_tensor_free (be, audio);
+  if (!ok) {
+    gst_clear_buffer (&out);
+    GST_ELEMENT_ERROR (self, STREAM, DECODE, ("Decoding %" G_GSIZE_FORMAT " latent frames in "
+            "device memory failed", n_frames), ("%s", error ? error->message : "?"));
+    return GST_FLOW_ERROR;
+  }
+  GST_OBJECT_LOCK (self);
+  self->frames_decoded += n_frames;
+  GST_OBJECT_UNLOCK (self);
+  GST_LOG_OBJECT (self, "decoded %" G_GSIZE_FORMAT " frames on the device", n_frames);
   return push_audio (self, out, n_samples);
 }
 
@@ -484,8 +632,14 @@ pass_attached (GstVvVocode *self, GstBuffer *buf, GstVvAudioMeta *meta)
             n_samples * (guint64) sizeof (gfloat)));
     return GST_FLOW_ERROR;
   }
-  /* shares the memory; only the metadata is ours */
-  GstBuffer *out = gst_buffer_copy (meta->audio);
+  if (!ensure_caps_and_segment (self))
+    return GST_FLOW_NOT_NEGOTIATED;
+  /* shares the memory; only the metadata is ours. Device audio stays on
+   * the device when downstream takes memory:CUDAMemory, else it is
+   * downloaded here, once. */
+  GstBuffer *out = audio_for_output (self, gst_buffer_copy (meta->audio));
+  if (out == NULL)
+    return GST_FLOW_ERROR;
   self->dec_stale = TRUE;
   GST_OBJECT_LOCK (self);
   self->frames_passed += n_frames;
@@ -530,6 +684,16 @@ chain_latents (GstVvVocode *self, GstBuffer *buf)
     return ret;
   }
 
+  GstMemory *dev = gst_vv_buffer_peek_device_memory (buf);
+  if (dev != NULL && gst_adapter_available (self->adapter) == 0) {
+    gboolean handled;
+    ret = decode_device (self, dev, &handled);
+    if (handled || ret != GST_FLOW_OK) {
+      gst_buffer_unref (buf);
+      return ret;
+    }
+  }
+  /* bytes (a map of device memory downloads it once) */
   gst_adapter_push (self->adapter, buf);
   return decode_available (self);
 }
@@ -647,6 +811,30 @@ set_latent_caps (GstVvVocode *self, GstCaps *caps)
   return TRUE;
 }
 
+/* @k zero samples in device memory of the pipeline's engine, or NULL
+ * after an element error. */
+static GstBuffer *
+device_silence (GstVvVocode *self, guint64 k)
+{
+  if (!ensure_decoder (self))
+    return NULL;
+  VvBackend *be = vv_engine_get_backend (self->engine);
+  gint64 n = (gint64) k;
+  g_autoptr (GError) error = NULL;
+  VvTensor *t = vv_backend_tensor_new (be, VV_DTYPE_F32, 1, &n, &error);
+  if (t == NULL || !vv_backend_tensor_zero (be, t, &error)) {
+    if (t)
+      vv_backend_tensor_free (be, t);
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
+        ("cannot make %" G_GUINT64_FORMAT " samples of silence in device memory: %s", k,
+            error->message));
+    return NULL;
+  }
+  GstBuffer *out = gst_buffer_new ();
+  gst_buffer_append_memory (out, gst_vv_device_memory_new_wrapped (self->engine, t));
+  return out;
+}
+
 static gboolean
 handle_gap (GstVvVocode *self, GstEvent *event)
 {
@@ -676,13 +864,20 @@ handle_gap (GstVvVocode *self, GstEvent *event)
   GstFlowReturn ret = GST_FLOW_OK;
   for (guint64 left = n; left > 0 && ret == GST_FLOW_OK;) {
     guint64 k = MIN (left, SILENCE_CHUNK_SAMPLES);
-    GstBuffer *out = gst_buffer_new_allocate (NULL, k * sizeof (gfloat), NULL);
-    if (out == NULL) {
-      GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
-          ("cannot allocate %" G_GUINT64_FORMAT " samples of silence", k));
-      return FALSE;
+    GstBuffer *out;
+    if (self->device_out) {
+      /* zeros made on the device: nothing crosses for a pause */
+      if ((out = device_silence (self, k)) == NULL)
+        return FALSE;
+    } else {
+      out = gst_buffer_new_allocate (NULL, k * sizeof (gfloat), NULL);
+      if (out == NULL) {
+        GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
+            ("cannot allocate %" G_GUINT64_FORMAT " samples of silence", k));
+        return FALSE;
+      }
+      gst_buffer_memset (out, 0, 0, k * sizeof (gfloat));
     }
-    gst_buffer_memset (out, 0, 0, k * sizeof (gfloat));
     /* push_audio stamps it from the sample counter: contiguous buffers */
     ret = push_audio (self, out, k);
     left -= k;
@@ -701,6 +896,12 @@ gst_vv_vocode_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_event_parse_caps (event, &caps);
       GstStructure *st = gst_caps_get_structure (caps, 0);
       self->records = gst_structure_has_name (st, GST_VV_LATENT_RECORDS_MEDIA_TYPE);
+      gboolean device_in = gst_vv_caps_is_cuda (caps, 0);
+      if (device_in != g_atomic_int_get (&self->device_in)) {
+        /* device or system audio out follows the latents' memory */
+        g_atomic_int_set (&self->device_in, device_in);
+        self->need_caps = TRUE;
+      }
       /* the recorded form: the geometry comes with each record */
       gboolean ok = self->records || set_latent_caps (self, caps);
       gst_event_unref (event);
@@ -762,13 +963,14 @@ gst_vv_vocode_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 /* ------------------------------------------------------------------ */
 /* queries                                                             */
 
+/* @cuda: include the memory:CUDAMemory structures */
 static gboolean
-answer_caps_query (GstPad *pad, GstQuery *query, gint rate)
+answer_caps_query (GstPad *pad, GstQuery *query, gint rate, gboolean cuda)
 {
   GstCaps *filter;
   gst_query_parse_caps (query, &filter);
   GstCaps *tmpl = gst_pad_get_pad_template_caps (pad);
-  GstCaps *caps = gst_vv_caps_filter_usable (tmpl);
+  GstCaps *caps = gst_vv_caps_filter_usable (tmpl, cuda);
   gst_caps_unref (tmpl);
   if (rate > 0) {
     caps = gst_caps_make_writable (caps);
@@ -797,7 +999,9 @@ gst_vv_vocode_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
   GstVvVocode *self = (GstVvVocode *) parent;
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS:
-      return answer_caps_query (pad, query, 0);
+      /* device latents from any producer: ours are decoded or passed on
+       * in place, others read through a map */
+      return answer_caps_query (pad, query, 0, TRUE);
     case GST_QUERY_CONTEXT:
       if (answer_context_query (self, query))
         return TRUE;
@@ -815,7 +1019,8 @@ gst_vv_vocode_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
     case GST_QUERY_CAPS:
       /* the rate is upstream's; read without the stream lock, a stale
        * value only widens or narrows the answer for one query */
-      return answer_caps_query (pad, query, g_atomic_int_get (&self->rate));
+      return answer_caps_query (pad, query, g_atomic_int_get (&self->rate),
+          g_atomic_int_get (&self->device_in));
     case GST_QUERY_CONTEXT:
       if (answer_context_query (self, query))
         return TRUE;
@@ -888,6 +1093,8 @@ gst_vv_vocode_change_state (GstElement *element, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       self->dim = self->hop = 0;
       g_atomic_int_set (&self->rate, 0);
+      g_atomic_int_set (&self->device_in, FALSE);
+      self->device_out = FALSE;
       reset_stream (self);
       break;
     default:

@@ -42,6 +42,10 @@ step "conformance and session tests on cuda (the cpu/sim/cuda-emu runs too, here
 VV_TEST_BACKEND_OVERRIDE=cuda run 300 meson test -C "$B" --no-rebuild --suite conformance \
   --print-errorlogs session session-sim
 
+step "device memory between vvdiffuse and vvvocode on cuda (element-cudamem)"
+VV_CUDAMEM_DEVICE=cuda run 120 meson test -C "$B" --no-rebuild --print-errorlogs \
+  element-cudamem
+
 step "tiny model: synth on cuda vs cpu"
 M=$B/tools/tiny-model
 S=docs/examples/two-speakers-pause.txt
