@@ -564,6 +564,23 @@ vv_quantize_int8_rows (const VvTensor *w, const gchar *what, GError **error)
   return q;
 }
 
+/* @dev's weight store (name -> tensor), made on first use; call with
+ * store_lock held. */
+static GHashTable *
+store_for_device (VvModel *model, VvDevice *dev)
+{
+  if (model->device_weights == NULL)
+    model->device_weights = g_hash_table_new_full (NULL, NULL, NULL,
+        (GDestroyNotify) g_hash_table_unref);
+  GHashTable *store = g_hash_table_lookup (model->device_weights, dev);
+  if (store == NULL) {
+    store = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        (GDestroyNotify) vv_tensor_free);
+    g_hash_table_insert (model->device_weights, dev, store);
+  }
+  return store;
+}
+
 /* The int8 copy of @host in @model's host store (made on first use). */
 static const VvTensor *
 require_int8 (VvModel *model, VvDevice *dev, const gchar *name, const VvTensor *host,
@@ -577,15 +594,7 @@ require_int8 (VvModel *model, VvDevice *dev, const gchar *name, const VvTensor *
     return NULL;
   }
   g_mutex_lock (&model->store_lock);
-  if (model->device_weights == NULL)
-    model->device_weights = g_hash_table_new_full (NULL, NULL, NULL,
-        (GDestroyNotify) g_hash_table_unref);
-  GHashTable *store = g_hash_table_lookup (model->device_weights, dev);
-  if (store == NULL) {
-    store = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-        (GDestroyNotify) vv_tensor_free);
-    g_hash_table_insert (model->device_weights, dev, store);
-  }
+  GHashTable *store = store_for_device (model, dev);
   VvTensor *t = g_hash_table_lookup (store, name);
   if (t == NULL) {
     g_autofree gchar *what = g_strdup_printf ("%s: tensor '%s'", model->dir, name);
@@ -610,15 +619,7 @@ vv_model_require_tensor_on (VvModel *model, VvBackend *be, const gchar *name, GE
     return host;
 
   g_mutex_lock (&model->store_lock);
-  if (model->device_weights == NULL)
-    model->device_weights = g_hash_table_new_full (NULL, NULL, NULL,
-        (GDestroyNotify) g_hash_table_unref);
-  GHashTable *store = g_hash_table_lookup (model->device_weights, dev);
-  if (store == NULL) {
-    store = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-        (GDestroyNotify) vv_tensor_free);
-    g_hash_table_insert (model->device_weights, dev, store);
-  }
+  GHashTable *store = store_for_device (model, dev);
   VvTensor *t = g_hash_table_lookup (store, name);
   if (t == NULL) {
     GError *local = NULL;

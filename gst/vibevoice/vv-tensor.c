@@ -191,6 +191,22 @@ vv_tensor_init_rows (VvTensor *view, const VvTensor *t, gint64 row0, gint64 n_ro
     view->row_scales = t->row_scales + row0;
 }
 
+/* Gives @t @bytes of zeroed host memory of its own; frees @t and returns
+ * NULL when there is none. */
+static VvTensor *
+own_host_memory (VvTensor *t, gsize bytes)
+{
+  void *mem = vv_host_mem_alloc (bytes, NULL);
+  if (mem == NULL) {
+    g_free (t);
+    return NULL;
+  }
+  t->data = mem;
+  t->owned = mem;
+  t->owned_bytes = bytes;
+  return t;
+}
+
 /**
  * vv_tensor_new:
  * @dtype: element type
@@ -208,16 +224,7 @@ vv_tensor_new (VvDType dtype, gint ndim, const gint64 *shape)
   g_return_val_if_fail (ndim >= 0 && ndim <= VV_MAX_DIMS, NULL);
   VvTensor *t = g_new0 (VvTensor, 1);
   vv_tensor_init_view (t, dtype, ndim, shape, NULL);
-  gsize bytes = vv_tensor_n_bytes (t);
-  void *mem = vv_host_mem_alloc (bytes, NULL);
-  if (mem == NULL) {
-    g_free (t);
-    return NULL;
-  }
-  t->data = mem;
-  t->owned = mem;
-  t->owned_bytes = bytes;
-  return t;
+  return own_host_memory (t, vv_tensor_n_bytes (t));
 }
 
 /**
@@ -254,16 +261,9 @@ vv_tensor_new_i8 (gint64 rows, gint64 cols)
   VvTensor *t = g_new0 (VvTensor, 1);
   vv_tensor_init_view (t, VV_DTYPE_I8, 2, shape, NULL);
   gsize codes = ((gsize) rows * (gsize) cols + 63) & ~(gsize) 63;
-  gsize bytes = codes + (gsize) rows * sizeof (gfloat);
-  guint8 *mem = vv_host_mem_alloc (bytes, NULL);
-  if (mem == NULL) {
-    g_free (t);
+  if (own_host_memory (t, codes + (gsize) rows * sizeof (gfloat)) == NULL)
     return NULL;
-  }
-  t->data = mem;
-  t->owned = mem;
-  t->owned_bytes = bytes;
-  t->row_scales = (gfloat *) (mem + codes);
+  t->row_scales = (gfloat *) ((guint8 *) t->data + codes);
   return t;
 }
 
