@@ -436,23 +436,6 @@ vv_model_require_tensor (VvModel *model, const gchar *name, GError **error)
   return t;
 }
 
-/**
- * vv_model_require_tensor_on: (skip)
- * @model: a model
- * @be: the backend that will read the tensor
- * @name: checkpoint tensor name
- * @error: return location for a #GError
- *
- * The weight @name in the memory of @be's device. On the host this is the
- * mapped checkpoint view itself (no copy), or for a model loaded with
- * VV_MODEL_LOAD_INT8 and a tensor it quantises, the int8 copy made once on
- * first use; on a device the tensor is
- * uploaded once, in its stored dtype, on first use, and every later caller
- * on the same device (any backend instance, any session) gets the same
- * copy. Device copies live as long as the model.
- *
- * Returns: (transfer none) (nullable): the tensor
- */
 gboolean
 vv_model_has_int8_weights (VvModel *model)
 {
@@ -606,6 +589,23 @@ require_int8 (VvModel *model, VvDevice *dev, const gchar *name, const VvTensor *
   return t;
 }
 
+/**
+ * vv_model_require_tensor_on: (skip)
+ * @model: a model
+ * @be: the backend that will read the tensor
+ * @name: checkpoint tensor name
+ * @error: return location for a #GError
+ *
+ * The weight @name in the memory of @be's device. On the host this is the
+ * mapped checkpoint view itself (no copy), or for a model loaded with
+ * VV_MODEL_LOAD_INT8 and a tensor it quantises, the int8 copy made once on
+ * first use; on a device the tensor is
+ * uploaded once, in its stored dtype, on first use, and every later caller
+ * on the same device (any backend instance, any session) gets the same
+ * copy. Device copies live as long as the model.
+ *
+ * Returns: (transfer none) (nullable): the tensor
+ */
 const VvTensor *
 vv_model_require_tensor_on (VvModel *model, VvBackend *be, const gchar *name, GError **error)
 {
