@@ -26,7 +26,8 @@ struct _VvDiffusionHead {
   gint n_rows, cap_rows;
   VvTensor *cond, *c, *silu_c, *x, *nrm, *mod, *gate, *up, *act, *ffn_out, *ada;
   VvTensor *temb_in, *temb_h, *temb_act, *temb;
-  /* the CFG batch of vv_diffusion_sample(): conditions [2, H_lm], x and v [2, L] */
+  /* the CFG batch of vv_diffusion_sample*(): conditions [2n, H_lm], x and v
+   * [2n, L], a (positive, negative) pair of rows per stream */
   VvTensor *s_h, *s_x, *s_v;
   /* staging of the host-pointer API (grown on demand, outside a forward) */
   VvTensor *io_a, *io_b, *io_c, *io_d;
@@ -135,12 +136,14 @@ vv_diffusion_head_new_full (VvModel *model, VvBackend *be, gint max_rows, GError
       return NULL;
   }
   gint64 R = max_rows;
+  /* the CFG batch: a pair of rows per stream (vv_diffusion_sample_rows) */
+  gint64 S = MAX (2, R & ~(gint64) 1);
   struct { VvTensor **t; gint64 rows, cols; } specs[] = {
     { &hd->cond, R, H }, { &hd->c, R, H }, { &hd->silu_c, R, H }, { &hd->x, R, H },
     { &hd->nrm, R, H }, { &hd->mod, R, H }, { &hd->gate, R, F }, { &hd->up, R, F },
     { &hd->act, R, F }, { &hd->ffn_out, R, H }, { &hd->ada, R, 3 * H },
     { &hd->temb_in, 1, T_EMB_DIM }, { &hd->temb_h, 1, H }, { &hd->temb_act, 1, H },
-    { &hd->temb, 1, H }, { &hd->s_h, 2, HL }, { &hd->s_x, 2, L }, { &hd->s_v, 2, L },
+    { &hd->temb, 1, H }, { &hd->s_h, S, HL }, { &hd->s_x, S, L }, { &hd->s_v, S, L },
   };
   for (guint i = 0; i < G_N_ELEMENTS (specs); i++)
     if ((*specs[i].t = new_2d (be, specs[i].rows, specs[i].cols, error)) == NULL) {
@@ -590,4 +593,96 @@ vv_diffusion_sample_host (VvDiffusionHead *head, VvScheduler *sched, const gfloa
 {
   return vv_diffusion_sample_full_host (head, sched, h_pos, h_neg, cfg_scale, n_steps, noise,
       z_out, NULL, error);
+}
+
+/**
+ * vv_diffusion_sample_rows: (skip)
+ * @head: a head made with max_rows ≥ 2 @n
+ * @scheds: (array length=n): one scheduler per stream, all for @n_steps steps
+ * @h_pos: (array length=n): [1, H_lm] positive conditions, device memory
+ * @h_neg: (array length=n): [1, H_lm] negative conditions
+ * @cfg_scale: (array length=n): each stream's guidance scale
+ * @n_steps: number of diffusion steps (shared: one timestep row per step)
+ * @noise: (array length=n): [1, L] initial latents
+ * @z: (array length=n): [1, L] sampled latents (may not alias @noise)
+ * @n: number of streams, 1 … max_rows / 2
+ * @error: return location for a #GError
+ *
+ * vv_diffusion_sample() for several independent streams at once (batched
+ * streams): each step runs the head once over all 2 @n rows, so its weights
+ * are read once per step for every stream. On the CPU backend each stream's
+ * latent is bit-identical to vv_diffusion_sample() on it alone (the linear
+ * kernels' rows are independent up to the small-n limit).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_diffusion_sample_rows (VvDiffusionHead *head, VvScheduler **scheds, const VvTensor **h_pos,
+    const VvTensor **h_neg, const gfloat *cfg_scale, gint n_steps, const VvTensor **noise,
+    VvTensor **z, guint n, GError **error)
+{
+  const gint L = head->latent;
+  VvBackend *be = head->be;
+  if (n < 1 || 2 * (gint64) n > head->cap_rows || scheds == NULL || h_pos == NULL
+      || h_neg == NULL || cfg_scale == NULL || noise == NULL || z == NULL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+        "diffusion sample: %u streams need %u condition rows, the head takes %d", n, 2 * n,
+        head->cap_rows);
+    return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    if (scheds[i] == NULL || n_steps != vv_scheduler_get_n_steps (scheds[i])
+        || vv_scheduler_get_dim (scheds[i]) != L) {
+      g_set_error (error, VV_SCHEDULER_ERROR, VV_SCHEDULER_ERROR_INVALID,
+          "diffusion sample: stream %u's scheduler does not run %d steps of size %d", i,
+          n_steps, L);
+      return FALSE;
+    }
+    if (!is_2d (h_pos[i], 1, head->hidden_lm) || !is_2d (h_neg[i], 1, head->hidden_lm)
+        || !is_2d (noise[i], 1, L) || !is_2d (z[i], 1, L)) {
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
+          "diffusion sample: stream %u needs h_pos, h_neg [1, %d], noise and z [1, %d]", i,
+          head->hidden_lm, L);
+      return FALSE;
+    }
+    if (!vv_scheduler_set_backend (scheds[i], be, error))
+      return FALSE;
+  }
+  const gint64 R = 2 * (gint64) n;
+  VvTensor rows, r, v0, v1, xs, vs;
+  /* §2.6: cond_proj once per frame; stream i's rows are 2i (positive) and
+   * 2i + 1 (negative) */
+  for (guint i = 0; i < n; i++) {
+    if (!vv_backend_tensor_copy (be, (vv_tensor_init_rows (&r, head->s_h, 2 * i, 1), &r),
+            h_pos[i], error) ||
+        !vv_backend_tensor_copy (be, (vv_tensor_init_rows (&r, head->s_h, 2 * i + 1, 1), &r),
+            h_neg[i], error) ||
+        !vv_backend_tensor_copy (be, z[i], noise[i], error))
+      return FALSE;
+    vv_scheduler_reset (scheds[i]);
+  }
+  if (!vv_diffusion_head_set_condition (head, rows_of (&rows, head->s_h, R), error))
+    return FALSE;
+  rows_of (&xs, head->s_x, R);
+  rows_of (&vs, head->s_v, R);
+  for (gint s = 0; s < n_steps; s++) {
+    for (guint i = 0; i < n; i++) {
+      if (!vv_backend_tensor_copy (be, (vv_tensor_init_rows (&r, head->s_x, 2 * i, 1), &r),
+              z[i], error) ||
+          !vv_backend_tensor_copy (be, (vv_tensor_init_rows (&r, head->s_x, 2 * i + 1, 1), &r),
+              z[i], error))
+        return FALSE;
+    }
+    if (!vv_diffusion_head_forward (head, &xs, (gfloat) vv_scheduler_get_timestep (scheds[0], s),
+            &vs, error))
+      return FALSE;
+    for (guint i = 0; i < n; i++) {
+      vv_tensor_init_rows (&v0, head->s_v, 2 * i, 1);
+      vv_tensor_init_rows (&v1, head->s_v, 2 * i + 1, 1);
+      if (!vv_backend_cfg_combine (be, &v0, &v0, &v1, cfg_scale[i], error) ||
+          !vv_scheduler_step (scheds[i], s, z[i], &v0, z[i], error))
+        return FALSE;
+    }
+  }
+  return TRUE;
 }

@@ -64,6 +64,16 @@ gboolean         vv_diffusion_sample (VvDiffusionHead *head, VvScheduler *sched,
                                       gfloat cfg_scale, gint n_steps, const VvTensor *noise,
                                       VvTensor *z, GError **error);
 
+/* vv_diffusion_sample() for @n independent streams in one batch of 2 @n rows
+ * (stream i: rows 2i, 2i + 1), so the head's weights are read once per step
+ * for all of them; the streams share @n_steps (one timestep per step) and
+ * each has its own scheduler and guidance scale. */
+gboolean         vv_diffusion_sample_rows (VvDiffusionHead *head, VvScheduler **scheds,
+                                           const VvTensor **h_pos, const VvTensor **h_neg,
+                                           const gfloat *cfg_scale, gint n_steps,
+                                           const VvTensor **noise, VvTensor **z, guint n,
+                                           GError **error);
+
 /* Host-pointer conveniences (copy in, run, copy out). */
 gboolean         vv_diffusion_head_set_condition_host (VvDiffusionHead *head, const gfloat *h,
                                                        gint n_rows, GError **error);

@@ -715,11 +715,22 @@ fail:
  *
  * Returns: %TRUE on success
  */
+/* A cache holds only keys and values, so an LM may run it when the cache was
+ * made by an LM of the same shape on the same backend (batched streams:
+ * one session's LM runs the rows of all of them). Same weights is the
+ * caller's business (sessions check they share the model). */
+static gboolean
+cache_fits (VvLm *lm, const VvKvCache *c)
+{
+  return c != NULL && (c->lm == lm || (c->lm->be == lm->be && c->lm->kv_width == lm->kv_width
+          && c->lm->cfg.n_layers == lm->cfg.n_layers));
+}
+
 gboolean
 vv_lm_forward (VvLm *lm, VvKvCache *cache, const VvTensor *embeds, VvTensor *hidden,
     GError **error)
 {
-  if (cache == NULL || cache->lm != lm)
+  if (!cache_fits (lm, cache))
     return lm_error (error, VV_BACKEND_ERROR_SHAPE, "forward: cache missing or made for "
         "another LM");
   gsize H = lm->hidden;
@@ -792,7 +803,7 @@ vv_lm_forward_rows (VvLm *lm, VvKvCache **caches, const VvTensor **embeds,
         "and outputs", VV_LM_MAX_JOINT_ROWS);
   Segment segs[VV_LM_MAX_JOINT_ROWS];
   for (guint i = 0; i < n; i++) {
-    if (caches[i] == NULL || caches[i]->lm != lm)
+    if (!cache_fits (lm, caches[i]))
       return lm_error (error, VV_BACKEND_ERROR_SHAPE, "forward_rows: cache %u missing or made "
           "for another LM", i);
     for (guint j = 0; j < i; j++)

@@ -19,6 +19,9 @@
 
 G_DEFINE_QUARK (vv-session-error-quark, vv_session_error)
 
+/* a batch of streams is one vv_lm_forward_rows() call, two rows each */
+G_STATIC_ASSERT (2 * VV_SESSION_MAX_BATCH <= VV_LM_MAX_JOINT_ROWS);
+
 typedef struct _VvGen VvGen;
 static void gen_free (VvGen *g);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvGen, gen_free)
@@ -39,6 +42,8 @@ struct _VvSession {
   VvConnector *ac_conn;
   VvConnector *sem_conn;
   VvGen *gen;                   /* the generation in progress */
+  /* the head of vv_session_step_batch() (2 rows per stream), made on first use */
+  VvDiffusionHead *batch_head;
 
   gint hidden;
   gint latent;
@@ -145,6 +150,7 @@ vv_session_free (VvSession *s)
   g_clear_pointer (&s->voice, vv_voice_prompt_free);
   g_clear_pointer (&s->lm, vv_lm_free);
   g_clear_pointer (&s->head, vv_diffusion_head_free);
+  g_clear_pointer (&s->batch_head, vv_diffusion_head_free);
   g_clear_pointer (&s->sched, vv_scheduler_free);
   g_clear_pointer (&s->dec, vv_speech_decoder_free);
   g_clear_pointer (&s->sem_enc, vv_speech_encoder_free);
@@ -551,28 +557,16 @@ vv_session_download (VvSession *s, const VvTensor *t, gpointer host, gsize n_byt
   return vv_backend_tensor_get (s->be, t, 0, host, n_bytes, error);
 }
 
-/**
- * vv_session_frame:
- * @session: a session after vv_session_step() returned ⟨diffusion⟩
- * @error: return location for a #GError
- *
- * One speech frame: the negative LM pass on the step's input, diffusion
- * sampling, decoding, and the next LM input (acoustic + semantic
- * connectors), all on the device; then the frame callbacks.
- *
- * Returns: %TRUE on success
- */
-gboolean
-vv_session_frame (VvSession *s, GError **error)
+/* A frame in three parts, so that batched streams can run the middle one
+ * (diffusion sampling) for all of them at once. Part 1: the negative LM
+ * pass on this step's input (unless the step ran it together with the
+ * positive one) and the frame's noise on the device. */
+static gboolean
+frame_prepare (VvSession *s, GError **error)
 {
-  g_return_val_if_fail (s != NULL && s->gen != NULL, FALSE);
   VvGen *g = s->gen;
   const VvSessionParams *p = &g->p;
-  VvBackend *be = s->be;
   const gsize latent_bytes = s->latent * sizeof (gfloat);
-
-  /* diffusion: negative pass on this step's input (unless the step ran it
-   * together with the positive one) */
   if (g->neg_pass_done) {
     g->neg_pass_done = FALSE;
   } else {
@@ -590,10 +584,22 @@ vv_session_frame (VvSession *s, GError **error)
   } else {
     vv_diffusion_draw_noise (&g->gen, s->latent, g->host_noise);
   }
+  TIMED (head_us, vv_backend_tensor_set (s->be, g->noise, 0, g->host_noise, latent_bytes,
+          error));
+  return TRUE;
+}
+
+/* Part 3, once z is sampled: decoding, the frame callbacks, and the next
+ * LM input (acoustic + semantic connectors). */
+static gboolean
+frame_finish (VvSession *s, GError **error)
+{
+  VvGen *g = s->gen;
+  const VvSessionParams *p = &g->p;
+  VvBackend *be = s->be;
+  const gsize latent_bytes = s->latent * sizeof (gfloat);
   const gfloat scale = vv_model_get_speech_scaling_factor (s->model);
   const gfloat bias = vv_model_get_speech_bias_factor (s->model);
-  TIMED (head_us, vv_backend_tensor_set (be, g->noise, 0, g->host_noise, latent_bytes, error)
-      && head_sample (s, g, error));
   /* the decoder sees z / scale − bias (§2.5) */
   TIMED (decoder_us, vv_backend_affine (be, VV_AFFINE_DIV_SUB, g->dec_in, g->z, scale, bias,
           error) && decode_frame (s, g, error));
@@ -615,7 +621,6 @@ vv_session_frame (VvSession *s, GError **error)
       g->res.audio_bytes_down += audio_bytes;
     p->new_audio (g->host_audio, s->hop, p->new_audio_user_data);
   }
-  /* next input: acoustic connector(z) + semantic connector(semantic(audio)) */
   TIMED (semantic_us, semantic_frame (s, g, error));
   TIMED (connector_us, connect_frame (s, g, error)
       && vv_backend_binary (be, VV_BINARY_ADD, g->input, g->input, g->sem_emb, error));
@@ -623,52 +628,63 @@ vv_session_frame (VvSession *s, GError **error)
 }
 
 /**
- * vv_session_step:
- * @session: a session after vv_session_prefill()
- * @token: (out): the generated control token
- * @done: (out): %TRUE when generation has ended (eos, a limit, abort)
+ * vv_session_frame:
+ * @session: a session after vv_session_step() returned ⟨diffusion⟩
  * @error: return location for a #GError
  *
- * One generated token (MODEL-SPEC §2): the positive LM pass of the pending
- * input, the 4 control logits (the only download), the token, and its
- * effect; a ⟨diffusion⟩ token runs vv_session_frame().
+ * One speech frame: the negative LM pass on the step's input, diffusion
+ * sampling, decoding, and the next LM input (acoustic + semantic
+ * connectors), all on the device; then the frame callbacks.
  *
  * Returns: %TRUE on success
  */
 gboolean
-vv_session_step (VvSession *s, gint32 *token_out, gboolean *done, GError **error)
+vv_session_frame (VvSession *s, GError **error)
 {
   g_return_val_if_fail (s != NULL && s->gen != NULL, FALSE);
   VvGen *g = s->gen;
-  const VvSessionParams *p = &g->p;
-  VvBackend *be = s->be;
-  *done = g->done;
-  *token_out = -1;
-  if (g->done)
+  if (!frame_prepare (s, error))
+    return FALSE;
+  TIMED (head_us, head_sample (s, g, error));
+  return frame_finish (s, error);
+}
+
+/* The positive pass of the pending input (and, jointly, the negative one:
+ * one read of the LM weights for both CFG branches). */
+static gboolean
+step_lm (VvSession *s, GError **error)
+{
+  VvGen *g = s->gen;
+  if (!g->pos_pass_pending)
     return TRUE;
-  if (p->abort && p->abort (p->abort_user_data)) {
-    g->res.stop_reason = VV_STOP_ABORTED;
-    *done = g->done = TRUE;
-    return TRUE;
-  }
-  /* positive pass of the previous step's input */
-  if (g->pos_pass_pending && !p->separate_cfg_passes) {
-    /* Both CFG branches in one pass (one read of the LM weights), before the
-     * token is known: nearly every token is ⟨diffusion⟩, whose frame needs
-     * the negative pass of this same input; any other token takes it back. */
+  if (!g->p.separate_cfg_passes) {
+    /* Both branches before the token is known: nearly every token is
+     * ⟨diffusion⟩, whose frame needs the negative pass of this same input;
+     * any other token takes it back (step_token). */
     VvKvCache *caches[2] = { g->pos_cache, g->neg_cache };
     const VvTensor *in[2] = { g->input, g->input };
     VvTensor *out[2] = { g->h_pos, g->h_neg };
     g->neg_length_before = vv_kv_cache_get_length (g->neg_cache);
     TIMED (lm_us, vv_lm_forward_rows (s->lm, caches, in, out, 2, error));
-    g->res.n_lm_passes++;
-    g->pos_pass_pending = FALSE;
     g->neg_pass_done = TRUE;
-  } else if (g->pos_pass_pending) {
+  } else {
     TIMED (lm_us, vv_lm_forward (s->lm, g->pos_cache, g->input, g->h_pos, error));
-    g->res.n_lm_passes++;
-    g->pos_pass_pending = FALSE;
   }
+  g->res.n_lm_passes++;
+  g->pos_pass_pending = FALSE;
+  return TRUE;
+}
+
+/* After the LM pass: the 4 control logits (the only download), the token
+ * and its effect on the state. *frame: the token is ⟨diffusion⟩ and its
+ * frame is to run; EOS ends the generation here. */
+static gboolean
+step_token (VvSession *s, gint32 *token_out, gboolean *frame, GError **error)
+{
+  VvGen *g = s->gen;
+  const VvSessionParams *p = &g->p;
+  VvBackend *be = s->be;
+  *frame = FALSE;
   gfloat logits[VV_LM_N_CONTROL];
   TIMED (connector_us, vv_lm_logits_control (s->lm, g->h_pos, g->logits, error)
       && vv_backend_tensor_get (be, g->logits, 0, logits, sizeof (logits), error));
@@ -689,8 +705,7 @@ vv_session_step (VvSession *s, gint32 *token_out, gboolean *done, GError **error
     if (p->progress)
       p->progress (g->res.n_steps, (guint) g->max_steps, g->res.n_frames,
           p->progress_user_data);
-    *done = g->done = TRUE;
-    return TRUE;
+    g->done = TRUE;
   } else if (token == VV_TOKEN_SPEECH_END) {
     vv_speech_decoder_reset (s->dec);
     vv_speech_encoder_reset (s->sem_enc);
@@ -703,20 +718,261 @@ vv_session_step (VvSession *s, gint32 *token_out, gboolean *done, GError **error
       return FALSE;
     vv_tensor_init_rows (&row, g->start_end, 0, 1);
     TIMED (connector_us, vv_backend_tensor_copy (be, g->input, &row, error));
-  } else if (!vv_session_frame (s, error)) {
-    return FALSE;
+  } else {
+    *frame = TRUE;
   }
+  return TRUE;
+}
 
+/* The end of a step that did not stop at EOS: progress and the limits. */
+static void
+step_end (VvSession *s)
+{
+  VvGen *g = s->gen;
+  const VvSessionParams *p = &g->p;
   if (p->progress)
     p->progress (g->res.n_steps, (guint) g->max_steps, g->res.n_frames, p->progress_user_data);
   if (p->max_frames > 0 && g->res.n_frames >= p->max_frames) {
     g->res.stop_reason = VV_STOP_MAX_FRAMES;
-    *done = g->done = TRUE;
+    g->done = TRUE;
   } else if (g->res.n_steps >= g->max_steps) {
     g->res.stop_reason = VV_STOP_LENGTH_LIMIT;
-    *done = g->done = TRUE;
+    g->done = TRUE;
   } else {
     g->pos_pass_pending = TRUE;
+  }
+}
+
+/* The abort callback, at the start of a step. */
+static gboolean
+step_aborted (VvSession *s)
+{
+  VvGen *g = s->gen;
+  if (g->p.abort && g->p.abort (g->p.abort_user_data)) {
+    g->res.stop_reason = VV_STOP_ABORTED;
+    g->done = TRUE;
+  }
+  return g->done;
+}
+
+/**
+ * vv_session_step:
+ * @session: a session after vv_session_prefill()
+ * @token: (out): the generated control token
+ * @done: (out): %TRUE when generation has ended (eos, a limit, abort)
+ * @error: return location for a #GError
+ *
+ * One generated token (MODEL-SPEC §2): the positive LM pass of the pending
+ * input, the 4 control logits (the only download), the token, and its
+ * effect; a ⟨diffusion⟩ token runs vv_session_frame().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_session_step (VvSession *s, gint32 *token_out, gboolean *done, GError **error)
+{
+  g_return_val_if_fail (s != NULL && s->gen != NULL, FALSE);
+  VvGen *g = s->gen;
+  *done = g->done;
+  *token_out = -1;
+  if (g->done || step_aborted (s)) {
+    *done = TRUE;
+    return TRUE;
+  }
+  gboolean frame;
+  if (!step_lm (s, error) || !step_token (s, token_out, &frame, error))
+    return FALSE;
+  if (!g->done) {
+    if (frame && !vv_session_frame (s, error))
+      return FALSE;
+    step_end (s);
+  }
+  *done = g->done;
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Batched streams: one step of several sessions on one engine, each
+ * weight-streaming block run once for all of them. */
+
+/* Shares @us of one joint pass among @n streams' timings. */
+static void
+share_time (VvSession **ss, const guint *idx, guint n, gsize field_offset, gint64 us)
+{
+  for (guint k = 0; k < n; k++) {
+    gint64 *f = (gint64 *) ((guint8 *) &ss[idx[k]]->gen->res.timings + field_offset);
+    *f += us / n;
+  }
+}
+
+static gboolean
+batch_check (VvSession **ss, guint n, GError **error)
+{
+  if (ss == NULL || n < 1 || n > VV_SESSION_MAX_BATCH) {
+    g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID,
+        "batched streams: 1 to %d sessions, got %u", VV_SESSION_MAX_BATCH, n);
+    return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    VvSession *s = ss[i];
+    if (s == NULL || s->gen == NULL) {
+      g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID,
+          "batched streams: stream %u has no generation (call vv_session_prefill first)", i);
+      return FALSE;
+    }
+    for (guint j = 0; j < i; j++)
+      if (ss[j] == s) {
+        g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID,
+            "batched streams: stream %u is also stream %u", i, j);
+        return FALSE;
+      }
+    if (s->model != ss[0]->model || s->be != ss[0]->be) {
+      g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID,
+          "batched streams: stream %u uses another model or backend than stream 0 (batched "
+          "streams share one engine)", i);
+      return FALSE;
+    }
+    if (s->gen->p.n_steps != ss[0]->gen->p.n_steps) {
+      g_set_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID,
+          "batched streams: stream %u has %d diffusion steps, stream 0 %d (the streams share "
+          "one timestep schedule)", i, s->gen->p.n_steps, ss[0]->gen->p.n_steps);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/**
+ * vv_session_step_batch: (skip)
+ * @sessions: (array length=n): sessions after vv_session_prefill(), made on
+ *   the same model and backend, with the same number of diffusion steps
+ * @n: number of sessions, 1 … %VV_SESSION_MAX_BATCH
+ * @tokens: (array length=n) (out caller-allocates): each stream's token
+ *   (-1 for a stream that had already ended)
+ * @done: (array length=n) (out caller-allocates): each stream's end
+ * @error: return location for a #GError
+ *
+ * vv_session_step() for several streams at once: the LM pass of every
+ * pending stream (both CFG branches each) is one vv_lm_forward_rows() call
+ * and the diffusion sampling of every stream that produced ⟨diffusion⟩ is
+ * one vv_diffusion_sample_rows() call, so the LM and head weights are read
+ * once for all streams; decoding, the semantic encoder and the connectors
+ * run per stream (each has its own streaming state). Streams that have
+ * ended are skipped; each stream's callbacks run as in vv_session_step().
+ * On the CPU backend every stream's output is bit-identical to running it
+ * alone. Each stream's timings get an equal share of the joint passes.
+ *
+ * Returns: %TRUE on success; on error the streams' state is undefined
+ *   (finish them).
+ */
+gboolean
+vv_session_step_batch (VvSession **ss, guint n, gint32 *tokens, gboolean *done,
+    GError **error)
+{
+  if (!batch_check (ss, n, error))
+    return FALSE;
+  g_return_val_if_fail (tokens != NULL && done != NULL, FALSE);
+  VvSession *s0 = ss[0];
+  guint act[VV_SESSION_MAX_BATCH], n_act = 0;
+  for (guint i = 0; i < n; i++) {
+    tokens[i] = -1;
+    if (!ss[i]->gen->done && !step_aborted (ss[i]))
+      act[n_act++] = i;
+    done[i] = ss[i]->gen->done;
+  }
+  if (n_act == 0)
+    return TRUE;
+
+  /* 1. one LM pass over every pending input: 2 rows per stream (positive
+   * and negative) or 1 with separate_cfg_passes */
+  VvKvCache *caches[VV_LM_MAX_JOINT_ROWS];
+  const VvTensor *in[VV_LM_MAX_JOINT_ROWS];
+  VvTensor *out[VV_LM_MAX_JOINT_ROWS];
+  guint n_rows = 0, lm_idx[VV_SESSION_MAX_BATCH], n_lm = 0;
+  for (guint k = 0; k < n_act; k++) {
+    VvGen *g = ss[act[k]]->gen;
+    if (!g->pos_pass_pending)
+      continue;
+    lm_idx[n_lm++] = act[k];
+    caches[n_rows] = g->pos_cache;
+    in[n_rows] = g->input;
+    out[n_rows++] = g->h_pos;
+    if (!g->p.separate_cfg_passes) {
+      g->neg_length_before = vv_kv_cache_get_length (g->neg_cache);
+      caches[n_rows] = g->neg_cache;
+      in[n_rows] = g->input;
+      out[n_rows++] = g->h_neg;
+    }
+  }
+  if (n_rows > 0) {
+    gint64 t0 = g_get_monotonic_time ();
+    if (!vv_lm_forward_rows (s0->lm, caches, in, out, n_rows, error))
+      return FALSE;
+    share_time (ss, lm_idx, n_lm, G_STRUCT_OFFSET (VvSessionTimings, lm_us),
+        g_get_monotonic_time () - t0);
+    for (guint k = 0; k < n_lm; k++) {
+      VvGen *g = ss[lm_idx[k]]->gen;
+      g->res.n_lm_passes++;
+      g->pos_pass_pending = FALSE;
+      g->neg_pass_done = !g->p.separate_cfg_passes;
+    }
+  }
+
+  /* 2. tokens; the streams whose token is ⟨diffusion⟩ get a frame */
+  guint fr[VV_SESSION_MAX_BATCH], n_fr = 0;
+  for (guint k = 0; k < n_act; k++) {
+    gboolean frame;
+    if (!step_token (ss[act[k]], &tokens[act[k]], &frame, error)) {
+      g_prefix_error (error, "stream %u: ", act[k]);
+      return FALSE;
+    }
+    if (frame)
+      fr[n_fr++] = act[k];
+  }
+
+  /* 3. frames: noise per stream, one sampling for all, decoding per stream */
+  if (n_fr > 0) {
+    if (s0->batch_head == NULL
+        && (s0->batch_head = vv_diffusion_head_new_full (s0->model, s0->be,
+                2 * VV_SESSION_MAX_BATCH, error)) == NULL)
+      return FALSE;
+    VvScheduler *scheds[VV_SESSION_MAX_BATCH];
+    const VvTensor *hp[VV_SESSION_MAX_BATCH], *hn[VV_SESSION_MAX_BATCH],
+        *noise[VV_SESSION_MAX_BATCH];
+    VvTensor *z[VV_SESSION_MAX_BATCH];
+    gfloat cfg[VV_SESSION_MAX_BATCH];
+    for (guint k = 0; k < n_fr; k++) {
+      VvSession *s = ss[fr[k]];
+      if (!frame_prepare (s, error)) {
+        g_prefix_error (error, "stream %u: ", fr[k]);
+        return FALSE;
+      }
+      scheds[k] = s->sched;
+      hp[k] = s->gen->h_pos;
+      hn[k] = s->gen->h_neg;
+      noise[k] = s->gen->noise;
+      z[k] = s->gen->z;
+      cfg[k] = s->gen->p.cfg_scale;
+    }
+    gint64 t0 = g_get_monotonic_time ();
+    if (!vv_diffusion_sample_rows (s0->batch_head, scheds, hp, hn, cfg, s0->gen->p.n_steps,
+            noise, z, n_fr, error))
+      return FALSE;
+    share_time (ss, fr, n_fr, G_STRUCT_OFFSET (VvSessionTimings, head_us),
+        g_get_monotonic_time () - t0);
+    for (guint k = 0; k < n_fr; k++)
+      if (!frame_finish (ss[fr[k]], error)) {
+        g_prefix_error (error, "stream %u: ", fr[k]);
+        return FALSE;
+      }
+  }
+
+  /* 4. progress and limits */
+  for (guint k = 0; k < n_act; k++) {
+    VvSession *s = ss[act[k]];
+    if (!s->gen->done)
+      step_end (s);
+    done[act[k]] = s->gen->done;
   }
   return TRUE;
 }

@@ -299,6 +299,13 @@ gboolean   vv_session_step (VvSession *session, gint32 *token, gboolean *done,
                             GError **error);
 gboolean   vv_session_frame (VvSession *session, GError **error);
 void       vv_session_finish (VvSession *session, VvSessionResult *out);
+/* Batched streams: one step of up to VV_SESSION_MAX_BATCH sessions made on
+ * the same model and backend (vv_session_new() with one backend), each
+ * after its own vv_session_prefill(); the LM and diffusion-head weights are
+ * read once for all of them. tokens[i] and done[i] as vv_session_step()'s. */
+#define VV_SESSION_MAX_BATCH 4
+gboolean   vv_session_step_batch (VvSession **sessions, guint n, gint32 *tokens,
+                                  gboolean *done, GError **error);
 /* Copies @n_bytes of device tensor @t (from a frame callback) to host memory. */
 gboolean   vv_session_download (VvSession *session, const VvTensor *t, gpointer host,
                                 gsize n_bytes, GError **error);

@@ -874,6 +874,114 @@ test_kv_fill_synthetic (void)
   g_assert_cmpuint (vv_kv_cache_get_length (a), ==, 40);
 }
 
+/* Batched streams: three sessions on one backend stepped together by
+ * vv_session_step_batch() give exactly what each gives alone (tokens,
+ * latents, audio, frame count), with different seeds, guidance scales and
+ * frame limits, so streams end at different steps and the rest go on. */
+static void
+test_batched_streams (void)
+{
+  enum { N = 3 };
+  g_autoptr (GError) error = NULL;
+  VvSession *ss[N];
+  Rec alone[N], batch[N];
+  VvSessionParams p[N];
+  const guint max_frames[N] = { 9, 14, 5 };
+  const gfloat cfg[N] = { 1.3f, 2.0f, 1.0f };
+  g_autoptr (VvPrompt) prompt = NULL;
+  for (guint i = 0; i < N; i++) {
+    ss[i] = new_session ();
+    if (prompt == NULL) {
+      prompt = vv_session_prepare (ss[0], SCRIPT, (const gfloat *const *) clips, clip_len, 2,
+          &error);
+      g_assert_no_error (error);
+    }
+  }
+  for (guint i = 0; i < N; i++) {
+    /* a seed whose stream speaks (the random model often stops early) */
+    guint64 seed = 1 + 50 * i;
+    for (;; seed++) {
+      rec_init (&alone[i]);
+      VvSessionParams q = params_for (&alone[i], seed);
+      q.max_frames = max_frames[i];
+      q.cfg_scale = cfg[i];
+      g_assert_true (vv_session_generate_prompt (ss[i], prompt, &q, NULL, &error));
+      g_assert_no_error (error);
+      if (alone[i].frames_seen >= 3)
+        break;
+      rec_clear (&alone[i]);
+      g_assert_cmpuint (seed, <, 50 * i + 60);
+    }
+    rec_init (&batch[i]);
+    p[i] = params_for (&batch[i], seed);
+    p[i].max_frames = max_frames[i];
+    p[i].cfg_scale = cfg[i];
+    g_assert_true (vv_session_prefill (ss[i], prompt, &p[i], &error));
+    g_assert_no_error (error);
+  }
+  gboolean done[N] = { FALSE };
+  gint32 tokens[N];
+  guint calls = 0, ended_first = N;
+  while (!(done[0] && done[1] && done[2])) {
+    g_assert_true (vv_session_step_batch (ss, N, tokens, done, &error));
+    g_assert_no_error (error);
+    for (guint i = 0; i < N; i++)
+      if (done[i] && ended_first == N)
+        ended_first = i;
+    g_assert_cmpuint (++calls, <, 10000);
+  }
+  for (guint i = 0; i < N; i++) {
+    VvSessionResult r;
+    vv_session_finish (ss[i], &r);
+    g_assert_cmpuint (r.n_frames, ==, alone[i].frames_seen);
+    g_assert_cmpuint (batch[i].tokens->len, ==, alone[i].tokens->len);
+    g_assert_cmpmem (batch[i].tokens->data, batch[i].tokens->len * 4, alone[i].tokens->data,
+        alone[i].tokens->len * 4);
+    g_assert_cmpuint (batch[i].latents->len, >, 0);
+    g_assert_cmpmem (batch[i].latents->data, batch[i].latents->len * 4,
+        alone[i].latents->data, alone[i].latents->len * 4);
+    g_assert_cmpmem (batch[i].audio->data, batch[i].audio->len * 4, alone[i].audio->data,
+        alone[i].audio->len * 4);
+  }
+  /* the streams did differ (a batch mixing up rows would still match a
+   * stream with itself only if all were the same) */
+  g_assert_true (batch[0].latents->len != batch[1].latents->len
+      || memcmp (batch[0].latents->data, batch[1].latents->data, batch[0].latents->len * 4));
+  g_test_message ("batched streams: %u batch steps, stream %u ended first", calls, ended_first);
+
+  /* bad batches are refused by name */
+  for (guint i = 0; i < N; i++) {
+    VvSessionParams q = vv_session_default_params ();
+    q.max_frames = 2;
+    q.n_steps = i == 1 ? 3 : 10;
+    g_assert_true (vv_session_prefill (ss[i], prompt, &q, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_false (vv_session_step_batch (ss, N, tokens, done, &error));
+  g_assert_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "stream 1 has 3 diffusion steps"));
+  g_clear_error (&error);
+  VvSession *twice[2] = { ss[0], ss[0] };
+  g_assert_false (vv_session_step_batch (twice, 2, tokens, done, &error));
+  g_assert_nonnull (strstr (error->message, "stream 1 is also stream 0"));
+  g_clear_error (&error);
+  g_assert_false (vv_session_step_batch (ss, VV_SESSION_MAX_BATCH + 1, tokens, done, &error));
+  g_assert_error (error, VV_SESSION_ERROR, VV_SESSION_ERROR_INVALID);
+  g_clear_error (&error);
+  VvSessionParams q = vv_session_default_params ();
+  g_assert_true (vv_session_prefill (ss[1], prompt, &q, &error));
+  g_assert_no_error (error);
+  vv_session_finish (ss[2], NULL);
+  g_assert_false (vv_session_step_batch (ss, N, tokens, done, &error));
+  g_assert_nonnull (strstr (error->message, "stream 2 has no generation"));
+  g_clear_error (&error);
+  for (guint i = 0; i < N; i++) {
+    vv_session_free (ss[i]);
+    rec_clear (&alone[i]);
+    rec_clear (&batch[i]);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -906,6 +1014,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/lm-forward-rows", test_lm_forward_rows);
   g_test_add_func ("/session/kv-fill-synthetic", test_kv_fill_synthetic);
   g_test_add_func ("/session/bench-position", test_bench_position);
+  g_test_add_func ("/session/batched-streams", test_batched_streams);
   int ret = g_test_run ();
 
   for (guint c = 0; c < 2; c++)
