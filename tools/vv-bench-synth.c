@@ -91,8 +91,8 @@ lm_pass_bytes (VvModel *model)
 
 /* A prompt of about @target tokens: @voice_frames frames of random means
  * and the filler sentence repeated. */
-static VvPrompt *
-make_prompt (VvTokenizer *tok, gsize target, gsize voice_frames, gint latent, gchar **script_out,
+VvPrompt *
+vv_bench_make_prompt (VvTokenizer *tok, gsize target, gsize voice_frames, gint latent, gchar **script_out,
     GError **error)
 {
   g_autofree gfloat *means = NULL;
@@ -267,7 +267,7 @@ vv_bench_synth (int argc, char **argv)
   /* §2.5: at most 2·L steps; the warm-up and each run need `frames` */
   gsize target = MAX ((gsize) prompt_tokens, (gsize) frames / 2 + 1);
   g_autofree gchar *script = NULL;
-  g_autoptr (VvPrompt) prompt = make_prompt (tok, target, voice_frames, latent, &script, &error);
+  g_autoptr (VvPrompt) prompt = vv_bench_make_prompt (tok, target, voice_frames, latent, &script, &error);
   if (prompt == NULL) {
     fprintf (stderr, "vibevoice bench synth: %s\n", error->message);
     return 1;

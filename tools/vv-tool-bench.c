@@ -21,6 +21,7 @@ static const VvBench benches[] = {
   { "attention", vv_bench_attention, "the attention op at one context length (1.5B heads): ms per pass, cache GB/s, ns per key" },
   { "vae", vv_bench_vae, "one-frame σ-VAE decoder + semantic encoder: ms/frame vs the bandwidth bound" },
   { "synth", vv_bench_synth, "the generation loop per block (forced frames): ms/frame, RTF, bytes/frame vs bandwidth; --position N: at KV context position N" },
+  { "streams", vv_bench_streams, "batched streams: N sessions on one engine stepped as one batch; ms per step and aggregate RTF for N = 1, 2, 4" },
   { "load", vv_bench_load, "checkpoint load time (map + validate [+ prefault]) of a model folder" },
 };
 

@@ -26,6 +26,11 @@ int vv_bench_gemv (int argc, char **argv);
 int vv_bench_vae (int argc, char **argv);
 int vv_bench_attention (int argc, char **argv);
 int vv_bench_synth (int argc, char **argv);
+int vv_bench_streams (int argc, char **argv);
+/* A one-speaker prompt of about @target tokens (a filler sentence repeated)
+ * with @voice_frames frames of random voice means; the script in *script_out. */
+VvPrompt *vv_bench_make_prompt (VvTokenizer *tok, gsize target, gsize voice_frames, gint latent,
+    gchar **script_out, GError **error);
 gdouble vv_bench_read_bandwidth (gsize mib, gint n_threads, gint iters);
 
 /* Default tokenizer folder: $VV_DATA_DIR/qwen2-tokenizer, else the one

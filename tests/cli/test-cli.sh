@@ -64,6 +64,15 @@ import json, os, sys
 d = json.load(sys.stdin); c = d[\"cpu_s_per_audio_s\"]; e = d[\"energy_j\"]
 rapl = os.path.exists(\"/sys/class/powercap/intel-rapl:0/energy_uj\")
 print(\"ok\" if c > 0 and (e is None) != rapl else \"bad\", c, e)"' "$tool" "$tmp"
+# bench streams: batched sessions on one engine; its JSON has each count's figures
+check "bench streams --json: counts 1, 3 with batched and one-by-one times" 0 "^ok" -- sh -c '"$0" bench streams --model "$1/tiny" --frames 2 --iters 1 --streams 1,3 --json | python3 -c "
+import json, sys; d = json.load(sys.stdin); s = d[\"streams\"]
+assert [x[\"n\"] for x in s] == [1, 3], s
+assert all(x[\"batched_ms_per_step\"] > 0 and x[\"sequential_ms_per_step\"] > 0 for x in s), s
+assert abs(s[0][\"batched_vs_one\"] - 1) < 1e-9 and s[1][\"batched_aggregate_rtf\"] > 0, s
+print(\"ok\")"' "$tool" "$tmp"
+check "bench streams: a count past the batch limit is refused" 2 "1 to 4" -- "$tool" bench streams --model "$tmp/tiny" --streams 1,5
+
 # bench attention: the op alone; its figures, and bad shapes refused
 check "bench attention (small)" 0 "ms per pass .* ns per \(row, key\) and thread" -- "$tool" bench attention --keys 600 --rows 3 --layers 2 --iters 1 --bandwidth-mib 0 --threads 2
 check "bench attention --kv-dtype f32" 0 "F32 k/v" -- "$tool" bench attention --keys 300 --layers 1 --iters 1 --bandwidth-mib 0 --kv-dtype f32
