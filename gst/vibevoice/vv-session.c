@@ -300,6 +300,10 @@ struct _VvGen {
   gsize neg_length_before;
   gboolean dec_reset;
   gboolean done;
+  gint32 token;                 /* this step's, for step_complete() */
+  /* batched: the stream took part in the joint half of a step (and its
+   * token was ⟨diffusion⟩), step_complete() is due */
+  gboolean step_joined, step_frame;
   VvDeviceStats stats0;         /* backend counters after the prefill */
 };
 
@@ -677,7 +681,8 @@ step_lm (VvSession *s, GError **error)
 
 /* After the LM pass: the 4 control logits (the only download), the token
  * and its effect on the state. *frame: the token is ⟨diffusion⟩ and its
- * frame is to run; EOS ends the generation here. */
+ * frame is to run. The callbacks wait for step_complete(), which runs on
+ * the stream's own thread when streams are batched. */
 static gboolean
 step_token (VvSession *s, gint32 *token_out, gboolean *frame, GError **error)
 {
@@ -694,18 +699,12 @@ step_token (VvSession *s, gint32 *token_out, gboolean *frame, GError **error)
     if (!vv_kv_cache_truncate (g->neg_cache, g->neg_length_before, error))
       return FALSE;
   }
-  *token_out = token;
-  if (p->new_token)
-    p->new_token (token, g->res.n_steps, p->new_token_user_data);
+  *token_out = g->token = token;
   g->res.n_steps++;
 
   VvTensor row;
   if (token == VV_TOKEN_EOS) {
     g->res.stop_reason = VV_STOP_EOS;
-    if (p->progress)
-      p->progress (g->res.n_steps, (guint) g->max_steps, g->res.n_frames,
-          p->progress_user_data);
-    g->done = TRUE;
   } else if (token == VV_TOKEN_SPEECH_END) {
     vv_speech_decoder_reset (s->dec);
     vv_speech_encoder_reset (s->sem_enc);
@@ -724,12 +723,25 @@ step_token (VvSession *s, gint32 *token_out, gboolean *frame, GError **error)
   return TRUE;
 }
 
-/* The end of a step that did not stop at EOS: progress and the limits. */
-static void
-step_end (VvSession *s)
+/* The stream's own rest of a step, after its token (and, for ⟨diffusion⟩,
+ * its sampled latent): the token callback; decoding, the frame callbacks
+ * and the next input; progress and the limits. */
+static gboolean
+step_complete (VvSession *s, gboolean frame, GError **error)
 {
   VvGen *g = s->gen;
   const VvSessionParams *p = &g->p;
+  if (p->new_token)
+    p->new_token (g->token, g->res.n_steps - 1, p->new_token_user_data);
+  if (g->token == VV_TOKEN_EOS) {
+    if (p->progress)
+      p->progress (g->res.n_steps, (guint) g->max_steps, g->res.n_frames,
+          p->progress_user_data);
+    g->done = TRUE;
+    return TRUE;
+  }
+  if (frame && !frame_finish (s, error))
+    return FALSE;
   if (p->progress)
     p->progress (g->res.n_steps, (guint) g->max_steps, g->res.n_frames, p->progress_user_data);
   if (p->max_frames > 0 && g->res.n_frames >= p->max_frames) {
@@ -741,6 +753,7 @@ step_end (VvSession *s)
   } else {
     g->pos_pass_pending = TRUE;
   }
+  return TRUE;
 }
 
 /* The abort callback, at the start of a step. */
@@ -782,11 +795,13 @@ vv_session_step (VvSession *s, gint32 *token_out, gboolean *done, GError **error
   gboolean frame;
   if (!step_lm (s, error) || !step_token (s, token_out, &frame, error))
     return FALSE;
-  if (!g->done) {
-    if (frame && !vv_session_frame (s, error))
+  if (frame) {
+    if (!frame_prepare (s, error))
       return FALSE;
-    step_end (s);
+    TIMED (head_us, head_sample (s, g, error));
   }
+  if (!step_complete (s, frame, error))
+    return FALSE;
   *done = g->done;
   return TRUE;
 }
@@ -842,43 +857,20 @@ batch_check (VvSession **ss, guint n, GError **error)
   return TRUE;
 }
 
-/**
- * vv_session_step_batch: (skip)
- * @sessions: (array length=n): sessions after vv_session_prefill(), made on
- *   the same model and backend, with the same number of diffusion steps
- * @n: number of sessions, 1 … %VV_SESSION_MAX_BATCH
- * @tokens: (array length=n) (out caller-allocates): each stream's token
- *   (-1 for a stream that had already ended)
- * @done: (array length=n) (out caller-allocates): each stream's end
- * @error: return location for a #GError
- *
- * vv_session_step() for several streams at once: the LM pass of every
- * pending stream (both CFG branches each) is one vv_lm_forward_rows() call
- * and the diffusion sampling of every stream that produced ⟨diffusion⟩ is
- * one vv_diffusion_sample_rows() call, so the LM and head weights are read
- * once for all streams; decoding, the semantic encoder and the connectors
- * run per stream (each has its own streaming state). Streams that have
- * ended are skipped; each stream's callbacks run as in vv_session_step().
- * On the CPU backend every stream's output is bit-identical to running it
- * alone. Each stream's timings get an equal share of the joint passes.
- *
- * Returns: %TRUE on success; on error the streams' state is undefined
- *   (finish them).
- */
-gboolean
-vv_session_step_batch (VvSession **ss, guint n, gint32 *tokens, gboolean *done,
-    GError **error)
+/* The joint part of a batched step: abort checks, one LM pass over every
+ * pending input, the tokens, the frames' noise, one diffusion sampling for
+ * every ⟨diffusion⟩ stream. Leaves each stream that took part with
+ * g->step_joined (and g->step_frame) for step_complete(); a stream already
+ * done takes no part. Runs no callback but abort. */
+static gboolean
+batch_joint (VvSession **ss, guint n, GError **error)
 {
-  if (!batch_check (ss, n, error))
-    return FALSE;
-  g_return_val_if_fail (tokens != NULL && done != NULL, FALSE);
   VvSession *s0 = ss[0];
   guint act[VV_SESSION_MAX_BATCH], n_act = 0;
   for (guint i = 0; i < n; i++) {
-    tokens[i] = -1;
+    ss[i]->gen->step_joined = ss[i]->gen->step_frame = FALSE;
     if (!ss[i]->gen->done && !step_aborted (ss[i]))
       act[n_act++] = i;
-    done[i] = ss[i]->gen->done;
   }
   if (n_act == 0)
     return TRUE;
@@ -921,16 +913,19 @@ vv_session_step_batch (VvSession **ss, guint n, gint32 *tokens, gboolean *done,
   /* 2. tokens; the streams whose token is ⟨diffusion⟩ get a frame */
   guint fr[VV_SESSION_MAX_BATCH], n_fr = 0;
   for (guint k = 0; k < n_act; k++) {
-    gboolean frame;
-    if (!step_token (ss[act[k]], &tokens[act[k]], &frame, error)) {
+    VvGen *g = ss[act[k]]->gen;
+    gint32 token;
+    if (!step_token (ss[act[k]], &token, &g->step_frame, error)) {
       g_prefix_error (error, "stream %u: ", act[k]);
       return FALSE;
     }
-    if (frame)
+    if (g->step_frame)
       fr[n_fr++] = act[k];
+    if (n_act > 1)
+      g->res.n_batched_steps++;
   }
 
-  /* 3. frames: noise per stream, one sampling for all, decoding per stream */
+  /* 3. the frames' noise per stream, one sampling for all */
   if (n_fr > 0) {
     if (s0->batch_head == NULL
         && (s0->batch_head = vv_diffusion_head_new_full (s0->model, s0->be,
@@ -960,20 +955,97 @@ vv_session_step_batch (VvSession **ss, guint n, gint32 *tokens, gboolean *done,
       return FALSE;
     share_time (ss, fr, n_fr, G_STRUCT_OFFSET (VvSessionTimings, head_us),
         g_get_monotonic_time () - t0);
-    for (guint k = 0; k < n_fr; k++)
-      if (!frame_finish (ss[fr[k]], error)) {
-        g_prefix_error (error, "stream %u: ", fr[k]);
-        return FALSE;
-      }
   }
+  for (guint k = 0; k < n_act; k++)
+    ss[act[k]]->gen->step_joined = TRUE;
+  return TRUE;
+}
 
-  /* 4. progress and limits */
-  for (guint k = 0; k < n_act; k++) {
-    VvSession *s = ss[act[k]];
-    if (!s->gen->done)
-      step_end (s);
-    done[act[k]] = s->gen->done;
+/**
+ * vv_session_step_batch: (skip)
+ * @sessions: (array length=n): sessions after vv_session_prefill(), made on
+ *   the same model and backend, with the same number of diffusion steps
+ * @n: number of sessions, 1 … %VV_SESSION_MAX_BATCH
+ * @tokens: (array length=n) (out caller-allocates): each stream's token
+ *   (-1 for a stream that had already ended)
+ * @done: (array length=n) (out caller-allocates): each stream's end
+ * @error: return location for a #GError
+ *
+ * vv_session_step() for several streams at once: the LM pass of every
+ * pending stream (both CFG branches each) is one vv_lm_forward_rows() call
+ * and the diffusion sampling of every stream that produced ⟨diffusion⟩ is
+ * one vv_diffusion_sample_rows() call, so the LM and head weights are read
+ * once for all streams; decoding, the semantic encoder and the connectors
+ * run per stream (each has its own streaming state). Streams that have
+ * ended are skipped; each stream's callbacks run as in vv_session_step(),
+ * on the calling thread. On the CPU backend every stream's output is
+ * bit-identical to running it alone. Each stream's timings get an equal
+ * share of the joint passes.
+ *
+ * Returns: %TRUE on success; on error the streams' state is undefined
+ *   (finish them).
+ */
+gboolean
+vv_session_step_batch (VvSession **ss, guint n, gint32 *tokens, gboolean *done,
+    GError **error)
+{
+  if (!vv_session_step_batch_joint (ss, n, error))
+    return FALSE;
+  g_return_val_if_fail (tokens != NULL && done != NULL, FALSE);
+  for (guint i = 0; i < n; i++)
+    if (!vv_session_step_batch_complete (ss[i], &tokens[i], &done[i], error)) {
+      g_prefix_error (error, "stream %u: ", i);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * vv_session_step_batch_joint: (skip)
+ * @sessions: (array length=n): as for vv_session_step_batch()
+ * @n: number of sessions, 1 … %VV_SESSION_MAX_BATCH
+ * @error: return location for a #GError
+ *
+ * The first half of vv_session_step_batch(), for callers that finish each
+ * stream's step on its own thread (a #VvBatcher): the joint LM pass and
+ * diffusion sampling. Runs no callback but abort. Each session then needs
+ * vv_session_step_batch_complete() before it takes part in another step.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_session_step_batch_joint (VvSession **ss, guint n, GError **error)
+{
+  if (!batch_check (ss, n, error))
+    return FALSE;
+  return batch_joint (ss, n, error);
+}
+
+/**
+ * vv_session_step_batch_complete: (skip)
+ * @session: a session after vv_session_step_batch_joint()
+ * @token: (out): the step's token (-1 when the stream had already ended)
+ * @done: (out): %TRUE when the stream's generation has ended
+ * @error: return location for a #GError
+ *
+ * The stream's own rest of a batched step: its token callback, decoding,
+ * the semantic feedback and the frame callbacks, progress and limits.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vv_session_step_batch_complete (VvSession *s, gint32 *token, gboolean *done, GError **error)
+{
+  g_return_val_if_fail (s != NULL && s->gen != NULL, FALSE);
+  VvGen *g = s->gen;
+  *token = -1;
+  if (g->step_joined) {
+    g->step_joined = FALSE;
+    *token = g->token;
+    if (!step_complete (s, g->step_frame, error))
+      return FALSE;
   }
+  *done = g->done;
   return TRUE;
 }
 

@@ -194,6 +194,8 @@ typedef struct {
  *   (together): allocated once at the prefill for the most the §2.5 limit
  *   allows, L + max_steps and 1 + max_steps (plus @bench_position each), so
  *   times @kv_bytes_per_token it is the caches' peak allocation
+ * @n_batched_steps: steps whose LM pass and sampling this stream shared
+ *   with other streams (vv_session_step_batch(), #VvBatcher)
  */
 typedef struct {
   guint n_frames;
@@ -209,6 +211,7 @@ typedef struct {
   guint n_lm_passes;
   gsize kv_bytes_per_token;
   gsize kv_capacity_tokens;
+  guint n_batched_steps;
   gdouble cpu_seconds;
   gdouble energy_joules;
 } VvSessionResult;
@@ -306,6 +309,12 @@ void       vv_session_finish (VvSession *session, VvSessionResult *out);
 #define VV_SESSION_MAX_BATCH 4
 gboolean   vv_session_step_batch (VvSession **sessions, guint n, gint32 *tokens,
                                   gboolean *done, GError **error);
+/* vv_session_step_batch() in two halves, for streams on threads of their
+ * own (VvBatcher): the joint LM pass and sampling for all, then each
+ * stream's rest of the step (decoding, callbacks) on its own thread. */
+gboolean   vv_session_step_batch_joint (VvSession **sessions, guint n, GError **error);
+gboolean   vv_session_step_batch_complete (VvSession *session, gint32 *token,
+                                           gboolean *done, GError **error);
 /* Copies @n_bytes of device tensor @t (from a frame callback) to host memory. */
 gboolean   vv_session_download (VvSession *session, const VvTensor *t, gpointer host,
                                 gsize n_bytes, GError **error);
