@@ -28,3 +28,4 @@
 #include <vibevoice/vv-audio.h>
 #include <vibevoice/vv-session.h>
 #include <vibevoice/vv-engine.h>
+#include <vibevoice/vv-batcher.h>

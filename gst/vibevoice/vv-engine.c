@@ -8,6 +8,7 @@ struct _VvEngine {
   gint ref_count;
   VvModel *model;
   VvBackend *be;
+  VvBatcher *batcher;           /* batched streams of the engine's generations */
 };
 
 G_DEFINE_BOXED_TYPE (VvEngine, vv_engine, vv_engine_ref, vv_engine_unref)
@@ -33,6 +34,7 @@ vv_engine_new (VvModel *model, const gchar *device, gint n_threads, GError **err
   e->ref_count = 1;
   e->model = vv_model_ref (model);
   e->be = be;
+  e->batcher = vv_batcher_new ();
   return e;
 }
 
@@ -49,6 +51,7 @@ vv_engine_unref (VvEngine *engine)
 {
   if (engine == NULL || !g_atomic_int_dec_and_test (&engine->ref_count))
     return;
+  vv_batcher_free (engine->batcher);
   vv_backend_free (engine->be);
   vv_model_unref (engine->model);
   g_free (engine);
@@ -88,4 +91,19 @@ gint
 vv_engine_get_n_threads (VvEngine *engine)
 {
   return vv_backend_get_n_threads (engine->be);
+}
+
+/**
+ * vv_engine_get_batcher: (skip)
+ * @engine: an engine
+ *
+ * The batcher through which generations on this engine (on threads of
+ * their own) share each step's LM pass and diffusion sampling.
+ *
+ * Returns: (transfer none): the engine's batcher
+ */
+VvBatcher *
+vv_engine_get_batcher (VvEngine *engine)
+{
+  return engine->batcher;
 }

@@ -7,6 +7,7 @@
 #include <glib-object.h>
 #include "vv-backend.h"
 #include "vv-model.h"
+#include "vv-batcher.h"
 
 G_BEGIN_DECLS
 
@@ -33,6 +34,7 @@ VvModel     *vv_engine_get_model (VvEngine *engine);
 VvBackend   *vv_engine_get_backend (VvEngine *engine);
 const gchar *vv_engine_get_device_name (VvEngine *engine);
 gint         vv_engine_get_n_threads (VvEngine *engine);
+VvBatcher   *vv_engine_get_batcher (VvEngine *engine);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvEngine, vv_engine_unref)
 

@@ -1001,6 +1001,19 @@ vv_session_step_batch (VvSession **ss, guint n, gint32 *tokens, gboolean *done,
 }
 
 /**
+ * vv_session_get_diffusion_steps: (skip)
+ * @session: a session
+ *
+ * Returns: the diffusion steps of the generation in progress, 0 when none
+ */
+gint
+vv_session_get_diffusion_steps (VvSession *s)
+{
+  g_return_val_if_fail (s != NULL, 0);
+  return s->gen ? s->gen->p.n_steps : 0;
+}
+
+/**
  * vv_session_step_batch_joint: (skip)
  * @sessions: (array length=n): as for vv_session_step_batch()
  * @n: number of sessions, 1 … %VV_SESSION_MAX_BATCH

@@ -315,6 +315,7 @@ gboolean   vv_session_step_batch (VvSession **sessions, guint n, gint32 *tokens,
 gboolean   vv_session_step_batch_joint (VvSession **sessions, guint n, GError **error);
 gboolean   vv_session_step_batch_complete (VvSession *session, gint32 *token,
                                            gboolean *done, GError **error);
+gint       vv_session_get_diffusion_steps (VvSession *session);
 /* Copies @n_bytes of device tensor @t (from a frame callback) to host memory. */
 gboolean   vv_session_download (VvSession *session, const VvTensor *t, gpointer host,
                                 gsize n_bytes, GError **error);

@@ -982,6 +982,106 @@ test_batched_streams (void)
   }
 }
 
+/* The batcher: generations on threads of their own, on one backend, meet
+ * at each step; every stream's output equals its run alone, the streams
+ * with equal step counts did share steps, and one with another step count
+ * (never batched with them) is still right. */
+typedef struct {
+  VvBatcher *batcher;
+  VvSession *session;
+  VvPrompt *prompt;
+  VvSessionParams params;
+  VvSessionResult res;
+  gboolean ok;
+  GError *error;
+} BatchThread;
+
+static gpointer
+batch_thread (gpointer data)
+{
+  BatchThread *t = data;
+  t->ok = vv_batcher_generate_prompt (t->batcher, t->session, t->prompt, &t->params, &t->res,
+      &t->error);
+  return NULL;
+}
+
+static void
+test_batcher_threads (void)
+{
+  enum { N = 4 };
+  g_autoptr (GError) error = NULL;
+  const guint max_frames[N] = { 8, 12, 6, 5 };
+  const gint steps[N] = { 10, 10, 10, 4 };
+  VvSession *ss[N];
+  Rec alone[N], threaded[N];
+  BatchThread bt[N];
+  g_autoptr (VvPrompt) prompt = NULL;
+  VvBatcher *b = vv_batcher_new ();
+  for (guint i = 0; i < N; i++) {
+    ss[i] = new_session ();
+    if (prompt == NULL) {
+      prompt = vv_session_prepare (ss[0], SCRIPT, (const gfloat *const *) clips, clip_len, 2,
+          &error);
+      g_assert_no_error (error);
+    }
+  }
+  guint64 seed = 1;
+  for (guint i = 0; i < N; i++) {
+    /* a seed whose stream speaks at least 3 frames */
+    for (;; seed++) {
+      rec_init (&alone[i]);
+      VvSessionParams q = params_for (&alone[i], seed);
+      q.max_frames = max_frames[i];
+      q.n_steps = steps[i];
+      g_assert_true (vv_session_generate_prompt (ss[i], prompt, &q, NULL, &error));
+      g_assert_no_error (error);
+      if (alone[i].frames_seen >= 3)
+        break;
+      rec_clear (&alone[i]);
+      g_assert_cmpuint (seed, <, 200);
+    }
+    rec_init (&threaded[i]);
+    memset (&bt[i], 0, sizeof bt[i]);
+    bt[i].batcher = b;
+    bt[i].session = ss[i];
+    bt[i].prompt = prompt;
+    bt[i].params = params_for (&threaded[i], seed);
+    bt[i].params.max_frames = max_frames[i];
+    bt[i].params.n_steps = steps[i];
+    seed++;
+  }
+  GThread *th[N];
+  for (guint i = 0; i < N; i++)
+    th[i] = g_thread_new ("batch-stream", batch_thread, &bt[i]);
+  for (guint i = 0; i < N; i++)
+    g_thread_join (th[i]);
+  guint shared = 0;
+  for (guint i = 0; i < N; i++) {
+    g_assert_no_error (bt[i].error);
+    g_assert_true (bt[i].ok);
+    g_assert_cmpuint (bt[i].res.n_frames, ==, alone[i].frames_seen);
+    g_assert_cmpmem (threaded[i].tokens->data, threaded[i].tokens->len * 4,
+        alone[i].tokens->data, alone[i].tokens->len * 4);
+    g_assert_cmpmem (threaded[i].latents->data, threaded[i].latents->len * 4,
+        alone[i].latents->data, alone[i].latents->len * 4);
+    g_assert_cmpmem (threaded[i].audio->data, threaded[i].audio->len * 4,
+        alone[i].audio->data, alone[i].audio->len * 4);
+    g_test_message ("stream %u: %u steps, %u of them batched", i, bt[i].res.n_steps,
+        bt[i].res.n_batched_steps);
+    if (i < 3)
+      shared += bt[i].res.n_batched_steps;
+    else  /* its step count differs from the others': always alone */
+      g_assert_cmpuint (bt[i].res.n_batched_steps, ==, 0);
+  }
+  g_assert_cmpuint (shared, >, 0);
+  vv_batcher_free (b);
+  for (guint i = 0; i < N; i++) {
+    vv_session_free (ss[i]);
+    rec_clear (&alone[i]);
+    rec_clear (&threaded[i]);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1015,6 +1115,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/kv-fill-synthetic", test_kv_fill_synthetic);
   g_test_add_func ("/session/bench-position", test_bench_position);
   g_test_add_func ("/session/batched-streams", test_batched_streams);
+  g_test_add_func ("/session/batcher-threads", test_batcher_threads);
   int ret = g_test_run ();
 
   for (guint c = 0; c < 2; c++)
