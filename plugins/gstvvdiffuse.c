@@ -205,6 +205,7 @@ struct _GstVvDiffuse {
   GstVvKvCacheDtype kv_cache_dtype;
   GstVvWeights weights;
   GstVvPower power;
+  gboolean batch_streams;
 
   /* READY and up */
   VvModel *model;
@@ -243,6 +244,7 @@ enum {
   PROP_KV_CACHE_DTYPE,
   PROP_WEIGHTS,
   PROP_POWER,
+  PROP_BATCH_STREAMS,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -707,7 +709,14 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   params.abort_user_data = &ctx;
 
   VvSessionResult res;
-  if (!vv_session_generate_prompt (self->session, prompt, &params, &res, &error)) {
+  GST_OBJECT_LOCK (self);
+  gboolean batch = self->batch_streams;
+  GST_OBJECT_UNLOCK (self);
+  gboolean ok = batch
+      ? vv_batcher_generate_prompt (vv_engine_get_batcher (self->engine), self->session,
+          prompt, &params, &res, &error)
+      : vv_session_generate_prompt (self->session, prompt, &params, &res, &error);
+  if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Generation failed"), ("%s", error->message));
     return GST_FLOW_ERROR;
   }
@@ -747,7 +756,8 @@ gst_vv_diffuse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
               "device-memory", G_TYPE_BOOLEAN, self->device_mem,
               "frame-bytes-up", G_TYPE_UINT64, res.frame_bytes_up,
               "frame-bytes-down", G_TYPE_UINT64, res.frame_bytes_down,
-              "audio-bytes-down", G_TYPE_UINT64, res.audio_bytes_down, NULL)));
+              "audio-bytes-down", G_TYPE_UINT64, res.audio_bytes_down,
+              "batched-steps", G_TYPE_UINT, res.n_batched_steps, NULL)));
   return GST_FLOW_OK;
 }
 
@@ -1033,6 +1043,9 @@ gst_vv_diffuse_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_KV_CACHE_DTYPE:
       self->kv_cache_dtype = g_value_get_enum (value);
       break;
+    case PROP_BATCH_STREAMS:
+      self->batch_streams = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1098,6 +1111,9 @@ gst_vv_diffuse_get_property (GObject *object, guint prop_id, GValue *value, GPar
       break;
     case PROP_KV_CACHE_DTYPE:
       g_value_set_enum (value, self->kv_cache_dtype);
+      break;
+    case PROP_BATCH_STREAMS:
+      g_value_set_boolean (value, self->batch_streams);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1188,6 +1204,12 @@ gst_vv_diffuse_class_init (GstVvDiffuseClass *klass)
           "threads to half the processors (faster and less power per audio second, at a "
           "quality cost: docs/PERFORMANCE.md); normal sets them back; properties set after "
           "it override it", GST_TYPE_VV_POWER, GST_VV_POWER_NORMAL, flags));
+  g_object_class_install_property (gobject_class, PROP_BATCH_STREAMS,
+      g_param_spec_boolean ("batch-streams", "Batch streams", "Share each step's LM pass "
+          "and diffusion sampling with the other vvdiffuse elements generating on the same "
+          "engine at the same time and step count (one read of those weights for up to 4 "
+          "streams; a step waits at most about one such pass for the others; on the CPU "
+          "the output does not change)", TRUE, flags));
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "VibeVoice latent generator",
       "Generator/Audio", "Generates VibeVoice acoustic latents (Qwen2 LM + diffusion head, "
@@ -1226,6 +1248,7 @@ gst_vv_diffuse_init (GstVvDiffuse *self)
   self->latency_ms = DEFAULT_LATENCY_MS;
   self->overflow = DEFAULT_OVERFLOW;
   self->kv_cache_dtype = GST_VV_KV_CACHE_BF16;
+  self->batch_streams = TRUE;
   gst_segment_init (&self->in_segment, GST_FORMAT_UNDEFINED);
   self->need_segment = TRUE;
   self->discont_next = TRUE;

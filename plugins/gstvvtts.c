@@ -68,6 +68,7 @@ enum {
   PROP_KV_CACHE_DTYPE,
   PROP_WEIGHTS,
   PROP_POWER,
+  PROP_BATCH_STREAMS,
   PROP_DEFAULT_SPEAKER,
   N_PROPS
 };
@@ -95,6 +96,7 @@ static const Proxy proxies[N_PROPS] = {
   [PROP_KV_CACHE_DTYPE] = { "kv-cache-dtype", 2 },
   [PROP_WEIGHTS] = { "weights", 2 },
   [PROP_POWER] = { "power", 2 },
+  [PROP_BATCH_STREAMS] = { "batch-streams", 2 },
   [PROP_DEFAULT_SPEAKER] = { "default-speaker", 0 },
 };
 

@@ -6,7 +6,10 @@
 
 /* How long a step waits for the other generations, from the last joint
  * step's duration: waiting up to about what a joint step costs is what
- * joining saves the others (one read of the LM and head weights). */
+ * joining saves the others (one read of the LM and head weights). Each
+ * joint step that ran without everyone halves the wait (down to the
+ * minimum), so a stream that stays away (paused downstream, say) soon
+ * costs the others next to nothing; a full batch restores it. */
 #define WAIT_FIRST_US   20000
 #define WAIT_MIN_US     2000
 #define WAIT_MAX_US     250000
@@ -25,6 +28,7 @@ struct _VvBatcher {
   GPtrArray *waiting;           /* Entry *, in arrival order */
   gboolean running;             /* a thread is running a joint step */
   gint64 last_joint_us;
+  guint short_batches;          /* joint steps in a row that ran without everyone */
 };
 
 VvBatcher *
@@ -54,7 +58,7 @@ wait_budget (VvBatcher *b)
 {
   if (b->last_joint_us <= 0)
     return WAIT_FIRST_US;
-  return CLAMP (b->last_joint_us, WAIT_MIN_US, WAIT_MAX_US);
+  return CLAMP (b->last_joint_us >> MIN (b->short_batches, 20), WAIT_MIN_US, WAIT_MAX_US);
 }
 
 /* Under the lock: takes the first waiting entry and the others with its
@@ -65,7 +69,7 @@ lead (VvBatcher *b)
 {
   Entry *batch[VV_SESSION_MAX_BATCH];
   VvSession *ss[VV_SESSION_MAX_BATCH];
-  guint n = 0;
+  guint n = 0, want = MIN (b->n_active, VV_SESSION_MAX_BATCH);
   gint n_steps = ((Entry *) b->waiting->pdata[0])->n_steps;
   for (guint i = 0; i < b->waiting->len && n < VV_SESSION_MAX_BATCH;) {
     Entry *e = b->waiting->pdata[i];
@@ -93,6 +97,7 @@ lead (VvBatcher *b)
   }
   g_clear_error (&error);
   b->last_joint_us = dt;
+  b->short_batches = n < want ? b->short_batches + 1 : 0;
   b->running = FALSE;
   g_cond_broadcast (&b->cond);
 }

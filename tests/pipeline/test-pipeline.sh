@@ -62,6 +62,22 @@ GST_DEBUG=vvengine:5 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -q filesrc location="$e
 check "one engine per pipeline (made once, found by the other two)" 0 "^1 2$" -- \
   bash -c 'echo "$(grep -c "new engine on cpu" "$1") $(grep -c "using the pipeline.s engine" "$1")"' _ "$tmp/eng.log"
 check "shared engine: same audio" 0 "identical" -- wavcmp same "$tmp/eng.wav" "$tmp/synth.wav"
+
+# batched streams: two branches of one pipeline share the engine, and their
+# vvdiffuse elements meet at each step (one LM pass and one sampling for
+# both); each branch's audio equals its run alone, and the vv-utterance
+# messages count the shared steps (none with batch-streams=false)
+launch filesrc location="$ex/two-speakers.txt" ! vvdialogparse ! vvtokenize model="$model" voices="$voices" ! vvdiffuse seed=2 ! vvvocode ! wavenc ! filesink location="$tmp/alone2.wav"
+two_branches() {
+  gst-launch-1.0 -m filesrc location="$ex/two-speakers.txt" ! vvdialogparse ! vvtokenize model="$model" voices="$voices" ! queue ! vvdiffuse seed=1 batch-streams=$1 ! vvvocode ! wavenc ! filesink location="$tmp/br1-$1.wav" \
+    filesrc location="$ex/two-speakers.txt" ! vvdialogparse ! vvtokenize model="$model" voices="$voices" ! queue ! vvdiffuse seed=2 batch-streams=$1 ! vvvocode ! wavenc ! filesink location="$tmp/br2-$1.wav" 2>&1 \
+    | grep -o 'batched-steps=(uint)[0-9]*' | sed 's/.*)//' | tr '\n' ' '
+}
+check "batched streams: both branches shared steps" 0 "^[1-9][0-9]* [1-9][0-9]* $" -- two_branches true
+check "batched streams: branch 1 audio == alone" 0 "identical" -- wavcmp same "$tmp/br1-true.wav" "$tmp/synth.wav"
+check "batched streams: branch 2 audio == alone" 0 "identical" -- wavcmp same "$tmp/br2-true.wav" "$tmp/alone2.wav"
+check "batch-streams=false: no shared step" 0 "^0 0 $" -- two_branches false
+check "batch-streams=false: same audio" 0 "identical" -- wavcmp same "$tmp/br2-false.wav" "$tmp/alone2.wav"
 # the KV cache dtype: f32 through the elements == synth --kv-dtype f32, and
 # differs from the default bf16 run (the two caches round differently)
 check "synth --kv-dtype f32 (seed 1)" 0 "frames, stop:" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --seed 1 --kv-dtype f32 --out "$tmp/synth-f32.wav"
