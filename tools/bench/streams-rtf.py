@@ -13,7 +13,9 @@ Each configuration is one `vibevoice bench streams --json` (which itself
 interleaves the stream counts and the batched / one-by-one modes). Prints a
 Markdown table (ms per step, its ratio to one stream, aggregate RTF batched
 and one by one) and writes the plot: aggregate RTF (wall time over the audio
-of all streams; lower is better) against the number of streams.
+of all streams; lower is better) against the number of streams; with
+--reference, also the PyTorch reference's batched generate() measured by
+`synth-vs-pytorch.py --streams` (and ours from that same run).
 """
 import argparse
 import json
@@ -40,6 +42,9 @@ def main():
     ap.add_argument("--frames", type=int, default=6)
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--out", help="PNG to write")
+    ap.add_argument("--reference",
+                    help="JSON of `synth-vs-pytorch.py --streams ... --streams-json FILE` (the "
+                         "reference's batched generate() on the same machine) to plot beside")
     a = ap.parse_args()
     configs = [("checkpoint weights", []), ("int8 weights", ["--weights", "int8"])]
     res = {}
@@ -70,6 +75,17 @@ def main():
                     label=f"{name}, batched")
             ax.plot(n, [s["sequential_aggregate_rtf"] for s in st], "s--", color=colour,
                     alpha=0.6, label=f"{name}, one by one")
+        if a.reference:
+            with open(a.reference) as f:
+                ref = json.load(f)
+            rr = ref["reference"]
+            ax.plot([r["n"] for r in rr], [r["reference_aggregate_rtf"] for r in rr], "^-",
+                    color="tab:green", label="PyTorch reference, batched generate()")
+            # the same JSON's own run of ours, for the same-run ratio
+            ax.plot([r["n"] for r in rr],
+                    [r["ours_batched_ms_per_step"] / (r["n"] * res[configs[0][0]]["frame_ms"])
+                     for r in rr], "x:", color="tab:blue", alpha=0.8,
+                    label="checkpoint weights, batched (the reference's run)")
         ax.axhline(1.0, color="grey", lw=0.8, ls=":")
         ax.set_xlabel("streams on one engine")
         ax.set_ylabel("aggregate RTF (wall / audio of all streams)")

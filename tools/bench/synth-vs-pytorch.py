@@ -151,6 +151,67 @@ def ref_run(torch, model, processor, inputs, a, frames, timer):
             "ms_per_frame": ms, "n_lm": timer.n["lm"], "n_neg": timer.n["neg_lm"]}
 
 
+def ref_batch_run(torch, model, processor, inputs, a, frames, timer):
+    """The reference's generate() on a batch: ms per step of the frame loop
+    (everything after the prefill, which includes the voice encoding)."""
+    timer.reset()
+    t0 = time.perf_counter()
+    out = model.generate(**inputs, max_new_tokens=frames, cfg_scale=a.cfg,
+                         tokenizer=processor.tokenizer, generation_config={"do_sample": False},
+                         show_progress_bar=False)
+    total = time.perf_counter() - t0
+    prompt_len = int(inputs["input_ids"].shape[1])
+    for row in range(out.sequences.shape[0]):
+        made = int((out.sequences[row, prompt_len:] == processor.tokenizer.speech_diffusion_id).sum())
+        assert made == frames, (row, made, frames)
+    return 1e3 * (total - timer.t["prefill"]) / frames
+
+
+def streams_table(a, ours, torch, model, processor, voice, cast_inputs, timer):
+    counts = [int(x) for x in a.streams.split(",")]
+    cmd = [a.tool, "bench", "streams", "--model", a.model, "--frames", str(a.frames),
+           "--steps", str(a.steps), "--cfg", str(a.cfg), "--threads", str(a.threads),
+           "--prompt-tokens", str(a.prompt_tokens), "--voice-seconds", str(a.voice_seconds),
+           "--iters", str(a.iters), "--streams", a.streams, "--json"]
+    print("$ " + " ".join(cmd), flush=True)
+    mine = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    ref = {}
+    for n in counts:
+        binputs = cast_inputs(processor(text=[ours["script"]] * n, voice_samples=[[voice]] * n,
+                                        padding=True, return_tensors="pt",
+                                        return_attention_mask=True))
+        ref_batch_run(torch, model, processor, binputs, a, 2, timer)      # warm-up
+        runs = sorted(ref_batch_run(torch, model, processor, binputs, a, a.frames, timer)
+                      for _ in range(a.iters))
+        ref[n] = runs[len(runs) // 2]
+        print(f"reference, batch of {n}: {ref[n]:.0f} ms per step", flush=True)
+    print()
+    print(f"batched streams: {a.threads} thread(s), {a.steps} steps, {a.frames} frames per "
+          f"stream, frame loop only (prefills excluded), median of {a.iters}")
+    print("| streams | ours batched ms/step | × one | ours aggregate RTF | ours one-by-one "
+          "ms/step | reference batch ms/step | × one | reference aggregate RTF | "
+          "reference / ours |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    r1 = ref.get(1)
+    rows = []
+    for st in mine["streams"]:
+        n = st["n"]
+        r = ref[n]
+        rows.append({"n": n, "ours_batched_ms_per_step": st["batched_ms_per_step"],
+                     "ours_sequential_ms_per_step": st["sequential_ms_per_step"],
+                     "reference_ms_per_step": r,
+                     "reference_aggregate_rtf": r / (n * FRAME_MS)})
+        print(f"| {n} | {st['batched_ms_per_step']:.0f} | {st['batched_vs_one']:.2f} | "
+              f"{st['batched_aggregate_rtf']:.3f} | {st['sequential_ms_per_step']:.0f} | "
+              f"{r:.0f} | {r / r1 if r1 else float('nan'):.2f} | {r / (n * FRAME_MS):.3f} | "
+              f"{r / st['batched_ms_per_step']:.2f}× |")
+    if a.streams_json:
+        with open(a.streams_json, "w") as f:
+            json.dump({"ours": mine, "reference": rows, "threads": a.threads,
+                       "steps": a.steps, "frames": a.frames}, f, indent=1)
+        print(f"wrote {a.streams_json}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tool", required=True, help="path to the built `vibevoice` tool")
@@ -167,6 +228,13 @@ def main():
                     help="also time ours with these extra bench-synth options, e.g. "
                          "--also='--weights int8' --also='--power low' (each against the "
                          "same reference run)")
+    ap.add_argument("--streams",
+                    help="also time batched streams, e.g. 1,2,4: ours with `bench streams` "
+                         "(the frame loop of N sessions stepped as one batch), the reference's "
+                         "own generate() on a batch of N copies of the prompt")
+    ap.add_argument("--streams-json",
+                    help="write the streams figures here (tools/bench/streams-rtf.py "
+                         "--reference plots them)")
     ap.add_argument("--probe-frames", type=int, default=3,
                     help="frames of the dtype probe runs (--dtype auto)")
     a = ap.parse_args()
@@ -284,6 +352,13 @@ def main():
     print(f"ours: weights read per frame {b['total'] / 1e9:.2f} GB, read bandwidth "
           f"{ours['bandwidth_gbs']:.1f} GB/s, bound {ours['bound_ms_per_frame']:.1f} ms/frame, "
           f"achieved {ours['achieved_gbs']:.2f} GB/s ({ours['ratio_to_bound']:.2f}× the bound)")
+    if a.streams:
+        def cast_inputs(d):
+            for k, v in d.items():
+                if torch.is_tensor(v) and v.is_floating_point():
+                    d[k] = v.to(getattr(torch, dtype))
+            return d
+        streams_table(a, ours, torch, model, processor, voice, cast_inputs, timer)
     if variants:
         print()
         cols = [("vibevoice", ours)] + [(extra, v) for extra, v, _ in variants]
