@@ -996,10 +996,16 @@ typedef struct {
   GError *error;
 } BatchThread;
 
+static gint batch_threads_ready;
+
 static gpointer
 batch_thread (gpointer data)
 {
   BatchThread *t = data;
+  /* start together, so that the generations overlap on a loaded machine */
+  g_atomic_int_inc (&batch_threads_ready);
+  while (g_atomic_int_get (&batch_threads_ready) < 4)
+    g_usleep (100);
   t->ok = vv_batcher_generate_prompt (t->batcher, t->session, t->prompt, &t->params, &t->res,
       &t->error);
   return NULL;
@@ -1051,6 +1057,8 @@ test_batcher_threads (void)
     seed++;
   }
   GThread *th[N];
+  G_STATIC_ASSERT (N == 4);
+  g_atomic_int_set (&batch_threads_ready, 0);
   for (guint i = 0; i < N; i++)
     th[i] = g_thread_new ("batch-stream", batch_thread, &bt[i]);
   for (guint i = 0; i < N; i++)
