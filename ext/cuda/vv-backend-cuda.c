@@ -428,7 +428,7 @@ cuda_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table, const VvTensor
     gint64 i = n_ids - e.get_rows_index;
     gint32 id = 0;
     g_autofree gchar *st = vv_tensor_shape_string (table);
-    check (vvcu_memcpy_dtoh (&id, (const gint32 *) ids->data + i, sizeof id), "get_rows", NULL);
+    cuda_get (&cuda_device, &id, (const gint32 *) ids->data + i, sizeof id, NULL);
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
         "get_rows: id %d (index %" G_GINT64_FORMAT ") is out of range for table %s with %"
         G_GINT64_FORMAT " rows", id, i, st, table->shape[0]);
@@ -496,7 +496,7 @@ cuda_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim, const V
   if (e.rope_row != 0) {
     gint64 r = n - e.rope_row;
     gint32 p = 0;
-    check (vvcu_memcpy_dtoh (&p, (const gint32 *) pos->data + r, sizeof p), "rope", NULL);
+    cuda_get (&cuda_device, &p, (const gint32 *) pos->data + r, sizeof p, NULL);
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
         "rope: negative position %d at row %" G_GINT64_FORMAT, p, r);
     return FALSE;
