@@ -61,6 +61,8 @@ record (VvGraphCache *c, VvBackend *be, gconstpointer key, gsize key_size, VvGra
     return FALSE;
   c->graph = g;
   c->key = g_bytes_new (key, key_size);
+  g_debug ("%s: recorded a graph of %u nodes", vv_backend_get_name (be),
+      vv_backend_graph_get_n_nodes (g));
   return TRUE;
 }
 
