@@ -445,7 +445,9 @@ static gboolean sample_ops (gpointer data, GError **error);
  *
  * Every tensor is in the head's backend memory; nothing is copied between
  * host and device. The scheduler is bound to the head's backend (its state
- * allocated there on first use) and reset.
+ * allocated there on first use) and reset. On a backend with graphs (CUDA)
+ * the ops are recorded once per step count, scale and set of tensor
+ * addresses, and replayed with one launch (docs/CUDA.md).
  *
  * Returns: %TRUE on success
  */
