@@ -504,9 +504,11 @@ struct _VvEmuGraph {
   std::vector<Node> nodes;
 };
 
-/* every stream, so a forbidden call can invalidate the captures in progress */
+/* every stream, so a forbidden call can invalidate the captures in progress
+ * (never destroyed: backends may be freed by exit handlers after static
+ * destructors ran) */
 static std::mutex streams_lock;
-static std::vector<VvEmuStream *> streams;
+static std::vector<VvEmuStream *> &streams = *new std::vector<VvEmuStream *> ();
 
 namespace vv_emu {
 
