@@ -48,7 +48,8 @@ VV_CUDAMEM_DEVICE=cuda run 120 meson test -C "$B" --no-rebuild --print-errorlogs
   element-cudamem
 
 step "CUDA Graphs on cuda: capture, replay bit-identical to eager, re-capture (test-cuda-graph)"
-VV_TEST_BACKEND=cuda run 120 "$B/tests/cuda/test-cuda-graph" --tap
+# (through meson for its environment: the tool that makes the checkpoint)
+VV_TEST_BACKEND=cuda run 120 meson test -C "$B" --no-rebuild --print-errorlogs cuda-graph
 
 step "tiny model: synth on cuda (graphs, and VV_GRAPHS=0) vs cpu"
 M=$B/tools/tiny-model

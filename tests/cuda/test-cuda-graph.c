@@ -364,14 +364,18 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   backend_name = g_getenv ("VV_TEST_BACKEND");
-  if (backend_name == NULL || *backend_name == '\0')
+  gboolean asked = backend_name != NULL && *backend_name != '\0';
+  if (!asked)
     backend_name = "cuda-emu";
   g_autoptr (GError) error = NULL;
   g_autoptr (VvBackend) probe = vv_backend_new_by_name (backend_name, 1, &error);
   if (probe == NULL) {
-    /* no such module here (or no GPU for "cuda") */
+    /* the default's module is absent (the sanitize setup loads none): a
+     * skip; a backend asked for by name must work */
+    if (asked)
+      g_error ("backend %s: %s", backend_name, error->message);
     g_print ("1..0 # SKIP %s: %s\n", backend_name, error->message);
-    return 77;
+    return 0;
   }
   g_clear_pointer (&probe, vv_backend_free);
   vv_test_make_checkpoint (3, &tmp_root, &model_dir, &model, &env_backend);
