@@ -178,6 +178,62 @@ test_backend_graph_refusals (void)
   g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE);
 }
 
+/* Another thread's transfers while a backend captures: they wait for the
+ * capture's end instead of breaking it (a legacy-stream call during a
+ * capture invalidates it, in the emulator as on CUDA). */
+typedef struct {
+  VvBackend *be;
+  VvTensor *t;
+  gint *phase;                  /* 1: capture started */
+  gboolean ok, after_end;
+  gint *ended;
+} Uploader;
+
+static gpointer
+upload_thread (gpointer data)
+{
+  Uploader *u = data;
+  while (!g_atomic_int_get (u->phase))
+    g_usleep (1000);
+  gfloat h[16] = { 1, 2, 3 };
+  g_autoptr (GError) error = NULL;
+  u->ok = vv_backend_tensor_set (u->be, u->t, 0, h, sizeof h, &error)
+      && vv_backend_tensor_zero (u->be, u->t, &error);
+  u->after_end = g_atomic_int_get (u->ended);
+  g_assert_no_error (error);
+  return NULL;
+}
+
+static void
+test_backend_graph_threads (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvBackend) a = new_backend (TRUE);
+  g_autoptr (VvBackend) b = new_backend (TRUE);
+  g_autoptr (VvTensor) x = new_2d (a, 1, 64);
+  g_autoptr (VvTensor) y = new_2d (a, 1, 64);
+  g_autoptr (VvTensor) t = new_2d (b, 1, 16);
+  set_random (a, x, 5, 1.0);
+  gint phase = 0, ended = 0;
+  Uploader u = { b, t, &phase, FALSE, FALSE, &ended };
+  GThread *th = g_thread_new ("uploader", upload_thread, &u);
+  g_assert_true (vv_backend_graph_begin (a, &error));
+  g_atomic_int_set (&phase, 1);
+  g_usleep (100 * 1000);        /* the uploader is waiting now */
+  g_assert_true (vv_backend_scale (a, y, x, 3.0f, &error));
+  g_atomic_int_set (&ended, 1);
+  g_autoptr (VvBackendGraph) g = vv_backend_graph_end (a, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g);
+  g_thread_join (th);
+  g_assert_true (u.ok);
+  g_assert_true (u.after_end);  /* it waited for the capture */
+  g_assert_true (vv_backend_graph_launch (a, g, &error));
+  g_autofree gfloat *hx = get_all (a, x), *hy = get_all (a, y);
+  for (gint i = 0; i < 64; i++)
+    g_assert_cmpfloat (hy[i], ==, 3.0f * hx[i]);
+}
+
 /* One generation's tensors on one backend, at fixed addresses. */
 typedef struct {
   VvBackend *be;
@@ -382,6 +438,7 @@ main (int argc, char **argv)
   /* the model's weights live per device: the head uploads them there */
   g_test_add_func ("/cuda-graph/backend", test_backend_graph);
   g_test_add_func ("/cuda-graph/backend-refusals", test_backend_graph_refusals);
+  g_test_add_func ("/cuda-graph/backend-threads", test_backend_graph_threads);
   g_test_add_func ("/cuda-graph/sample-replay", test_sample_replay);
   g_test_add_func ("/cuda-graph/sample-trajectory", test_sample_trajectory);
   gint ret = g_test_run ();
