@@ -11,8 +11,10 @@
  * fortified longjmp would take it for stack corruption. */
 #undef _FORTIFY_SOURCE
 #include "cuda-emu.h"
+#include "cuda-emu-stream.h"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <thread>
 #include <cstdio>
@@ -387,6 +389,25 @@ last_launch_error_message ()
   return tl_error.c_str ();
 }
 
+/* Sets tl_error and returns true when the configuration is one CUDA
+ * refuses. */
+static bool
+bad_config (const char *name, dim3 grid, dim3 block)
+{
+  unsigned n_threads = block.x * block.y * block.z;
+  if (n_threads == 0 || n_threads > kMaxThreads || block.z > 64 || grid.x == 0 || grid.y == 0
+      || grid.z == 0 || grid.y > 65535 || grid.z > 65535) {
+    char buf[200];
+    std::snprintf (buf, sizeof buf, "kernel %s: invalid launch configuration grid (%u,%u,%u) "
+        "block (%u,%u,%u)", name, grid.x, grid.y, grid.z, block.x, block.y, block.z);
+    tl_error = buf;
+    return true;
+  }
+  return false;
+}
+
+static std::atomic<unsigned long> kernels_run;
+
 int
 launch (const char *name, dim3 grid, dim3 block, bool fibers,
     const std::function<void ()> &body)
@@ -407,13 +428,8 @@ launch (const char *name, dim3 grid, dim3 block, bool fibers,
     tl_error = s.error;
     return EMU_BAD_CONFIG;
   }
-  if (n_threads == 0 || n_threads > kMaxThreads || block.z > 64 || grid.x == 0 || grid.y == 0
-      || grid.z == 0 || grid.y > 65535 || grid.z > 65535) {
-    char buf[200];
-    std::snprintf (buf, sizeof buf, "kernel %s: invalid launch configuration grid (%u,%u,%u) "
-        "block (%u,%u,%u)", name, grid.x, grid.y, grid.z, block.x, block.y, block.z);
-    s.error = buf;
-    tl_error = s.error;
+  if (bad_config (name, grid, block)) {
+    s.error = tl_error;
     return EMU_BAD_CONFIG;
   }
   if (fibers && !ensure_stacks (n_threads)) {
@@ -421,6 +437,7 @@ launch (const char *name, dim3 grid, dim3 block, bool fibers,
     tl_error = s.error;
     return EMU_BAD_CONFIG;
   }
+  kernels_run++;
   uint64_t seed;
   Order o = read_order (&seed);
   uint64_t rng = seed ^ std::hash<std::string> () (name);
@@ -456,6 +473,207 @@ launch (const char *name, dim3 grid, dim3 block, bool fibers,
 }
 
 }  /* namespace vv_emu */
+
+/* ---------------------------------------------------------------------- */
+/* Streams and graphs (cuda-emu-stream.h) */
+
+namespace {
+
+/* One recorded piece of work: a kernel launch or a runtime call. */
+struct Node {
+  bool is_kernel;
+  const char *name;
+  dim3 grid, block;
+  bool fibers;
+  std::function<void ()> body;          /* the launch lambda, arguments by value */
+  VvEmuCallFunc fn;
+  std::vector<unsigned char> args;      /* the call's argument block, copied */
+};
+
+std::atomic<int> n_capturing;
+
+}  /* namespace */
+
+struct _VvEmuStream {
+  bool capturing = false;
+  bool invalidated = false;
+  std::vector<Node> nodes;
+};
+
+struct _VvEmuGraph {
+  std::vector<Node> nodes;
+};
+
+/* every stream, so a forbidden call can invalidate the captures in progress
+ * (never destroyed: backends may be freed by exit handlers after static
+ * destructors ran) */
+static std::mutex streams_lock;
+static std::vector<VvEmuStream *> &streams = *new std::vector<VvEmuStream *> ();
+
+namespace vv_emu {
+
+int
+launch_on (void *stream, const char *name, dim3 grid, dim3 block, bool fibers,
+    const std::function<void ()> &body)
+{
+  VvEmuStream *s = (VvEmuStream *) stream;
+  if (s == nullptr || !s->capturing)
+    return launch (name, grid, block, fibers, body);
+  /* as cudaLaunchKernel in a capture: the configuration is checked now,
+   * and a failed launch invalidates the capture */
+  if (bad_config (name, grid, block)) {
+    s->invalidated = true;
+    return EMU_BAD_CONFIG;
+  }
+  Node n;
+  n.is_kernel = true;
+  n.name = name;
+  n.grid = grid;
+  n.block = block;
+  n.fibers = fibers;
+  n.body = body;
+  n.fn = nullptr;
+  s->nodes.push_back (std::move (n));
+  return EMU_OK;
+}
+
+}  /* namespace vv_emu */
+
+extern "C" VvEmuStream *
+vv_emu_stream_new (void)
+{
+  VvEmuStream *s = new (std::nothrow) VvEmuStream ();
+  if (s != nullptr) {
+    std::lock_guard<std::mutex> g (streams_lock);
+    streams.push_back (s);
+  }
+  return s;
+}
+
+extern "C" void
+vv_emu_stream_free (VvEmuStream *s)
+{
+  if (s == nullptr)
+    return;
+  {
+    std::lock_guard<std::mutex> g (streams_lock);
+    streams.erase (std::remove (streams.begin (), streams.end (), s), streams.end ());
+  }
+  if (s->capturing)
+    n_capturing--;
+  delete s;
+}
+
+extern "C" int
+vv_emu_stream_is_capturing (const VvEmuStream *s)
+{
+  return s != nullptr && s->capturing;
+}
+
+extern "C" int
+vv_emu_any_capturing (void)
+{
+  return n_capturing.load () > 0;
+}
+
+extern "C" void
+vv_emu_invalidate_captures (void)
+{
+  std::lock_guard<std::mutex> g (streams_lock);
+  for (VvEmuStream *s : streams)
+    if (s->capturing)
+      s->invalidated = true;
+}
+
+extern "C" int
+vv_emu_stream_begin_capture (VvEmuStream *s)
+{
+  if (s == nullptr || s->capturing)
+    return VV_EMU_ILLEGAL_STATE;
+  s->capturing = true;
+  s->invalidated = false;
+  s->nodes.clear ();
+  n_capturing++;
+  return 0;
+}
+
+extern "C" int
+vv_emu_stream_record_call (VvEmuStream *s, VvEmuCallFunc fn, const void *args, size_t size)
+{
+  if (s == nullptr || !s->capturing)
+    return VV_EMU_ILLEGAL_STATE;
+  Node n;
+  n.is_kernel = false;
+  n.name = nullptr;
+  n.fibers = false;
+  n.fn = fn;
+  n.args.assign ((const unsigned char *) args, (const unsigned char *) args + size);
+  s->nodes.push_back (std::move (n));
+  return 0;
+}
+
+extern "C" int
+vv_emu_stream_end_capture (VvEmuStream *s, VvEmuGraph **graph)
+{
+  *graph = nullptr;
+  if (s == nullptr || !s->capturing)
+    return VV_EMU_ILLEGAL_STATE;
+  s->capturing = false;
+  n_capturing--;
+  std::vector<Node> nodes;
+  nodes.swap (s->nodes);
+  if (s->invalidated)
+    return VV_EMU_CAPTURE_INVALIDATED;
+  VvEmuGraph *g = new (std::nothrow) VvEmuGraph ();
+  if (g == nullptr)
+    return 2;                   /* out of memory, as cudaErrorMemoryAllocation */
+  g->nodes.swap (nodes);
+  *graph = g;
+  return 0;
+}
+
+extern "C" VvEmuGraph *
+vv_emu_graph_copy (const VvEmuGraph *g)
+{
+  return new (std::nothrow) VvEmuGraph (*g);
+}
+
+extern "C" size_t
+vv_emu_graph_n_nodes (const VvEmuGraph *g)
+{
+  return g->nodes.size ();
+}
+
+extern "C" int
+vv_emu_graph_launch (const VvEmuGraph *g, VvEmuStream *s)
+{
+  /* launched into a capturing stream, the graph's work is recorded there
+   * (as a child graph would be), else it runs */
+  for (const Node &n : g->nodes) {
+    int rc;
+    if (n.is_kernel)
+      rc = vv_emu::launch_on (s, n.name, n.grid, n.block, n.fibers, n.body);
+    else if (s != nullptr && s->capturing)
+      rc = vv_emu_stream_record_call (s, n.fn, n.args.data (), n.args.size ());
+    else
+      rc = n.fn (n.args.data ());
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+extern "C" void
+vv_emu_graph_free (VvEmuGraph *g)
+{
+  delete g;
+}
+
+extern "C" unsigned long
+vv_emu_kernels_run (void)
+{
+  return vv_emu::kernels_run.load ();
+}
 
 extern "C" int
 vv_cuda_emu_set_order (const char *spec)

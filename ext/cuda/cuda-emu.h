@@ -60,6 +60,10 @@ enum {
 int launch (const char *name, dim3 grid, dim3 block, bool fibers,
     const std::function<void ()> &body);
 const char *last_launch_error_message ();
+/* launch() on @stream (a VvEmuStream, or null): recorded instead of run
+ * while the stream captures a graph (cuda-emu-stream.h) */
+int launch_on (void *stream, const char *name, dim3 grid, dim3 block, bool fibers,
+    const std::function<void ()> &body);
 
 void sync_block ();
 void sync_warp ();
@@ -147,6 +151,8 @@ inline float atomicAdd (float *p, float v) { float old = *p; *p = old + v; retur
 /* Kernel launches (the CUDA build defines these with <<< >>>). They return
  * 0 or an error code for vvk_error_string(). */
 #define VV_LAUNCH(kernel, grid, block, stream, ...) \
-  vv_emu::launch (#kernel, (grid), (block), false, [=] () { kernel (__VA_ARGS__); })
+  vv_emu::launch_on ((void *) (stream), #kernel, (grid), (block), false, \
+      [=] () { kernel (__VA_ARGS__); })
 #define VV_LAUNCH_SYNC(kernel, grid, block, stream, ...) \
-  vv_emu::launch (#kernel, (grid), (block), true, [=] () { kernel (__VA_ARGS__); })
+  vv_emu::launch_on ((void *) (stream), #kernel, (grid), (block), true, \
+      [=] () { kernel (__VA_ARGS__); })

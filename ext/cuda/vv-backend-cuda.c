@@ -42,10 +42,23 @@ typedef struct {
    * attention partials), [1] for the split activations of a GEMM inside */
   void *scratch[2];
   gsize scratch_bytes[2];
+  /* frees asked for while capturing a graph, done when it ends */
+  GPtrArray *deferred_frees;
 #ifdef VV_CUDA_EMU
   gchar *order;                 /* $VV_CUDA_EMU_ORDER when it was made */
 #endif
 } CudaBackend;
+
+/* Graph capture (docs/CUDA.md). While a backend's stream captures, any use
+ * of the legacy default stream — where allocation, uploads, downloads and
+ * device copies go — fails and invalidates the capture. So those calls
+ * take legacy_lock, which the capturing thread holds from graph_begin to
+ * graph_end: other threads' transfers wait for the capture (a few hundred
+ * recorded launches), and the capturing thread's own device copies and
+ * memsets go to its stream (tl_capture) to be recorded; its allocations,
+ * uploads and downloads fail, and its frees wait for the capture's end. */
+static GRecMutex legacy_lock;
+static _Thread_local CudaBackend *tl_capture;
 
 #ifdef VV_CUDA_EMU
 /* cuda-emu.cc */
@@ -100,11 +113,25 @@ data_or_null (const VvTensor *t)
 static GMutex alloc_lock;
 static GHashTable *alloc_sizes;         /* device pointer -> size */
 
+static gboolean
+refused_in_capture (const gchar *op, GError **error)
+{
+  if (tl_capture == NULL)
+    return FALSE;
+  g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DEVICE,
+      BACKEND_NAME ": %s: not possible while a graph is being captured", op);
+  return TRUE;
+}
+
 static gpointer
 cuda_alloc (VvDevice *dev, gsize bytes, GError **error)
 {
+  if (refused_in_capture ("alloc", error))
+    return NULL;
   void *p = NULL;
+  g_rec_mutex_lock (&legacy_lock);
   int rc = vvcu_malloc (&p, bytes);
+  g_rec_mutex_unlock (&legacy_lock);
   if (rc != 0) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
         BACKEND_NAME ": cannot allocate %" G_GSIZE_FORMAT " bytes of device memory: %s", bytes,
@@ -131,7 +158,15 @@ cuda_free (VvDevice *dev, gpointer mem)
   g_mutex_unlock (&alloc_lock);
   if (!found)
     g_error (BACKEND_NAME ": free of %p, which is not a device allocation", mem);
+  if (tl_capture != NULL) {
+    /* a graph being recorded may still use it; freed at graph_end */
+    g_ptr_array_add (tl_capture->deferred_frees, mem);
+    __atomic_sub_fetch (&dev->bytes_allocated, (gint64) GPOINTER_TO_SIZE (size), __ATOMIC_RELAXED);
+    return;
+  }
+  g_rec_mutex_lock (&legacy_lock);
   int rc = vvcu_free (mem);
+  g_rec_mutex_unlock (&legacy_lock);
   if (rc != 0)
     g_warning (BACKEND_NAME ": freeing device memory: %s", vvcu_error_string (rc));
   __atomic_sub_fetch (&dev->bytes_allocated, (gint64) GPOINTER_TO_SIZE (size), __ATOMIC_RELAXED);
@@ -140,13 +175,35 @@ cuda_free (VvDevice *dev, gpointer mem)
 static gboolean
 cuda_set (VvDevice *dev, gpointer dst, gconstpointer src, gsize bytes, GError **error)
 {
-  return check (vvcu_memcpy_htod (dst, src, bytes), "upload", error);
+  if (refused_in_capture ("upload", error))
+    return FALSE;
+  g_rec_mutex_lock (&legacy_lock);
+  int rc = vvcu_memcpy_htod (dst, src, bytes);
+  g_rec_mutex_unlock (&legacy_lock);
+  return check (rc, "upload", error);
 }
 
 static gboolean
 cuda_get (VvDevice *dev, gpointer dst, gconstpointer src, gsize bytes, GError **error)
 {
-  return check (vvcu_memcpy_dtoh (dst, src, bytes), "download", error);
+  if (refused_in_capture ("download", error))
+    return FALSE;
+  g_rec_mutex_lock (&legacy_lock);
+  int rc = vvcu_memcpy_dtoh (dst, src, bytes);
+  g_rec_mutex_unlock (&legacy_lock);
+  return check (rc, "download", error);
+}
+
+/* A device copy: recorded on the capturing stream, else on the legacy one. */
+static int
+copy_dtod (void *dst, const void *src, gsize bytes)
+{
+  if (tl_capture != NULL)
+    return vvcu_memcpy_dtod_async (dst, src, bytes, tl_capture->stream);
+  g_rec_mutex_lock (&legacy_lock);
+  int rc = vvcu_memcpy_dtod (dst, src, bytes);
+  g_rec_mutex_unlock (&legacy_lock);
+  return rc;
 }
 
 static gboolean
@@ -156,13 +213,13 @@ cuda_copy (VvDevice *dev, gpointer dst, gconstpointer src, gsize bytes, GError *
   if (d == s || bytes == 0)
     return TRUE;
   if (d + bytes <= s || s + bytes <= d)
-    return check (vvcu_memcpy_dtod (dst, src, bytes), "copy", error);
+    return check (copy_dtod (dst, src, bytes), "copy", error);
   /* overlapping ranges (memmove semantics): through a temporary */
   void *tmp = cuda_alloc (dev, bytes, error);
   if (tmp == NULL)
     return FALSE;
-  gboolean ok = check (vvcu_memcpy_dtod (tmp, src, bytes), "copy", error)
-      && check (vvcu_memcpy_dtod (dst, tmp, bytes), "copy", error);
+  gboolean ok = check (copy_dtod (tmp, src, bytes), "copy", error)
+      && check (copy_dtod (dst, tmp, bytes), "copy", error);
   cuda_free (dev, tmp);
   return ok;
 }
@@ -170,7 +227,12 @@ cuda_copy (VvDevice *dev, gpointer dst, gconstpointer src, gsize bytes, GError *
 static gboolean
 cuda_memset0 (VvDevice *dev, gpointer dst, gsize bytes, GError **error)
 {
-  return check (vvcu_memset0 (dst, bytes), "zero", error);
+  if (tl_capture != NULL)
+    return check (vvcu_memset0_async (dst, bytes, tl_capture->stream), "zero", error);
+  g_rec_mutex_lock (&legacy_lock);
+  int rc = vvcu_memset0 (dst, bytes);
+  g_rec_mutex_unlock (&legacy_lock);
+  return check (rc, "zero", error);
 }
 
 static const VvDeviceOps cuda_device_ops = {
@@ -366,7 +428,7 @@ cuda_get_rows (VvBackend *be, VvTensor *y, const VvTensor *table, const VvTensor
     gint64 i = n_ids - e.get_rows_index;
     gint32 id = 0;
     g_autofree gchar *st = vv_tensor_shape_string (table);
-    check (vvcu_memcpy_dtoh (&id, (const gint32 *) ids->data + i, sizeof id), "get_rows", NULL);
+    cuda_get (&cuda_device, &id, (const gint32 *) ids->data + i, sizeof id, NULL);
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
         "get_rows: id %d (index %" G_GINT64_FORMAT ") is out of range for table %s with %"
         G_GINT64_FORMAT " rows", id, i, st, table->shape[0]);
@@ -434,7 +496,7 @@ cuda_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim, const V
   if (e.rope_row != 0) {
     gint64 r = n - e.rope_row;
     gint32 p = 0;
-    check (vvcu_memcpy_dtoh (&p, (const gint32 *) pos->data + r, sizeof p), "rope", NULL);
+    cuda_get (&cuda_device, &p, (const gint32 *) pos->data + r, sizeof p, NULL);
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_SHAPE,
         "rope: negative position %d at row %" G_GINT64_FORMAT, p, r);
     return FALSE;
@@ -514,6 +576,70 @@ cuda_dpm_step (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *v,
           vv_tensor_n_elements (x)), "dpm_step", error);
 }
 
+/* ---------------------------------------------------------------------- */
+/* CUDA Graphs (the ops of vv-backend-impl.h) */
+
+static gboolean
+cuda_graph_begin (VvBackend *be, GError **error)
+{
+  CudaBackend *c = CU (be);
+  if (tl_capture != NULL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DEVICE,
+        BACKEND_NAME ": graph capture: this thread is already capturing a graph");
+    return FALSE;
+  }
+  g_rec_mutex_lock (&legacy_lock);
+  if (!check (vvcu_stream_begin_capture (c->stream), "graph: cudaStreamBeginCapture", error)) {
+    g_rec_mutex_unlock (&legacy_lock);
+    return FALSE;
+  }
+  tl_capture = c;
+  return TRUE;
+}
+
+/* Ends the capture (always, so the stream leaves capture mode) and makes
+ * the executable graph. */
+static gboolean
+cuda_graph_end (VvBackend *be, gpointer *graph, guint *n_nodes, GError **error)
+{
+  CudaBackend *c = CU (be);
+  VvcuGraph *g = NULL;
+  int rc = vvcu_stream_end_capture (c->stream, &g);
+  tl_capture = NULL;
+  for (guint i = 0; i < c->deferred_frees->len; i++) {
+    int frc = vvcu_free (g_ptr_array_index (c->deferred_frees, i));
+    if (frc != 0)
+      g_warning (BACKEND_NAME ": freeing device memory: %s", vvcu_error_string (frc));
+  }
+  g_ptr_array_set_size (c->deferred_frees, 0);
+  g_rec_mutex_unlock (&legacy_lock);
+  if (!check (rc, "graph: cudaStreamEndCapture", error))
+    return FALSE;
+  size_t n = 0;
+  VvcuGraphExec *exec = NULL;
+  gboolean ok = check (vvcu_graph_n_nodes (g, &n), "graph: cudaGraphGetNodes", error)
+      && check (vvcu_graph_instantiate (&exec, g), "graph: cudaGraphInstantiate", error);
+  vvcu_graph_destroy (g);
+  if (!ok)
+    return FALSE;
+  *graph = exec;
+  *n_nodes = (guint) MIN (n, G_MAXUINT);
+  return TRUE;
+}
+
+static gboolean
+cuda_graph_launch (VvBackend *be, gpointer graph, GError **error)
+{
+  return check (vvcu_graph_launch (graph, CU (be)->stream), "graph: cudaGraphLaunch", error);
+}
+
+static void
+cuda_graph_free (gpointer graph)
+{
+  /* cudaGraphExecDestroy waits for a launch in flight */
+  vvcu_graph_exec_destroy (graph);
+}
+
 static gboolean
 cuda_synchronize (VvBackend *be, GError **error)
 {
@@ -532,9 +658,13 @@ cuda_destroy (VvBackend *be)
         cuda_free (&cuda_device, c->scratch[i]);
     if (c->d_err != NULL)
       cuda_free (&cuda_device, c->d_err);
+    g_rec_mutex_lock (&legacy_lock);
     vvcu_blas_destroy (c->blas);
     if (c->stream != NULL)
       vvcu_stream_destroy (c->stream);
+    g_rec_mutex_unlock (&legacy_lock);
+    if (c->deferred_frees != NULL)
+      g_ptr_array_unref (c->deferred_frees);
 #ifdef VV_CUDA_EMU
     g_free (c->order);
 #endif
@@ -564,6 +694,10 @@ static const VvBackendOps cuda_ops = {
   .gated_add = cuda_gated_add,
   .cfg_combine = cuda_cfg_combine,
   .dpm_step = cuda_dpm_step,
+  .graph_begin = cuda_graph_begin,
+  .graph_end = cuda_graph_end,
+  .graph_launch = cuda_graph_launch,
+  .graph_free = cuda_graph_free,
 };
 
 /* why the device is unusable ("" when it is fine), decided once */
@@ -608,9 +742,12 @@ vv_backend_cuda_new (gint n_threads, GError **error)
   /* host threads do not matter to the GPU; kept as asked, like the CPU */
   be->n_threads = n_threads == 0 ? 1 : n_threads;
   g_rec_mutex_init (&be->lock);
+  c->deferred_frees = g_ptr_array_new ();
+  g_rec_mutex_lock (&legacy_lock);
   int rc = vvcu_stream_create (&c->stream);
   if (rc == 0)
     rc = vvcu_blas_create (&c->blas, c->stream);
+  g_rec_mutex_unlock (&legacy_lock);
   if (rc != 0) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE, BACKEND_NAME ": %s",
         vvcu_error_string (rc));

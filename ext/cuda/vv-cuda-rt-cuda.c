@@ -166,12 +166,79 @@ vvcu_memset0_async (void *dst, size_t bytes, VvkStream stream)
   return (int) cudaMemsetAsync (dst, 0, bytes, (cudaStream_t) stream);
 }
 
+int
+vvcu_memcpy_dtod_async (void *dst, const void *src, size_t bytes, VvkStream stream)
+{
+  return (int) cudaMemcpyAsync (dst, src, bytes, cudaMemcpyDeviceToDevice,
+      (cudaStream_t) stream);
+}
+
+/* ---------------------------------------------------------------------- */
+/* CUDA Graphs: the handles are the runtime's own, cast */
+
+int
+vvcu_stream_begin_capture (VvkStream stream)
+{
+  /* thread-local: only this thread's unsafe calls would break the capture;
+   * the backend keeps other threads off the legacy stream meanwhile */
+  return (int) cudaStreamBeginCapture ((cudaStream_t) stream, cudaStreamCaptureModeThreadLocal);
+}
+
+int
+vvcu_stream_end_capture (VvkStream stream, VvcuGraph **graph)
+{
+  cudaGraph_t g = NULL;
+  cudaError_t e = cudaStreamEndCapture ((cudaStream_t) stream, &g);
+  if (e != cudaSuccess && g != NULL) {
+    cudaGraphDestroy (g);
+    g = NULL;
+  }
+  *graph = (VvcuGraph *) g;
+  return (int) e;
+}
+
+int
+vvcu_graph_n_nodes (VvcuGraph *graph, size_t *n_nodes)
+{
+  return (int) cudaGraphGetNodes ((cudaGraph_t) graph, NULL, n_nodes);
+}
+
+int
+vvcu_graph_instantiate (VvcuGraphExec **exec, VvcuGraph *graph)
+{
+  cudaGraphExec_t x = NULL;
+  cudaError_t e = cudaGraphInstantiate (&x, (cudaGraph_t) graph, 0);
+  *exec = e == cudaSuccess ? (VvcuGraphExec *) x : NULL;
+  return (int) e;
+}
+
+int
+vvcu_graph_launch (VvcuGraphExec *exec, VvkStream stream)
+{
+  return (int) cudaGraphLaunch ((cudaGraphExec_t) exec, (cudaStream_t) stream);
+}
+
+void
+vvcu_graph_destroy (VvcuGraph *graph)
+{
+  if (graph != NULL)
+    cudaGraphDestroy ((cudaGraph_t) graph);
+}
+
+void
+vvcu_graph_exec_destroy (VvcuGraphExec *exec)
+{
+  if (exec != NULL)
+    cudaGraphExecDestroy ((cudaGraphExec_t) exec);
+}
+
 /* ---------------------------------------------------------------------- */
 /* cuBLAS through dlopen */
 
 typedef cublasStatus_t (*CreateFn) (cublasHandle_t *);
 typedef cublasStatus_t (*DestroyFn) (cublasHandle_t);
 typedef cublasStatus_t (*SetStreamFn) (cublasHandle_t, cudaStream_t);
+typedef cublasStatus_t (*SetWorkspaceFn) (cublasHandle_t, void *, size_t);
 typedef cublasStatus_t (*GemmFn) (cublasHandle_t, cublasOperation_t, cublasOperation_t,
     int, int, int, const void *, const void *, cudaDataType, int, long long int,
     const void *, cudaDataType, int, long long int, const void *, void *, cudaDataType, int,
@@ -182,11 +249,17 @@ static struct {
   CreateFn create;
   DestroyFn destroy;
   SetStreamFn set_stream;
+  SetWorkspaceFn set_workspace;
   GemmFn gemm;
 } cublas;
 
+/* cuBLAS's recommended workspace for Hopper (4 MiB do for older GPUs): set
+ * by us so that no GEMM allocates one, which a graph capture cannot. */
+#define VVCU_BLAS_WORKSPACE ((size_t) 32 << 20)
+
 struct _VvcuBlas {
   cublasHandle_t h;
+  void *workspace;
 };
 
 static int
@@ -205,8 +278,10 @@ load_cublas (void)
   cublas.create = (CreateFn) dlsym (lib, "cublasCreate_v2");
   cublas.destroy = (DestroyFn) dlsym (lib, "cublasDestroy_v2");
   cublas.set_stream = (SetStreamFn) dlsym (lib, "cublasSetStream_v2");
+  cublas.set_workspace = (SetWorkspaceFn) dlsym (lib, "cublasSetWorkspace_v2");
   cublas.gemm = (GemmFn) dlsym (lib, "cublasGemmStridedBatchedEx");
-  if (!cublas.create || !cublas.destroy || !cublas.set_stream || !cublas.gemm) {
+  if (!cublas.create || !cublas.destroy || !cublas.set_stream || !cublas.set_workspace
+      || !cublas.gemm) {
     snprintf (dl_message, sizeof dl_message, "cuBLAS lacks cublasGemmStridedBatchedEx or "
         "the handle functions");
     dlclose (lib);
@@ -238,6 +313,17 @@ vvcu_blas_create (VvcuBlas **blas, VvkStream stream)
     return (int) cudaErrorMemoryAllocation;
   }
   b->h = h;
+  cudaError_t e = cudaMalloc (&b->workspace, VVCU_BLAS_WORKSPACE);
+  if (e != cudaSuccess) {
+    b->workspace = NULL;
+    vvcu_blas_destroy (b);
+    return (int) e;
+  }
+  st = cublas.set_workspace (h, b->workspace, VVCU_BLAS_WORKSPACE);
+  if (st != CUBLAS_STATUS_SUCCESS) {
+    vvcu_blas_destroy (b);
+    return VVCU_BLAS_BASE + (int) st;
+  }
   *blas = b;
   return 0;
 }
@@ -248,6 +334,9 @@ vvcu_blas_destroy (VvcuBlas *blas)
   if (blas == NULL)
     return;
   cublas.destroy (blas->h);
+  /* cudaFree synchronises the device: the handle's last GEMMs are done */
+  if (blas->workspace != NULL)
+    cudaFree (blas->workspace);
   free (blas);
 }
 

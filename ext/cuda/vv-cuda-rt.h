@@ -50,6 +50,24 @@ int         vvcu_stream_synchronize (VvkStream stream);
 /* copies on @stream, in order with its kernels */
 int         vvcu_memcpy_dtoh_async (void *dst, const void *src, size_t bytes, VvkStream stream);
 int         vvcu_memset0_async (void *dst, size_t bytes, VvkStream stream);
+int         vvcu_memcpy_dtod_async (void *dst, const void *src, size_t bytes, VvkStream stream);
+
+/* CUDA Graphs (docs/CUDA.md). Between begin and end capture, work queued on
+ * @stream (kernels, the async copies above, GEMMs of a handle on it) is
+ * recorded, not run; calls on the legacy default stream (vvcu_malloc,
+ * vvcu_free, the synchronous copies) and synchronising @stream are errors
+ * that invalidate the capture. End capture gives the recorded graph (or
+ * the error that invalidated it), instantiate makes it launchable, and a
+ * launch replays it on a stream, in order with the stream's other work. */
+typedef struct _VvcuGraph VvcuGraph;
+typedef struct _VvcuGraphExec VvcuGraphExec;
+int         vvcu_stream_begin_capture (VvkStream stream);
+int         vvcu_stream_end_capture (VvkStream stream, VvcuGraph **graph);
+int         vvcu_graph_n_nodes (VvcuGraph *graph, size_t *n_nodes);
+int         vvcu_graph_instantiate (VvcuGraphExec **exec, VvcuGraph *graph);
+int         vvcu_graph_launch (VvcuGraphExec *exec, VvkStream stream);
+void        vvcu_graph_destroy (VvcuGraph *graph);
+void        vvcu_graph_exec_destroy (VvcuGraphExec *exec);
 
 /* The one GEMM wrapper, with cuBLAS's column-major semantics (as
  * cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F and alpha = 1): for
@@ -58,7 +76,8 @@ int         vvcu_memset0_async (void *dst, size_t bytes, VvkStream stream);
  * where op(X) = X or Xᵀ (@trans_a / @trans_b nonzero), element (i, j) of
  * a column-major matrix X is X[i + j·ldx], and X_b = X + b·stride_x
  * elements. A and B have types @ta and @tb (F32, F16 or BF16; cuBLAS needs
- * them equal); C is F32. */
+ * them equal); C is F32. The handle has a workspace of its own, set when
+ * it is made, so a GEMM allocates nothing and can be captured in a graph. */
 int         vvcu_blas_create (VvcuBlas **blas, VvkStream stream);
 void        vvcu_blas_destroy (VvcuBlas *blas);
 int         vvcu_gemm (VvcuBlas *blas, int trans_a, int trans_b, int m, int n, int k,

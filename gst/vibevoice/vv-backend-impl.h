@@ -39,7 +39,7 @@ struct _VvDevice {
   const VvDeviceOps *ops;       /* NULL on the host device */
   gpointer priv;
   /* counters (atomic) */
-  gint64 bytes_up, bytes_down, n_launches, bytes_allocated;
+  gint64 bytes_up, bytes_down, n_launches, bytes_allocated, n_graph_launches, n_graph_captures;
 };
 
 /* Frees device memory of @dev (used by vv_tensor_free()). */
@@ -136,6 +136,19 @@ typedef struct {
   gboolean  (*dpm_step)    (VvBackend *be, VvTensor *y, const VvTensor *x,
                             const VvTensor *v, VvTensor *prev_d, const VvDpmStep *step,
                             GError **error);
+
+  /* Graphs (optional: NULL on backends that run ops as they come, such as
+   * the CPU; callers then run eagerly). Between graph_begin and graph_end
+   * the ops and buffer copies issued to the backend are recorded, not run
+   * (vv-backend.c holds the backend's lock meanwhile); graph_end returns the
+   * replayable graph in @graph (and its node count), graph_launch replays it
+   * in order with the backend's other work, graph_free (which must not need
+   * the backend, it may be gone) releases it. graph_end is called after
+   * every successful graph_begin, also when an op failed in between. */
+  gboolean  (*graph_begin) (VvBackend *be, GError **error);
+  gboolean  (*graph_end)   (VvBackend *be, gpointer *graph, guint *n_nodes, GError **error);
+  gboolean  (*graph_launch) (VvBackend *be, gpointer graph, GError **error);
+  void      (*graph_free)  (gpointer graph);
 } VvBackendOps;
 
 /**
@@ -150,7 +163,10 @@ struct _VvBackend {
   gint n_threads;
   gpointer priv;
   /* this instance's share of the device counters (atomic) */
-  gint64 bytes_up, bytes_down, n_launches;
+  gint64 bytes_up, bytes_down, n_launches, n_graph_launches, n_graph_captures;
+  /* graph capture in progress (ops are recorded, not counted as launches);
+   * graphs_off: vv_backend_set_graphs_enabled (be, FALSE) */
+  gboolean capturing, graphs_off;
   /* held around every op (see vv-backend.c); constructors g_rec_mutex_init()
    * it, vv_backend_free() clears it */
   GRecMutex lock;

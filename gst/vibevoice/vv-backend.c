@@ -366,6 +366,10 @@ vv_device_get_stats (VvDevice *device, VvDeviceStats *stats)
   stats->n_launches = (guint64) __atomic_load_n (&device->n_launches, __ATOMIC_RELAXED);
   stats->bytes_allocated = (guint64) __atomic_load_n (&device->bytes_allocated,
       __ATOMIC_RELAXED);
+  stats->n_graph_launches = (guint64) __atomic_load_n (&device->n_graph_launches,
+      __ATOMIC_RELAXED);
+  stats->n_graph_captures = (guint64) __atomic_load_n (&device->n_graph_captures,
+      __ATOMIC_RELAXED);
 }
 
 static inline void
@@ -382,8 +386,11 @@ static inline gboolean
 dispatch_begin (VvBackend *be)
 {
   g_rec_mutex_lock (&be->lock);
-  count (&be->device->n_launches, 1);
-  count (&be->n_launches, 1);
+  /* recorded into a graph: launched later, counted with the graph */
+  if (!be->capturing) {
+    count (&be->device->n_launches, 1);
+    count (&be->n_launches, 1);
+  }
   return TRUE;
 }
 
@@ -397,8 +404,10 @@ dispatch_end (VvBackend *be, gboolean ok)
 static inline void
 launch (VvBackend *be)
 {
-  count (&be->device->n_launches, 1);
-  count (&be->n_launches, 1);
+  if (!be->capturing) {
+    count (&be->device->n_launches, 1);
+    count (&be->n_launches, 1);
+  }
 }
 
 /**
@@ -414,6 +423,169 @@ vv_backend_get_stats (VvBackend *be, VvDeviceStats *stats)
   stats->bytes_up = (guint64) __atomic_load_n (&be->bytes_up, __ATOMIC_RELAXED);
   stats->bytes_down = (guint64) __atomic_load_n (&be->bytes_down, __ATOMIC_RELAXED);
   stats->n_launches = (guint64) __atomic_load_n (&be->n_launches, __ATOMIC_RELAXED);
+  stats->n_graph_launches = (guint64) __atomic_load_n (&be->n_graph_launches, __ATOMIC_RELAXED);
+  stats->n_graph_captures = (guint64) __atomic_load_n (&be->n_graph_captures, __ATOMIC_RELAXED);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Graphs (vv-backend.h) */
+
+struct _VvBackendGraph {
+  const VvBackendOps *ops;      /* of the backend that made it (frees it) */
+  VvDevice *device;
+  gpointer priv;
+  guint n_nodes;
+};
+
+/* $VV_GRAPHS=0 turns graphs off in every backend (read once) */
+static gboolean
+graphs_env_off (void)
+{
+  static gsize once;
+  static gboolean off;
+  if (g_once_init_enter (&once)) {
+    const gchar *v = g_getenv ("VV_GRAPHS");
+    off = v != NULL && g_strcmp0 (v, "0") == 0;
+    g_once_init_leave (&once, 1);
+  }
+  return off;
+}
+
+/**
+ * vv_backend_graphs_enabled: (skip)
+ * @be: a backend
+ *
+ * Returns: whether @be can record graphs and they are not turned off
+ */
+gboolean
+vv_backend_graphs_enabled (VvBackend *be)
+{
+  g_return_val_if_fail (be != NULL, FALSE);
+  return be->ops->graph_begin != NULL && !be->graphs_off && !graphs_env_off ();
+}
+
+/**
+ * vv_backend_set_graphs_enabled: (skip)
+ * @be: a backend
+ * @enabled: %FALSE to make callers run eagerly on @be
+ */
+void
+vv_backend_set_graphs_enabled (VvBackend *be, gboolean enabled)
+{
+  g_return_if_fail (be != NULL);
+  be->graphs_off = !enabled;
+}
+
+/**
+ * vv_backend_graph_begin: (skip)
+ * @be: a backend with graphs (vv_backend_graphs_enabled())
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when recording started; vv_backend_graph_end() must follow
+ */
+gboolean
+vv_backend_graph_begin (VvBackend *be, GError **error)
+{
+  g_return_val_if_fail (be != NULL, FALSE);
+  if (be->ops->graph_begin == NULL) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: the backend has no graphs", be->ops->name);
+    return FALSE;
+  }
+  /* held until graph_end: no other thread's op lands in the recording */
+  g_rec_mutex_lock (&be->lock);
+  if (be->capturing) {
+    g_rec_mutex_unlock (&be->lock);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: graph_begin: a graph is already being recorded", be->ops->name);
+    return FALSE;
+  }
+  if (!be->ops->graph_begin (be, error)) {
+    g_rec_mutex_unlock (&be->lock);
+    return FALSE;
+  }
+  be->capturing = TRUE;
+  return TRUE;
+}
+
+/**
+ * vv_backend_graph_end: (skip)
+ * @be: the backend of the vv_backend_graph_begin() before
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the graph
+ */
+VvBackendGraph *
+vv_backend_graph_end (VvBackend *be, GError **error)
+{
+  g_return_val_if_fail (be != NULL, NULL);
+  g_rec_mutex_lock (&be->lock);
+  if (!be->capturing) {
+    g_rec_mutex_unlock (&be->lock);
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: graph_end without graph_begin", be->ops->name);
+    return NULL;
+  }
+  be->capturing = FALSE;
+  gpointer priv = NULL;
+  guint n_nodes = 0;
+  gboolean ok = be->ops->graph_end (be, &priv, &n_nodes, error);
+  /* twice: this call's lock and graph_begin's */
+  g_rec_mutex_unlock (&be->lock);
+  g_rec_mutex_unlock (&be->lock);
+  if (!ok)
+    return NULL;
+  VvBackendGraph *g = g_new0 (VvBackendGraph, 1);
+  g->ops = be->ops;
+  g->device = be->device;
+  g->priv = priv;
+  g->n_nodes = n_nodes;
+  count (&be->device->n_graph_captures, 1);
+  count (&be->n_graph_captures, 1);
+  return g;
+}
+
+/**
+ * vv_backend_graph_launch: (skip)
+ * @be: a backend of the kind and device that made @graph
+ * @graph: a graph
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when the graph was queued (it runs in order with @be's
+ *   other work, like any op)
+ */
+gboolean
+vv_backend_graph_launch (VvBackend *be, VvBackendGraph *graph, GError **error)
+{
+  g_return_val_if_fail (be != NULL && graph != NULL, FALSE);
+  if (graph->ops != be->ops || graph->device != be->device) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: graph_launch: the graph was made by backend %s on device %s", be->ops->name,
+        graph->ops->name, graph->device->name);
+    return FALSE;
+  }
+  dispatch_begin (be);
+  if (!be->capturing) {
+    count (&be->device->n_graph_launches, 1);
+    count (&be->n_graph_launches, 1);
+  }
+  return dispatch_end (be, be->ops->graph_launch (be, graph->priv, error));
+}
+
+guint
+vv_backend_graph_get_n_nodes (VvBackendGraph *graph)
+{
+  g_return_val_if_fail (graph != NULL, 0);
+  return graph->n_nodes;
+}
+
+void
+vv_backend_graph_free (VvBackendGraph *graph)
+{
+  if (graph == NULL)
+    return;
+  graph->ops->graph_free (graph->priv);
+  g_free (graph);
 }
 
 void

@@ -62,8 +62,11 @@ typedef struct _VvBackend VvBackend;
  * VvDeviceStats:
  * @bytes_up: bytes copied from host memory to the device
  * @bytes_down: bytes copied from the device to host memory
- * @n_launches: backend ops run on the device (kernel launches)
+ * @n_launches: backend ops run on the device (kernel launches); a graph
+ *   launch counts as one, and the ops recorded into a graph count nothing
  * @bytes_allocated: device memory held now
+ * @n_graph_launches: graphs replayed (vv_backend_graph_launch())
+ * @n_graph_captures: graphs captured (vv_backend_graph_end())
  *
  * Counters of one device since the process started (host devices count
  * launches only). Differences between two readings give the traffic of
@@ -74,6 +77,8 @@ typedef struct {
   guint64 bytes_down;
   guint64 n_launches;
   guint64 bytes_allocated;
+  guint64 n_graph_launches;
+  guint64 n_graph_captures;
 } VvDeviceStats;
 
 VvBackend   *vv_backend_new_cpu (gint n_threads, GError **error);
@@ -200,6 +205,38 @@ gboolean     vv_backend_dpm_step (VvBackend *be, VvTensor *y, const VvTensor *x,
                                   const VvTensor *v, VvTensor *prev_d, const VvDpmStep *step,
                                   GError **error);
 
+/**
+ * VvBackendGraph: (skip)
+ *
+ * A recorded sequence of a backend's ops and buffer copies that replays
+ * with one launch (a CUDA Graph on the CUDA backends). It holds the device
+ * addresses and host scalars of the ops as they were issued: replaying it
+ * reads and writes the same tensors, so their addresses must still be
+ * valid and the scalars still wanted (the caller keeps a key of what it
+ * depends on and captures again when that changes).
+ *
+ * Optional: a backend that runs ops as they come (cpu, sim) has none, and
+ * vv_backend_graphs_enabled() says so; callers then run the ops eagerly.
+ * $VV_GRAPHS=0 (or vv_backend_set_graphs_enabled()) turns them off.
+ */
+typedef struct _VvBackendGraph VvBackendGraph;
+
+gboolean     vv_backend_graphs_enabled (VvBackend *be);
+void         vv_backend_set_graphs_enabled (VvBackend *be, gboolean enabled);
+/* Starts recording: until vv_backend_graph_end() (which must follow, on the
+ * same thread, also when an op failed), ops on @be and copies between its
+ * tensors are recorded, not run; uploads, downloads and allocations fail.
+ * Other threads' ops on @be wait. */
+gboolean     vv_backend_graph_begin (VvBackend *be, GError **error);
+/* Ends the recording: the graph, or NULL (error set if @error) when an op
+ * could not be recorded or the graph could not be made. */
+VvBackendGraph *vv_backend_graph_end (VvBackend *be, GError **error);
+/* Replays @graph (made by a backend of the same kind and device) on @be. */
+gboolean     vv_backend_graph_launch (VvBackend *be, VvBackendGraph *graph, GError **error);
+/* the kernels and copies the graph holds */
+guint        vv_backend_graph_get_n_nodes (VvBackendGraph *graph);
+void         vv_backend_graph_free (VvBackendGraph *graph);
+
 /* Registration of backends ("cpu" and "sim" register themselves the same
  * way; ext/cuda does at plugin load). */
 typedef VvBackend *(*VvBackendNewFunc) (gint n_threads, GError **error);
@@ -208,5 +245,6 @@ void         vv_backend_register (const gchar *name, VvBackendNewFunc new_func);
 gchar      **vv_backend_list_names (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvBackend, vv_backend_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvBackendGraph, vv_backend_graph_free)
 
 G_END_DECLS

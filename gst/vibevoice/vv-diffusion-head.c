@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "vv-diffusion-head.h"
+#include "vv-graph-cache.h"
 
 #include <math.h>
 #include <string.h>
@@ -31,6 +32,8 @@ struct _VvDiffusionHead {
   VvTensor *s_h, *s_x, *s_v;
   /* staging of the host-pointer API (grown on demand, outside a forward) */
   VvTensor *io_a, *io_b, *io_c, *io_d;
+  /* vv_diffusion_sample()'s ops as one graph, on backends that have them */
+  VvGraphCache *sample_graph;
 };
 
 void
@@ -44,6 +47,7 @@ vv_diffusion_head_free (VvDiffusionHead *head)
     &head->s_v, &head->io_a, &head->io_b, &head->io_c, &head->io_d };
   for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
     g_clear_pointer (ts[i], vv_tensor_free);
+  vv_graph_cache_free (head->sample_graph);
   g_free (head->layers);
   g_free (head);
 }
@@ -151,6 +155,7 @@ vv_diffusion_head_new_full (VvModel *model, VvBackend *be, gint max_rows, GError
       return NULL;
     }
   hd->cap_rows = max_rows;
+  hd->sample_graph = vv_graph_cache_new ();
   return g_steal_pointer (&hd);
 }
 
@@ -416,6 +421,18 @@ vv_diffusion_draw_noise (VvTorchGenerator *gen, gint latent_size, gfloat *noise)
   memcpy (noise, both, sizeof (gfloat) * latent_size);
 }
 
+typedef struct {
+  VvDiffusionHead *head;
+  VvScheduler *sched;
+  const VvTensor *h_pos, *h_neg;
+  gfloat cfg_scale;
+  gint n_steps;
+  const VvTensor *noise;
+  VvTensor *z, *trajectory;
+} SampleArgs;
+
+static gboolean sample_ops (gpointer data, GError **error);
+
 /**
  * vv_diffusion_sample_full: (skip)
  * @head: the head (max_rows ≥ 2)
@@ -431,7 +448,9 @@ vv_diffusion_draw_noise (VvTorchGenerator *gen, gint latent_size, gfloat *noise)
  *
  * Every tensor is in the head's backend memory; nothing is copied between
  * host and device. The scheduler is bound to the head's backend (its state
- * allocated there on first use) and reset.
+ * allocated there on first use) and reset. On a backend with graphs (CUDA)
+ * the ops are recorded once per step count, scale and set of tensor
+ * addresses, and replayed with one launch (docs/CUDA.md).
  *
  * Returns: %TRUE on success
  */
@@ -463,6 +482,44 @@ vv_diffusion_sample_full (VvDiffusionHead *head, VvScheduler *sched, const VvTen
   }
   if (!vv_scheduler_set_backend (sched, be, error))
     return FALSE;
+  /* One frame is a fixed sequence of ops for given steps, scale and
+   * tensors: recorded once as a graph and replayed (docs/CUDA.md). The key
+   * is what the recording depends on; the ops are sample_ops(). */
+  struct {
+    gint n_steps;
+    gfloat cfg_scale;
+    gconstpointer h_pos, h_neg, noise, z, trajectory, state;
+  } key;
+  memset (&key, 0, sizeof key);
+  key.n_steps = n_steps;
+  key.cfg_scale = cfg_scale;
+  key.h_pos = h_pos->data;
+  key.h_neg = h_neg->data;
+  key.noise = noise->data;
+  key.z = z->data;
+  key.trajectory = trajectory != NULL ? trajectory->data : NULL;
+  key.state = vv_scheduler_get_state (sched)->data;
+  SampleArgs a = { head, sched, h_pos, h_neg, cfg_scale, n_steps, noise, z, trajectory };
+  if (!vv_graph_cache_run (head->sample_graph, be, &key, sizeof key, sample_ops, &a, error))
+    return FALSE;
+  /* host state a replay does not set (the scheduler's step count is left
+   * at the recording's end, as the ops leave it) */
+  head->n_rows = 2;
+  return TRUE;
+}
+
+/* The ops of vv_diffusion_sample_full() on checked operands. */
+static gboolean
+sample_ops (gpointer data, GError **error)
+{
+  const SampleArgs *a = data;
+  VvDiffusionHead *head = a->head;
+  VvScheduler *sched = a->sched;
+  const VvTensor *h_pos = a->h_pos, *h_neg = a->h_neg, *noise = a->noise;
+  VvTensor *z = a->z, *trajectory = a->trajectory;
+  const gfloat cfg_scale = a->cfg_scale;
+  const gint n_steps = a->n_steps;
+  VvBackend *be = head->be;
   /* §2.6: cond_proj once per frame, positive row then negative row */
   VvTensor r0, r1, v0, v1, tr;
   if (!vv_backend_tensor_copy (be, rows_of (&r0, head->s_h, 1), h_pos, error) ||

@@ -214,6 +214,18 @@ vv_scheduler_get_backend (VvScheduler *s)
   return s->be;
 }
 
+/**
+ * vv_scheduler_get_state: (skip)
+ * @s: a scheduler
+ *
+ * Returns: (transfer none) (nullable): the solver state tensor
+ */
+const VvTensor *
+vv_scheduler_get_state (VvScheduler *s)
+{
+  return s->prev_d;
+}
+
 void
 vv_scheduler_reset (VvScheduler *s)
 {

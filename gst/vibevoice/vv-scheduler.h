@@ -58,6 +58,10 @@ gint         vv_scheduler_get_order (VvScheduler *s, gint i);
  * device. */
 gboolean     vv_scheduler_set_backend (VvScheduler *s, VvBackend *be, GError **error);
 VvBackend   *vv_scheduler_get_backend (VvScheduler *s);
+/* The solver state in the bound backend's memory (NULL before the first
+ * binding): its address is part of what a recorded graph of the updates
+ * depends on (vv_diffusion_sample()). */
+const VvTensor *vv_scheduler_get_state (VvScheduler *s);
 /* Forgets the previous data prediction (start of a new latent). */
 void         vv_scheduler_reset (VvScheduler *s);
 /* One update (§4.3): @x (dim elements, F32 in the bound backend's memory)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA backend on a real GPU, in one short run (docs/CUDA.md): build,
-# the op tests and the GEMM wrapper on "cuda", a tiny-model synthesis on
-# cuda vs cpu, then the 1.5B preset's speed (ms per frame, RTF, first
+# the op tests and the GEMM wrapper on "cuda", CUDA Graph capture/replay,
+# a tiny-model synthesis on cuda (with and without graphs) vs cpu, then the
+# 1.5B preset's speed with and without graphs (ms per frame, RTF, first
 # audio, GPU memory). Meant for a borrowed GPU for a few minutes: every
 # step has a time limit and the whole script stays under 8 minutes on an
 # H100/H200-class machine, leaving time to run it again.
@@ -46,15 +47,23 @@ step "device memory between vvdiffuse and vvvocode on cuda (element-cudamem)"
 VV_CUDAMEM_DEVICE=cuda run 120 meson test -C "$B" --no-rebuild --print-errorlogs \
   element-cudamem
 
-step "tiny model: synth on cuda vs cpu"
+step "CUDA Graphs on cuda: capture, replay bit-identical to eager, re-capture (test-cuda-graph)"
+# (through meson for its environment: the tool that makes the checkpoint)
+VV_TEST_BACKEND=cuda run 120 meson test -C "$B" --no-rebuild --print-errorlogs cuda-graph
+
+step "tiny model: synth on cuda (graphs, and VV_GRAPHS=0) vs cpu"
 M=$B/tools/tiny-model
 S=docs/examples/two-speakers-pause.txt
 V="1=docs/examples/voice-a.wav,2=docs/examples/voice-b.wav"
 run 120 "$B/tools/vibevoice" synth --model "$M" --voices "$V" --seed 3 --device cpu \
-  -o "$B/gpu-cpu.wav" "$S"
+  -o "$B/gpu-cpu.wav" --script "$S"
 run 120 "$B/tools/vibevoice" synth --model "$M" --voices "$V" --seed 3 --device cuda \
-  -o "$B/gpu-cuda.wav" "$S"
-python3 tests/pipeline/wavcmp.py "$B/gpu-cpu.wav" "$B/gpu-cuda.wav" --report || true
+  -o "$B/gpu-cuda.wav" --script "$S"
+VV_GRAPHS=0 run 120 "$B/tools/vibevoice" synth --model "$M" --voices "$V" --seed 3 \
+  --device cuda -o "$B/gpu-cuda-eager.wav" --script "$S"
+run 10 python3 tests/pipeline/wavcmp.py close "$B/gpu-cpu.wav" "$B/gpu-cuda.wav" 1e-3
+# the graph replays the eager launches on the same stream: the same bits
+run 10 cmp "$B/gpu-cuda.wav" "$B/gpu-cuda-eager.wav"
 
 step "1.5B preset: speed on cuda (random weights)"
 if [ ! -d "$B/vv-1.5b" ]; then
@@ -62,6 +71,9 @@ if [ ! -d "$B/vv-1.5b" ]; then
 fi
 timeout 150 "$B/tools/vibevoice" bench synth --model "$B/vv-1.5b" --device cuda --frames 20 \
   --steps 10 || echo "!! bench failed"
+echo "-- the same without CUDA Graphs (VV_GRAPHS=0: the diffusion head eager)"
+VV_GRAPHS=0 timeout 100 "$B/tools/vibevoice" bench synth --model "$B/vv-1.5b" --device cuda \
+  --frames 20 --steps 10 || echo "!! bench failed"
 nvidia-smi --query-gpu=memory.used --format=csv,noheader || true
 
 step "summary"

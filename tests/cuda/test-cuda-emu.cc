@@ -12,6 +12,7 @@
  * different results under different orders: the race check can fail.
  */
 #include "cuda-emu.h"
+#include "vv-cuda-rt.h"
 
 #include <glib.h>
 #include <stdlib.h>
@@ -204,6 +205,80 @@ test_errors (void)
   g_assert_cmpint (rc, !=, 0);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Graph capture through the runtime layer (vv-cuda-rt-emu.c) */
+
+__global__ void
+k_axpy (float *y, const float *x, float a, int n)
+{
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n)
+    y[i] += a * x[i];
+}
+
+static void
+test_graph_capture (void)
+{
+  set_order ("forward");
+  const int n = 100;
+  VvkStream s = NULL, other = NULL;
+  g_assert_cmpint (vvcu_stream_create (&s), ==, 0);
+  g_assert_cmpint (vvcu_stream_create (&other), ==, 0);
+  std::vector<float> x (n), y (n, 0.0f), w (n, -1.0f);
+  for (int i = 0; i < n; i++)
+    x[i] = (float) i;
+  float *px = x.data (), *py = y.data (), *pw = w.data ();
+  float a = 2.0f;
+
+  g_assert_cmpint (vvcu_stream_begin_capture (s), ==, 0);
+  g_assert_cmpint (vvcu_stream_begin_capture (s), !=, 0);     /* already capturing */
+  g_assert_cmpint (VV_LAUNCH (k_axpy, 1, 128, s, py, px, a, n), ==, 0);
+  g_assert_cmpint (vvcu_memcpy_dtod_async (pw, py, sizeof (float) * n, s), ==, 0);
+  /* another stream is not captured: it runs at once */
+  g_assert_cmpint (VV_LAUNCH (k_axpy, 1, 128, other, pw, px, 0.0f, n), ==, 0);
+  a = 100.0f;                   /* the recorded launch keeps its copy, 2 */
+  VvcuGraph *g = NULL;
+  g_assert_cmpint (vvcu_stream_end_capture (s, &g), ==, 0);
+  size_t nodes = 0;
+  g_assert_cmpint (vvcu_graph_n_nodes (g, &nodes), ==, 0);
+  g_assert_cmpint ((int) nodes, ==, 2);
+  for (int i = 0; i < n; i++) {
+    g_assert_cmpfloat (y[i], ==, 0.0f);         /* recorded, not run */
+    g_assert_cmpfloat (w[i], ==, -1.0f);
+  }
+  VvcuGraphExec *e = NULL;
+  g_assert_cmpint (vvcu_graph_instantiate (&e, g), ==, 0);
+  vvcu_graph_destroy (g);       /* the executable graph is independent of it */
+  for (int rep = 1; rep <= 3; rep++) {
+    x[0] = (float) (10 * rep); /* read at replay time */
+    g_assert_cmpint (vvcu_graph_launch (e, s), ==, 0);
+    g_assert_cmpfloat (y[1], ==, 2.0f * rep);
+    g_assert_cmpfloat (w[1], ==, 2.0f * rep);
+    g_assert_cmpfloat (w[0], ==, y[0]);
+  }
+  g_assert_cmpfloat (y[0], ==, 2.0f * (10 + 20 + 30));
+  vvcu_graph_exec_destroy (e);
+
+  /* a legacy-stream call fails while capturing and invalidates the capture;
+   * so does synchronising the stream and a bad launch */
+  for (int what = 0; what < 3; what++) {
+    g_assert_cmpint (vvcu_stream_begin_capture (s), ==, 0);
+    int rc = what == 0 ? vvcu_memcpy_dtod (pw, py, sizeof (float) * n)
+        : what == 1 ? vvcu_stream_synchronize (s)
+        : VV_LAUNCH (k_axpy, 1, 4096, s, py, px, a, n);
+    g_assert_cmpint (rc, !=, 0);
+    g = NULL;
+    rc = vvcu_stream_end_capture (s, &g);
+    g_assert_null (g);
+    g_assert_nonnull (strstr (vvcu_error_string (rc), "previous error during capture"));
+  }
+  /* and works once the capture is over */
+  g_assert_cmpint (vvcu_memcpy_dtod (pw, py, sizeof (float) * n), ==, 0);
+  g_assert_cmpint (vvcu_stream_end_capture (s, &g), !=, 0);  /* not capturing */
+  vvcu_stream_destroy (s);
+  vvcu_stream_destroy (other);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -213,5 +288,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cuda-emu/race-detected", test_race_detected);
   g_test_add_func ("/cuda-emu/warp-ops", test_warp_ops);
   g_test_add_func ("/cuda-emu/errors", test_errors);
+  g_test_add_func ("/cuda-emu/graph-capture", test_graph_capture);
   return g_test_run ();
 }
