@@ -105,6 +105,142 @@ typedef guint32 v8su __attribute__ ((vector_size (32)));
 #undef ATTR
 #endif
 
+/* ---------------------------------------------------------------------- */
+/* AVX-512 dot kernel: 16-lane partial sums (zmm) over K in 16-wide steps,
+ * the K % 16 tail as one zero-masked step (so no scalar tail), 4 weight
+ * rows × N ≤ 6 time rows of accumulators (24 of the 32 registers), then a
+ * fixed reduction tree that folds the 4 rows' sums into one 4-float vector,
+ * adds the bias and stores the 4 contiguous outputs of a time row. Every
+ * element's instruction sequence depends on K alone. */
+
+#if defined(VV_CONV_X86)
+#define VV_CONV512 __attribute__ ((target ("avx2,fma,avx512f,avx512vl,avx512bw")))
+
+VV_ALWAYS_INLINE VV_CONV512 __m512
+dot512_load_w (const void *w, gint64 off, const int BF)
+{
+  if (BF)
+    return _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_cvtepu16_epi32 (_mm256_loadu_si256 (
+                    (const __m256i *) ((const guint16 *) w + off))), 16));
+  return _mm512_loadu_ps ((const gfloat *) w + off);
+}
+
+VV_ALWAYS_INLINE VV_CONV512 __m512
+dot512_load_w_tail (const void *w, gint64 off, __mmask16 m, const int BF)
+{
+  if (BF)
+    return _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_cvtepu16_epi32 (
+                _mm256_maskz_loadu_epi16 (m, (const guint16 *) w + off)), 16));
+  return _mm512_maskz_loadu_ps (m, (const gfloat *) w + off);
+}
+
+/* (Σ a, Σ b, Σ c, Σ d), each over 16 lanes, in a fixed tree */
+VV_ALWAYS_INLINE VV_CONV512 __m128
+dot512_reduce4 (__m512 a, __m512 b, __m512 c, __m512 d)
+{
+  __m256 a8 = _mm256_add_ps (_mm512_castps512_ps256 (a), _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (a), 1)));
+  __m256 b8 = _mm256_add_ps (_mm512_castps512_ps256 (b), _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (b), 1)));
+  __m256 c8 = _mm256_add_ps (_mm512_castps512_ps256 (c), _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (c), 1)));
+  __m256 d8 = _mm256_add_ps (_mm512_castps512_ps256 (d), _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (d), 1)));
+  /* (a lo4 + a hi4 | b lo4 + b hi4), likewise c, d */
+  __m256 ab = _mm256_add_ps (_mm256_permute2f128_ps (a8, b8, 0x20),
+      _mm256_permute2f128_ps (a8, b8, 0x31));
+  __m256 cd = _mm256_add_ps (_mm256_permute2f128_ps (c8, d8, 0x20),
+      _mm256_permute2f128_ps (c8, d8, 0x31));
+  /* pairwise: (a01 a23 c01 c23 | b01 b23 d01 d23), then (A C A C | B D B D) */
+  __m256 h = _mm256_hadd_ps (ab, cd);
+  h = _mm256_hadd_ps (h, h);
+  return _mm_unpacklo_ps (_mm256_castps256_ps128 (h), _mm256_extractf128_ps (h, 1));
+}
+
+/* y[n·ldy + r] = Σ_k w_r[k] · x[n·ldx + k] (+ bias[r]) for r < R ≤ 4,
+ * n < N; rows past R repeat row 0 and are not stored */
+VV_ALWAYS_INLINE VV_CONV512 void
+dot512_block (const void *w, gint64 ldw, int R, const gfloat *x, gint64 ldx, gint64 K,
+    gfloat *y, gint64 ldy, const gfloat *bias, const int N, const int BF)
+{
+  const gsize es = BF ? 2 : 4;
+  const void *wr[4];
+  for (int r = 0; r < 4; r++)
+    wr[r] = (const guint8 *) w + (gsize) ((r < R ? r : 0) * ldw) * es;
+  __m512 acc[4][6];
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; r++)
+#pragma GCC unroll 6
+    for (int n = 0; n < N; n++)
+      acc[r][n] = _mm512_setzero_ps ();
+  gint64 k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m512 wv[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      if (BF && (k & 31) == 0)
+        __builtin_prefetch ((const guint16 *) wr[r] + k + 512, 0, 0);
+      wv[r] = dot512_load_w (wr[r], k, BF);
+    }
+#pragma GCC unroll 6
+    for (int n = 0; n < N; n++) {
+      __m512 xv = _mm512_loadu_ps (x + n * ldx + k);
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; r++)
+        acc[r][n] = _mm512_fmadd_ps (wv[r], xv, acc[r][n]);
+    }
+  }
+  if (k < K) {
+    __mmask16 m = (__mmask16) ((1u << (K - k)) - 1);
+    __m512 wv[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+      wv[r] = dot512_load_w_tail (wr[r], k, m, BF);
+#pragma GCC unroll 6
+    for (int n = 0; n < N; n++) {
+      __m512 xv = _mm512_maskz_loadu_ps (m, x + n * ldx + k);
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; r++)
+        acc[r][n] = _mm512_fmadd_ps (wv[r], xv, acc[r][n]);
+    }
+  }
+  const __mmask8 sm = (__mmask8) ((1u << R) - 1);
+  __m128 b = bias ? _mm_maskz_loadu_ps (sm, bias) : _mm_setzero_ps ();
+#pragma GCC unroll 6
+  for (int n = 0; n < N; n++) {
+    __m128 s = dot512_reduce4 (acc[0][n], acc[1][n], acc[2][n], acc[3][n]);
+    if (bias)
+      s = _mm_add_ps (s, b);
+    _mm_mask_storeu_ps (y + n * ldy, sm, s);
+  }
+}
+
+VV_ALWAYS_INLINE VV_CONV512 void
+dot512_rows_i (const void *w, gint64 ldw, int R, const gfloat *x, gint64 ldx, gint64 T,
+    gint64 K, gfloat *y, gint64 ldy, const gfloat *bias, const int BF)
+{
+  gint64 t = 0;
+  for (; t + 6 <= T; t += 6)
+    dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 6, BF);
+  switch (T - t) {
+    case 5: dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 5, BF); break;
+    case 4: dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 4, BF); break;
+    case 3: dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 3, BF); break;
+    case 2: dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 2, BF); break;
+    case 1: dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 1, BF); break;
+    default: break;
+  }
+}
+
+/* R ≤ 4 weight rows (F32, or BF16 when @bf16) against T input rows, with
+ * the R biases fused (NULL: none) */
+static VV_CONV512 void
+dot512_rows (const void *w, gint64 ldw, int R, const gfloat *x, gint64 ldx, gint64 T,
+    gint64 K, gfloat *y, gint64 ldy, const gfloat *bias, gboolean bf16)
+{
+  if (bf16)
+    dot512_rows_i (w, ldw, R, x, ldx, T, K, y, ldy, bias, 1);
+  else
+    dot512_rows_i (w, ldw, R, x, ldx, T, K, y, ldy, bias, 0);
+}
+#endif
+
 typedef void (*DotRowsFunc) (const void *w, gint64 ldw, int R, const gfloat *x,
     gint64 ldx, gint64 T, gint64 K, gfloat *y, gint64 ldy, gboolean bf16);
 typedef void (*NnRowsFunc) (const gfloat *wp, gint64 cin, const gfloat *x, gint64 ldx,
@@ -147,6 +283,17 @@ pick_kernels (CpuBackend *cpu, DotRowsFunc *dot, NnRowsFunc *nn)
     *nn = nn_rows_avx512;
   }
 #endif
+}
+
+/* The 16-lane kernels, unless VV_CONV_KERNEL=v1 asks for the earlier
+ * 8-lane ones (kept for before/after measurements in one build). */
+static gboolean
+use_zmm (const CpuBackend *cpu)
+{
+  static gint v1 = -1;
+  if (g_atomic_int_get (&v1) < 0)
+    g_atomic_int_set (&v1, g_strcmp0 (g_getenv ("VV_CONV_KERNEL"), "v1") == 0);
+  return cpu->isa == CPU_ISA_AVX512 && !g_atomic_int_get (&v1);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -234,6 +381,7 @@ typedef struct {
   const void *bias;
   VvDType bdt;
   gint64 n_og, n_units;
+  gboolean zmm;                 /* the AVX-512 kernel (bias fused) */
   gfloat *task_scratch;         /* n_tasks × task_floats */
   gsize task_floats;
 } DotJob;
@@ -263,6 +411,16 @@ dot_task (gint task, gint n_tasks, gpointer data)
         bf16 = FALSE;
       }
       gfloat *y = job->y + t0 * job->c_out + ob;
+#if defined(VV_CONV_X86)
+      if (job->zmm) {
+        gfloat b4[4];
+        for (int r = 0; r < R; r++)
+          b4[r] = job->bias ? vv_cpu_weight_at (job->bias, job->bdt, ob + r) : 0.0f;
+        dot512_rows (wp, job->K, R, job->x + t0 * job->ldx, job->ldx, t1 - t0, job->K, y,
+            job->c_out, job->bias ? b4 : NULL, bf16);
+        continue;
+      }
+#endif
       job->dot (wp, job->K, R, job->x + t0 * job->ldx, job->ldx, t1 - t0, job->K, y,
           job->c_out, bf16);
       if (job->bias != NULL)
@@ -313,6 +471,7 @@ conv1d_dense (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTensor *w
     .bdt = bias ? bias->dtype : VV_DTYPE_F32,
   };
   pick_kernels (cpu, &job.dot, &(NnRowsFunc) { NULL });
+  job.zmm = use_zmm (cpu);
   job.n_og = (c_out + DOT_OG - 1) / DOT_OG;
   job.n_units = job.n_og * ((T + DOT_TB - 1) / DOT_TB);
   gint n_tasks = pick_n_tasks (cpu, job.n_units, T * c_out * job.K);
