@@ -5,6 +5,7 @@
 #include "vv-tool.h"
 
 #include <stdio.h>
+#include <time.h>
 
 /* The per-frame work the generation loop does on the σ-VAE side (MODEL-SPEC
  * §2.2 c-d): decode one latent frame (streaming), then run the semantic
@@ -21,6 +22,7 @@ typedef struct {
   gint64 iters;
   gint wide;                    /* 16: AVX-512, 8: AVX2, 1: scalar */
   gfloat sink;
+  gdouble cpu_s;                /* the thread's CPU time */
 } PeakArg;
 
 #if defined(__x86_64__)
@@ -66,21 +68,29 @@ static gpointer
 peak_thread (gpointer data)
 {
   PeakArg *a = data;
+  struct timespec t0, t1;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t0);
 #if defined(__x86_64__)
   if (a->wide == 16)
     a->sink = peak_avx512 (a->iters);
   else
     a->sink = peak_avx2 (a->iters / 2);
 #endif
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t1);
+  a->cpu_s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
   return NULL;
 }
 
 /* fp32 multiply-add peak of @n_threads threads in GFLOP/s (2 per FMA), and
- * the vector width it used; 0 when this build has no x86 kernels. */
+ * the vector width it used; 0 when this build has no x86 kernels.
+ * @per_cpu_s: GFLOP per second of thread CPU time (what one thread does
+ * while it runs: the yardstick that other load on the machine does not
+ * move). */
 static gdouble
-fma_peak_gflops (gint n_threads, gint *wide)
+fma_peak_gflops (gint n_threads, gint *wide, gdouble *per_cpu_s)
 {
   *wide = 0;
+  *per_cpu_s = 0.0;
 #if defined(__x86_64__)
   __builtin_cpu_init ();
   if (__builtin_cpu_supports ("avx512f"))
@@ -107,6 +117,10 @@ fma_peak_gflops (gint n_threads, gint *wide)
     gdouble fmas = (gdouble) n_threads * (PEAK_ITERS / 8) * PEAK_CHAINS * 16
         * (*wide == 16 ? 1.0 : 0.125);
     best = MAX (best, 2.0 * fmas / s / 1e9);
+    gdouble cpu = 0;
+    for (gint i = 0; i < n_threads; i++)
+      cpu += args[i].cpu_s;
+    *per_cpu_s = MAX (*per_cpu_s, 2.0 * fmas / cpu / 1e9);
     g_free (args);
     g_free (th);
   }
@@ -225,17 +239,20 @@ vv_bench_vae (int argc, char **argv)
       t_dec[frames / 2] + t_sem[frames / 2]);
   if (profile) {
     gint wide;
-    gdouble peak = fma_peak_gflops (n_threads, &wide);
-    printf ("\nfp32 FMA peak (same run, %d thread(s), %d-lane FMAs): %.1f GFLOP/s\n", n_threads,
-        wide, peak);
+    gdouble peak_cpu;
+    gdouble peak = fma_peak_gflops (n_threads, &wide, &peak_cpu);
+    printf ("\nfp32 FMA peak (same run, %d thread(s), %d-lane FMAs): %.1f GFLOP/s wall, "
+        "%.1f GFLOP per thread CPU second\n", n_threads, wide, peak, peak_cpu);
+    printf ("(cpu %% = GFLOP per process CPU second / that; robust to other load when the "
+        "pool does not spin: VV_POOL_SPIN_US=0)\n");
     printf ("per-stage profile over %d frames (synchronized per part; GFLOP = 2 x multiply-adds)\n",
         frames);
-    printf ("%-10s %-13s %6s %6s %9s %9s %9s %7s\n", "net", "part", "chans", "rows", "ms/frame",
-        "MMAC/fr", "GFLOP/s", "% peak");
+    printf ("%-10s %-14s %5s %5s %8s %8s %8s %8s %7s %7s\n", "net", "part", "chans", "rows",
+        "ms/frame", "cpu ms", "MMAC/fr", "GFLOP/s", "% peak", "cpu %");
     const VvSpeechProfile *ps[2] = { &pdec, &psem };
     const gchar *names[2] = { "decoder", "semantic" };
     for (gint n = 0; n < 2; n++) {
-      gdouble ms = 0, macs = 0;
+      gdouble ms = 0, cpu = 0, macs = 0;
       for (gint i = 0; i < ps[n]->n_parts; i++) {
         const VvSpeechProfile *p = ps[n];
         gchar part[32];
@@ -244,15 +261,20 @@ vv_bench_vae (int argc, char **argv)
         else
           g_snprintf (part, sizeof part, "stage %d %s", i / 2, i % 2 ? "blocks" : "conv");
         gdouble gf = p->ms[i] > 0 ? 2.0 * p->macs[i] / (p->ms[i] * 1e-3) / 1e9 : 0.0;
-        printf ("%-10s %-13s %6d %6" G_GINT64_FORMAT " %9.2f %9.1f %9.1f %6.1f%%\n", names[n], part,
-            p->channels[i], p->rows[i], p->ms[i] / frames, p->macs[i] / frames / 1e6, gf,
-            peak > 0 ? 100.0 * gf / peak : 0.0);
+        gdouble gc = p->cpu_ms[i] > 0 ? 2.0 * p->macs[i] / (p->cpu_ms[i] * 1e-3) / 1e9 : 0.0;
+        printf ("%-10s %-14s %5d %5" G_GINT64_FORMAT " %8.2f %8.2f %8.1f %8.1f %6.1f%% %6.1f%%\n",
+            names[n], part, p->channels[i], p->rows[i], p->ms[i] / frames,
+            p->cpu_ms[i] / frames, p->macs[i] / frames / 1e6, gf,
+            peak > 0 ? 100.0 * gf / peak : 0.0, peak_cpu > 0 ? 100.0 * gc / peak_cpu : 0.0);
         ms += p->ms[i];
+        cpu += p->cpu_ms[i];
         macs += p->macs[i];
       }
       gdouble gf = ms > 0 ? 2.0 * macs / (ms * 1e-3) / 1e9 : 0.0;
-      printf ("%-10s %-13s %6s %6s %9.2f %9.1f %9.1f %6.1f%%\n", names[n], "total", "", "",
-          ms / frames, macs / frames / 1e6, gf, peak > 0 ? 100.0 * gf / peak : 0.0);
+      gdouble gc = cpu > 0 ? 2.0 * macs / (cpu * 1e-3) / 1e9 : 0.0;
+      printf ("%-10s %-14s %5s %5s %8.2f %8.2f %8.1f %8.1f %6.1f%% %6.1f%%\n", names[n], "total",
+          "", "", ms / frames, cpu / frames, macs / frames / 1e6, gf,
+          peak > 0 ? 100.0 * gf / peak : 0.0, peak_cpu > 0 ? 100.0 * gc / peak_cpu : 0.0);
     }
   }
   return 0;

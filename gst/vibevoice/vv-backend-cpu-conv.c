@@ -72,6 +72,9 @@ typedef guint32 v8su __attribute__ ((vector_size (32)));
 /* outer-product kernel: weight columns per panel, t rows per unit */
 #define NN_PW 64
 #define NN_TB 64
+/* AVX-512 transposed convs with fewer input rows read BF16 / F32 weights
+ * in place (see nn_task) */
+#define NN_DIRECT_MAX_T 16
 /* below this many MACs an op runs on the calling thread */
 #define CONV_PAR_MIN (1 << 16)
 
@@ -228,6 +231,83 @@ dot512_rows_i (const void *w, gint64 ldw, int R, const gfloat *x, gint64 ldx, gi
   }
 }
 
+/* Outer-product kernel on 16 lanes: y[n·ldy + col] = Σ_c x[n·ldx + c] ·
+ * w[c·ldw + col] (+ bias[col]) for col < ncol ≤ 16·NV, summed over c in
+ * order from zero (the same arithmetic as nn_block with FMAs, so the same
+ * bits as the 8-lane build's transposed convs). w is F32, or BF16 widened
+ * in registers (BF: when the op reads each weight only a few times, which
+ * saves the conversion pass); columns past ncol are neither read nor
+ * stored. NV·N ≤ 24 accumulators. */
+VV_ALWAYS_INLINE VV_CONV512 void
+nn512_block (const void *w, gint64 ldw, const gfloat *x, gint64 ldx, gint64 K, gfloat *y,
+    gint64 ldy, int ncol, const gfloat *bias, const int NV, const int N, const int BF)
+{
+  __mmask16 m[4];
+  __m512 acc[12][4];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; v++) {
+    int left = ncol - 16 * v;
+    m[v] = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16) ((1u << left) - 1);
+  }
+#pragma GCC unroll 12
+  for (int n = 0; n < N; n++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      acc[n][v] = _mm512_setzero_ps ();
+  for (gint64 c = 0; c < K; c++) {
+    __m512 wv[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      wv[v] = dot512_load_w_tail (w, c * ldw + 16 * v, m[v], BF);
+#pragma GCC unroll 12
+    for (int n = 0; n < N; n++) {
+      __m512 xb = _mm512_set1_ps (x[n * ldx + c]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++)
+        acc[n][v] = _mm512_fmadd_ps (xb, wv[v], acc[n][v]);
+    }
+  }
+  __m512 b[4];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; v++)
+    b[v] = bias ? _mm512_maskz_loadu_ps (m[v], bias + 16 * v) : _mm512_setzero_ps ();
+#pragma GCC unroll 12
+  for (int n = 0; n < N; n++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      _mm512_mask_storeu_ps (y + n * ldy + 16 * v, m[v],
+          bias ? _mm512_add_ps (acc[n][v], b[v]) : acc[n][v]);
+}
+
+VV_ALWAYS_INLINE VV_CONV512 void
+nn512_rows_i (const void *w, gint64 ldw, const gfloat *x, gint64 ldx, gint64 T, gint64 K,
+    gfloat *y, gint64 ldy, int ncol, const gfloat *bias, const int BF)
+{
+  gint64 t = 0;
+  if (ncol <= 32) {
+    for (; t + 12 <= T; t += 12)
+      nn512_block (w, ldw, x + t * ldx, ldx, K, y + t * ldy, ldy, ncol, bias, 2, 12, BF);
+    for (; t < T; t++)
+      nn512_block (w, ldw, x + t * ldx, ldx, K, y + t * ldy, ldy, ncol, bias, 2, 1, BF);
+  } else {
+    for (; t + 6 <= T; t += 6)
+      nn512_block (w, ldw, x + t * ldx, ldx, K, y + t * ldy, ldy, ncol, bias, 4, 6, BF);
+    for (; t < T; t++)
+      nn512_block (w, ldw, x + t * ldx, ldx, K, y + t * ldy, ldy, ncol, bias, 4, 1, BF);
+  }
+}
+
+/* One panel of ≤ 64 columns (starting at w) against T input rows. */
+static VV_CONV512 void
+nn512_rows (const void *w, gint64 ldw, gboolean bf16, const gfloat *x, gint64 ldx, gint64 T,
+    gint64 K, gfloat *y, gint64 ldy, int ncol, const gfloat *bias)
+{
+  if (bf16)
+    nn512_rows_i (w, ldw, x, ldx, T, K, y, ldy, ncol, bias, 1);
+  else
+    nn512_rows_i (w, ldw, x, ldx, T, K, y, ldy, ncol, bias, 0);
+}
+
 /* R ≤ 4 weight rows (F32, or BF16 when @bf16) against T input rows, with
  * the R biases fused (NULL: none) */
 static VV_CONV512 void
@@ -290,10 +370,7 @@ pick_kernels (CpuBackend *cpu, DotRowsFunc *dot, NnRowsFunc *nn)
 static gboolean
 use_zmm (const CpuBackend *cpu)
 {
-  static gint v1 = -1;
-  if (g_atomic_int_get (&v1) < 0)
-    g_atomic_int_set (&v1, g_strcmp0 (g_getenv ("VV_CONV_KERNEL"), "v1") == 0);
-  return cpu->isa == CPU_ISA_AVX512 && !g_atomic_int_get (&v1);
+  return cpu->isa == CPU_ISA_AVX512 && g_strcmp0 (g_getenv ("VV_CONV_KERNEL"), "v1") != 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -386,6 +463,44 @@ typedef struct {
   gsize task_floats;
 } DotJob;
 
+#if defined(VV_CONV_X86)
+/* Dense convs with short rows (K ≤ PK_MAX_K) run on the outer-product
+ * kernel: no horizontal sums, which cost as much as the K/16 FMA steps
+ * themselves at K = 32..128. The weight is transposed per call into
+ * [K, 64-column] panels (cheap: these weights are small and their convs
+ * run over many rows). The choice depends on the weight shape only, so
+ * rows stay bit-identical whatever T is (streaming). */
+#define PK_MAX_K 512
+#define PK_MIN_COUT 16
+#define PK_TB 192
+
+static void
+pk_task (gint task, gint n_tasks, gpointer data)
+{
+  const DotJob *job = data;
+  gint64 u0 = job->n_units * task / n_tasks;
+  gint64 u1 = job->n_units * (task + 1) / n_tasks;
+  gfloat *panel = job->task_scratch + (gsize) task * job->task_floats;
+  gfloat *bias = panel + (gsize) job->K * NN_PW;
+  gint64 n_tb = (job->T + PK_TB - 1) / PK_TB, last_p = -1;
+  for (gint64 u = u0; u < u1; u++) {
+    gint64 p = u / n_tb, t0 = (u % n_tb) * PK_TB, t1 = MIN (job->T, t0 + PK_TB);
+    gint64 col0 = p * NN_PW, ncol = MIN (NN_PW, job->c_out - col0);
+    if (p != last_p) {
+      for (gint64 col = 0; col < ncol; col++) {
+        gint64 base = (col0 + col) * job->K;
+        for (gint64 kk = 0; kk < job->K; kk++)
+          panel[kk * NN_PW + col] = vv_cpu_weight_at (job->w, job->wdt, base + kk);
+        bias[col] = job->bias ? vv_cpu_weight_at (job->bias, job->bdt, col0 + col) : 0.0f;
+      }
+      last_p = p;
+    }
+    nn512_rows (panel, NN_PW, FALSE, job->x + t0 * job->ldx, job->ldx, t1 - t0, job->K,
+        job->y + t0 * job->c_out + col0, job->c_out, (int) ncol, job->bias ? bias : NULL);
+  }
+}
+#endif
+
 static void
 dot_task (gint task, gint n_tasks, gpointer data)
 {
@@ -472,14 +587,24 @@ conv1d_dense (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTensor *w
   };
   pick_kernels (cpu, &job.dot, &(NnRowsFunc) { NULL });
   job.zmm = use_zmm (cpu);
-  job.n_og = (c_out + DOT_OG - 1) / DOT_OG;
-  job.n_units = job.n_og * ((T + DOT_TB - 1) / DOT_TB);
+  gboolean panels = FALSE;
+#if defined(VV_CONV_X86)
+  panels = job.zmm && job.K <= PK_MAX_K && c_out >= PK_MIN_COUT;
+#endif
+  if (panels) {
+    job.n_og = (c_out + NN_PW - 1) / NN_PW;
+    job.n_units = job.n_og * ((T + PK_TB - 1) / PK_TB);
+    job.task_floats = round16 ((gsize) ((job.K + 1) * NN_PW));
+  } else {
+    job.n_og = (c_out + DOT_OG - 1) / DOT_OG;
+    job.n_units = job.n_og * ((T + DOT_TB - 1) / DOT_TB);
+    job.task_floats = round16 ((gsize) (4 * job.K));
+  }
   gint n_tasks = pick_n_tasks (cpu, job.n_units, T * c_out * job.K);
 
   /* X' rows are windows of x when there is nothing to interleave */
   gboolean direct = k == 1 || c_in == 1;
   gsize xc_floats = direct ? 0 : round16 ((gsize) (T * job.K));
-  job.task_floats = round16 ((gsize) (4 * job.K));
   gfloat *scratch = get_scratch (xc_floats + (gsize) n_tasks * job.task_floats,
       "conv1d", error);
   if (scratch == NULL)
@@ -494,6 +619,12 @@ conv1d_dense (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTensor *w
     job.x = scratch;
     job.ldx = job.K;
   }
+#if defined(VV_CONV_X86)
+  if (panels) {
+    run_tasks (cpu, n_tasks, pk_task, &job);
+    return TRUE;
+  }
+#endif
   run_tasks (cpu, n_tasks, dot_task, &job);
   return TRUE;
 }
@@ -575,6 +706,7 @@ typedef struct {
   const gfloat *x;
   gfloat *z;                    /* [T, n_cols] */
   gint64 n_panels, n_units;
+  gboolean zmm;                 /* AVX-512 kernel, straight into z */
   gfloat *task_scratch;
   gsize task_floats;            /* panel c_in × NN_PW, then tile NN_TB × NN_PW */
 } NnJob;
@@ -596,6 +728,30 @@ nn_task (gint task, gint n_tasks, gpointer data)
     gint64 t0 = (u % ((job->T + NN_TB - 1) / NN_TB)) * NN_TB;
     gint64 t1 = MIN (job->T, t0 + NN_TB);
     gint64 col0 = p * NN_PW, ncol = MIN (NN_PW, job->n_cols - col0);
+#if defined(VV_CONV_X86)
+    if (job->zmm) {
+      /* few input rows: read the weight where it is (a panel is a
+       * column range of it), widening BF16 in registers, instead of a
+       * conversion pass that would cost as much as the products; the
+       * conversion is exact, so both give the same bits */
+      gfloat *z = job->z + t0 * job->n_cols + col0;
+      const gfloat *x = job->x + t0 * job->c_in;
+      if (job->T < NN_DIRECT_MAX_T && job->wdt != VV_DTYPE_F16) {
+        nn512_rows (job->w + (gsize) col0 * es, job->n_cols, job->wdt == VV_DTYPE_BF16, x,
+            job->c_in, t1 - t0, job->c_in, z, job->n_cols, (int) ncol, NULL);
+        continue;
+      }
+      if (p != last_p) {
+        for (gint64 c = 0; c < job->c_in; c++)
+          job->cpu->convert[job->wdt] (job->w + (gsize) (c * job->n_cols + col0) * es,
+              panel + c * NN_PW, ncol);
+        last_p = p;
+      }
+      nn512_rows (panel, NN_PW, FALSE, x, job->c_in, t1 - t0, job->c_in, z, job->n_cols,
+          (int) ncol, NULL);
+      continue;
+    }
+#endif
     if (p != last_p) {
       for (gint64 c = 0; c < job->c_in; c++) {
         gfloat *dst = panel + c * NN_PW;
@@ -659,6 +815,7 @@ vv_cpu_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x, const Vv
     .x = x->data,
   };
   pick_kernels (cpu, &(DotRowsFunc) { NULL }, &job.nn);
+  job.zmm = use_zmm (cpu);
   job.n_panels = (job.n_cols + NN_PW - 1) / NN_PW;
   job.n_units = job.n_panels * ((T + NN_TB - 1) / NN_TB);
   gint n_tasks = pick_n_tasks (cpu, job.n_units, T * c_in * job.n_cols);

@@ -5,6 +5,7 @@
 #include "vv-speech-tokenizer.h"
 
 #include <string.h>
+#include <time.h>
 
 /*
  * σ-VAE speech tokenizers (MODEL-SPEC §5): the acoustic/semantic encoders
@@ -582,6 +583,14 @@ conv_macs (const Conv *cv, gint64 t_in, gint64 t_out)
   return (gdouble) t_out * cv->c_out * (cv->c_in / cv->groups) * cv->k;
 }
 
+static gdouble
+cpu_ms_now (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 /* Profiling: charges the time since *@t_start to @part (after a
  * synchronize, so device backends are timed too). */
 static gboolean
@@ -594,6 +603,9 @@ prof_part (Net *net, gint part, gint64 *t_start, gint channels, gint64 rows, gdo
   if (!vv_backend_synchronize (net->be, error))
     return FALSE;
   gint64 now = g_get_monotonic_time ();
+  gdouble cpu = cpu_ms_now ();
+  p->cpu_ms[part] += cpu - p->cpu_mark;
+  p->cpu_mark = cpu;
   p->n_parts = 2 * net->n_stages + 1;
   p->channels[part] = channels;
   p->rows[part] = rows;
@@ -619,7 +631,11 @@ net_forward (Net *net, const VvTensor *input, const VvTensor *output, ConvMode m
   }
   const VvTensor *src = input;
   VvTensor xv;
-  gint64 t_prev = t, t_start = net->prof ? g_get_monotonic_time () : 0;
+  gint64 t_prev = t, t_start = 0;
+  if (net->prof) {
+    t_start = g_get_monotonic_time ();
+    net->prof->cpu_mark = cpu_ms_now ();
+  }
   for (gint i = 0; i < net->n_stages; i++) {
     Stage *st = &net->stages[i];
     if (!conv_forward (net, &st->conv, src, net->x, &t, mode, error)

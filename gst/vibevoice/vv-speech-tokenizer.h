@@ -76,7 +76,7 @@ void             vv_speech_decoder_reset (VvSpeechDecoder *dec);
 /* Per-part profile for benchmarks: part 2i is stage i's stem / down- or
  * up-sampling conv, 2i + 1 its Block1D stack, 2·n_stages the head. While
  * set, every call synchronizes the backend after each part and adds its
- * wall time and multiply-adds (convs only: norms and element-wise ops do
+ * wall time, process CPU time and multiply-adds (convs only: norms and element-wise ops do
  * none) here. */
 #define VV_SPEECH_PROFILE_PARTS (2 * VV_MAX_STAGES + 1)
 typedef struct {
@@ -84,7 +84,9 @@ typedef struct {
   gint channels[VV_SPEECH_PROFILE_PARTS];      /* output channels */
   gint64 rows[VV_SPEECH_PROFILE_PARTS];        /* output rows of the last call */
   gdouble ms[VV_SPEECH_PROFILE_PARTS];
+  gdouble cpu_ms[VV_SPEECH_PROFILE_PARTS];     /* process CPU time (all threads) */
   gdouble macs[VV_SPEECH_PROFILE_PARTS];
+  gdouble cpu_mark;                            /* internal */
 } VvSpeechProfile;
 /* @prof: (nullable): zeroed by the caller; NULL stops profiling */
 void             vv_speech_encoder_set_profile (VvSpeechEncoder *enc, VvSpeechProfile *prof);
