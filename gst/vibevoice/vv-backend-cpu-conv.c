@@ -75,6 +75,7 @@ typedef guint32 v8su __attribute__ ((vector_size (32)));
 /* AVX-512 transposed convs with fewer input rows read BF16 / F32 weights
  * in place (see nn_task) */
 #define NN_DIRECT_MAX_T 16
+#define NN_STREAM_MIN_COLS 256
 /* below this many MACs an op runs on the calling thread */
 #define CONV_PAR_MIN (1 << 16)
 
@@ -308,6 +309,45 @@ nn512_rows (const void *w, gint64 ldw, gboolean bf16, const gfloat *x, gint64 ld
     nn512_rows_i (w, ldw, x, ldx, T, K, y, ldy, ncol, bias, 0);
 }
 
+/* Few input rows (T < NN_DIRECT_MAX_T): z[t, cols] = Σ_c x[t, c] ·
+ * w[c, cols] over the column range [0, ncol) of w's rows (stride ldw),
+ * accumulated in z itself, c in order from zero: the same FMA sequence
+ * per element as nn512_block, but the weight is read row by row in long
+ * contiguous runs (a 64-column panel would stride through it). */
+VV_ALWAYS_INLINE VV_CONV512 void
+nn512_stream_i (const void *w, gint64 ldw, const gfloat *x, gint64 ldx, gint64 T, gint64 K,
+    gfloat *z, gint64 ldz, gint64 ncol, const int BF)
+{
+  for (gint64 t = 0; t < T; t++)
+    memset (z + t * ldz, 0, (gsize) ncol * sizeof (gfloat));
+  for (gint64 c = 0; c < K; c++) {
+    for (gint64 col = 0; col < ncol; col += 16) {
+      __mmask16 m = ncol - col >= 16 ? 0xffff : (__mmask16) ((1u << (ncol - col)) - 1);
+      /* the weight is read once: fetch a few rows ahead (a run of
+       * ncol elements per row, then a jump of ldw) */
+      if ((col & 31) == 0 && c + 4 < K)
+        __builtin_prefetch ((const guint8 *) w + (gsize) ((c + 4) * ldw + col) * (BF ? 2 : 4),
+            0, 0);
+      __m512 wv = dot512_load_w_tail (w, c * ldw + col, m, BF);
+      for (gint64 t = 0; t < T; t++) {
+        gfloat *zp = z + t * ldz + col;
+        _mm512_mask_storeu_ps (zp, m, _mm512_fmadd_ps (_mm512_set1_ps (x[t * ldx + c]), wv,
+                _mm512_maskz_loadu_ps (m, zp)));
+      }
+    }
+  }
+}
+
+static VV_CONV512 void
+nn512_stream (const void *w, gint64 ldw, gboolean bf16, const gfloat *x, gint64 ldx, gint64 T,
+    gint64 K, gfloat *z, gint64 ldz, gint64 ncol)
+{
+  if (bf16)
+    nn512_stream_i (w, ldw, x, ldx, T, K, z, ldz, ncol, 1);
+  else
+    nn512_stream_i (w, ldw, x, ldx, T, K, z, ldz, ncol, 0);
+}
+
 /* R ≤ 4 weight rows (F32, or BF16 when @bf16) against T input rows, with
  * the R biases fused (NULL: none) */
 static VV_CONV512 void
@@ -483,14 +523,17 @@ pk_task (gint task, gint n_tasks, gpointer data)
   gfloat *panel = job->task_scratch + (gsize) task * job->task_floats;
   gfloat *bias = panel + (gsize) job->K * NN_PW;
   gint64 n_tb = (job->T + PK_TB - 1) / PK_TB, last_p = -1;
+  const gsize es = vv_dtype_size (job->wdt);
   for (gint64 u = u0; u < u1; u++) {
     gint64 p = u / n_tb, t0 = (u % n_tb) * PK_TB, t1 = MIN (job->T, t0 + PK_TB);
     gint64 col0 = p * NN_PW, ncol = MIN (NN_PW, job->c_out - col0);
     if (p != last_p) {
+      gfloat *row = bias + NN_PW;
       for (gint64 col = 0; col < ncol; col++) {
-        gint64 base = (col0 + col) * job->K;
+        job->cpu->convert[job->wdt] (job->w + (gsize) ((col0 + col) * job->K) * es, row,
+            job->K);
         for (gint64 kk = 0; kk < job->K; kk++)
-          panel[kk * NN_PW + col] = vv_cpu_weight_at (job->w, job->wdt, base + kk);
+          panel[kk * NN_PW + col] = row[kk];
         bias[col] = job->bias ? vv_cpu_weight_at (job->bias, job->bdt, col0 + col) : 0.0f;
       }
       last_p = p;
@@ -594,7 +637,8 @@ conv1d_dense (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTensor *w
   if (panels) {
     job.n_og = (c_out + NN_PW - 1) / NN_PW;
     job.n_units = job.n_og * ((T + PK_TB - 1) / PK_TB);
-    job.task_floats = round16 ((gsize) ((job.K + 1) * NN_PW));
+    /* panel, biases, one converted weight row */
+    job.task_floats = round16 ((gsize) ((job.K + 1) * NN_PW + job.K));
   } else {
     job.n_og = (c_out + DOT_OG - 1) / DOT_OG;
     job.n_units = job.n_og * ((T + DOT_TB - 1) / DOT_TB);
@@ -707,6 +751,8 @@ typedef struct {
   gfloat *z;                    /* [T, n_cols] */
   gint64 n_panels, n_units;
   gboolean zmm;                 /* AVX-512 kernel, straight into z */
+  gboolean stream;              /* zmm with T < NN_DIRECT_MAX_T: nn512_stream */
+  gint64 stream_cols;           /* columns per stream unit */
   gfloat *task_scratch;
   gsize task_floats;            /* panel c_in × NN_PW, then tile NN_TB × NN_PW */
 } NnJob;
@@ -724,23 +770,28 @@ nn_task (gint task, gint n_tasks, gpointer data)
 
   /* units run panel-major inside a task so a converted panel is reused */
   for (gint64 u = u0; u < u1; u++) {
+#if defined(VV_CONV_X86)
+    if (job->stream) {
+      /* units are column ranges over all T rows, one per task (long
+       * contiguous runs of each weight row for the prefetcher); reading
+       * the weight in place (BF16 widened in registers) saves a
+       * conversion pass that would cost as much as the products, and the
+       * conversion is exact, so this gives the panels' bits */
+      gint64 c0 = u * job->stream_cols;
+      nn512_stream (job->w + (gsize) c0 * es, job->n_cols, job->wdt == VV_DTYPE_BF16,
+          job->x, job->c_in, job->T, job->c_in, job->z + c0, job->n_cols,
+          MIN (job->stream_cols, job->n_cols - c0));
+      continue;
+    }
+#endif
     gint64 p = u / ((job->T + NN_TB - 1) / NN_TB);
     gint64 t0 = (u % ((job->T + NN_TB - 1) / NN_TB)) * NN_TB;
     gint64 t1 = MIN (job->T, t0 + NN_TB);
     gint64 col0 = p * NN_PW, ncol = MIN (NN_PW, job->n_cols - col0);
 #if defined(VV_CONV_X86)
     if (job->zmm) {
-      /* few input rows: read the weight where it is (a panel is a
-       * column range of it), widening BF16 in registers, instead of a
-       * conversion pass that would cost as much as the products; the
-       * conversion is exact, so both give the same bits */
       gfloat *z = job->z + t0 * job->n_cols + col0;
       const gfloat *x = job->x + t0 * job->c_in;
-      if (job->T < NN_DIRECT_MAX_T && job->wdt != VV_DTYPE_F16) {
-        nn512_rows (job->w + (gsize) col0 * es, job->n_cols, job->wdt == VV_DTYPE_BF16, x,
-            job->c_in, t1 - t0, job->c_in, z, job->n_cols, (int) ncol, NULL);
-        continue;
-      }
       if (p != last_p) {
         for (gint64 c = 0; c < job->c_in; c++)
           job->cpu->convert[job->wdt] (job->w + (gsize) (c * job->n_cols + col0) * es,
@@ -816,9 +867,16 @@ vv_cpu_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x, const Vv
   };
   pick_kernels (cpu, &(DotRowsFunc) { NULL }, &job.nn);
   job.zmm = use_zmm (cpu);
+  job.stream = job.zmm && T < NN_DIRECT_MAX_T && w->dtype != VV_DTYPE_F16;
   job.n_panels = (job.n_cols + NN_PW - 1) / NN_PW;
   job.n_units = job.n_panels * ((T + NN_TB - 1) / NN_TB);
   gint n_tasks = pick_n_tasks (cpu, job.n_units, T * c_in * job.n_cols);
+  if (job.stream) {
+    gint n_thr = MAX (1, MIN (n_tasks, vv_thread_pool_get_n_threads (cpu->pool)));
+    job.stream_cols = MAX (NN_STREAM_MIN_COLS, (job.n_cols / n_thr + 15) & ~(gint64) 15);
+    job.n_units = (job.n_cols + job.stream_cols - 1) / job.stream_cols;
+    n_tasks = (gint) job.n_units;
+  }
   gsize z_floats = round16 ((gsize) (T * job.n_cols));
   job.task_floats = round16 ((gsize) (c_in * NN_PW + NN_TB * NN_PW));
   gfloat *scratch = get_scratch (z_floats + (gsize) n_tasks * job.task_floats,
