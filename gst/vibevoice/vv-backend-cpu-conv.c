@@ -69,6 +69,10 @@ typedef guint32 v8su __attribute__ ((vector_size (32)));
 #define DOT_OG 16
 /* from this many rows on, BF16 weight rows are widened into scratch */
 #define DOT_CONVERT_MIN_T 8
+/* the same for the AVX-512 kernel, which widens 16 at a time in registers
+ * for about two instructions (a pass through scratch only pays off when
+ * each weight is used by many 6-row blocks) */
+#define DOT512_CONVERT_MIN_T 64
 /* outer-product kernel: weight columns per panel, t rows per unit */
 #define NN_PW 64
 #define NN_TB 64
@@ -504,13 +508,16 @@ typedef struct {
 } DotJob;
 
 #if defined(VV_CONV_X86)
-/* Dense convs with short rows (K ≤ PK_MAX_K) run on the outer-product
+/* Dense convs with short rows (K ≤ PK_MAX_K) and small weights run on the outer-product
  * kernel: no horizontal sums, which cost as much as the K/16 FMA steps
  * themselves at K = 32..128. The weight is transposed per call into
  * [K, 64-column] panels (cheap: these weights are small and their convs
  * run over many rows). The choice depends on the weight shape only, so
  * rows stay bit-identical whatever T is (streaming). */
 #define PK_MAX_K 512
+/* larger weights: the per-call transposition would cost more than the
+ * horizontal sums it saves (in these models they run over few rows) */
+#define PK_MAX_WEIGHTS (1 << 18)
 #define PK_MIN_COUT 16
 #define PK_TB 192
 
@@ -563,7 +570,8 @@ dot_task (gint task, gint n_tasks, gpointer data)
       /* Few rows: widen BF16 in registers (bandwidth-bound). Many rows:
        * widen once into scratch so the kernel is pure F32 FMAs. The
        * conversion is exact, so both give the same bits. */
-      if (job->wdt == VV_DTYPE_F16 || (bf16 && t1 - t0 >= DOT_CONVERT_MIN_T)) {
+      if (job->wdt == VV_DTYPE_F16
+          || (bf16 && t1 - t0 >= (job->zmm ? DOT512_CONVERT_MIN_T : DOT_CONVERT_MIN_T))) {
         job->cpu->convert[job->wdt] (wp, wbuf, R * job->K);
         wp = wbuf;
         bf16 = FALSE;
@@ -632,7 +640,8 @@ conv1d_dense (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTensor *w
   job.zmm = use_zmm (cpu);
   gboolean panels = FALSE;
 #if defined(VV_CONV_X86)
-  panels = job.zmm && job.K <= PK_MAX_K && c_out >= PK_MIN_COUT;
+  panels = job.zmm && job.K <= PK_MAX_K && c_out >= PK_MIN_COUT
+      && job.K * c_out <= PK_MAX_WEIGHTS;
 #endif
   if (panels) {
     job.n_og = (c_out + NN_PW - 1) / NN_PW;
