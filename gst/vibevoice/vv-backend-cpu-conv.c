@@ -42,10 +42,16 @@
  *
  * The kernels are plain C with GCC vector extensions, built three times:
  * portable, AVX2+FMA and AVX-512VL (the same 8-lane code with 32 registers,
- * so wider register blocking); cpu->isa picks one. Results differ between
- * the three builds (FMA contraction) but not between thread counts or chunk
- * sizes. Register blocking (rows per block) never changes an element's
- * summation order.
+ * so wider register blocking); cpu->isa picks one. On AVX-512 the 16-lane
+ * kernels below (dot512_*, nn512_*, dw512_rows) replace them unless
+ * VV_CONV_KERNEL=v1: dot rows with 16-lane partial sums and fused bias;
+ * dense convs with short rows and small weights, and all transposed convs,
+ * on an outer-product kernel (sums over K in order, no horizontal sums).
+ * Results differ between the builds (FMA contraction, lane counts) but not
+ * between thread counts or chunk sizes: every kernel choice that changes
+ * bits depends on the weight shape only (the T-dependent ones, e.g. BF16
+ * widened in registers or through scratch, give the same bits), and register blocking (rows per block) never changes
+ * an element's summation order.
  *
  * Scratch (im2col / z buffer, converted weight panels) lives in one buffer
  * per calling thread (GPrivate, freed when the thread exits), grown when a
@@ -691,7 +697,32 @@ typedef struct {
   const gfloat *wt;             /* [k, C] F32 */
   const gfloat *b;              /* [C] F32 or NULL */
   gint64 C, k, s, T;
+  gboolean zmm;
 } DwJob;
+
+#if defined(VV_CONV_X86)
+/* dw_task's rows on 16 lanes: the same separate multiply and add per tap
+ * (this file is built without contraction), so the same bits */
+static VV_CONV512 void
+dw512_rows (const DwJob *job, gint64 t0, gint64 t1)
+{
+  const gint64 C = job->C;
+  for (gint64 t = t0; t < t1; t++) {
+    gfloat *yr = job->y + t * C;
+    for (gint64 c = 0; c < C; c += 16) {
+      __mmask16 m = C - c >= 16 ? 0xffff : (__mmask16) ((1u << (C - c)) - 1);
+      __m512 acc = _mm512_setzero_ps ();
+      for (gint64 j = 0; j < job->k; j++)
+        acc = _mm512_add_ps (acc, _mm512_mul_ps (
+                _mm512_maskz_loadu_ps (m, job->x + (t * job->s + j) * C + c),
+                _mm512_maskz_loadu_ps (m, job->wt + j * C + c)));
+      if (job->b != NULL)
+        acc = _mm512_add_ps (acc, _mm512_maskz_loadu_ps (m, job->b + c));
+      _mm512_mask_storeu_ps (yr + c, m, acc);
+    }
+  }
+}
+#endif
 
 static void
 dw_task (gint task, gint n_tasks, gpointer data)
@@ -699,6 +730,12 @@ dw_task (gint task, gint n_tasks, gpointer data)
   const DwJob *job = data;
   gint64 t0 = job->T * task / n_tasks, t1 = job->T * (task + 1) / n_tasks;
   const gint64 C = job->C;
+#if defined(VV_CONV_X86)
+  if (job->zmm) {
+    dw512_rows (job, t0, t1);
+    return;
+  }
+#endif
   for (gint64 t = t0; t < t1; t++) {
     gfloat *yr = job->y + t * C;
     for (gint64 c = 0; c < C; c++)
@@ -733,7 +770,7 @@ conv1d_depthwise (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTenso
     for (gint64 c = 0; c < C; c++)
       b[c] = vv_cpu_weight_at (bias->data, bias->dtype, c);
   }
-  DwJob job = { x->data, y->data, wt, b, C, k, stride, T };
+  DwJob job = { x->data, y->data, wt, b, C, k, stride, T, use_zmm (cpu) };
   run_tasks (cpu, pick_n_tasks (cpu, T, T * C * k * 8), dw_task, &job);
   return TRUE;
 }
