@@ -50,8 +50,9 @@
  * Results differ between the builds (FMA contraction, lane counts) but not
  * between thread counts or chunk sizes: every kernel choice that changes
  * bits depends on the weight shape only (the T-dependent ones, e.g. BF16
- * widened in registers or through scratch, give the same bits), and register blocking (rows per block) never changes
- * an element's summation order.
+ * widened in registers or through scratch, give the same bits), and
+ * register blocking (rows per block) never changes an element's summation
+ * order.
  *
  * Scratch (im2col / z buffer, converted weight panels) lives in one buffer
  * per calling thread (GPrivate, freed when the thread exits), grown when a
@@ -148,14 +149,17 @@ dot512_load_w_tail (const void *w, gint64 off, __mmask16 m, const int BF)
   return _mm512_maskz_loadu_ps (m, (const gfloat *) w + off);
 }
 
+/* upper 8 lanes (the float extract needs AVX512DQ) */
+#define DOT512_HI256(v) _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (v), 1))
+
 /* (Σ a, Σ b, Σ c, Σ d), each over 16 lanes, in a fixed tree */
 VV_ALWAYS_INLINE VV_CONV512 __m128
 dot512_reduce4 (__m512 a, __m512 b, __m512 c, __m512 d)
 {
-  __m256 a8 = _mm256_add_ps (_mm512_castps512_ps256 (a), _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (a), 1)));
-  __m256 b8 = _mm256_add_ps (_mm512_castps512_ps256 (b), _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (b), 1)));
-  __m256 c8 = _mm256_add_ps (_mm512_castps512_ps256 (c), _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (c), 1)));
-  __m256 d8 = _mm256_add_ps (_mm512_castps512_ps256 (d), _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (d), 1)));
+  __m256 a8 = _mm256_add_ps (_mm512_castps512_ps256 (a), DOT512_HI256 (a));
+  __m256 b8 = _mm256_add_ps (_mm512_castps512_ps256 (b), DOT512_HI256 (b));
+  __m256 c8 = _mm256_add_ps (_mm512_castps512_ps256 (c), DOT512_HI256 (c));
+  __m256 d8 = _mm256_add_ps (_mm512_castps512_ps256 (d), DOT512_HI256 (d));
   /* (a lo4 + a hi4 | b lo4 + b hi4), likewise c, d */
   __m256 ab = _mm256_add_ps (_mm256_permute2f128_ps (a8, b8, 0x20),
       _mm256_permute2f128_ps (a8, b8, 0x31));
