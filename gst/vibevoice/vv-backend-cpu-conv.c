@@ -42,10 +42,17 @@
  *
  * The kernels are plain C with GCC vector extensions, built three times:
  * portable, AVX2+FMA and AVX-512VL (the same 8-lane code with 32 registers,
- * so wider register blocking); cpu->isa picks one. Results differ between
- * the three builds (FMA contraction) but not between thread counts or chunk
- * sizes. Register blocking (rows per block) never changes an element's
- * summation order.
+ * so wider register blocking); cpu->isa picks one. On AVX-512 the 16-lane
+ * kernels below (dot512_*, nn512_*, dw512_rows) replace them unless
+ * VV_CONV_KERNEL=v1: dot rows with 16-lane partial sums and fused bias;
+ * dense convs with short rows and small weights, and all transposed convs,
+ * on an outer-product kernel (sums over K in order, no horizontal sums).
+ * Results differ between the builds (FMA contraction, lane counts) but not
+ * between thread counts or chunk sizes: every kernel choice that changes
+ * bits depends on the weight shape only (the T-dependent ones, e.g. BF16
+ * widened in registers or through scratch, give the same bits), and
+ * register blocking (rows per block) never changes an element's summation
+ * order.
  *
  * Scratch (im2col / z buffer, converted weight panels) lives in one buffer
  * per calling thread (GPrivate, freed when the thread exits), grown when a
@@ -69,9 +76,17 @@ typedef guint32 v8su __attribute__ ((vector_size (32)));
 #define DOT_OG 16
 /* from this many rows on, BF16 weight rows are widened into scratch */
 #define DOT_CONVERT_MIN_T 8
+/* the same for the AVX-512 kernel, which widens 16 at a time in registers
+ * for about two instructions (a pass through scratch only pays off when
+ * each weight is used by many 6-row blocks) */
+#define DOT512_CONVERT_MIN_T 64
 /* outer-product kernel: weight columns per panel, t rows per unit */
 #define NN_PW 64
 #define NN_TB 64
+/* AVX-512 transposed convs with fewer input rows read BF16 / F32 weights
+ * in place (see nn_task) */
+#define NN_DIRECT_MAX_T 16
+#define NN_STREAM_MIN_COLS 256
 /* below this many MACs an op runs on the calling thread */
 #define CONV_PAR_MIN (1 << 16)
 
@@ -103,6 +118,261 @@ typedef guint32 v8su __attribute__ ((vector_size (32)));
 #include "vv-backend-cpu-conv-kernels.inc"
 #undef SFX
 #undef ATTR
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* AVX-512 dot kernel: 16-lane partial sums (zmm) over K in 16-wide steps,
+ * the K % 16 tail as one zero-masked step (so no scalar tail), 4 weight
+ * rows × N ≤ 6 time rows of accumulators (24 of the 32 registers), then a
+ * fixed reduction tree that folds the 4 rows' sums into one 4-float vector,
+ * adds the bias and stores the 4 contiguous outputs of a time row. Every
+ * element's instruction sequence depends on K alone. */
+
+#if defined(VV_CONV_X86)
+#define VV_CONV512 __attribute__ ((target ("avx2,fma,avx512f,avx512vl,avx512bw")))
+
+VV_ALWAYS_INLINE VV_CONV512 __m512
+dot512_load_w (const void *w, gint64 off, const int BF)
+{
+  if (BF)
+    return _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_cvtepu16_epi32 (_mm256_loadu_si256 (
+                    (const __m256i *) ((const guint16 *) w + off))), 16));
+  return _mm512_loadu_ps ((const gfloat *) w + off);
+}
+
+VV_ALWAYS_INLINE VV_CONV512 __m512
+dot512_load_w_tail (const void *w, gint64 off, __mmask16 m, const int BF)
+{
+  if (BF)
+    return _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_cvtepu16_epi32 (
+                _mm256_maskz_loadu_epi16 (m, (const guint16 *) w + off)), 16));
+  return _mm512_maskz_loadu_ps (m, (const gfloat *) w + off);
+}
+
+/* upper 8 lanes (the float extract needs AVX512DQ) */
+#define DOT512_HI256(v) _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (v), 1))
+
+/* (Σ a, Σ b, Σ c, Σ d), each over 16 lanes, in a fixed tree */
+VV_ALWAYS_INLINE VV_CONV512 __m128
+dot512_reduce4 (__m512 a, __m512 b, __m512 c, __m512 d)
+{
+  __m256 a8 = _mm256_add_ps (_mm512_castps512_ps256 (a), DOT512_HI256 (a));
+  __m256 b8 = _mm256_add_ps (_mm512_castps512_ps256 (b), DOT512_HI256 (b));
+  __m256 c8 = _mm256_add_ps (_mm512_castps512_ps256 (c), DOT512_HI256 (c));
+  __m256 d8 = _mm256_add_ps (_mm512_castps512_ps256 (d), DOT512_HI256 (d));
+  /* (a lo4 + a hi4 | b lo4 + b hi4), likewise c, d */
+  __m256 ab = _mm256_add_ps (_mm256_permute2f128_ps (a8, b8, 0x20),
+      _mm256_permute2f128_ps (a8, b8, 0x31));
+  __m256 cd = _mm256_add_ps (_mm256_permute2f128_ps (c8, d8, 0x20),
+      _mm256_permute2f128_ps (c8, d8, 0x31));
+  /* pairwise: (a01 a23 c01 c23 | b01 b23 d01 d23), then (A C A C | B D B D) */
+  __m256 h = _mm256_hadd_ps (ab, cd);
+  h = _mm256_hadd_ps (h, h);
+  return _mm_unpacklo_ps (_mm256_castps256_ps128 (h), _mm256_extractf128_ps (h, 1));
+}
+
+/* y[n·ldy + r] = Σ_k w_r[k] · x[n·ldx + k] (+ bias[r]) for r < R ≤ 4,
+ * n < N; rows past R repeat row 0 and are not stored */
+VV_ALWAYS_INLINE VV_CONV512 void
+dot512_block (const void *w, gint64 ldw, int R, const gfloat *x, gint64 ldx, gint64 K,
+    gfloat *y, gint64 ldy, const gfloat *bias, const int N, const int BF)
+{
+  const gsize es = BF ? 2 : 4;
+  const void *wr[4];
+  for (int r = 0; r < 4; r++)
+    wr[r] = (const guint8 *) w + (gsize) ((r < R ? r : 0) * ldw) * es;
+  __m512 acc[4][6];
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; r++)
+#pragma GCC unroll 6
+    for (int n = 0; n < N; n++)
+      acc[r][n] = _mm512_setzero_ps ();
+  gint64 k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m512 wv[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      if (BF && (k & 31) == 0)
+        __builtin_prefetch ((const guint16 *) wr[r] + k + 512, 0, 0);
+      wv[r] = dot512_load_w (wr[r], k, BF);
+    }
+#pragma GCC unroll 6
+    for (int n = 0; n < N; n++) {
+      __m512 xv = _mm512_loadu_ps (x + n * ldx + k);
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; r++)
+        acc[r][n] = _mm512_fmadd_ps (wv[r], xv, acc[r][n]);
+    }
+  }
+  if (k < K) {
+    __mmask16 m = (__mmask16) ((1u << (K - k)) - 1);
+    __m512 wv[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+      wv[r] = dot512_load_w_tail (wr[r], k, m, BF);
+#pragma GCC unroll 6
+    for (int n = 0; n < N; n++) {
+      __m512 xv = _mm512_maskz_loadu_ps (m, x + n * ldx + k);
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; r++)
+        acc[r][n] = _mm512_fmadd_ps (wv[r], xv, acc[r][n]);
+    }
+  }
+  const __mmask8 sm = (__mmask8) ((1u << R) - 1);
+  __m128 b = bias ? _mm_maskz_loadu_ps (sm, bias) : _mm_setzero_ps ();
+#pragma GCC unroll 6
+  for (int n = 0; n < N; n++) {
+    __m128 s = dot512_reduce4 (acc[0][n], acc[1][n], acc[2][n], acc[3][n]);
+    if (bias)
+      s = _mm_add_ps (s, b);
+    _mm_mask_storeu_ps (y + n * ldy, sm, s);
+  }
+}
+
+VV_ALWAYS_INLINE VV_CONV512 void
+dot512_rows_i (const void *w, gint64 ldw, int R, const gfloat *x, gint64 ldx, gint64 T,
+    gint64 K, gfloat *y, gint64 ldy, const gfloat *bias, const int BF)
+{
+  gint64 t = 0;
+  for (; t + 6 <= T; t += 6)
+    dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 6, BF);
+  switch (T - t) {
+    case 5: dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 5, BF); break;
+    case 4: dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 4, BF); break;
+    case 3: dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 3, BF); break;
+    case 2: dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 2, BF); break;
+    case 1: dot512_block (w, ldw, R, x + t * ldx, ldx, K, y + t * ldy, ldy, bias, 1, BF); break;
+    default: break;
+  }
+}
+
+/* Outer-product kernel on 16 lanes: y[n·ldy + col] = Σ_c x[n·ldx + c] ·
+ * w[c·ldw + col] (+ bias[col]) for col < ncol ≤ 16·NV, summed over c in
+ * order from zero (the same arithmetic as nn_block with FMAs, so the same
+ * bits as the 8-lane build's transposed convs). w is F32, or BF16 widened
+ * in registers (BF: when the op reads each weight only a few times, which
+ * saves the conversion pass); columns past ncol are neither read nor
+ * stored. NV·N ≤ 24 accumulators. */
+VV_ALWAYS_INLINE VV_CONV512 void
+nn512_block (const void *w, gint64 ldw, const gfloat *x, gint64 ldx, gint64 K, gfloat *y,
+    gint64 ldy, int ncol, const gfloat *bias, const int NV, const int N, const int BF)
+{
+  __mmask16 m[4];
+  __m512 acc[12][4];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; v++) {
+    int left = ncol - 16 * v;
+    m[v] = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16) ((1u << left) - 1);
+  }
+#pragma GCC unroll 12
+  for (int n = 0; n < N; n++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      acc[n][v] = _mm512_setzero_ps ();
+  for (gint64 c = 0; c < K; c++) {
+    __m512 wv[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      wv[v] = dot512_load_w_tail (w, c * ldw + 16 * v, m[v], BF);
+#pragma GCC unroll 12
+    for (int n = 0; n < N; n++) {
+      __m512 xb = _mm512_set1_ps (x[n * ldx + c]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++)
+        acc[n][v] = _mm512_fmadd_ps (xb, wv[v], acc[n][v]);
+    }
+  }
+  __m512 b[4];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; v++)
+    b[v] = bias ? _mm512_maskz_loadu_ps (m[v], bias + 16 * v) : _mm512_setzero_ps ();
+#pragma GCC unroll 12
+  for (int n = 0; n < N; n++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      _mm512_mask_storeu_ps (y + n * ldy + 16 * v, m[v],
+          bias ? _mm512_add_ps (acc[n][v], b[v]) : acc[n][v]);
+}
+
+VV_ALWAYS_INLINE VV_CONV512 void
+nn512_rows_i (const void *w, gint64 ldw, const gfloat *x, gint64 ldx, gint64 T, gint64 K,
+    gfloat *y, gint64 ldy, int ncol, const gfloat *bias, const int BF)
+{
+  gint64 t = 0;
+  if (ncol <= 32) {
+    for (; t + 12 <= T; t += 12)
+      nn512_block (w, ldw, x + t * ldx, ldx, K, y + t * ldy, ldy, ncol, bias, 2, 12, BF);
+    for (; t < T; t++)
+      nn512_block (w, ldw, x + t * ldx, ldx, K, y + t * ldy, ldy, ncol, bias, 2, 1, BF);
+  } else {
+    for (; t + 6 <= T; t += 6)
+      nn512_block (w, ldw, x + t * ldx, ldx, K, y + t * ldy, ldy, ncol, bias, 4, 6, BF);
+    for (; t < T; t++)
+      nn512_block (w, ldw, x + t * ldx, ldx, K, y + t * ldy, ldy, ncol, bias, 4, 1, BF);
+  }
+}
+
+/* One panel of ≤ 64 columns (starting at w) against T input rows. */
+static VV_CONV512 void
+nn512_rows (const void *w, gint64 ldw, gboolean bf16, const gfloat *x, gint64 ldx, gint64 T,
+    gint64 K, gfloat *y, gint64 ldy, int ncol, const gfloat *bias)
+{
+  if (bf16)
+    nn512_rows_i (w, ldw, x, ldx, T, K, y, ldy, ncol, bias, 1);
+  else
+    nn512_rows_i (w, ldw, x, ldx, T, K, y, ldy, ncol, bias, 0);
+}
+
+/* Few input rows (T < NN_DIRECT_MAX_T): z[t, cols] = Σ_c x[t, c] ·
+ * w[c, cols] over the column range [0, ncol) of w's rows (stride ldw),
+ * accumulated in z itself, c in order from zero: the same FMA sequence
+ * per element as nn512_block, but the weight is read row by row in long
+ * contiguous runs (a 64-column panel would stride through it). */
+VV_ALWAYS_INLINE VV_CONV512 void
+nn512_stream_i (const void *w, gint64 ldw, const gfloat *x, gint64 ldx, gint64 T, gint64 K,
+    gfloat *z, gint64 ldz, gint64 ncol, const int BF)
+{
+  for (gint64 t = 0; t < T; t++)
+    memset (z + t * ldz, 0, (gsize) ncol * sizeof (gfloat));
+  for (gint64 c = 0; c < K; c++) {
+    for (gint64 col = 0; col < ncol; col += 16) {
+      __mmask16 m = ncol - col >= 16 ? 0xffff : (__mmask16) ((1u << (ncol - col)) - 1);
+      /* the weight is read once: fetch a few rows ahead (a run of
+       * ncol elements per row, then a jump of ldw) */
+      if ((col & 31) == 0 && c + 4 < K)
+        __builtin_prefetch ((const guint8 *) w + (gsize) ((c + 4) * ldw + col) * (BF ? 2 : 4),
+            0, 0);
+      __m512 wv = dot512_load_w_tail (w, c * ldw + col, m, BF);
+      for (gint64 t = 0; t < T; t++) {
+        gfloat *zp = z + t * ldz + col;
+        _mm512_mask_storeu_ps (zp, m, _mm512_fmadd_ps (_mm512_set1_ps (x[t * ldx + c]), wv,
+                _mm512_maskz_loadu_ps (m, zp)));
+      }
+    }
+  }
+}
+
+static VV_CONV512 void
+nn512_stream (const void *w, gint64 ldw, gboolean bf16, const gfloat *x, gint64 ldx, gint64 T,
+    gint64 K, gfloat *z, gint64 ldz, gint64 ncol)
+{
+  if (bf16)
+    nn512_stream_i (w, ldw, x, ldx, T, K, z, ldz, ncol, 1);
+  else
+    nn512_stream_i (w, ldw, x, ldx, T, K, z, ldz, ncol, 0);
+}
+
+/* R ≤ 4 weight rows (F32, or BF16 when @bf16) against T input rows, with
+ * the R biases fused (NULL: none) */
+static VV_CONV512 void
+dot512_rows (const void *w, gint64 ldw, int R, const gfloat *x, gint64 ldx, gint64 T,
+    gint64 K, gfloat *y, gint64 ldy, const gfloat *bias, gboolean bf16)
+{
+  if (bf16)
+    dot512_rows_i (w, ldw, R, x, ldx, T, K, y, ldy, bias, 1);
+  else
+    dot512_rows_i (w, ldw, R, x, ldx, T, K, y, ldy, bias, 0);
+}
 #endif
 
 typedef void (*DotRowsFunc) (const void *w, gint64 ldw, int R, const gfloat *x,
@@ -147,6 +417,14 @@ pick_kernels (CpuBackend *cpu, DotRowsFunc *dot, NnRowsFunc *nn)
     *nn = nn_rows_avx512;
   }
 #endif
+}
+
+/* The 16-lane kernels, unless VV_CONV_KERNEL=v1 asks for the earlier
+ * 8-lane ones (kept for before/after measurements in one build). */
+static gboolean
+use_zmm (const CpuBackend *cpu)
+{
+  return cpu->isa == CPU_ISA_AVX512 && g_strcmp0 (g_getenv ("VV_CONV_KERNEL"), "v1") != 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -234,9 +512,54 @@ typedef struct {
   const void *bias;
   VvDType bdt;
   gint64 n_og, n_units;
+  gboolean zmm;                 /* the AVX-512 kernel (bias fused) */
   gfloat *task_scratch;         /* n_tasks × task_floats */
   gsize task_floats;
 } DotJob;
+
+#if defined(VV_CONV_X86)
+/* Dense convs with short rows (K ≤ PK_MAX_K) and small weights run on the outer-product
+ * kernel: no horizontal sums, which cost as much as the K/16 FMA steps
+ * themselves at K = 32..128. The weight is transposed per call into
+ * [K, 64-column] panels (cheap: these weights are small and their convs
+ * run over many rows). The choice depends on the weight shape only, so
+ * rows stay bit-identical whatever T is (streaming). */
+#define PK_MAX_K 512
+/* larger weights: the per-call transposition would cost more than the
+ * horizontal sums it saves (in these models they run over few rows) */
+#define PK_MAX_WEIGHTS (1 << 18)
+#define PK_MIN_COUT 16
+#define PK_TB 192
+
+static void
+pk_task (gint task, gint n_tasks, gpointer data)
+{
+  const DotJob *job = data;
+  gint64 u0 = job->n_units * task / n_tasks;
+  gint64 u1 = job->n_units * (task + 1) / n_tasks;
+  gfloat *panel = job->task_scratch + (gsize) task * job->task_floats;
+  gfloat *bias = panel + (gsize) job->K * NN_PW;
+  gint64 n_tb = (job->T + PK_TB - 1) / PK_TB, last_p = -1;
+  const gsize es = vv_dtype_size (job->wdt);
+  for (gint64 u = u0; u < u1; u++) {
+    gint64 p = u / n_tb, t0 = (u % n_tb) * PK_TB, t1 = MIN (job->T, t0 + PK_TB);
+    gint64 col0 = p * NN_PW, ncol = MIN (NN_PW, job->c_out - col0);
+    if (p != last_p) {
+      gfloat *row = bias + NN_PW;
+      for (gint64 col = 0; col < ncol; col++) {
+        job->cpu->convert[job->wdt] (job->w + (gsize) ((col0 + col) * job->K) * es, row,
+            job->K);
+        for (gint64 kk = 0; kk < job->K; kk++)
+          panel[kk * NN_PW + col] = row[kk];
+        bias[col] = job->bias ? vv_cpu_weight_at (job->bias, job->bdt, col0 + col) : 0.0f;
+      }
+      last_p = p;
+    }
+    nn512_rows (panel, NN_PW, FALSE, job->x + t0 * job->ldx, job->ldx, t1 - t0, job->K,
+        job->y + t0 * job->c_out + col0, job->c_out, (int) ncol, job->bias ? bias : NULL);
+  }
+}
+#endif
 
 static void
 dot_task (gint task, gint n_tasks, gpointer data)
@@ -257,12 +580,23 @@ dot_task (gint task, gint n_tasks, gpointer data)
       /* Few rows: widen BF16 in registers (bandwidth-bound). Many rows:
        * widen once into scratch so the kernel is pure F32 FMAs. The
        * conversion is exact, so both give the same bits. */
-      if (job->wdt == VV_DTYPE_F16 || (bf16 && t1 - t0 >= DOT_CONVERT_MIN_T)) {
+      if (job->wdt == VV_DTYPE_F16
+          || (bf16 && t1 - t0 >= (job->zmm ? DOT512_CONVERT_MIN_T : DOT_CONVERT_MIN_T))) {
         job->cpu->convert[job->wdt] (wp, wbuf, R * job->K);
         wp = wbuf;
         bf16 = FALSE;
       }
       gfloat *y = job->y + t0 * job->c_out + ob;
+#if defined(VV_CONV_X86)
+      if (job->zmm) {
+        gfloat b4[4];
+        for (int r = 0; r < R; r++)
+          b4[r] = job->bias ? vv_cpu_weight_at (job->bias, job->bdt, ob + r) : 0.0f;
+        dot512_rows (wp, job->K, R, job->x + t0 * job->ldx, job->ldx, t1 - t0, job->K, y,
+            job->c_out, job->bias ? b4 : NULL, bf16);
+        continue;
+      }
+#endif
       job->dot (wp, job->K, R, job->x + t0 * job->ldx, job->ldx, t1 - t0, job->K, y,
           job->c_out, bf16);
       if (job->bias != NULL)
@@ -313,14 +647,27 @@ conv1d_dense (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTensor *w
     .bdt = bias ? bias->dtype : VV_DTYPE_F32,
   };
   pick_kernels (cpu, &job.dot, &(NnRowsFunc) { NULL });
-  job.n_og = (c_out + DOT_OG - 1) / DOT_OG;
-  job.n_units = job.n_og * ((T + DOT_TB - 1) / DOT_TB);
+  job.zmm = use_zmm (cpu);
+  gboolean panels = FALSE;
+#if defined(VV_CONV_X86)
+  panels = job.zmm && job.K <= PK_MAX_K && c_out >= PK_MIN_COUT
+      && job.K * c_out <= PK_MAX_WEIGHTS;
+#endif
+  if (panels) {
+    job.n_og = (c_out + NN_PW - 1) / NN_PW;
+    job.n_units = job.n_og * ((T + PK_TB - 1) / PK_TB);
+    /* panel, biases, one converted weight row */
+    job.task_floats = round16 ((gsize) ((job.K + 1) * NN_PW + job.K));
+  } else {
+    job.n_og = (c_out + DOT_OG - 1) / DOT_OG;
+    job.n_units = job.n_og * ((T + DOT_TB - 1) / DOT_TB);
+    job.task_floats = round16 ((gsize) (4 * job.K));
+  }
   gint n_tasks = pick_n_tasks (cpu, job.n_units, T * c_out * job.K);
 
   /* X' rows are windows of x when there is nothing to interleave */
   gboolean direct = k == 1 || c_in == 1;
   gsize xc_floats = direct ? 0 : round16 ((gsize) (T * job.K));
-  job.task_floats = round16 ((gsize) (4 * job.K));
   gfloat *scratch = get_scratch (xc_floats + (gsize) n_tasks * job.task_floats,
       "conv1d", error);
   if (scratch == NULL)
@@ -335,6 +682,12 @@ conv1d_dense (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTensor *w
     job.x = scratch;
     job.ldx = job.K;
   }
+#if defined(VV_CONV_X86)
+  if (panels) {
+    run_tasks (cpu, n_tasks, pk_task, &job);
+    return TRUE;
+  }
+#endif
   run_tasks (cpu, n_tasks, dot_task, &job);
   return TRUE;
 }
@@ -348,7 +701,32 @@ typedef struct {
   const gfloat *wt;             /* [k, C] F32 */
   const gfloat *b;              /* [C] F32 or NULL */
   gint64 C, k, s, T;
+  gboolean zmm;
 } DwJob;
+
+#if defined(VV_CONV_X86)
+/* dw_task's rows on 16 lanes: the same separate multiply and add per tap
+ * (this file is built without contraction), so the same bits */
+static VV_CONV512 void
+dw512_rows (const DwJob *job, gint64 t0, gint64 t1)
+{
+  const gint64 C = job->C;
+  for (gint64 t = t0; t < t1; t++) {
+    gfloat *yr = job->y + t * C;
+    for (gint64 c = 0; c < C; c += 16) {
+      __mmask16 m = C - c >= 16 ? 0xffff : (__mmask16) ((1u << (C - c)) - 1);
+      __m512 acc = _mm512_setzero_ps ();
+      for (gint64 j = 0; j < job->k; j++)
+        acc = _mm512_add_ps (acc, _mm512_mul_ps (
+                _mm512_maskz_loadu_ps (m, job->x + (t * job->s + j) * C + c),
+                _mm512_maskz_loadu_ps (m, job->wt + j * C + c)));
+      if (job->b != NULL)
+        acc = _mm512_add_ps (acc, _mm512_maskz_loadu_ps (m, job->b + c));
+      _mm512_mask_storeu_ps (yr + c, m, acc);
+    }
+  }
+}
+#endif
 
 static void
 dw_task (gint task, gint n_tasks, gpointer data)
@@ -356,6 +734,12 @@ dw_task (gint task, gint n_tasks, gpointer data)
   const DwJob *job = data;
   gint64 t0 = job->T * task / n_tasks, t1 = job->T * (task + 1) / n_tasks;
   const gint64 C = job->C;
+#if defined(VV_CONV_X86)
+  if (job->zmm) {
+    dw512_rows (job, t0, t1);
+    return;
+  }
+#endif
   for (gint64 t = t0; t < t1; t++) {
     gfloat *yr = job->y + t * C;
     for (gint64 c = 0; c < C; c++)
@@ -390,7 +774,7 @@ conv1d_depthwise (CpuBackend *cpu, VvTensor *y, const VvTensor *x, const VvTenso
     for (gint64 c = 0; c < C; c++)
       b[c] = vv_cpu_weight_at (bias->data, bias->dtype, c);
   }
-  DwJob job = { x->data, y->data, wt, b, C, k, stride, T };
+  DwJob job = { x->data, y->data, wt, b, C, k, stride, T, use_zmm (cpu) };
   run_tasks (cpu, pick_n_tasks (cpu, T, T * C * k * 8), dw_task, &job);
   return TRUE;
 }
@@ -416,6 +800,9 @@ typedef struct {
   const gfloat *x;
   gfloat *z;                    /* [T, n_cols] */
   gint64 n_panels, n_units;
+  gboolean zmm;                 /* AVX-512 kernel, straight into z */
+  gboolean stream;              /* zmm with T < NN_DIRECT_MAX_T: nn512_stream */
+  gint64 stream_cols;           /* columns per stream unit */
   gfloat *task_scratch;
   gsize task_floats;            /* panel c_in × NN_PW, then tile NN_TB × NN_PW */
 } NnJob;
@@ -433,10 +820,39 @@ nn_task (gint task, gint n_tasks, gpointer data)
 
   /* units run panel-major inside a task so a converted panel is reused */
   for (gint64 u = u0; u < u1; u++) {
+#if defined(VV_CONV_X86)
+    if (job->stream) {
+      /* units are column ranges over all T rows, one per task (long
+       * contiguous runs of each weight row for the prefetcher); reading
+       * the weight in place (BF16 widened in registers) saves a
+       * conversion pass that would cost as much as the products, and the
+       * conversion is exact, so this gives the panels' bits */
+      gint64 c0 = u * job->stream_cols;
+      nn512_stream (job->w + (gsize) c0 * es, job->n_cols, job->wdt == VV_DTYPE_BF16,
+          job->x, job->c_in, job->T, job->c_in, job->z + c0, job->n_cols,
+          MIN (job->stream_cols, job->n_cols - c0));
+      continue;
+    }
+#endif
     gint64 p = u / ((job->T + NN_TB - 1) / NN_TB);
     gint64 t0 = (u % ((job->T + NN_TB - 1) / NN_TB)) * NN_TB;
     gint64 t1 = MIN (job->T, t0 + NN_TB);
     gint64 col0 = p * NN_PW, ncol = MIN (NN_PW, job->n_cols - col0);
+#if defined(VV_CONV_X86)
+    if (job->zmm) {
+      gfloat *z = job->z + t0 * job->n_cols + col0;
+      const gfloat *x = job->x + t0 * job->c_in;
+      if (p != last_p) {
+        for (gint64 c = 0; c < job->c_in; c++)
+          job->cpu->convert[job->wdt] (job->w + (gsize) (c * job->n_cols + col0) * es,
+              panel + c * NN_PW, ncol);
+        last_p = p;
+      }
+      nn512_rows (panel, NN_PW, FALSE, x, job->c_in, t1 - t0, job->c_in, z, job->n_cols,
+          (int) ncol, NULL);
+      continue;
+    }
+#endif
     if (p != last_p) {
       for (gint64 c = 0; c < job->c_in; c++) {
         gfloat *dst = panel + c * NN_PW;
@@ -500,9 +916,17 @@ vv_cpu_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x, const Vv
     .x = x->data,
   };
   pick_kernels (cpu, &(DotRowsFunc) { NULL }, &job.nn);
+  job.zmm = use_zmm (cpu);
+  job.stream = job.zmm && T < NN_DIRECT_MAX_T && w->dtype != VV_DTYPE_F16;
   job.n_panels = (job.n_cols + NN_PW - 1) / NN_PW;
   job.n_units = job.n_panels * ((T + NN_TB - 1) / NN_TB);
   gint n_tasks = pick_n_tasks (cpu, job.n_units, T * c_in * job.n_cols);
+  if (job.stream) {
+    gint n_thr = MAX (1, MIN (n_tasks, vv_thread_pool_get_n_threads (cpu->pool)));
+    job.stream_cols = MAX (NN_STREAM_MIN_COLS, (job.n_cols / n_thr + 15) & ~(gint64) 15);
+    job.n_units = (job.n_cols + job.stream_cols - 1) / job.stream_cols;
+    n_tasks = (gint) job.n_units;
+  }
   gsize z_floats = round16 ((gsize) (T * job.n_cols));
   job.task_floats = round16 ((gsize) (c_in * NN_PW + NN_TB * NN_PW));
   gfloat *scratch = get_scratch (z_floats + (gsize) n_tasks * job.task_floats,

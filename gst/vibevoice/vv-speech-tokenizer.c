@@ -5,6 +5,7 @@
 #include "vv-speech-tokenizer.h"
 
 #include <string.h>
+#include <time.h>
 
 /*
  * σ-VAE speech tokenizers (MODEL-SPEC §5): the acoustic/semantic encoders
@@ -81,6 +82,7 @@ typedef struct {
   VvTensor *x, *a, *bb, *c, *d;
   /* device staging of the _host API (non-host backends only) */
   VvTensor *io_in, *io_out;
+  VvSpeechProfile *prof;        /* benchmarks only, NULL normally */
 } Net;
 
 struct _VvSpeechEncoder {
@@ -572,6 +574,47 @@ block_forward (Net *net, Block *bl, gint64 t, ConvMode mode, GError **error)
   return TRUE;
 }
 
+/* Multiply-adds of @cv from @t_in input rows to @t_out output rows. */
+static gdouble
+conv_macs (const Conv *cv, gint64 t_in, gint64 t_out)
+{
+  if (cv->transposed)
+    return (gdouble) t_in * cv->c_in * cv->c_out * cv->k;
+  return (gdouble) t_out * cv->c_out * (cv->c_in / cv->groups) * cv->k;
+}
+
+static gdouble
+cpu_ms_now (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Profiling: charges the time since *@t_start to @part (after a
+ * synchronize, so device backends are timed too). */
+static gboolean
+prof_part (Net *net, gint part, gint64 *t_start, gint channels, gint64 rows, gdouble macs,
+    GError **error)
+{
+  VvSpeechProfile *p = net->prof;
+  if (p == NULL)
+    return TRUE;
+  if (!vv_backend_synchronize (net->be, error))
+    return FALSE;
+  gint64 now = g_get_monotonic_time ();
+  gdouble cpu = cpu_ms_now ();
+  p->cpu_ms[part] += cpu - p->cpu_mark;
+  p->cpu_mark = cpu;
+  p->n_parts = 2 * net->n_stages + 1;
+  p->channels[part] = channels;
+  p->rows[part] = rows;
+  p->ms[part] += (now - *t_start) / 1000.0;
+  p->macs[part] += macs;
+  *t_start = now;
+  return TRUE;
+}
+
 /* input [t, c_in] → @output viewed as [t_out, c_out] (device tensors);
  * returns t_out or -1 */
 static gint64
@@ -588,16 +631,32 @@ net_forward (Net *net, const VvTensor *input, const VvTensor *output, ConvMode m
   }
   const VvTensor *src = input;
   VvTensor xv;
+  gint64 t_prev = t, t_start = 0;
+  if (net->prof) {
+    t_start = g_get_monotonic_time ();
+    net->prof->cpu_mark = cpu_ms_now ();
+  }
   for (gint i = 0; i < net->n_stages; i++) {
     Stage *st = &net->stages[i];
-    if (!conv_forward (net, &st->conv, src, net->x, &t, mode, error))
+    if (!conv_forward (net, &st->conv, src, net->x, &t, mode, error)
+        || !prof_part (net, 2 * i, &t_start, st->conv.c_out, t, conv_macs (&st->conv, t_prev, t),
+            error))
       return -1;
     src = view2 (&xv, net->x, t, st->conv.c_out);
-    for (gint b = 0; b < st->n_blocks; b++)
+    gdouble macs = 0;
+    for (gint b = 0; b < st->n_blocks; b++) {
       if (!block_forward (net, &st->blocks[b], t, mode, error))
         return -1;
+      /* mixer k7 depthwise + FFN c → 4c → c */
+      macs += (gdouble) t * st->blocks[b].c * (7 + 8 * st->blocks[b].c);
+    }
+    if (!prof_part (net, 2 * i + 1, &t_start, st->conv.c_out, t, macs, error))
+      return -1;
+    t_prev = t;
   }
-  if (!conv_forward (net, &net->head, src, output, &t, mode, error))
+  if (!conv_forward (net, &net->head, src, output, &t, mode, error)
+      || !prof_part (net, 2 * net->n_stages, &t_start, net->head.c_out, t,
+          conv_macs (&net->head, t_prev, t), error))
     return -1;
   return t;
 }
@@ -1095,4 +1154,32 @@ vv_speech_decoder_reset (VvSpeechDecoder *dec)
 {
   g_return_if_fail (dec != NULL);
   dec->net.reset_pending = TRUE;
+}
+
+/**
+ * vv_speech_encoder_set_profile:
+ * @enc: an encoder
+ * @prof: (nullable): where to add per-part times (see #VvSpeechProfile)
+ *
+ * Benchmarks only: profiling synchronizes the backend after every part.
+ */
+void
+vv_speech_encoder_set_profile (VvSpeechEncoder *enc, VvSpeechProfile *prof)
+{
+  g_return_if_fail (enc != NULL);
+  enc->net.prof = prof;
+}
+
+/**
+ * vv_speech_decoder_set_profile:
+ * @dec: a decoder
+ * @prof: (nullable): where to add per-part times (see #VvSpeechProfile)
+ *
+ * Benchmarks only, as vv_speech_encoder_set_profile().
+ */
+void
+vv_speech_decoder_set_profile (VvSpeechDecoder *dec, VvSpeechProfile *prof)
+{
+  g_return_if_fail (dec != NULL);
+  dec->net.prof = prof;
 }

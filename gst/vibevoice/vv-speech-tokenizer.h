@@ -7,6 +7,7 @@
 #include <glib.h>
 #include "vv-backend.h"
 #include "vv-model.h"
+#include "vv-config.h"
 
 G_BEGIN_DECLS
 
@@ -71,6 +72,25 @@ gboolean         vv_speech_decoder_decode (VvSpeechDecoder *dec, const VvTensor 
 gboolean         vv_speech_decoder_decode_host (VvSpeechDecoder *dec, const gfloat *latents,
                                                 gsize n_frames, gfloat *audio, GError **error);
 void             vv_speech_decoder_reset (VvSpeechDecoder *dec);
+
+/* Per-part profile for benchmarks: part 2i is stage i's stem / down- or
+ * up-sampling conv, 2i + 1 its Block1D stack, 2·n_stages the head. While
+ * set, every call synchronizes the backend after each part and adds its
+ * wall time, process CPU time and multiply-adds (convs only: norms and element-wise ops do
+ * none) here. */
+#define VV_SPEECH_PROFILE_PARTS (2 * VV_MAX_STAGES + 1)
+typedef struct {
+  gint n_parts;
+  gint channels[VV_SPEECH_PROFILE_PARTS];      /* output channels */
+  gint64 rows[VV_SPEECH_PROFILE_PARTS];        /* output rows of the last call */
+  gdouble ms[VV_SPEECH_PROFILE_PARTS];
+  gdouble cpu_ms[VV_SPEECH_PROFILE_PARTS];     /* process CPU time (all threads) */
+  gdouble macs[VV_SPEECH_PROFILE_PARTS];
+  gdouble cpu_mark;                            /* internal */
+} VvSpeechProfile;
+/* @prof: (nullable): zeroed by the caller; NULL stops profiling */
+void             vv_speech_encoder_set_profile (VvSpeechEncoder *enc, VvSpeechProfile *prof);
+void             vv_speech_decoder_set_profile (VvSpeechDecoder *dec, VvSpeechProfile *prof);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvSpeechEncoder, vv_speech_encoder_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvSpeechDecoder, vv_speech_decoder_free)

@@ -167,6 +167,15 @@ test_conv1d (void)
     { 131, 40, 37, 1, 1, 1 },
     { 5, 7, 3, 1, 2, 1 },
     { 140, 8, 8, 2, 1, 1 },
+    /* the AVX-512 kernels' edges: outer-product panels (K ≤ 512, C_out ≥ 16)
+     * with ragged last panels and T past a unit; dot rows with K > 512, a
+     * masked K tail and C_out % 4 ≠ 0 */
+    { 200, 24, 70, 1, 1, 1 },
+    { 30, 1, 32, 7, 1, 1 },
+    { 13, 40, 17, 13, 1, 1 },
+    { 5, 75, 37, 7, 1, 1 },
+    { 40, 600, 21, 1, 1, 1 },
+    { 1, 520, 18, 1, 1, 1 },
     /* depthwise (the Block1D mixer is k7 s1) */
     { 70, 5, 5, 7, 1, 5 },
     { 1, 64, 64, 7, 1, 64 },
@@ -179,27 +188,56 @@ test_conv1d (void)
       run_conv1d_case (&cases[i], dtypes[d], (i + d) % 4 != 3);
 }
 
-/* Every kernel family the CPU offers (VV_CPU_ISA), on a few shapes. */
+/* Every kernel family the CPU offers (VV_CPU_ISA; "avx512-v1": the
+ * 8-lane kernels in the AVX-512 build, VV_CONV_KERNEL=v1), on a few shapes. */
+static const gchar *const isas[] = { "scalar", "avx2", "avx512-v1", "avx512" };
+
+static gboolean
+set_isa (const gchar *isa)
+{
+  g_autofree gchar *name = g_strdup (isa);
+  gchar *v1 = strstr (name, "-v1");
+  if (v1 != NULL)
+    *v1 = '\0';
+  g_setenv ("VV_CPU_ISA", name, TRUE);
+  if (v1 != NULL)
+    g_setenv ("VV_CONV_KERNEL", "v1", TRUE);
+  else
+    g_unsetenv ("VV_CONV_KERNEL");
+  g_autoptr (GError) error = NULL;
+  VvBackend *probe = vv_backend_new_cpu (1, &error);
+  if (probe == NULL) {
+    g_test_message ("ISA %s not available here", isa);
+    return FALSE;
+  }
+  vv_backend_free (probe);
+  return TRUE;
+}
+
+static void
+unset_isa (void)
+{
+  g_unsetenv ("VV_CPU_ISA");
+  g_unsetenv ("VV_CONV_KERNEL");
+}
+
 static void
 test_conv1d_isa (void)
 {
-  static const gchar *const isas[] = { "scalar", "avx2", "avx512" };
   static const ConvCase cases[] = {
     { 13, 3, 5, 4, 2, 1 }, { 70, 64, 3, 7, 1, 1 }, { 9, 19, 19, 7, 1, 19 },
+    { 200, 24, 70, 1, 1, 1 }, { 30, 1, 32, 7, 1, 1 }, { 5, 75, 37, 7, 1, 1 },
+    { 40, 600, 21, 1, 1, 1 },
   };
   for (guint i = 0; i < G_N_ELEMENTS (isas); i++) {
-    g_setenv ("VV_CPU_ISA", isas[i], TRUE);
-    g_autoptr (GError) error = NULL;
-    VvBackend *probe = vv_backend_new_cpu (1, &error);
-    if (probe == NULL) {
-      g_test_message ("ISA %s not available here", isas[i]);
+    if (!set_isa (isas[i]))
       continue;
-    }
-    vv_backend_free (probe);
-    for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+    for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
       run_conv1d_case (&cases[c], VV_DTYPE_BF16, TRUE);
+      run_conv1d_case (&cases[c], VV_DTYPE_F32, c % 2 == 0);
+    }
   }
-  g_unsetenv ("VV_CPU_ISA");
+  unset_isa ();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -257,11 +295,31 @@ test_conv_transpose1d (void)
     { 1, 16, 8, 8, 16 }, { 2, 16, 8, 8, 16 }, { 5, 9, 4, 5, 10 }, { 7, 70, 33, 4, 8 },
     { 13, 3, 5, 2, 4 }, { 4, 64, 32, 2, 4 }, { 6, 5, 3, 3, 7 }, { 9, 4, 6, 2, 2 },
     { 3, 130, 65, 5, 10 }, { 70, 8, 4, 2, 5 },
+    /* AVX-512: weights read in place below 16 rows (the locality check's
+     * half call) and converted panels from 16 on; ragged last panels */
+    { 20, 37, 11, 3, 6 }, { 3, 100, 40, 8, 16 }, { 17, 33, 70, 2, 4 },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)
       run_convtr_case (cases[i].T, cases[i].c_in, cases[i].c_out, cases[i].s, cases[i].k,
           dtypes[d], (i + d) % 3 != 2);
+}
+
+static void
+test_conv_transpose1d_isa (void)
+{
+  static const struct { gint64 T, c_in, c_out; gint s; gint64 k; } cases[] = {
+    { 20, 37, 11, 3, 6 }, { 3, 100, 40, 8, 16 }, { 17, 33, 70, 2, 4 }, { 5, 9, 4, 5, 10 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (isas); i++) {
+    if (!set_isa (isas[i]))
+      continue;
+    for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+      for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)
+        run_convtr_case (cases[c].T, cases[c].c_in, cases[c].c_out, cases[c].s, cases[c].k,
+            dtypes[d], c % 2 == 0);
+  }
+  unset_isa ();
 }
 
 static void
@@ -892,6 +950,7 @@ main (int argc, char **argv)
   g_test_add_func ("/speech-tokenizer/conv1d", test_conv1d);
   g_test_add_func ("/speech-tokenizer/conv1d-isa", test_conv1d_isa);
   g_test_add_func ("/speech-tokenizer/conv-transpose1d", test_conv_transpose1d);
+  g_test_add_func ("/speech-tokenizer/conv-transpose1d-isa", test_conv_transpose1d_isa);
   g_test_add_func ("/speech-tokenizer/conv-errors", test_conv_errors);
 
   const gchar *tool = g_getenv ("VV_TOOL");
