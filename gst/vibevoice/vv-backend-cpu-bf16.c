@@ -10,11 +10,15 @@
  * linear() for many input rows (prefill) with BF16 weights on AVX512_BF16
  * (vdpbf16ps), where the CPU has it and VV_CPU_GEMM allows it.
  *
- * y[m, o] = Σ_k x[m, k] · w[o, k] + b[o]. The activations are rounded to
- * BF16 (round to nearest even), as the reference implementation does when
- * it runs in bf16; the weights are BF16 as stored; each pair product is
- * exact in F32 and accumulated in F32. So the only difference from the
- * sgemm path is the rounding of x (relative 2^-9 per element).
+ * y[m, o] = Σ_k x[m, k] · w[o, k] + b[o], w in BF16 as stored. The
+ * activations are split into @parts BF16 terms (round to nearest even),
+ * x ≈ p0 + p1 + p2, p1 = bf16(x − p0), p2 = bf16(x − p0 − p1); each
+ * product w · p_i is exact in F32 and accumulated in F32. 3 parts carry
+ * x's 24 mantissa bits, so the result matches the sgemm path within F32
+ * rounding (the default where the CPU has AVX512_BF16); 1 rounds x to BF16 as the reference implementation does when it runs
+ * in bf16 (fastest; not within the F32 conformance bounds). An infinite
+ * activation gives NaN (its residual inf − inf), as it would give inf or
+ * NaN in F32.
  *
  * vdpbf16ps multiplies 16 lanes of (a pair of BF16) by (a pair of BF16)
  * and adds both products into an F32 lane. The product is computed
@@ -25,8 +29,8 @@
  * of (x[m, 2j], x[m, 2j+1]) for the 16 tokens m.
  *
  * Register blocking: 6 output rows × 4 token tiles (64 tokens) = 24
- * accumulators, 4 activation vectors and a broadcast; per k pair 4 vector
- * loads and 6 broadcasts feed 24 vdpbf16ps.
+ * accumulators, 4 activation vectors and a broadcast; per k pair and part
+ * 4 vector loads and 6 broadcasts feed 24 vdpbf16ps.
  *
  * Cache blocking: k is cut into chunks whose packed activations (all
  * tokens of the call) stay in L2 while a 6-row weight block (in L1) meets
@@ -35,7 +39,7 @@
  * a sum). The last chunk writes y (and the bias) directly.
  *
  * Determinism: each y[m, o] is summed k pair by k pair in ascending order
- * whatever the row grouping, the token's position, the number of tokens,
+ * (the parts in order within a pair) whatever the row grouping, the token's position, the number of tokens,
  * the chunking or the thread count (it differs from the sgemm path).
  */
 
@@ -84,8 +88,8 @@ typedef struct {
   gint64 in, out;
   gint64 kp_n;                  /* k pairs, the last one half zero when in is odd */
   const gfloat *x;              /* [n, in] */
-  gint n, m_tiles;
-  guint32 *xp;                  /* [m_tiles][kp_n][16] */
+  gint n, m_tiles, parts;
+  guint32 *xp;                  /* [parts][m_tiles][kp_n][16] */
   gfloat *ct;                   /* [out, m_tiles · 16] between k chunks */
   gfloat *y;                    /* [n, out] */
   const void *bias;
@@ -102,11 +106,13 @@ bf16_pack_task (gint task, gint n_tasks, gpointer data)
   gint rows = job->m_tiles * 16;
   gint r0 = rows * task / n_tasks, r1 = rows * (task + 1) / n_tasks;
   for (gint m = r0; m < r1; m++) {
+    const gsize part_stride = (gsize) job->m_tiles * job->kp_n * 16;
     guint32 *dst = job->xp + (gsize) (m / 16) * job->kp_n * 16 + m % 16;
     if (m >= job->n) {
       /* padding tokens: zeros, their sums are never read */
-      for (gint64 kp = 0; kp < job->kp_n; kp++)
-        dst[kp * 16] = 0;
+      for (gint p = 0; p < job->parts; p++)
+        for (gint64 kp = 0; kp < job->kp_n; kp++)
+          dst[p * part_stride + kp * 16] = 0;
       continue;
     }
     const gfloat *xr = job->x + (gsize) m * job->in;
@@ -116,13 +122,23 @@ bf16_pack_task (gint task, gint n_tasks, gpointer data)
       __mmask16 m1 = rem >= 32 ? 0xffff : rem <= 16 ? 0 : (__mmask16) ((1u << (rem - 16)) - 1);
       __m512 lo = _mm512_maskz_loadu_ps (m0, xr + k);
       __m512 hi = _mm512_maskz_loadu_ps (m1, xr + k + 16);
-      /* word j = (bf16 x[k + 2j], bf16 x[k + 2j + 1]), zero past the row */
-      guint32 words[16];
-      _mm512_storeu_si512 (words, (__m512i) _mm512_cvtne2ps_pbh (hi, lo));
       gint64 nw = MIN (16, (rem + 1) / 2);
-      guint32 *d = dst + (k / 2) * 16;
-      for (gint64 j = 0; j < nw; j++)
-        d[j * 16] = words[j];
+      for (gint p = 0; p < job->parts; p++) {
+        /* word j = (bf16 x[k + 2j], bf16 x[k + 2j + 1]), zero past the
+         * row; the next part is what this one's rounding left */
+        __m256i blo = (__m256i) _mm512_cvtneps_pbh (lo);
+        __m256i bhi = (__m256i) _mm512_cvtneps_pbh (hi);
+        guint32 words[16];
+        _mm512_storeu_si512 (words,
+            _mm512_inserti64x4 (_mm512_castsi256_si512 (blo), bhi, 1));
+        guint32 *d = dst + p * part_stride + (k / 2) * 16;
+        for (gint64 j = 0; j < nw; j++)
+          d[j * 16] = words[j];
+        lo = _mm512_sub_ps (lo, _mm512_castsi512_ps (_mm512_slli_epi32
+                (_mm512_cvtepu16_epi32 (blo), 16)));
+        hi = _mm512_sub_ps (hi, _mm512_castsi512_ps (_mm512_slli_epi32
+                (_mm512_cvtepu16_epi32 (bhi), 16)));
+      }
     }
   }
 }
@@ -147,32 +163,38 @@ bf16_block (const Bf16Job *job, gint64 o, gint mt0, gint64 kp0, gint64 kp1,
 
   const guint32 *xb = job->xp + (gsize) mt0 * job->kp_n * 16;
   const gsize tstride = (gsize) job->kp_n * 16;
+  const gsize pstride = (gsize) job->m_tiles * tstride;
+  const gint parts = job->parts;
   const guint16 *w = job->w + (gsize) o * job->in;
   const gint64 in = job->in;
   /* full pairs; an odd row's last element is paired with zero below */
   const gint64 kfull = MIN (kp1, in / 2);
   for (gint64 kp = kp0; kp < kfull; kp++) {
-    __m512i xv[BF16_MT];
-#pragma GCC unroll 4
-    for (int t = 0; t < MT; t++)
-      xv[t] = _mm512_loadu_si512 (xb + t * tstride + kp * 16);
-#pragma GCC unroll 6
-    for (int r = 0; r < R; r++) {
-      __m512i wv = _mm512_set1_epi32 (*(const vv_unaligned_i32 *) (w + r * in + 2 * kp));
+    for (gint p = 0; p < parts; p++) {
+      __m512i xv[BF16_MT];
 #pragma GCC unroll 4
       for (int t = 0; t < MT; t++)
-        acc[r][t] = _mm512_dpbf16_ps (acc[r][t], (__m512bh) wv, (__m512bh) xv[t]);
+        xv[t] = _mm512_loadu_si512 (xb + p * pstride + t * tstride + kp * 16);
+#pragma GCC unroll 6
+      for (int r = 0; r < R; r++) {
+        __m512i wv = _mm512_set1_epi32 (*(const vv_unaligned_i32 *) (w + r * in + 2 * kp));
+#pragma GCC unroll 4
+        for (int t = 0; t < MT; t++)
+          acc[r][t] = _mm512_dpbf16_ps (acc[r][t], (__m512bh) wv, (__m512bh) xv[t]);
+      }
     }
   }
   if (kp1 > in / 2 && (in & 1)) {
     gint64 kp = in / 2;
+    for (gint p = 0; p < parts; p++) {
 #pragma GCC unroll 6
-    for (int r = 0; r < R; r++) {
-      __m512i wv = _mm512_set1_epi32 ((gint32) w[r * in + in - 1]);
+      for (int r = 0; r < R; r++) {
+        __m512i wv = _mm512_set1_epi32 ((gint32) w[r * in + in - 1]);
 #pragma GCC unroll 4
-      for (int t = 0; t < MT; t++)
-        acc[r][t] = _mm512_dpbf16_ps (acc[r][t], (__m512bh) wv,
-            (__m512bh) _mm512_loadu_si512 (xb + t * tstride + kp * 16));
+        for (int t = 0; t < MT; t++)
+          acc[r][t] = _mm512_dpbf16_ps (acc[r][t], (__m512bh) wv,
+              (__m512bh) _mm512_loadu_si512 (xb + p * pstride + t * tstride + kp * 16));
+      }
     }
   }
 
@@ -286,12 +308,13 @@ vv_cpu_bf16_linear (CpuBackend *cpu, gfloat *y, const guint16 *w, gint64 in, gin
       .y = y + (gsize) m0 * out,.bias = bias,.bdt = bdt,
     };
     job.kp_n = (in + 1) / 2;
+    job.parts = cpu->bf16_gemm;
     job.m_tiles = (job.n + 15) / 16;
     job.n_groups = (out + BF16_R - 1) / BF16_R;
     gsize m_pad = (gsize) job.m_tiles * 16;
-    gsize per_kp = m_pad * sizeof (guint32);
+    gsize per_kp = (gsize) job.parts * m_pad * sizeof (guint32);
     job.kp_chunk = MAX ((gint64) 64, (gint64) (BF16_X_CHUNK_BYTES / per_kp) & ~(gint64) 15);
-    gsize xp_bytes = m_pad * (gsize) job.kp_n * sizeof (guint32);
+    gsize xp_bytes = (gsize) job.parts * m_pad * (gsize) job.kp_n * sizeof (guint32);
     gsize ct_bytes = job.kp_chunk < job.kp_n ? (gsize) out * m_pad * sizeof (gfloat) : 0;
     if (!bf16_ensure ((gpointer *) & cpu->bf16_xp, &cpu->bf16_xp_bytes, xp_bytes, error)
         || (ct_bytes && !bf16_ensure ((gpointer *) & cpu->bf16_ct, &cpu->bf16_ct_bytes,

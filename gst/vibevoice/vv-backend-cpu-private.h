@@ -84,7 +84,8 @@ typedef struct {
   guint16 *amx_tail;            /* zero-padded last weight block */
   gsize amx_tail_bytes;
   gboolean i8_avx2;             /* VV_CPU_I8=avx2: the AVX2 int8 gemv under avx512 */
-  gboolean bf16_gemm;           /* large-n BF16 linear() with vdpbf16ps (-bf16.c) */
+  gint bf16_gemm;               /* large-n BF16 linear() with vdpbf16ps (-bf16.c):
+                                 * BF16 terms per activation; 0: not used */
   guint32 *bf16_xp;             /* packed BF16 activation pairs */
   gsize bf16_xp_bytes;
   gfloat *bf16_ct;              /* per-thread F32 partial sums */

@@ -47,8 +47,17 @@
  * amx) runs large-n linear() with BF16 weights on the AMX tiles instead of
  * sgemm (vv-backend-cpu-amx.c), each activation split into 3 BF16 terms so
  * the result keeps F32's precision; amx2 keeps 16 mantissa bits, amx1
- * rounds activations to BF16 as the reference does in bf16. auto and
- * sgemm (the default for now) use sgemm.
+ * rounds activations to BF16 as the reference does in bf16.
+ *
+ * Where the CPU has AVX512_BF16, auto (the default) runs large-n linear()
+ * with BF16 weights on vdpbf16ps (vv-backend-cpu-bf16.c), each activation
+ * split into 3 BF16 terms as on AMX (F32's precision; VV_CPU_GEMM=bf16x3
+ * asks for it explicitly); VV_CPU_GEMM=bf16 rounds activations to BF16 as
+ * the reference does in bf16 (fastest, outside the F32 conformance
+ * bounds), sgemm forces the OpenBLAS path. Elsewhere auto is sgemm.
+ *
+ * VV_CPU_I8=avx2 keeps the AVX2 int8 gemv under the avx512 kernels (the
+ * kernel before the AVX-512 one, for side-by-side measurements).
  */
 
 /* linear() uses the small-n kernel up to this many input rows. */
@@ -652,20 +661,24 @@ choose_isa (CpuIsa *isa, GError **error)
 /* Large-n linear() with BF16 weights, from VV_CPU_GEMM: AMX terms per
  * activation (0: no AMX), or the AVX512_BF16 GEMM */
 static gboolean
-choose_gemm (CpuIsa isa, gint *amx_parts, gboolean *bf16_gemm, GError **error)
+choose_gemm (CpuIsa isa, gint *amx_parts, gint *bf16_gemm, GError **error)
 {
   gboolean have = isa == CPU_ISA_AVX512 && vv_cpu_amx_detect ();
   gboolean have_bf16 = isa == CPU_ISA_AVX512 && vv_cpu_bf16_detect ();
   const gchar *env = g_getenv ("VV_CPU_GEMM");
   *amx_parts = 0;
-  *bf16_gemm = FALSE;
+  *bf16_gemm = 0;
   if (env == NULL || *env == '\0' || g_ascii_strcasecmp (env, "auto") == 0) {
-    /* opt-in until the conformance suite has been run on the AMX path */
+    /* AMX stays opt-in until the conformance suite has been run on it; the
+     * AVX512_BF16 GEMM with 3 parts keeps F32's precision (and passes it) */
+    *bf16_gemm = have_bf16 ? 3 : 0;
     return TRUE;
   }
   if (g_ascii_strcasecmp (env, "sgemm") == 0)
     return TRUE;
-  if (g_ascii_strcasecmp (env, "bf16") == 0) {
+  gint bparts = g_ascii_strcasecmp (env, "bf16") == 0 ? 1
+      : g_ascii_strcasecmp (env, "bf16x3") == 0 ? 3 : 0;
+  if (bparts > 0) {
     if (!have_bf16) {
       g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
           "VV_CPU_GEMM=%s: AVX512_BF16 is not usable here (%s)", env,
@@ -673,7 +686,7 @@ choose_gemm (CpuIsa isa, gint *amx_parts, gboolean *bf16_gemm, GError **error)
           : "this CPU does not provide it");
       return FALSE;
     }
-    *bf16_gemm = TRUE;
+    *bf16_gemm = bparts;
     return TRUE;
   }
   gint parts = 0;
@@ -685,7 +698,8 @@ choose_gemm (CpuIsa isa, gint *amx_parts, gboolean *bf16_gemm, GError **error)
     parts = 1;
   if (parts == 0) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
-        "VV_CPU_GEMM=%s: expected auto, sgemm, bf16, amx1, amx2, amx3 or amx", env);
+        "VV_CPU_GEMM=%s: expected auto, sgemm, bf16, bf16x3, amx1, amx2, amx3 or amx",
+        env);
     return FALSE;
   }
   if (!have) {
@@ -1388,7 +1402,8 @@ vv_backend_cpu_new (gint n_threads, GError **error)
   }
   CpuIsa isa;
   gint amx_parts;
-  gboolean bf16_gemm, i8_avx2;
+  gint bf16_gemm;
+  gboolean i8_avx2;
   if (!choose_isa (&isa, error) || !choose_gemm (isa, &amx_parts, &bf16_gemm, error)
       || !choose_i8 (isa, &i8_avx2, error))
     return NULL;

@@ -125,7 +125,10 @@ setup_variants (void)
       add_variants ("cpu", "scalar");
       add_variants ("cpu", "avx2");
       add_variants ("cpu", "avx512");
-      /* the AVX512_BF16 GEMM, where this CPU has it */
+      /* large-n BF16 linear(): plain avx512 is the default (the AVX512_BF16
+       * GEMM with 3 parts where the CPU has it); the OpenBLAS path and the
+       * 1-part GEMM (x rounded to BF16) forced */
+      add_variants_gemm ("cpu", "avx512", "sgemm");
       add_variants_gemm ("cpu", "avx512", "bf16");
     } else if (strcmp (names[i], "cuda-emu") == 0) {
       add_cuda_emu_variants ();
