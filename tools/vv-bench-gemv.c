@@ -328,8 +328,9 @@ vv_bench_gemv (int argc, char **argv)
   }
   /* Side by side in the same run: the kernels before the AVX-512 int8 gemv
    * and the AVX512_BF16 GEMM (VV_CPU_I8=avx2, VV_CPU_GEMM=sgemm), and the
-   * BF16 GEMM (VV_CPU_GEMM=bf16) where this CPU has it; NULL where these
-   * would not differ from `be`. */
+   * 1-part BF16 GEMM (VV_CPU_GEMM=bf16: x rounded to BF16) where this CPU
+   * has it; only when neither variable is set (else `be` is what was asked
+   * for). */
   VvBackend *be_old = NULL, *be_bf16 = NULL;
   if (g_getenv ("VV_CPU_GEMM") == NULL && g_getenv ("VV_CPU_I8") == NULL) {
     g_setenv ("VV_CPU_I8", "avx2", TRUE);
@@ -479,14 +480,17 @@ vv_bench_gemv (int argc, char **argv)
   }
 
   /* 2c. large n (prefill): compute-bound, one copy of each weight */
-  printf ("\nlarge n (prefill; the backend converts BF16 row panels and calls sgemm per "
-      "panel): GFLOP/s, best of %d\n", opt_iters);
-  if (be_bf16 != NULL)
-    printf ("(bf16: the AVX512_BF16 GEMM, VV_CPU_GEMM=bf16, x rounded to BF16, in the same run)\n");
+  printf ("\nlarge n (prefill; BF16 weights: the AVX512_BF16 GEMM where the CPU has it, else "
+      "BF16 row panels widened for sgemm): GFLOP/s, best of %d\n", opt_iters);
+  if (be_old != NULL)
+    printf ("(ms: this backend's default; old: VV_CPU_GEMM=sgemm, BF16 panels widened for "
+        "sgemm; bf16: VV_CPU_GEMM=bf16, x rounded to BF16; all in the same run)\n");
   printf ("%-24s %4s %9s %8s | %9s %8s %8s", "weights", "n", "ms", "GFLOP/s", "sgemm ms",
       "GFLOP/s", "speedup");
+  if (be_old != NULL)
+    printf (" | %9s %8s %8s", "old ms", "GFLOP/s", "old/ms");
   if (be_bf16 != NULL)
-    printf (" | %9s %8s %8s", "bf16 ms", "GFLOP/s", "vs ms");
+    printf (" | %9s %8s %8s", "bf16 ms", "GFLOP/s", "old/bf16");
   printf ("\n");
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     WeightSet set = { 0 };
@@ -503,16 +507,19 @@ vv_bench_gemv (int argc, char **argv)
     Timing t = time_pass (be, &set, n, TRUE, opt_iters);
     openblas_set_num_threads (1);
     Timing h = be_bf16 ? time_pass (be_bf16, &set, n, FALSE, opt_iters) : b;
+    Timing o = be_old ? time_pass (be_old, &set, n, FALSE, opt_iters) : b;
     weight_set_clear (&set);
-    if (!b.ok || !t.ok || !h.ok) {
+    if (!b.ok || !t.ok || !h.ok || !o.ok) {
       vv_backend_free (be);
       return 1;
     }
     gdouble flop = 2.0 * n * shapes[s].out * shapes[s].in;
     printf ("%-24s %4d %9.3f %8.1f | %9.3f %8.1f %7.2fx", shapes[s].name, n, b.ms,
         flop / (b.ms / 1e3) / 1e9, t.ms, flop / (t.ms / 1e3) / 1e9, t.ms / b.ms);
+    if (be_old != NULL)
+      printf (" | %9.3f %8.1f %7.2fx", o.ms, flop / (o.ms / 1e3) / 1e9, o.ms / b.ms);
     if (be_bf16 != NULL)
-      printf (" | %9.3f %8.1f %7.2fx", h.ms, flop / (h.ms / 1e3) / 1e9, b.ms / h.ms);
+      printf (" | %9.3f %8.1f %7.2fx", h.ms, flop / (h.ms / 1e3) / 1e9, o.ms / h.ms);
     printf ("\n");
   }
 
