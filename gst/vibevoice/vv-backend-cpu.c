@@ -677,6 +677,7 @@ choose_gemm (CpuIsa isa, gint *amx_parts, gint *bf16_gemm, GError **error)
   if (g_ascii_strcasecmp (env, "sgemm") == 0)
     return TRUE;
   gint bparts = g_ascii_strcasecmp (env, "bf16") == 0 ? 1
+      : g_ascii_strcasecmp (env, "bf16x2") == 0 ? 2
       : g_ascii_strcasecmp (env, "bf16x3") == 0 ? 3 : 0;
   if (bparts > 0) {
     if (!have_bf16) {
@@ -698,7 +699,7 @@ choose_gemm (CpuIsa isa, gint *amx_parts, gint *bf16_gemm, GError **error)
     parts = 1;
   if (parts == 0) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
-        "VV_CPU_GEMM=%s: expected auto, sgemm, bf16, bf16x3, amx1, amx2, amx3 or amx",
+        "VV_CPU_GEMM=%s: expected auto, sgemm, bf16, bf16x2, bf16x3, amx1, amx2, amx3 or amx",
         env);
     return FALSE;
   }
