@@ -52,7 +52,8 @@
  * Where the CPU has AVX512_BF16, auto (the default) runs large-n linear()
  * with BF16 weights on vdpbf16ps (vv-backend-cpu-bf16.c), each activation
  * split into 3 BF16 terms as on AMX (F32's precision; VV_CPU_GEMM=bf16x3
- * asks for it explicitly); VV_CPU_GEMM=bf16 rounds activations to BF16 as
+ * asks for it explicitly); bf16x2 keeps 16 bits (within the conformance
+ * bounds, 9× under them); VV_CPU_GEMM=bf16 rounds activations to BF16 as
  * the reference does in bf16 (fastest, outside the F32 conformance
  * bounds), sgemm forces the OpenBLAS path. Elsewhere auto is sgemm.
  *
