@@ -331,7 +331,7 @@ vv_bench_gemv (int argc, char **argv)
    * 1-part BF16 GEMM (VV_CPU_GEMM=bf16: x rounded to BF16) where this CPU
    * has it; only when neither variable is set (else `be` is what was asked
    * for). */
-  VvBackend *be_old = NULL, *be_bf16 = NULL;
+  VvBackend *be_old = NULL, *be_bf16 = NULL, *be_x2 = NULL, *be_x3 = NULL;
   if (g_getenv ("VV_CPU_GEMM") == NULL && g_getenv ("VV_CPU_I8") == NULL) {
     g_setenv ("VV_CPU_I8", "avx2", TRUE);
     g_setenv ("VV_CPU_GEMM", "sgemm", TRUE);
@@ -339,6 +339,10 @@ vv_bench_gemv (int argc, char **argv)
     g_setenv ("VV_CPU_GEMM", "bf16", TRUE);
     g_unsetenv ("VV_CPU_I8");
     be_bf16 = vv_backend_new_cpu (n_threads, NULL);
+    g_setenv ("VV_CPU_GEMM", "bf16x2", TRUE);
+    be_x2 = vv_backend_new_cpu (n_threads, NULL);
+    g_setenv ("VV_CPU_GEMM", "bf16x3", TRUE);
+    be_x3 = vv_backend_new_cpu (n_threads, NULL);
     g_unsetenv ("VV_CPU_GEMM");
   }
   /* The backend runs OpenBLAS single-threaded inside its own pool; the
@@ -480,17 +484,16 @@ vv_bench_gemv (int argc, char **argv)
   }
 
   /* 2c. large n (prefill): compute-bound, one copy of each weight */
-  printf ("\nlarge n (prefill; BF16 weights: the AVX512_BF16 GEMM where the CPU has it, else "
-      "BF16 row panels widened for sgemm): GFLOP/s, best of %d\n", opt_iters);
-  if (be_old != NULL)
-    printf ("(ms: this backend's default; old: VV_CPU_GEMM=sgemm, BF16 panels widened for "
-        "sgemm; bf16: VV_CPU_GEMM=bf16, x rounded to BF16; all in the same run)\n");
+  printf ("\nlarge n (prefill; the backend converts BF16 row panels and calls sgemm per "
+      "panel): GFLOP/s, best of %d\n", opt_iters);
+  if (be_bf16 != NULL)
+    printf ("(ms: the default, BF16 panels widened for sgemm; the AVX512_BF16 GEMM with x "
+        "in 3, 2, 1 BF16 parts: VV_CPU_GEMM=bf16x3, bf16x2, bf16; speed-ups vs ms; one run)\n");
   printf ("%-24s %4s %9s %8s | %9s %8s %8s", "weights", "n", "ms", "GFLOP/s", "sgemm ms",
       "GFLOP/s", "speedup");
-  if (be_old != NULL)
-    printf (" | %9s %8s %8s", "old ms", "GFLOP/s", "old/ms");
-  if (be_bf16 != NULL)
-    printf (" | %9s %8s %8s", "bf16 ms", "GFLOP/s", "old/bf16");
+  if (be_bf16 != NULL && be_x2 != NULL && be_x3 != NULL)
+    printf (" | %8s %8s | %8s %8s | %8s %8s", "x3 ms", "speedup", "x2 ms", "speedup",
+        "bf16 ms", "speedup");
   printf ("\n");
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     WeightSet set = { 0 };
@@ -506,20 +509,21 @@ vv_bench_gemv (int argc, char **argv)
     openblas_set_num_threads (blas_threads);
     Timing t = time_pass (be, &set, n, TRUE, opt_iters);
     openblas_set_num_threads (1);
-    Timing h = be_bf16 ? time_pass (be_bf16, &set, n, FALSE, opt_iters) : b;
-    Timing o = be_old ? time_pass (be_old, &set, n, FALSE, opt_iters) : b;
+    gboolean side = be_bf16 != NULL && be_x2 != NULL && be_x3 != NULL;
+    Timing h = side ? time_pass (be_bf16, &set, n, FALSE, opt_iters) : b;
+    Timing h2 = side ? time_pass (be_x2, &set, n, FALSE, opt_iters) : b;
+    Timing h3 = side ? time_pass (be_x3, &set, n, FALSE, opt_iters) : b;
     weight_set_clear (&set);
-    if (!b.ok || !t.ok || !h.ok || !o.ok) {
+    if (!b.ok || !t.ok || !h.ok || !h2.ok || !h3.ok) {
       vv_backend_free (be);
       return 1;
     }
     gdouble flop = 2.0 * n * shapes[s].out * shapes[s].in;
     printf ("%-24s %4d %9.3f %8.1f | %9.3f %8.1f %7.2fx", shapes[s].name, n, b.ms,
         flop / (b.ms / 1e3) / 1e9, t.ms, flop / (t.ms / 1e3) / 1e9, t.ms / b.ms);
-    if (be_old != NULL)
-      printf (" | %9.3f %8.1f %7.2fx", o.ms, flop / (o.ms / 1e3) / 1e9, o.ms / b.ms);
-    if (be_bf16 != NULL)
-      printf (" | %9.3f %8.1f %7.2fx", h.ms, flop / (h.ms / 1e3) / 1e9, o.ms / h.ms);
+    if (side)
+      printf (" | %8.3f %7.2fx | %8.3f %7.2fx | %8.3f %7.2fx", h3.ms, b.ms / h3.ms, h2.ms,
+          b.ms / h2.ms, h.ms, b.ms / h.ms);
     printf ("\n");
   }
 
@@ -571,6 +575,10 @@ vv_bench_gemv (int argc, char **argv)
     vv_backend_free (be_old);
   if (be_bf16)
     vv_backend_free (be_bf16);
+  if (be_x2)
+    vv_backend_free (be_x2);
+  if (be_x3)
+    vv_backend_free (be_x3);
   return 0;
 }
 

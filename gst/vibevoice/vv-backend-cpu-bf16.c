@@ -15,7 +15,7 @@
  * x ≈ p0 + p1 + p2, p1 = bf16(x − p0), p2 = bf16(x − p0 − p1); each
  * product w · p_i is exact in F32 and accumulated in F32. 3 parts carry
  * x's 24 mantissa bits, so the result matches the sgemm path within F32
- * rounding (the default where the CPU has AVX512_BF16); 2 keep 16 bits
+ * rounding; 2 keep 16 bits
  * (residual ≤ 2^-16 |x|); 1 rounds x to BF16 as the reference implementation does when it runs
  * in bf16 (fastest; not within the F32 conformance bounds). An infinite
  * activation gives NaN (its residual inf − inf), as it would give inf or

@@ -49,13 +49,14 @@
  * the result keeps F32's precision; amx2 keeps 16 mantissa bits, amx1
  * rounds activations to BF16 as the reference does in bf16.
  *
- * Where the CPU has AVX512_BF16, auto (the default) runs large-n linear()
- * with BF16 weights on vdpbf16ps (vv-backend-cpu-bf16.c), each activation
- * split into 3 BF16 terms as on AMX (F32's precision; VV_CPU_GEMM=bf16x3
- * asks for it explicitly); bf16x2 keeps 16 bits (within the conformance
- * bounds, 9× under them); VV_CPU_GEMM=bf16 rounds activations to BF16 as
- * the reference does in bf16 (fastest, outside the F32 conformance
- * bounds), sgemm forces the OpenBLAS path. Elsewhere auto is sgemm.
+ * Where the CPU has AVX512_BF16 (and the avx512 kernels are chosen),
+ * VV_CPU_GEMM=bf16x3|bf16x2|bf16 runs large-n linear() with BF16 weights
+ * on vdpbf16ps (vv-backend-cpu-bf16.c), each activation split into 3, 2 or
+ * 1 BF16 terms as on AMX: bf16x3 keeps F32's precision (but is slower than
+ * sgemm on Zen 5), bf16x2 16 bits (within the F32 conformance bounds, 9×
+ * under them; 1.5× sgemm's speed), bf16 rounds activations to BF16 as the
+ * reference does in bf16 (3.3×; outside the F32 conformance bounds).
+ * auto and sgemm use sgemm.
  *
  * VV_CPU_I8=avx2 keeps the AVX2 int8 gemv under the avx512 kernels (the
  * kernel before the AVX-512 one, for side-by-side measurements).
@@ -670,9 +671,10 @@ choose_gemm (CpuIsa isa, gint *amx_parts, gint *bf16_gemm, GError **error)
   *amx_parts = 0;
   *bf16_gemm = 0;
   if (env == NULL || *env == '\0' || g_ascii_strcasecmp (env, "auto") == 0) {
-    /* AMX stays opt-in until the conformance suite has been run on it; the
-     * AVX512_BF16 GEMM with 3 parts keeps F32's precision (and passes it) */
-    *bf16_gemm = have_bf16 ? 3 : 0;
+    /* sgemm. AMX stays opt-in until the conformance suite has been run on
+     * it; the AVX512_BF16 GEMM is opt-in too: with 3 parts (F32's
+     * precision) it is slower than sgemm on Zen 5, 2 and 1 parts change
+     * the numerics (see docs/PERFORMANCE.md) */
     return TRUE;
   }
   if (g_ascii_strcasecmp (env, "sgemm") == 0)

@@ -22,7 +22,7 @@ typedef struct {
   gchar *family;                /* "cpu/avx2": outputs must be bit-identical */
   VvBackend *be;
   /* VV_CPU_GEMM=bf16 / bf16x2: large-n linear() with BF16 weights splits x
-   * into this many BF16 parts (0: default, F32 precision) */
+   * into this many BF16 parts (0: sgemm or bf16x3, F32 precision) */
   gint bf16_parts;
 } Variant;
 
@@ -127,10 +127,9 @@ setup_variants (void)
       add_variants ("cpu", "scalar");
       add_variants ("cpu", "avx2");
       add_variants ("cpu", "avx512");
-      /* large-n BF16 linear(): plain avx512 is the default (the AVX512_BF16
-       * GEMM with 3 parts where the CPU has it); the OpenBLAS path and the
-       * 1-part GEMM (x rounded to BF16) forced */
-      add_variants_gemm ("cpu", "avx512", "sgemm");
+      /* large-n BF16 linear() on the AVX512_BF16 GEMM, where the CPU has
+       * it: 3 parts (F32 tolerance), 2 (looser), 1 (x rounded to BF16) */
+      add_variants_gemm ("cpu", "avx512", "bf16x3");
       add_variants_gemm ("cpu", "avx512", "bf16");
       add_variants_gemm ("cpu", "avx512", "bf16x2");
     } else if (strcmp (names[i], "cuda-emu") == 0) {
