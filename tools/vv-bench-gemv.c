@@ -326,6 +326,25 @@ vv_bench_gemv (int argc, char **argv)
     fprintf (stderr, "vibevoice bench gemv: %s\n", be_error->message);
     return 1;
   }
+  /* Side by side in the same run: the kernels before the AVX-512 int8 gemv
+   * and the AVX512_BF16 GEMM (VV_CPU_I8=avx2, VV_CPU_GEMM=sgemm), and the
+   * 1-part BF16 GEMM (VV_CPU_GEMM=bf16: x rounded to BF16) where this CPU
+   * has it; only when neither variable is set (else `be` is what was asked
+   * for). */
+  VvBackend *be_old = NULL, *be_bf16 = NULL, *be_x2 = NULL, *be_x3 = NULL;
+  if (g_getenv ("VV_CPU_GEMM") == NULL && g_getenv ("VV_CPU_I8") == NULL) {
+    g_setenv ("VV_CPU_I8", "avx2", TRUE);
+    g_setenv ("VV_CPU_GEMM", "sgemm", TRUE);
+    be_old = vv_backend_new_cpu (n_threads, NULL);
+    g_setenv ("VV_CPU_GEMM", "bf16", TRUE);
+    g_unsetenv ("VV_CPU_I8");
+    be_bf16 = vv_backend_new_cpu (n_threads, NULL);
+    g_setenv ("VV_CPU_GEMM", "bf16x2", TRUE);
+    be_x2 = vv_backend_new_cpu (n_threads, NULL);
+    g_setenv ("VV_CPU_GEMM", "bf16x3", TRUE);
+    be_x3 = vv_backend_new_cpu (n_threads, NULL);
+    g_unsetenv ("VV_CPU_GEMM");
+  }
   /* The backend runs OpenBLAS single-threaded inside its own pool; the
    * sgemm comparison gets OpenBLAS's own threading with as many threads. */
   gint blas_threads = n_threads;
@@ -383,12 +402,17 @@ vv_bench_gemv (int argc, char **argv)
   printf ("\nint8 weights (codes + a scale per row) vs BF16, n = 2 (the CFG batch): "
       "streamed (~%.0f MiB of BF16 per shape) and in cache (one copy, 20 passes); best of %d\n",
       STREAM_BYTES / MIB, opt_iters);
-  printf ("%-24s %9s %9s %7s %6s %8s | %9s %9s %8s\n", "weights", "bf16 ms", "int8 ms",
+  if (be_old != NULL)
+    printf ("(int8 old: the AVX2 int8 gemv, VV_CPU_I8=avx2, in the same run)\n");
+  printf ("%-24s %9s %9s %7s %6s %8s | %9s %9s %8s", "weights", "bf16 ms", "int8 ms",
       "GB/s", "of bw", "speedup", "bf16 Gw/s", "int8 Gw/s", "in cache");
+  if (be_old != NULL)
+    printf (" | %11s %8s %11s %8s", "int8old ms", "new/old", "old Gw/s", "new/old");
+  printf ("\n");
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     gsize one = (gsize) (shapes[s].out * shapes[s].in * 2);
     guint copies = MAX (1, STREAM_BYTES / one);
-    Timing tb = { 0 }, tq = { 0 }, cb = { 0 }, cq = { 0 };
+    Timing tb = { 0 }, tq = { 0 }, cb = { 0 }, cq = { 0 }, to = { 0 }, co = { 0 };
     gsize qbytes = 0;
     for (gint pass = 0; pass < 2; pass++) {     /* 0: streamed, 1: in cache */
       guint nw = pass == 0 ? copies : 20;
@@ -420,15 +444,19 @@ vv_bench_gemv (int argc, char **argv)
       openblas_set_num_threads (1);
       Timing b = time_pass (be, &b16, 2, FALSE, opt_iters);
       Timing q = time_pass (be, &q8, 2, FALSE, opt_iters);
+      Timing qo = be_old ? time_pass (be_old, &q8, 2, FALSE, opt_iters) : q;
       b.ms /= nw;
       q.ms /= nw;
+      qo.ms /= nw;
       if (pass == 0) {
         tb = b;
         tq = q;
+        to = qo;
         qbytes = q8.bytes / copies;
       } else {
         cb = b;
         cq = q;
+        co = qo;
         /* the aliases are not separate tensors: free each once */
         g_ptr_array_set_free_func (b16.w, NULL);
         g_ptr_array_set_free_func (q8.w, NULL);
@@ -446,16 +474,27 @@ vv_bench_gemv (int argc, char **argv)
     }
     gdouble nweights = (gdouble) shapes[s].out * shapes[s].in;
     gdouble gbs = qbytes / (tq.ms / 1e3) / 1e9;
-    printf ("%-24s %9.3f %9.3f %7.2f %5.0f%% %7.2fx | %9.2f %9.2f %7.2fx\n", shapes[s].name,
+    printf ("%-24s %9.3f %9.3f %7.2f %5.0f%% %7.2fx | %9.2f %9.2f %7.2fx", shapes[s].name,
         tb.ms, tq.ms, gbs, 100.0 * gbs / bwn, tb.ms / tq.ms, nweights / (cb.ms / 1e3) / 1e9,
         nweights / (cq.ms / 1e3) / 1e9, cb.ms / cq.ms);
+    if (be_old != NULL)
+      printf (" | %11.3f %7.2fx %11.2f %7.2fx", to.ms, to.ms / tq.ms,
+          nweights / (co.ms / 1e3) / 1e9, co.ms / cq.ms);
+    printf ("\n");
   }
 
   /* 2c. large n (prefill): compute-bound, one copy of each weight */
   printf ("\nlarge n (prefill; the backend converts BF16 row panels and calls sgemm per "
       "panel): GFLOP/s, best of %d\n", opt_iters);
-  printf ("%-24s %4s %9s %8s | %9s %8s %8s\n", "weights", "n", "ms", "GFLOP/s", "sgemm ms",
+  if (be_bf16 != NULL)
+    printf ("(ms: the default, BF16 panels widened for sgemm; the AVX512_BF16 GEMM with x "
+        "in 3, 2, 1 BF16 parts: VV_CPU_GEMM=bf16x3, bf16x2, bf16; speed-ups vs ms; one run)\n");
+  printf ("%-24s %4s %9s %8s | %9s %8s %8s", "weights", "n", "ms", "GFLOP/s", "sgemm ms",
       "GFLOP/s", "speedup");
+  if (be_bf16 != NULL && be_x2 != NULL && be_x3 != NULL)
+    printf (" | %8s %8s | %8s %8s | %8s %8s", "x3 ms", "speedup", "x2 ms", "speedup",
+        "bf16 ms", "speedup");
+  printf ("\n");
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     WeightSet set = { 0 };
     const gint n = opt_prefill_n;
@@ -470,14 +509,22 @@ vv_bench_gemv (int argc, char **argv)
     openblas_set_num_threads (blas_threads);
     Timing t = time_pass (be, &set, n, TRUE, opt_iters);
     openblas_set_num_threads (1);
+    gboolean side = be_bf16 != NULL && be_x2 != NULL && be_x3 != NULL;
+    Timing h = side ? time_pass (be_bf16, &set, n, FALSE, opt_iters) : b;
+    Timing h2 = side ? time_pass (be_x2, &set, n, FALSE, opt_iters) : b;
+    Timing h3 = side ? time_pass (be_x3, &set, n, FALSE, opt_iters) : b;
     weight_set_clear (&set);
-    if (!b.ok || !t.ok) {
+    if (!b.ok || !t.ok || !h.ok || !h2.ok || !h3.ok) {
       vv_backend_free (be);
       return 1;
     }
     gdouble flop = 2.0 * n * shapes[s].out * shapes[s].in;
-    printf ("%-24s %4d %9.3f %8.1f | %9.3f %8.1f %7.2fx\n", shapes[s].name, n, b.ms,
+    printf ("%-24s %4d %9.3f %8.1f | %9.3f %8.1f %7.2fx", shapes[s].name, n, b.ms,
         flop / (b.ms / 1e3) / 1e9, t.ms, flop / (t.ms / 1e3) / 1e9, t.ms / b.ms);
+    if (side)
+      printf (" | %8.3f %7.2fx | %8.3f %7.2fx | %8.3f %7.2fx", h3.ms, b.ms / h3.ms, h2.ms,
+          b.ms / h2.ms, h.ms, b.ms / h.ms);
+    printf ("\n");
   }
 
   /* 2b. a whole LM layer set: Qwen2.5-1.5B has 28 layers of
@@ -524,6 +571,14 @@ vv_bench_gemv (int argc, char **argv)
   }
   weight_set_clear (&set);
   vv_backend_free (be);
+  if (be_old)
+    vv_backend_free (be_old);
+  if (be_bf16)
+    vv_backend_free (be_bf16);
+  if (be_x2)
+    vv_backend_free (be_x2);
+  if (be_x3)
+    vv_backend_free (be_x3);
   return 0;
 }
 

@@ -83,6 +83,13 @@ typedef struct {
   gsize amx_ct_bytes;
   guint16 *amx_tail;            /* zero-padded last weight block */
   gsize amx_tail_bytes;
+  gboolean i8_avx2;             /* VV_CPU_I8=avx2: the AVX2 int8 gemv under avx512 */
+  gint bf16_gemm;               /* large-n BF16 linear() with vdpbf16ps (-bf16.c):
+                                 * BF16 terms per activation; 0: not used */
+  guint32 *bf16_xp;             /* packed BF16 activation pairs */
+  gsize bf16_xp_bytes;
+  gfloat *bf16_ct;              /* per-thread F32 partial sums */
+  gsize bf16_ct_bytes;
 } CpuBackend;
 
 #define CPU(be) ((CpuBackend *) (be)->priv)
@@ -97,6 +104,12 @@ gboolean vv_cpu_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
 gboolean vv_cpu_amx_detect (void);
 gboolean vv_cpu_amx_linear_supported (const CpuBackend *cpu, VvDType wdt, gint64 in, gint n);
 gboolean vv_cpu_amx_linear (CpuBackend *cpu, gfloat *y, const guint16 *w, gint64 in,
+    gint64 out, const gfloat *x, gint n, const void *bias, VvDType bdt, GError **error);
+
+/* vv-backend-cpu-bf16.c */
+gboolean vv_cpu_bf16_detect (void);
+gboolean vv_cpu_bf16_linear_supported (const CpuBackend *cpu, VvDType wdt, gint n);
+gboolean vv_cpu_bf16_linear (CpuBackend *cpu, gfloat *y, const guint16 *w, gint64 in,
     gint64 out, const gfloat *x, gint n, const void *bias, VvDType bdt, GError **error);
 
 /* vv-backend-cpu-attn.c */

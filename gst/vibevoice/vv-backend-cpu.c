@@ -47,8 +47,19 @@
  * amx) runs large-n linear() with BF16 weights on the AMX tiles instead of
  * sgemm (vv-backend-cpu-amx.c), each activation split into 3 BF16 terms so
  * the result keeps F32's precision; amx2 keeps 16 mantissa bits, amx1
- * rounds activations to BF16 as the reference does in bf16. auto and
- * sgemm (the default for now) use sgemm.
+ * rounds activations to BF16 as the reference does in bf16.
+ *
+ * Where the CPU has AVX512_BF16 (and the avx512 kernels are chosen),
+ * VV_CPU_GEMM=bf16x3|bf16x2|bf16 runs large-n linear() with BF16 weights
+ * on vdpbf16ps (vv-backend-cpu-bf16.c), each activation split into 3, 2 or
+ * 1 BF16 terms as on AMX: bf16x3 keeps F32's precision (but is slower than
+ * sgemm on Zen 5), bf16x2 16 bits (within the F32 conformance bounds, 9×
+ * under them; 1.5× sgemm's speed), bf16 rounds activations to BF16 as the
+ * reference does in bf16 (3.3×; outside the F32 conformance bounds).
+ * auto and sgemm use sgemm.
+ *
+ * VV_CPU_I8=avx2 keeps the AVX2 int8 gemv under the avx512 kernels (the
+ * kernel before the AVX-512 one, for side-by-side measurements).
  */
 
 /* linear() uses the small-n kernel up to this many input rows. */
@@ -367,8 +378,6 @@ avx2_gemv_bf16 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
   avx2_gemv (w, in, rows, x, n, y, ldy, VV_DTYPE_BF16);
 }
 
-/* Also the AVX-512 family's int8 kernel: the codes are widened 8 at a time
- * either way and the rows are bandwidth-bound. */
 static VV_AVX2 void
 avx2_gemv_i8 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
     gfloat *y, gint64 ldy)
@@ -413,6 +422,9 @@ avx512_load16 (const void *p, const VvDType dt)
 {
   if (dt == VV_DTYPE_F32)
     return _mm512_loadu_ps (p);
+  if (dt == VV_DTYPE_I8)
+    /* 16 int8 codes -> F32 (exact); the row scale comes after the dot */
+    return _mm512_cvtepi32_ps (_mm512_cvtepi8_epi32 (_mm_loadu_si128 ((const __m128i *) p)));
   return avx512_cvt16 (_mm256_loadu_si256 ((const __m256i *) p), dt);
 }
 
@@ -421,6 +433,8 @@ avx512_load16_mask (const void *p, __mmask16 m, const VvDType dt)
 {
   if (dt == VV_DTYPE_F32)
     return _mm512_maskz_loadu_ps (m, p);
+  if (dt == VV_DTYPE_I8)
+    return _mm512_cvtepi32_ps (_mm512_cvtepi8_epi32 (_mm_maskz_loadu_epi8 (m, p)));
   return avx512_cvt16 (_mm256_maskz_loadu_epi16 (m, p), dt);
 }
 
@@ -563,6 +577,15 @@ avx512_gemv_bf16 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n
   avx512_gemv (w, in, rows, x, n, y, ldy, VV_DTYPE_BF16);
 }
 
+/* int8 codes 16 lanes at a time (the AVX2 kernel, 8 lanes, stays selectable
+ * with VV_CPU_I8=avx2 for side-by-side measurements). */
+static VV_AVX512 void
+avx512_gemv_i8 (const void *w, gint64 in, gint64 rows, const gfloat *x, gint n,
+    gfloat *y, gint64 ldy)
+{
+  avx512_gemv (w, in, rows, x, n, y, ldy, VV_DTYPE_I8);
+}
+
 VV_INLINE VV_AVX512 void
 avx512_convert (const void *src, gfloat *dst, gint64 n, const VvDType dt)
 {
@@ -637,19 +660,39 @@ choose_isa (CpuIsa *isa, GError **error)
   return FALSE;
 }
 
-/* AMX terms per activation for large-n linear(), from VV_CPU_GEMM */
+/* Large-n linear() with BF16 weights, from VV_CPU_GEMM: AMX terms per
+ * activation (0: no AMX), or the AVX512_BF16 GEMM */
 static gboolean
-choose_gemm (CpuIsa isa, gint *amx_parts, GError **error)
+choose_gemm (CpuIsa isa, gint *amx_parts, gint *bf16_gemm, GError **error)
 {
   gboolean have = isa == CPU_ISA_AVX512 && vv_cpu_amx_detect ();
+  gboolean have_bf16 = isa == CPU_ISA_AVX512 && vv_cpu_bf16_detect ();
   const gchar *env = g_getenv ("VV_CPU_GEMM");
   *amx_parts = 0;
+  *bf16_gemm = 0;
   if (env == NULL || *env == '\0' || g_ascii_strcasecmp (env, "auto") == 0) {
-    /* opt-in until the conformance suite has been run on the AMX path */
+    /* sgemm. AMX stays opt-in until the conformance suite has been run on
+     * it; the AVX512_BF16 GEMM is opt-in too: with 3 parts (F32's
+     * precision) it is slower than sgemm on Zen 5, 2 and 1 parts change
+     * the numerics (see docs/PERFORMANCE.md) */
     return TRUE;
   }
   if (g_ascii_strcasecmp (env, "sgemm") == 0)
     return TRUE;
+  gint bparts = g_ascii_strcasecmp (env, "bf16") == 0 ? 1
+      : g_ascii_strcasecmp (env, "bf16x2") == 0 ? 2
+      : g_ascii_strcasecmp (env, "bf16x3") == 0 ? 3 : 0;
+  if (bparts > 0) {
+    if (!have_bf16) {
+      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+          "VV_CPU_GEMM=%s: AVX512_BF16 is not usable here (%s)", env,
+          isa != CPU_ISA_AVX512 ? "it needs the avx512 kernels"
+          : "this CPU does not provide it");
+      return FALSE;
+    }
+    *bf16_gemm = bparts;
+    return TRUE;
+  }
   gint parts = 0;
   if (g_ascii_strcasecmp (env, "amx") == 0 || g_ascii_strcasecmp (env, "amx3") == 0)
     parts = 3;
@@ -659,7 +702,8 @@ choose_gemm (CpuIsa isa, gint *amx_parts, GError **error)
     parts = 1;
   if (parts == 0) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
-        "VV_CPU_GEMM=%s: expected auto, sgemm, amx1, amx2, amx3 or amx", env);
+        "VV_CPU_GEMM=%s: expected auto, sgemm, bf16, bf16x2, bf16x3, amx1, amx2, amx3 or amx",
+        env);
     return FALSE;
   }
   if (!have) {
@@ -671,6 +715,25 @@ choose_gemm (CpuIsa isa, gint *amx_parts, GError **error)
   }
   *amx_parts = parts;
   return TRUE;
+}
+
+/* VV_CPU_I8=avx2 keeps the AVX2 int8 gemv under the avx512 kernels (to
+ * measure the two side by side); auto or avx512: the AVX-512 one. */
+static gboolean
+choose_i8 (CpuIsa isa, gboolean *i8_avx2, GError **error)
+{
+  const gchar *env = g_getenv ("VV_CPU_I8");
+  *i8_avx2 = FALSE;
+  if (env == NULL || *env == '\0' || g_ascii_strcasecmp (env, "auto") == 0
+      || g_ascii_strcasecmp (env, "avx512") == 0)
+    return TRUE;
+  if (g_ascii_strcasecmp (env, "avx2") == 0) {
+    *i8_avx2 = isa == CPU_ISA_AVX512;
+    return TRUE;
+  }
+  g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+      "VV_CPU_I8=%s: expected auto, avx2 or avx512", env);
+  return FALSE;
 }
 
 static void
@@ -695,7 +758,7 @@ set_kernels (CpuBackend *cpu)
     cpu->gemv[VV_DTYPE_F32] = avx512_gemv_f32;
     cpu->gemv[VV_DTYPE_F16] = avx512_gemv_f16;
     cpu->gemv[VV_DTYPE_BF16] = avx512_gemv_bf16;
-    cpu->gemv[VV_DTYPE_I8] = avx2_gemv_i8;
+    cpu->gemv[VV_DTYPE_I8] = cpu->i8_avx2 ? avx2_gemv_i8 : avx512_gemv_i8;
     cpu->convert[VV_DTYPE_F16] = avx512_convert_f16;
     cpu->convert[VV_DTYPE_BF16] = avx512_convert_bf16;
   }
@@ -886,6 +949,9 @@ cpu_linear (VvBackend *be, VvTensor *y, const VvTensor *x, const VvTensor *w,
     return TRUE;
   }
 
+  if (vv_cpu_bf16_linear_supported (cpu, job.wdt, job.n))
+    return vv_cpu_bf16_linear (cpu, job.y, (const guint16 *) job.w, job.in, job.out,
+        job.x, job.n, job.bias, job.bdt, error);
   if (vv_cpu_amx_linear_supported (cpu, job.wdt, job.in, job.n))
     return vv_cpu_amx_linear (cpu, job.y, (const guint16 *) job.w, job.in, job.out,
         job.x, job.n, job.bias, job.bdt, error);
@@ -1356,6 +1422,8 @@ cpu_destroy (VvBackend *be)
     vv_host_mem_free (cpu->amx_xp, cpu->amx_xp_bytes);
     vv_host_mem_free (cpu->amx_ct, cpu->amx_ct_bytes);
     vv_host_mem_free (cpu->amx_tail, cpu->amx_tail_bytes);
+    vv_host_mem_free (cpu->bf16_xp, cpu->bf16_xp_bytes);
+    vv_host_mem_free (cpu->bf16_ct, cpu->bf16_ct_bytes);
     vv_thread_pool_free (cpu->pool);
     g_free (cpu);
   }
@@ -1412,7 +1480,10 @@ vv_backend_cpu_new (gint n_threads, GError **error)
   }
   CpuIsa isa;
   gint amx_parts;
-  if (!choose_isa (&isa, error) || !choose_gemm (isa, &amx_parts, error))
+  gint bf16_gemm;
+  gboolean i8_avx2;
+  if (!choose_isa (&isa, error) || !choose_gemm (isa, &amx_parts, &bf16_gemm, error)
+      || !choose_i8 (isa, &i8_avx2, error))
     return NULL;
 
   GError *local = NULL;
@@ -1436,9 +1507,11 @@ vv_backend_cpu_new (gint n_threads, GError **error)
   cpu->pool = pool;
   cpu->isa = isa;
   cpu->amx_parts = amx_parts;
+  cpu->bf16_gemm = bf16_gemm;
+  cpu->i8_avx2 = i8_avx2;
   cpu->scratch = g_new0 (gfloat *, be->n_threads);
   set_kernels (cpu);
   g_debug ("cpu backend: %d thread(s), %s kernels, large linear on %s", be->n_threads,
-      isa_names[isa], amx_parts ? "AMX" : "sgemm");
+      isa_names[isa], amx_parts ? "AMX" : bf16_gemm ? "AVX512_BF16" : "sgemm");
   return be;
 }

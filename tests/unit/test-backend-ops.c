@@ -21,6 +21,9 @@ typedef struct {
   gchar *label;                 /* "cpu/avx2/3t" */
   gchar *family;                /* "cpu/avx2": outputs must be bit-identical */
   VvBackend *be;
+  /* VV_CPU_GEMM=bf16 / bf16x2: large-n linear() with BF16 weights splits x
+   * into this many BF16 parts (0: sgemm or bf16x3, F32 precision) */
+  gint bf16_parts;
 } Variant;
 
 static GPtrArray *variants;     /* of Variant*, grouped by family */
@@ -47,7 +50,7 @@ variant_free (gpointer p)
 }
 
 static void
-add_variants (const gchar *name, const gchar *isa)
+add_variants_gemm (const gchar *name, const gchar *isa, const gchar *gemm)
 {
   /* GPU backends compute the same whatever the host thread count: one
    * variant (the emulated one is slow enough as it is) */
@@ -59,24 +62,37 @@ add_variants (const gchar *name, const gchar *isa)
        * of the backends made so far are blocked and never read the
        * environment, so this is safe here. */
       setenv ("VV_CPU_ISA", isa, 1);
+    if (gemm != NULL)
+      setenv ("VV_CPU_GEMM", gemm, 1);
     VvBackend *be = vv_backend_new_by_name (name, thread_counts[t], &error);
     if (isa != NULL)
       unsetenv ("VV_CPU_ISA");
+    if (gemm != NULL)
+      unsetenv ("VV_CPU_GEMM");
     if (be == NULL) {
       /* e.g. a CUDA build on a machine without a GPU, or no AVX-512 */
       g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE);
-      g_printerr ("# skipping backend %s%s%s: %s\n", name, isa ? "/" : "", isa ? isa : "",
-          error->message);
+      g_printerr ("# skipping backend %s%s%s%s%s: %s\n", name, isa ? "/" : "", isa ? isa : "",
+          gemm ? "+" : "", gemm ? gemm : "", error->message);
       return;
     }
     Variant *v = g_new0 (Variant, 1);
-    v->family = isa ? g_strdup_printf ("%s/%s", name, isa) : g_strdup (name);
+    v->family = isa ? g_strdup_printf ("%s/%s%s%s", name, isa, gemm ? "+" : "",
+        gemm ? gemm : "") : g_strdup (name);
+    v->bf16_parts = gemm == NULL ? 0 : strcmp (gemm, "bf16") == 0 ? 1
+        : strcmp (gemm, "bf16x2") == 0 ? 2 : 0;
     v->label = g_strdup_printf ("%s/%dt", v->family, thread_counts[t]);
     v->be = be;
     g_assert_cmpstr (vv_backend_get_name (be), ==, name);
     g_assert_cmpint (vv_backend_get_n_threads (be), ==, thread_counts[t]);
     g_ptr_array_add (variants, v);
   }
+}
+
+static void
+add_variants (const gchar *name, const gchar *isa)
+{
+  add_variants_gemm (name, isa, NULL);
 }
 
 /* The emulated CUDA backend in forward, reverse and shuffled thread
@@ -111,6 +127,11 @@ setup_variants (void)
       add_variants ("cpu", "scalar");
       add_variants ("cpu", "avx2");
       add_variants ("cpu", "avx512");
+      /* large-n BF16 linear() on the AVX512_BF16 GEMM, where the CPU has
+       * it: 3 parts (F32 tolerance), 2 (looser), 1 (x rounded to BF16) */
+      add_variants_gemm ("cpu", "avx512", "bf16x3");
+      add_variants_gemm ("cpu", "avx512", "bf16");
+      add_variants_gemm ("cpu", "avx512", "bf16x2");
     } else if (strcmp (names[i], "cuda-emu") == 0) {
       add_cuda_emu_variants ();
     } else {
@@ -258,6 +279,28 @@ static const VvDType weight_dtypes[] = { VV_DTYPE_F32, VV_DTYPE_F16, VV_DTYPE_BF
  * tested sizes; bf16/f16 weights are compared against their stored values,
  * so conversion errors are not tolerated.
  */
+static void
+linear_reference (const gdouble *xd, const gdouble *wd, const gdouble *bd, gint64 n,
+    gint64 in, gint64 out, gdouble *ref, gdouble *tol)
+{
+  for (gint64 j = 0; j < n; j++) {
+    for (gint64 o = 0; o < out; o++) {
+      gdouble s = 0.0, a = 0.0;
+      for (gint64 k = 0; k < in; k++) {
+        gdouble p = xd[j * in + k] * wd[o * in + k];
+        s += p;
+        a += fabs (p);
+      }
+      if (bd) {
+        s += bd[o];
+        a += fabs (bd[o]);
+      }
+      ref[j * out + o] = s;
+      tol[j * out + o] = 1e-6 * sqrt ((gdouble) MAX (in, 1)) * a;
+    }
+  }
+}
+
 static gboolean
 run_linear_case (gint ndim, const gint64 *x_shape, gint64 out, VvDType wdt,
     gboolean with_bias)
@@ -280,21 +323,22 @@ run_linear_case (gint ndim, const gint64 *x_shape, gint64 out, VvDType wdt,
   g_autofree gdouble *bd = bias ? to_doubles (bias) : NULL;
   g_autofree gdouble *ref = g_new (gdouble, n * out);
   g_autofree gdouble *tol = g_new (gdouble, n * out);
-  for (gint64 j = 0; j < n; j++) {
-    for (gint64 o = 0; o < out; o++) {
-      gdouble s = 0.0, a = 0.0;
-      for (gint64 k = 0; k < in; k++) {
-        gdouble p = xd[j * in + k] * wd[o * in + k];
-        s += p;
-        a += fabs (p);
-      }
-      if (bd) {
-        s += bd[o];
-        a += fabs (bd[o]);
-      }
-      ref[j * out + o] = s;
-      tol[j * out + o] = 1e-6 * sqrt ((gdouble) MAX (in, 1)) * a;
-    }
+  linear_reference (xd, wd, bd, n, in, out, ref, tol);
+  /* the AVX512_BF16 GEMM (BF16 weights, n > 8) with 1 part: x rounded to
+   * BF16 first, then the same F32 tolerance (the products are exact); with
+   * 2 parts: x's residual after 2 roundings (unit roundoff 2^-8 each) is
+   * at most 2^-16 |x|, so 2^-16 Σ|w·x| more than F32's tolerance */
+  g_autofree gdouble *ref16 = NULL, *tol16 = NULL, *tol2 = NULL;
+  if (wdt == VV_DTYPE_BF16 && n > 8) {
+    g_autofree gdouble *xr = g_new (gdouble, n * in);
+    for (gint64 i = 0; i < n * in; i++)
+      xr[i] = vv_bf16_to_f32 (vv_f32_to_bf16 ((gfloat) xd[i]));
+    ref16 = g_new (gdouble, n * out);
+    tol16 = g_new (gdouble, n * out);
+    linear_reference (xr, wd, bd, n, in, out, ref16, tol16);
+    tol2 = g_new (gdouble, n * out);
+    for (gint64 i = 0; i < n * out; i++)
+      tol2[i] = tol[i] * (1.0 + ldexp (1.0, -16) / (1e-6 * sqrt ((gdouble) MAX (in, 1))));
   }
 
   g_autofree gchar *xs = vv_tensor_shape_string (x);
@@ -310,7 +354,14 @@ run_linear_case (gint ndim, const gint64 *x_shape, gint64 out, VvDType wdt,
     gboolean r = vv_backend_linear (v->be, dy, dx, dw, db, &error);
     g_assert_no_error (error);
     g_assert_true (r);
-    ok = check_output (&c, v, to_host (v->be, dy), ref, tol);
+    const gdouble *rv = ref, *tv = tol;
+    if (ref16 != NULL && v->bf16_parts == 1) {
+      rv = ref16;
+      tv = tol16;
+    } else if (ref16 != NULL && v->bf16_parts == 2) {
+      tv = tol2;
+    }
+    ok = check_output (&c, v, to_host (v->be, dy), rv, tv);
     vv_backend_tensor_free (v->be, dx);
     vv_backend_tensor_free (v->be, dw);
     vv_backend_tensor_free (v->be, db);
@@ -364,6 +415,8 @@ test_linear_more (void)
     { 2, { 5, 333 }, 517 },     /* n 5..8 kernels */
     { 2, { 7, 129 }, 300 },
     { 2, { 64, 1536 }, 600 },   /* several sgemm panels */
+    { 2, { 146, 4001 }, 70 },   /* BF16 GEMM: several k chunks, odd in */
+    { 2, { 300, 65 }, 13 },     /* BF16 GEMM: token slices of 256 */
     { 3, { 2, 3, 40 }, 30 },    /* 6 rows */
     { 3, { 3, 5, 40 }, 30 },    /* 15 rows */
     { 2, { 4, 0 }, 5 },         /* empty dot products: y = bias */
@@ -373,6 +426,28 @@ test_linear_more (void)
       for (gint bias = 0; bias < 2; bias++)
         if (!(too_big (cases[i].x[cases[i].ndim - 1] * cases[i].out)) && !run_linear_case (cases[i].ndim, cases[i].x, cases[i].out, weight_dtypes[d], bias))
           return;
+}
+
+/* Odd sizes for the SIMD kernels' edges: rows (n) 1, 2, 3 (small-n), 17,
+ * 146 (GEMM: token tiles of 16 with remainders); in not a multiple of 16
+ * or 32 (masked tails, odd k pairs); out not a multiple of the row
+ * blocks (4, 6). */
+static void
+test_linear_odd (void)
+{
+  static const gint64 ns[] = { 1, 2, 3, 17, 146 };
+  static const gint64 ins[] = { 15, 33, 1000, 1537 };
+  static const gint64 outs[] = { 5, 67 };
+  for (guint d = 0; d < G_N_ELEMENTS (weight_dtypes); d++)
+    for (guint a = 0; a < G_N_ELEMENTS (ns); a++)
+      for (guint b = 0; b < G_N_ELEMENTS (ins); b++)
+        for (guint o = 0; o < G_N_ELEMENTS (outs); o++) {
+          gint64 xs[2] = { ns[a], ins[b] };
+          if (too_big (ns[a] * ins[b]) || too_big (outs[o] * ins[b]))
+            continue;
+          if (!run_linear_case (2, xs, outs[o], weight_dtypes[d], (a + b + o) & 1))
+            return;
+        }
 }
 
 /* The CPU backend's small-n kernels compute each input row the same way
@@ -498,6 +573,18 @@ test_linear_i8 (void)
                 bias_dtypes[(a + b + o) % G_N_ELEMENTS (bias_dtypes)]))
           return;
       }
+  /* odd sizes: n 17, 146; in not a multiple of 16 (the AVX-512 kernel's
+   * masked tail) */
+  static const gint64 odd_ns[] = { 1, 2, 3, 17, 146 };
+  static const gint64 odd_ins[] = { 31, 1000, 4097 };
+  for (guint a = 0; a < G_N_ELEMENTS (odd_ns); a++)
+    for (guint b = 0; b < G_N_ELEMENTS (odd_ins); b++) {
+      if (too_big (odd_ns[a] * odd_ins[b]) || too_big (67 * odd_ins[b]))
+        continue;
+      if (!run_linear_i8_case (odd_ns[a], odd_ins[b], 67,
+              bias_dtypes[(a + b) % G_N_ELEMENTS (bias_dtypes)]))
+        return;
+    }
   /* long rows, many row chunks over the threads, sgemm panels */
   if (!too_big (8960 * 67) && (!run_linear_i8_case (2, 8960, 67, VV_DTYPE_F32)
           || !run_linear_i8_case (2, 1536, 1000, VV_DTYPE_I32)
@@ -1395,6 +1482,7 @@ main (int argc, char **argv)
   g_test_add_func ("/backend-ops/sim-device", test_sim_device);
   g_test_add_func ("/backend-ops/linear", test_linear);
   g_test_add_func ("/backend-ops/linear-more", test_linear_more);
+  g_test_add_func ("/backend-ops/linear-odd", test_linear_odd);
   g_test_add_func ("/backend-ops/linear-batch-invariance", test_linear_batch_invariance);
   g_test_add_func ("/backend-ops/linear-i8", test_linear_i8);
   g_test_add_func ("/backend-ops/rms-norm", test_rms_norm);

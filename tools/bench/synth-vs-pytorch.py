@@ -36,6 +36,7 @@ import argparse
 import gc
 import json
 import os
+import re
 import resource
 import shlex
 import shutil
@@ -54,6 +55,15 @@ BLOCKS = [("lm", "LM (positive pass)"), ("neg_lm", "LM (negative pass)"),
 
 
 def run_ours(a, extra=()):
+    # leading NAME=value words of a variant are environment variables for
+    # it (e.g. --also='VV_CPU_GEMM=sgemm' for the kernels before a change)
+    extra = list(extra)
+    env = dict(os.environ)
+    prefix = []
+    while extra and re.match(r"^[A-Z_][A-Z0-9_]*=", extra[0]):
+        k, v = extra.pop(0).split("=", 1)
+        env[k] = v
+        prefix.append(f"{k}={v}")
     cmd = [a.tool, "bench", "synth", "--model", a.model, "--frames", str(a.frames),
            "--cfg", str(a.cfg), "--prompt-tokens", str(a.prompt_tokens),
            "--voice-seconds", str(a.voice_seconds), "--iters", str(a.iters), "--json"]
@@ -62,9 +72,9 @@ def run_ours(a, extra=()):
     if "--power" not in extra:
         cmd += ["--steps", str(a.steps), "--threads", str(a.threads)]
     cmd += list(extra)
-    print("$ " + " ".join(cmd), flush=True)
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out), cmd
+    print("$ " + " ".join(prefix + cmd), flush=True)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(out), prefix + cmd
 
 
 class RefTimer:
@@ -227,7 +237,8 @@ def main():
     ap.add_argument("--also", action="append", default=[],
                     help="also time ours with these extra bench-synth options, e.g. "
                          "--also='--weights int8' --also='--power low' (each against the "
-                         "same reference run)")
+                         "same reference run); leading NAME=value words set environment "
+                         "variables for that run, e.g. --also='VV_CPU_GEMM=sgemm'")
     ap.add_argument("--streams",
                     help="also time batched streams, e.g. 1,2,4: ours with `bench streams` "
                          "(the frame loop of N sessions stepped as one batch), the reference's "
