@@ -671,10 +671,13 @@ choose_gemm (CpuIsa isa, gint *amx_parts, gint *bf16_gemm, GError **error)
   *amx_parts = 0;
   *bf16_gemm = 0;
   if (env == NULL || *env == '\0' || g_ascii_strcasecmp (env, "auto") == 0) {
-    /* sgemm. AMX stays opt-in until the conformance suite has been run on
-     * it; the AVX512_BF16 GEMM is opt-in too: with 3 parts (F32's
-     * precision) it is slower than sgemm on Zen 5, 2 and 1 parts change
-     * the numerics (see docs/PERFORMANCE.md) */
+    /* Where the CPU has AVX512_BF16: the BF16 GEMM with x split in 2 BF16
+     * parts (16 significant bits, the weights exact: 1.5-3.3x sgemm at
+     * prefill, its error 9x under the conformance bounds; 3 parts, F32's
+     * precision, is slower than sgemm on Zen 5; 1 part, x rounded to BF16 as
+     * the reference in bf16 does, fails them). Else sgemm. AMX stays opt-in
+     * until the conformance suite has been run on it. */
+    *bf16_gemm = have_bf16 ? 2 : 0;
     return TRUE;
   }
   if (g_ascii_strcasecmp (env, "sgemm") == 0)
