@@ -136,6 +136,9 @@ setup_variants (void)
       add_variants_gemm ("cpu", "avx512", "bf16x2");
     } else if (strcmp (names[i], "cuda-emu") == 0) {
       add_cuda_emu_variants ();
+    } else if (strcmp (names[i], "sim") == 0) {
+      /* its kernels are the CPU backend's: sgemm for large n, as above */
+      add_variants_gemm ("sim", NULL, "sgemm");
     } else {
       add_variants (names[i], NULL);
     }
