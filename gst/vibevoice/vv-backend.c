@@ -505,15 +505,16 @@ static gboolean
 check_kv (VvBackend *be, const gchar *op, const gchar *name, const VvTensor *t,
     gint head_dim, GError **error)
 {
+  /* named before the device check: I8 tensors are host memory */
+  if (t != NULL && t->dtype == VV_DTYPE_I8 && !vv_device_is_host (vv_backend_get_device (be))) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: %s is I8 (an int8 KV cache): it runs only on the cpu backend, not on %s",
+        op, name, be->ops->name);
+    return FALSE;
+  }
   if (!check_tensor (be, op, name, t, error))
     return FALSE;
   if (t->dtype == VV_DTYPE_I8) {
-    if (!vv_device_is_host (vv_backend_get_device (be))) {
-      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
-          "%s: %s is I8 (an int8 KV cache): it runs only on the cpu backend, not on %s",
-          op, name, be->ops->name);
-      return FALSE;
-    }
     if (t->ndim != 2 || head_dim <= 0 || t->shape[1] % head_dim != 0
         || vv_tensor_get_scale_groups (t) != t->shape[1] / head_dim)
       return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, t, name, NULL, NULL,
@@ -1127,6 +1128,14 @@ vv_backend_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **erro
 {
   static const gchar op[] = "convert";
   g_return_val_if_fail (be != NULL, FALSE);
+  /* into an int8 KV cache: host memory with its scales (named before the
+   * device check) */
+  if (y != NULL && y->dtype == VV_DTYPE_I8 && !vv_device_is_host (vv_backend_get_device (be))) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: y is I8 (an int8 KV cache): it runs only on the cpu backend, not on %s",
+        op, be->ops->name);
+    return FALSE;
+  }
   if (!check_tensor (be, op, "y", y, error) || !check_act (be, op, "x", x, error))
     return FALSE;
   if (y->dtype == VV_DTYPE_I32)
@@ -1136,13 +1145,6 @@ vv_backend_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **erro
     return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", x, "x",
         "must have as many elements");
   if (y->dtype == VV_DTYPE_I8) {
-    /* into an int8 KV cache: host memory with its scales */
-    if (!vv_device_is_host (vv_backend_get_device (be))) {
-      g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
-          "%s: y is I8 (an int8 KV cache): it runs only on the cpu backend, not on %s",
-          op, be->ops->name);
-      return FALSE;
-    }
     gint groups = vv_tensor_get_scale_groups (y);
     if (y->ndim != 2 || groups < 1 || y->shape[1] % groups != 0)
       return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, y, "y", NULL, NULL,
