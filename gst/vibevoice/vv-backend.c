@@ -1121,7 +1121,11 @@ vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s,
  * @error: return location for a #GError
  *
  * y = x rounded to the dtype of @y (round to nearest even; NaN stays NaN):
- * how activations are stored into a BF16 KV cache.
+ * how activations are stored into a BF16 KV cache. Into I8 with scale
+ * groups (vv_tensor_new_i8_groups(), an int8 KV cache; cpu backend only),
+ * each (row, group) is quantised symmetrically: scale = max|x| / 127,
+ * code = round(x / scale) (nearest even), 0 for a group of zeros; a group
+ * holding NaN or ±Inf gets scale NaN.
  */
 gboolean
 vv_backend_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error)
@@ -1445,7 +1449,9 @@ vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
  * @y: (out caller-allocates): F32 [n, H_q·head_dim]
  * @q: F32 [n, H_q·head_dim]
  * @k: F32 or BF16 [T, H_kv·head_dim], T ≥ n: past keys, then the n new
- *   ones (a KV cache's dtype)
+ *   ones (a KV cache's dtype); or, on the cpu backend, I8 with one scale
+ *   per (row, KV head) (vv_tensor_new_i8_groups() with H_kv groups), read
+ *   as code · scale
  * @v: [T, H_kv·head_dim], like @k and of its dtype
  * @head_dim: d
  * @error: return location for a #GError
