@@ -564,7 +564,7 @@ check_linear_weight (VvBackend *be, const gchar *op, const VvTensor *w, GError *
   }
   if (w->row_scales == NULL || w->ndim != 2 || vv_tensor_get_scale_groups (w) != 1)
     return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, w, "w", NULL, NULL,
-        "is I8 without one scale per row (make it with vv_tensor_new_i8())");
+        "is I8 without row scales, one per row (make it with vv_tensor_new_i8())");
   return TRUE;
 }
 
