@@ -371,10 +371,12 @@ avx512_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const g
       const guint8 *kr = kb + (t0 + i) * rb;
       prefetch_kv (kr + VV_ATTN_PF * rb, vb + (t0 + i) * rb, rb);
       if (dt != VV_DTYPE_F32) {
-        for (gint64 j = 0; j < kvw; j += 16) {
-          __m512 sc = dt == VV_DTYPE_I8 ? _mm512_set1_ps (ksc[(t0 + i) * job->hkv + j / d])
+        /* per head, so the I8 scale is one load (no division per vector) */
+        for (gint64 kvh = 0; kvh < job->hkv; kvh++) {
+          __m512 sc = dt == VV_DTYPE_I8 ? _mm512_set1_ps (ksc[(t0 + i) * job->hkv + kvh])
               : _mm512_setzero_ps ();
-          _mm512_storeu_ps (kf + i * kvw + j, avx512_kv16 (kr + j * es, dt, sc));
+          for (gint64 j = kvh * d; j < (kvh + 1) * d; j += 16)
+            _mm512_storeu_ps (kf + i * kvw + j, avx512_kv16 (kr + j * es, dt, sc));
         }
         kp[i] = kf + i * kvw;
       } else {
@@ -582,8 +584,9 @@ avx2_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const gui
     prefetch_kv (kr + VV_ATTN_PF * rb, vb + t * rb, rb);
     for (gint64 h = 0; h < job->hq; h++) {
       const gfloat *qh = qr + h * d;
-      const guint8 *kh = kr + (gsize) ((h / job->g) * d) * es;
-      __m256 sc = dt == VV_DTYPE_I8 ? _mm256_set1_ps (ksc[t * job->hkv + h / job->g])
+      const gint64 kvh = h / job->g;
+      const guint8 *kh = kr + (gsize) (kvh * d) * es;
+      __m256 sc = dt == VV_DTYPE_I8 ? _mm256_set1_ps (ksc[t * job->hkv + kvh])
           : _mm256_setzero_ps ();
       __m256 a0 = _mm256_setzero_ps (), a1 = _mm256_setzero_ps ();
       gint j = 0;
