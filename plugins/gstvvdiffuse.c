@@ -114,6 +114,7 @@ gst_vv_overflow_get_type (void)
 typedef enum {
   GST_VV_KV_CACHE_F32 = VV_DTYPE_F32,
   GST_VV_KV_CACHE_BF16 = VV_DTYPE_BF16,
+  GST_VV_KV_CACHE_INT8 = VV_DTYPE_I8,
 } GstVvKvCacheDtype;
 
 #define GST_TYPE_VV_KV_CACHE_DTYPE (gst_vv_kv_cache_dtype_get_type ())
@@ -125,6 +126,9 @@ gst_vv_kv_cache_dtype_get_type (void)
     { GST_VV_KV_CACHE_BF16, "bfloat16: half the memory (28 KiB per token per CFG branch at "
           "1.5B), as the reference keeps it in bf16", "bf16" },
     { GST_VV_KV_CACHE_F32, "float32: twice the memory, as the reference's fp32 runs", "f32" },
+    { GST_VV_KV_CACHE_INT8, "int8 codes with one float32 scale per token and KV head: about "
+          "half of bf16's memory (14.4 KiB per token per CFG branch at 1.5B); changes the "
+          "output slightly (docs/PERFORMANCE.md); cpu backend only", "int8" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {

@@ -48,7 +48,11 @@ vv_tool_parse_kv_dtype (const gchar *tool, const gchar *arg, VvDType *dtype)
     *dtype = VV_DTYPE_F32;
     return TRUE;
   }
-  fprintf (stderr, "vibevoice %s: --kv-dtype is bf16 or f32, not %s\n", tool, arg);
+  if (g_ascii_strcasecmp (arg, "int8") == 0) {
+    *dtype = VV_DTYPE_I8;
+    return TRUE;
+  }
+  fprintf (stderr, "vibevoice %s: --kv-dtype is bf16, f32 or int8, not %s\n", tool, arg);
   return FALSE;
 }
 

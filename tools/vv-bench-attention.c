@@ -29,7 +29,7 @@ vv_bench_attention (int argc, char **argv)
   GOptionEntry entries[] = {
     { "keys", 'k', 0, G_OPTION_ARG_INT64, &keys, "Context length T (default 32768)", "T" },
     { "rows", 'n', 0, G_OPTION_ARG_INT64, &rows, "Query rows, the newest positions (default 1)", "N" },
-    { "kv-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype_arg, "bf16 (default) or f32", "TYPE" },
+    { "kv-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype_arg, "bf16 (default), f32 or int8", "TYPE" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (0 = all)", "N" },
     { "layers", 0, 0, G_OPTION_ARG_INT, &layers, "Layers per pass, each its own cache (default 28)", "N" },
     { "iters", 0, 0, G_OPTION_ARG_INT, &iters, "Timed passes, best shown (default 7)", "N" },
@@ -72,12 +72,24 @@ vv_bench_attention (int argc, char **argv)
   g_autoptr (GPtrArray) kv = g_ptr_array_new_with_free_func ((GDestroyNotify) vv_tensor_free);
   g_autofree gfloat *row = g_new (gfloat, kvw);
   for (gint l = 0; l < 2 * layers; l++) {
-    VvTensor *t = vv_tensor_new_2d (dt, keys, kvw);
+    VvTensor *t = dt == VV_DTYPE_I8 ? vv_tensor_new_i8_groups (keys, kvw, kv_heads)
+        : vv_tensor_new_2d (dt, keys, kvw);
     gsize es = vv_dtype_size (dt);
     for (gint64 i = 0; i < keys; i++) {
       for (gint64 j = 0; j < kvw; j++)
         row[j] = (gfloat) g_rand_double_range (r, -1, 1);
-      vv_convert_from_f32 (dt, row, (guint8 *) t->data + (gsize) (i * kvw) * es, kvw);
+      if (dt == VV_DTYPE_I8) {
+        /* quantised per (token, head) as the LM appends them */
+        VvTensor x, dst;
+        vv_tensor_init_view (&x, VV_DTYPE_F32, 2, (gint64[]) { 1, kvw }, row);
+        vv_tensor_init_rows (&dst, t, i, 1);
+        if (!vv_backend_convert (be, &dst, &x, &error)) {
+          fprintf (stderr, "vibevoice bench attention: %s\n", error->message);
+          return 1;
+        }
+      } else {
+        vv_convert_from_f32 (dt, row, (guint8 *) t->data + (gsize) (i * kvw) * es, kvw);
+      }
     }
     g_ptr_array_add (kv, t);
   }
@@ -95,7 +107,8 @@ vv_bench_attention (int argc, char **argv)
     if (it > 0 && ms < best)
       best = ms;
   }
-  gdouble bytes = 2.0 * layers * (gdouble) keys * kvw * vv_dtype_size (dt);
+  gdouble bytes = 2.0 * layers * (gdouble) keys * (kvw * vv_dtype_size (dt)
+      + (dt == VV_DTYPE_I8 ? kv_heads * sizeof (gfloat) : 0));
   gdouble pairs = (gdouble) layers * rows * (gdouble) keys;
   gdouble bw = bw_mib > 0 ? vv_bench_read_bandwidth ((gsize) bw_mib, n_threads, 3) : 0.0;
   printf ("attention: %" G_GINT64_FORMAT " row(s) x %" G_GINT64_FORMAT " keys, %d/%d heads x %d, "

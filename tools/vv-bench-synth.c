@@ -363,7 +363,7 @@ vv_bench_synth (int argc, char **argv)
         "\"dtype\": \"%s\", \"bytes_per_token_per_branch\": %" G_GUINT64_FORMAT ", \"bytes_per_token_both_branches\": %"
         G_GUINT64_FORMAT ", \"bytes_at_first_frame\": %" G_GUINT64_FORMAT "}, \"script\": ",
         position, position + (gint64) L, r->fill_us / 1e3, ms_lm_frame,
-        kv_dtype == VV_DTYPE_BF16 ? "bf16" : "f32", kv_tok, 2 * kv_tok, kv_first);
+        kv_dtype == VV_DTYPE_BF16 ? "bf16" : kv_dtype == VV_DTYPE_I8 ? "int8" : "f32", kv_tok, 2 * kv_tok, kv_first);
     json_string (o, script);
     g_string_append (o, "}\n");
     fputs (o->str, stdout);

@@ -37,11 +37,12 @@ gdouble vv_bench_read_bandwidth (gsize mib, gint n_threads, gint iters);
  * shipped in the source tree / installed data dir. */
 const gchar *vv_tool_default_tokenizer_dir (void);
 
-/* --kv-dtype: "bf16" (NULL: the default) or "f32"; FALSE (and a message on
- * stderr naming @tool) for anything else. */
+/* --kv-dtype: "bf16" (NULL: the default), "f32" or "int8"; FALSE (and a
+ * message on stderr naming @tool) for anything else. */
 gboolean vv_tool_parse_kv_dtype (const gchar *tool, const gchar *arg, VvDType *dtype);
 #define VV_TOOL_KV_DTYPE_HELP "KV cache dtype: bf16 (default: 28 KiB per token per CFG " \
-  "branch at 1.5B) or f32 (twice that; the fp32 reference's)"
+  "branch at 1.5B), f32 (twice that; the fp32 reference's) or int8 (14.4 KiB: codes and " \
+  "a scale per token and KV head; cpu backend only)"
 
 /* --weights: "checkpoint" (NULL: the default; as stored, bf16 for the
  * published checkpoints) or "int8" (sets VV_MODEL_LOAD_INT8 in *@flags);

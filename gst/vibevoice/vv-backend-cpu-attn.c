@@ -123,8 +123,12 @@ vv_cpu_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
  * results are bit-identical across thread counts. They differ between the
  * scalar, AVX2 and AVX-512 kernels (different summation order).
  *
- * Keys and values are F32 or BF16 (the KV cache's dtype); BF16 is widened
- * in registers; everything is accumulated in F32.
+ * Keys and values are F32, BF16 or I8 (the KV cache's dtype); BF16 is
+ * widened in registers, I8 codes are widened and multiplied by their
+ * (token, KV head) scale (one rounding: the same F32 value in every
+ * kernel), so each kernel's result on an I8 cache equals, bit for bit, its
+ * result on the F32 cache of the dequantised values; everything is
+ * accumulated in F32.
  */
 
 #define VV_ATTN_CHUNK 256
@@ -132,6 +136,7 @@ vv_cpu_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
 typedef struct {
   const gfloat *q;
   const guint8 *k, *v;
+  const gfloat *ks, *vs;        /* I8: scales [t][hkv] of k, v; else NULL */
   VvDType kvdt;
   gsize es;                     /* bytes per key/value element */
   gfloat *y;
@@ -161,26 +166,38 @@ dot (const gfloat *a, const gfloat *b, gint d)
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
+/* Element i of a key/value row; @sc is the I8 scale of its head. */
 static inline gfloat
-kv_at (const guint8 *p, VvDType dt, gint64 i)
+kv_at (const guint8 *p, VvDType dt, gint64 i, gfloat sc)
 {
   if (dt == VV_DTYPE_BF16)
     return vv_bf16_to_f32 (((const guint16 *) p)[i]);
+  if (dt == VV_DTYPE_I8)
+    return (gfloat) ((const gint8 *) p)[i] * sc;
   return ((const gfloat *) p)[i];
+}
+
+/* The I8 scale of key/value row t, KV head kvh (1 for other dtypes). */
+static inline gfloat
+kv_scale (const AttnJob *job, const gfloat *sc, gint64 t, gint64 kvh)
+{
+  return sc != NULL ? sc[t * job->hkv + kvh] : 1.0f;
 }
 
 /* ---- portable kernels ---- */
 
 static void
-scalar_scores (const AttnJob *job, const gfloat *qr, const guint8 *kb, gint64 nk, gfloat *s)
+scalar_scores (const AttnJob *job, const gfloat *qr, const guint8 *kb, const gfloat *ksc,
+    gint64 nk, gfloat *s)
 {
   const gint d = job->d;
   const gsize row_bytes = (gsize) (job->hkv * d) * job->es;
   gfloat *kr = g_newa (gfloat, d);
   for (gint64 t = 0; t < nk; t++) {
     for (gint64 kvh = 0; kvh < job->hkv; kvh++) {
+      gfloat sc = kv_scale (job, ksc, t, kvh);
       for (gint j = 0; j < d; j++)
-        kr[j] = kv_at (kb + t * row_bytes, job->kvdt, kvh * d + j);
+        kr[j] = kv_at (kb + t * row_bytes, job->kvdt, kvh * d + j, sc);
       for (gint64 h = kvh * job->g; h < (kvh + 1) * job->g; h++)
         s[h * VV_ATTN_CHUNK + t] = dot (qr + h * d, kr, d) * job->scale;
     }
@@ -207,7 +224,8 @@ scalar_softmax_part (const AttnJob *job, gfloat *s, gint64 nk, gfloat *m, gfloat
 }
 
 static void
-scalar_pv (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfloat *o)
+scalar_pv (const AttnJob *job, const gfloat *s, const guint8 *vb, const gfloat *vsc,
+    gint64 nk, gfloat *o)
 {
   const gint d = job->d;
   const gsize row_bytes = (gsize) (job->hkv * d) * job->es;
@@ -216,7 +234,7 @@ scalar_pv (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfl
     const guint8 *vr = vb + t * row_bytes;
     for (gint64 kvh = 0; kvh < job->hkv; kvh++)
       for (gint j = 0; j < d; j++) {
-        gfloat vj = kv_at (vr, job->kvdt, kvh * d + j);
+        gfloat vj = kv_at (vr, job->kvdt, kvh * d + j, kv_scale (job, vsc, t, kvh));
         for (gint64 h = kvh * job->g; h < (kvh + 1) * job->g; h++)
           o[h * d + j] += s[h * VV_ATTN_CHUNK + t] * vj;
       }
@@ -276,12 +294,16 @@ avx512_exp (__m512 x)
   return _mm512_scalef_ps (p, n);
 }
 
+/* 16 keys/values as F32; @sc: the I8 scale of their head (else unused). */
 VV_INLINE VV_AVX512 __m512
-avx512_kv16 (const guint8 *p, const VvDType dt)
+avx512_kv16 (const guint8 *p, const VvDType dt, __m512 sc)
 {
   if (dt == VV_DTYPE_BF16)
     return _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_cvtepu16_epi32 (
                 _mm256_loadu_si256 ((const __m256i *) p)), 16));
+  if (dt == VV_DTYPE_I8)
+    return _mm512_mul_ps (_mm512_cvtepi32_ps (_mm512_cvtepi8_epi32 (
+                _mm_loadu_si128 ((const __m128i *) p))), sc);
   return _mm512_loadu_ps ((const gfloat *) p);
 }
 
@@ -332,11 +354,11 @@ avx512_scores_pair128 (const gfloat *q0, const gfloat *q1, const gfloat *const *
 }
 
 /* Scores of keys t … t+3 against every query head: each key row is
- * widened once into @kf (BF16) and each query head's accumulators for the
- * four keys are summed together. d % 16 == 0. */
+ * widened once into @kf (BF16, I8 dequantised) and each query head's
+ * accumulators for the four keys are summed together. d % 16 == 0. */
 VV_INLINE VV_AVX512 void
 avx512_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const guint8 *vb,
-    gint64 nk, gfloat *s, gfloat *kf, const VvDType dt, const gsize es)
+    const gfloat *ksc, gint64 nk, gfloat *s, gfloat *kf, const VvDType dt, const gsize es)
 {
   const gint d = job->d;
   const gint64 kvw = job->hkv * d;
@@ -348,9 +370,14 @@ avx512_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const g
     for (gint i = 0; i < nb; i++) {
       const guint8 *kr = kb + (t0 + i) * rb;
       prefetch_kv (kr + VV_ATTN_PF * rb, vb + (t0 + i) * rb, rb);
-      if (dt == VV_DTYPE_BF16) {
-        for (gint64 j = 0; j < kvw; j += 16)
-          _mm512_storeu_ps (kf + i * kvw + j, avx512_kv16 (kr + j * es, dt));
+      if (dt != VV_DTYPE_F32) {
+        /* per head, so the I8 scale is one load (no division per vector) */
+        for (gint64 kvh = 0; kvh < job->hkv; kvh++) {
+          __m512 sc = dt == VV_DTYPE_I8 ? _mm512_set1_ps (ksc[(t0 + i) * job->hkv + kvh])
+              : _mm512_setzero_ps ();
+          for (gint64 j = kvh * d; j < (kvh + 1) * d; j += 16)
+            _mm512_storeu_ps (kf + i * kvw + j, avx512_kv16 (kr + j * es, dt, sc));
+        }
         kp[i] = kf + i * kvw;
       } else {
         kp[i] = (const gfloat *) kr;
@@ -428,8 +455,9 @@ avx512_softmax_part (const AttnJob *job, gfloat *s, gint64 nk, gfloat *m, gfloat
 /* o[h0 + h][j0 + 16x …] for HB heads and NV vectors of 16, all in
  * registers (HB·NV ≤ 24 accumulators) over the chunk's values. */
 VV_INLINE VV_AVX512 void
-avx512_pv_block (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfloat *o,
-    gint h0, gint j0, const int HB, const int NV, const VvDType dt, const gsize es)
+avx512_pv_block (const AttnJob *job, const gfloat *s, const guint8 *vb, const gfloat *vsh,
+    gint64 nk, gfloat *o, gint h0, gint j0, const int HB, const int NV, const VvDType dt,
+    const gsize es)
 {
   const gsize rb = (gsize) (job->hkv * job->d) * es;
   __m512 acc[6][4];
@@ -438,9 +466,10 @@ avx512_pv_block (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 n
       acc[h][x] = _mm512_setzero_ps ();
   for (gint64 t = 0; t < nk; t++) {
     const guint8 *vr = vb + t * rb + (gsize) j0 * es;
+    __m512 sc = dt == VV_DTYPE_I8 ? _mm512_set1_ps (vsh[t * job->hkv]) : _mm512_setzero_ps ();
     __m512 vv[4];
     _Pragma ("GCC unroll 4") for (int x = 0; x < NV; x++)
-      vv[x] = avx512_kv16 (vr + (gsize) (16 * x) * es, dt);
+      vv[x] = avx512_kv16 (vr + (gsize) (16 * x) * es, dt, sc);
     _Pragma ("GCC unroll 6") for (int h = 0; h < HB; h++) {
       __m512 p = _mm512_set1_ps (s[(h0 + h) * VV_ATTN_CHUNK + t]);
       _Pragma ("GCC unroll 4") for (int x = 0; x < NV; x++)
@@ -452,19 +481,20 @@ avx512_pv_block (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 n
       _mm512_storeu_ps (o + (h0 + h) * job->d + j0 + 16 * x, acc[h][x]);
 }
 
+/* vsh: the I8 scales of this KV head's first value row (stride hkv) */
 #define PV_HEADS(PREFIX, NV, dt, es)                                           \
   switch (hb) {                                                                \
-    case 1: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 1, NV, dt, es); break; \
-    case 2: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 2, NV, dt, es); break; \
-    case 3: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 3, NV, dt, es); break; \
-    case 4: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 4, NV, dt, es); break; \
-    case 5: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 5, NV, dt, es); break; \
-    default: PREFIX##_pv_block (job, s, vh, nk, o, h0, j0, 6, NV, dt, es); break; \
+    case 1: PREFIX##_pv_block (job, s, vh, vsh, nk, o, h0, j0, 1, NV, dt, es); break; \
+    case 2: PREFIX##_pv_block (job, s, vh, vsh, nk, o, h0, j0, 2, NV, dt, es); break; \
+    case 3: PREFIX##_pv_block (job, s, vh, vsh, nk, o, h0, j0, 3, NV, dt, es); break; \
+    case 4: PREFIX##_pv_block (job, s, vh, vsh, nk, o, h0, j0, 4, NV, dt, es); break; \
+    case 5: PREFIX##_pv_block (job, s, vh, vsh, nk, o, h0, j0, 5, NV, dt, es); break; \
+    default: PREFIX##_pv_block (job, s, vh, vsh, nk, o, h0, j0, 6, NV, dt, es); break; \
   }
 
 VV_INLINE VV_AVX512 void
-avx512_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfloat *o,
-    const VvDType dt, const gsize es)
+avx512_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, const gfloat *vsc,
+    gint64 nk, gfloat *o, const VvDType dt, const gsize es)
 {
   const gsize hb_bytes = (gsize) job->d * es;
   for (gint64 kvh = 0; kvh < job->hkv; kvh++)
@@ -473,6 +503,7 @@ avx512_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, g
     for (gint h0 = (gint) (kvh * job->g); h0 < (kvh + 1) * job->g; h0 += 6) {
       gint hb = (gint) MIN (6, (kvh + 1) * job->g - h0);
       const guint8 *vh = vb + kvh * hb_bytes;
+      const gfloat *vsh = vsc != NULL ? vsc + kvh : NULL;
       if (wide) {
         PV_HEADS (avx512, 4, dt, es);
       } else {
@@ -485,18 +516,23 @@ avx512_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, g
 
 static VV_AVX512 void
 avx512_chunk (const AttnJob *job, const gfloat *qr, const guint8 *kb, const guint8 *vb,
-    gint64 nk, gfloat *s, gfloat *o, gfloat *m, gfloat *l)
+    const gfloat *ksc, const gfloat *vsc, gint64 nk, gfloat *s, gfloat *o, gfloat *m,
+    gfloat *l)
 {
   /* 4 widened key rows after the scores */
   gfloat *kf = s + job->hq * VV_ATTN_CHUNK;
   if (job->kvdt == VV_DTYPE_BF16) {
-    avx512_scores_t (job, qr, kb, vb, nk, s, kf, VV_DTYPE_BF16, 2);
+    avx512_scores_t (job, qr, kb, vb, NULL, nk, s, kf, VV_DTYPE_BF16, 2);
     avx512_softmax_part (job, s, nk, m, l);
-    avx512_pv_t (job, s, vb, nk, o, VV_DTYPE_BF16, 2);
+    avx512_pv_t (job, s, vb, NULL, nk, o, VV_DTYPE_BF16, 2);
+  } else if (job->kvdt == VV_DTYPE_I8) {
+    avx512_scores_t (job, qr, kb, vb, ksc, nk, s, kf, VV_DTYPE_I8, 1);
+    avx512_softmax_part (job, s, nk, m, l);
+    avx512_pv_t (job, s, vb, vsc, nk, o, VV_DTYPE_I8, 1);
   } else {
-    avx512_scores_t (job, qr, kb, vb, nk, s, kf, VV_DTYPE_F32, 4);
+    avx512_scores_t (job, qr, kb, vb, NULL, nk, s, kf, VV_DTYPE_F32, 4);
     avx512_softmax_part (job, s, nk, m, l);
-    avx512_pv_t (job, s, vb, nk, o, VV_DTYPE_F32, 4);
+    avx512_pv_t (job, s, vb, NULL, nk, o, VV_DTYPE_F32, 4);
   }
 }
 
@@ -524,18 +560,22 @@ avx2_exp (__m256 x)
   return _mm256_mul_ps (p, _mm256_castsi256_ps (e));
 }
 
+/* 8 keys/values as F32; @sc: the I8 scale of their head (else unused). */
 VV_INLINE VV_AVX2 __m256
-avx2_kv8 (const guint8 *p, const VvDType dt)
+avx2_kv8 (const guint8 *p, const VvDType dt, __m256 sc)
 {
   if (dt == VV_DTYPE_BF16)
     return _mm256_castsi256_ps (_mm256_slli_epi32 (_mm256_cvtepu16_epi32 (
                 _mm_loadu_si128 ((const __m128i *) p)), 16));
+  if (dt == VV_DTYPE_I8)
+    return _mm256_mul_ps (_mm256_cvtepi32_ps (_mm256_cvtepi8_epi32 (
+                _mm_loadl_epi64 ((const __m128i *) p))), sc);
   return _mm256_loadu_ps ((const gfloat *) p);
 }
 
 VV_INLINE VV_AVX2 void
 avx2_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const guint8 *vb,
-    gint64 nk, gfloat *s, const VvDType dt, const gsize es)
+    const gfloat *ksc, gint64 nk, gfloat *s, const VvDType dt, const gsize es)
 {
   const gint d = job->d;
   const gsize rb = (gsize) (job->hkv * d) * es;
@@ -544,15 +584,19 @@ avx2_scores_t (const AttnJob *job, const gfloat *qr, const guint8 *kb, const gui
     prefetch_kv (kr + VV_ATTN_PF * rb, vb + t * rb, rb);
     for (gint64 h = 0; h < job->hq; h++) {
       const gfloat *qh = qr + h * d;
-      const guint8 *kh = kr + (gsize) ((h / job->g) * d) * es;
+      const gint64 kvh = h / job->g;
+      const guint8 *kh = kr + (gsize) (kvh * d) * es;
+      __m256 sc = dt == VV_DTYPE_I8 ? _mm256_set1_ps (ksc[t * job->hkv + kvh])
+          : _mm256_setzero_ps ();
       __m256 a0 = _mm256_setzero_ps (), a1 = _mm256_setzero_ps ();
       gint j = 0;
       for (; j + 16 <= d; j += 16) {
-        a0 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j), avx2_kv8 (kh + j * es, dt), a0);
-        a1 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j + 8), avx2_kv8 (kh + (j + 8) * es, dt), a1);
+        a0 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j), avx2_kv8 (kh + j * es, dt, sc), a0);
+        a1 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j + 8),
+            avx2_kv8 (kh + (j + 8) * es, dt, sc), a1);
       }
       if (j < d)
-        a0 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j), avx2_kv8 (kh + j * es, dt), a0);
+        a0 = _mm256_fmadd_ps (_mm256_loadu_ps (qh + j), avx2_kv8 (kh + j * es, dt, sc), a0);
       s[h * VV_ATTN_CHUNK + t] = avx2_hsum (_mm256_add_ps (a0, a1)) * job->scale;
     }
   }
@@ -590,8 +634,9 @@ avx2_softmax_part (const AttnJob *job, gfloat *s, gint64 nk, gfloat *m, gfloat *
 }
 
 VV_INLINE VV_AVX2 void
-avx2_pv_block (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfloat *o,
-    gint h0, gint j0, const int HB, const int NV, const VvDType dt, const gsize es)
+avx2_pv_block (const AttnJob *job, const gfloat *s, const guint8 *vb, const gfloat *vsh,
+    gint64 nk, gfloat *o, gint h0, gint j0, const int HB, const int NV, const VvDType dt,
+    const gsize es)
 {
   const gsize rb = (gsize) (job->hkv * job->d) * es;
   __m256 acc[6][2];
@@ -600,9 +645,10 @@ avx2_pv_block (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk,
       acc[h][x] = _mm256_setzero_ps ();
   for (gint64 t = 0; t < nk; t++) {
     const guint8 *vr = vb + t * rb + (gsize) j0 * es;
+    __m256 sc = dt == VV_DTYPE_I8 ? _mm256_set1_ps (vsh[t * job->hkv]) : _mm256_setzero_ps ();
     __m256 vv[2];
     _Pragma ("GCC unroll 2") for (int x = 0; x < NV; x++)
-      vv[x] = avx2_kv8 (vr + (gsize) (8 * x) * es, dt);
+      vv[x] = avx2_kv8 (vr + (gsize) (8 * x) * es, dt, sc);
     _Pragma ("GCC unroll 6") for (int h = 0; h < HB; h++) {
       __m256 p = _mm256_set1_ps (s[(h0 + h) * VV_ATTN_CHUNK + t]);
       _Pragma ("GCC unroll 2") for (int x = 0; x < NV; x++)
@@ -615,8 +661,8 @@ avx2_pv_block (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk,
 }
 
 VV_INLINE VV_AVX2 void
-avx2_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfloat *o,
-    const VvDType dt, const gsize es)
+avx2_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, const gfloat *vsc,
+    gint64 nk, gfloat *o, const VvDType dt, const gsize es)
 {
   const gsize hb_bytes = (gsize) job->d * es;
   for (gint64 kvh = 0; kvh < job->hkv; kvh++)
@@ -625,6 +671,7 @@ avx2_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfl
     for (gint h0 = (gint) (kvh * job->g); h0 < (kvh + 1) * job->g; h0 += 6) {
       gint hb = (gint) MIN (6, (kvh + 1) * job->g - h0);
       const guint8 *vh = vb + kvh * hb_bytes;
+      const gfloat *vsh = vsc != NULL ? vsc + kvh : NULL;
       if (wide) {
         PV_HEADS (avx2, 2, dt, es);
       } else {
@@ -637,16 +684,21 @@ avx2_pv_t (const AttnJob *job, const gfloat *s, const guint8 *vb, gint64 nk, gfl
 
 static VV_AVX2 void
 avx2_chunk (const AttnJob *job, const gfloat *qr, const guint8 *kb, const guint8 *vb,
-    gint64 nk, gfloat *s, gfloat *o, gfloat *m, gfloat *l)
+    const gfloat *ksc, const gfloat *vsc, gint64 nk, gfloat *s, gfloat *o, gfloat *m,
+    gfloat *l)
 {
   if (job->kvdt == VV_DTYPE_BF16) {
-    avx2_scores_t (job, qr, kb, vb, nk, s, VV_DTYPE_BF16, 2);
+    avx2_scores_t (job, qr, kb, vb, NULL, nk, s, VV_DTYPE_BF16, 2);
     avx2_softmax_part (job, s, nk, m, l);
-    avx2_pv_t (job, s, vb, nk, o, VV_DTYPE_BF16, 2);
+    avx2_pv_t (job, s, vb, NULL, nk, o, VV_DTYPE_BF16, 2);
+  } else if (job->kvdt == VV_DTYPE_I8) {
+    avx2_scores_t (job, qr, kb, vb, ksc, nk, s, VV_DTYPE_I8, 1);
+    avx2_softmax_part (job, s, nk, m, l);
+    avx2_pv_t (job, s, vb, vsc, nk, o, VV_DTYPE_I8, 1);
   } else {
-    avx2_scores_t (job, qr, kb, vb, nk, s, VV_DTYPE_F32, 4);
+    avx2_scores_t (job, qr, kb, vb, NULL, nk, s, VV_DTYPE_F32, 4);
     avx2_softmax_part (job, s, nk, m, l);
-    avx2_pv_t (job, s, vb, nk, o, VV_DTYPE_F32, 4);
+    avx2_pv_t (job, s, vb, NULL, nk, o, VV_DTYPE_F32, 4);
   }
 }
 
@@ -665,20 +717,22 @@ chunk_partial (const AttnJob *job, gint64 row, gint64 c, gfloat *s, gfloat *out)
   const gfloat *qr = job->q + row * job->hq * d;
   const gsize rb = (gsize) (job->hkv * d) * job->es;
   const guint8 *kb = job->k + (gsize) c0 * rb, *vb = job->v + (gsize) c0 * rb;
+  const gfloat *ksc = job->ks != NULL ? job->ks + c0 * job->hkv : NULL;
+  const gfloat *vsc = job->vs != NULL ? job->vs + c0 * job->hkv : NULL;
   gfloat *o = out, *m = out + job->hq * d, *l = m + job->hq;
   switch (job->isa) {
 #if defined(VV_HAVE_X86_SIMD)
     case CPU_ISA_AVX512:
-      avx512_chunk (job, qr, kb, vb, nk, s, o, m, l);
+      avx512_chunk (job, qr, kb, vb, ksc, vsc, nk, s, o, m, l);
       return;
     case CPU_ISA_AVX2:
-      avx2_chunk (job, qr, kb, vb, nk, s, o, m, l);
+      avx2_chunk (job, qr, kb, vb, ksc, vsc, nk, s, o, m, l);
       return;
 #endif
     default:
-      scalar_scores (job, qr, kb, nk, s);
+      scalar_scores (job, qr, kb, ksc, nk, s);
       scalar_softmax_part (job, s, nk, m, l);
-      scalar_pv (job, s, vb, nk, o);
+      scalar_pv (job, s, vb, vsc, nk, o);
       return;
   }
 }
@@ -819,7 +873,8 @@ vv_cpu_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTensor 
   CpuBackend *cpu = CPU (be);
   AttnJob job = {
     .q = q->data, .k = k->data, .v = v->data, .kvdt = k->dtype,
-    .es = k->dtype == VV_DTYPE_BF16 ? 2 : 4, .y = y->data,
+    .ks = vv_tensor_get_row_scales (k), .vs = vv_tensor_get_row_scales (v),
+    .es = vv_dtype_size (k->dtype), .y = y->data,
     .n = q->shape[0], .t = k->shape[0],
     .hq = q->shape[1] / head_dim, .hkv = k->shape[1] / head_dim,
     .d = head_dim, .scale = (gfloat) (1.0 / sqrt ((gdouble) head_dim)),
@@ -851,5 +906,55 @@ vv_cpu_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTensor 
   job.row_block = CLAMP (job.n / (2 * (gint64) n_threads), 1, VV_ATTN_ROW_BLOCK);
   run (be, attn_n_tasks (be, (job.n + job.row_block - 1) / job.row_block, work),
       attn_rows_task, &job);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Int8 KV cache rows */
+
+/**
+ * vv_cpu_quantize_kv:
+ *
+ * Quantises each (row, group) of x — a token's keys or values of one KV
+ * head — symmetrically: scale = max|x| / 127, code = round(x / scale),
+ * nearest even, clamped to ±127; an all-zero group gets scale 0 (codes 0).
+ * A group holding NaN or ±Inf gets scale NaN and codes 0, so the value
+ * reads back as NaN, as it would spoil an F32 cache's attention too. Runs
+ * on the calling thread: a pass appends n × kv_width values.
+ */
+gboolean
+vv_cpu_quantize_kv (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error)
+{
+  (void) be;
+  (void) error;
+  const gint64 rows = y->shape[0], cols = y->shape[1];
+  const gint64 groups = vv_tensor_get_scale_groups (y);
+  const gsize per = (gsize) (cols / groups);
+  const gfloat *xs = x->data;
+  gint8 *codes = y->data;
+  gfloat *scales = y->row_scales;
+  for (gint64 r = 0; r < rows; r++)
+    for (gint64 g = 0; g < groups; g++) {
+      const gfloat *xg = xs + r * cols + (gsize) g * per;
+      gint8 *qg = codes + r * cols + (gsize) g * per;
+      gfloat amax = 0.0f;
+      gboolean finite = TRUE;
+      for (gsize j = 0; j < per; j++) {
+        finite = finite && isfinite (xg[j]);
+        amax = MAX (amax, fabsf (xg[j]));
+      }
+      gfloat sc = amax / 127.0f;
+      /* sc is 0 for groups of zeros (or only the tiniest subnormals) */
+      if (!finite || sc == 0.0f) {
+        memset (qg, 0, per);
+        scales[r * groups + g] = finite ? 0.0f : NAN;
+        continue;
+      }
+      for (gsize j = 0; j < per; j++) {
+        gfloat c = nearbyintf (xg[j] / sc);
+        qg[j] = (gint8) CLAMP (c, -127.0f, 127.0f);
+      }
+      scales[r * groups + g] = sc;
+    }
   return TRUE;
 }

@@ -117,5 +117,7 @@ gboolean vv_cpu_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_d
     const VvTensor *positions, gdouble theta, GError **error);
 gboolean vv_cpu_attention (VvBackend *be, VvTensor *y, const VvTensor *q,
     const VvTensor *k, const VvTensor *v, gint head_dim, GError **error);
+/* y (I8 with scale groups) = x (F32) quantised per (row, group) */
+gboolean vv_cpu_quantize_kv (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error);
 
 G_END_DECLS

@@ -1258,6 +1258,8 @@ cpu_binary (VvBackend *be, VvBinaryOp op, VvTensor *y, const VvTensor *a,
 static gboolean
 cpu_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error)
 {
+  if (y->dtype == VV_DTYPE_I8)
+    return vv_cpu_quantize_kv (be, y, x, error);         /* vv-backend-cpu-attn.c */
   vv_convert_from_f32 (y->dtype, x->data, y->data, (gsize) vv_tensor_n_elements (x));
   return TRUE;
 }

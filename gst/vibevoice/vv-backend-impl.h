@@ -83,7 +83,9 @@ typedef struct {
   /* y = x / a − b or (x + b) · a, see VvAffineOp */
   gboolean  (*affine)      (VvBackend *be, VvAffineOp op, VvTensor *y, const VvTensor *x,
                             gfloat a, gfloat b, GError **error);
-  /* y = x rounded to y's dtype (F32, F16 or BF16; nearest even), x F32 */
+  /* y = x rounded to y's dtype (F32, F16 or BF16; nearest even), x F32;
+   * y I8 with scale groups (an int8 KV cache, host backends only: the
+   * wrapper refuses it elsewhere) quantised per (row, group) */
   gboolean  (*convert)     (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error);
   /* y[i, :] = f32(table[ids[i], :]), ids I32 [n] */
   gboolean  (*get_rows)    (VvBackend *be, VvTensor *y, const VvTensor *table,
@@ -115,7 +117,9 @@ typedef struct {
   /* causal GQA attention: y[n, H_q·d] from q[n, H_q·d] against k, v
    * [T, H_kv·d] (past + the n new rows last); query row i sits at position
    * T − n + i and sees keys 0 … T − n + i; query head h uses kv head
-   * h / (H_q / H_kv); scale 1/sqrt(d), softmax in F32 with max subtraction */
+   * h / (H_q / H_kv); scale 1/sqrt(d), softmax in F32 with max subtraction;
+   * k, v F32 or BF16, or I8 with a scale per (row, KV head) on host
+   * backends (the wrapper refuses I8 on the others) */
   gboolean  (*attention)   (VvBackend *be, VvTensor *y, const VvTensor *q,
                             const VvTensor *k, const VvTensor *v, gint head_dim,
                             GError **error);

@@ -670,17 +670,33 @@ check_act (VvBackend *be, const gchar *op, const gchar *name, const VvTensor *t,
   return TRUE;
 }
 
-/* Keys and values: F32 or BF16 (a KV cache). */
+/* Keys and values: F32 or BF16 (a KV cache), or I8 with one scale per
+ * (row, KV head) on the host device, where the CPU backend reads it; no
+ * device backend has int8-cache kernels. */
 static gboolean
 check_kv (VvBackend *be, const gchar *op, const gchar *name, const VvTensor *t,
-    GError **error)
+    gint head_dim, GError **error)
 {
+  /* named before the device check: I8 tensors are host memory */
+  if (t != NULL && t->dtype == VV_DTYPE_I8 && !vv_device_is_host (vv_backend_get_device (be))) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: %s is I8 (an int8 KV cache): it runs only on the cpu backend, not on %s",
+        op, name, be->ops->name);
+    return FALSE;
+  }
   if (!check_tensor (be, op, name, t, error))
     return FALSE;
+  if (t->dtype == VV_DTYPE_I8) {
+    if (t->ndim != 2 || head_dim <= 0 || t->shape[1] % head_dim != 0
+        || vv_tensor_get_scale_groups (t) != t->shape[1] / head_dim)
+      return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, t, name, NULL, NULL,
+          "is I8 without one scale per row and head (make it with vv_tensor_new_i8_groups())");
+    return TRUE;
+  }
   if (t->dtype != VV_DTYPE_F32 && t->dtype != VV_DTYPE_BF16) {
     g_autofree gchar *s = vv_tensor_shape_string (t);
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DTYPE,
-        "%s: %s %s is %s, keys and values must be F32 or BF16", op, name, s,
+        "%s: %s %s is %s, keys and values must be F32, BF16 or I8", op, name, s,
         vv_dtype_name (t->dtype));
     return FALSE;
   }
@@ -718,9 +734,9 @@ check_linear_weight (VvBackend *be, const gchar *op, const VvTensor *w, GError *
         be->ops->name);
     return FALSE;
   }
-  if (w->row_scales == NULL || w->ndim != 2)
+  if (w->row_scales == NULL || w->ndim != 2 || vv_tensor_get_scale_groups (w) != 1)
     return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, w, "w", NULL, NULL,
-        "is I8 without row scales (make it with vv_tensor_new_i8())");
+        "is I8 without row scales, one per row (make it with vv_tensor_new_i8())");
   return TRUE;
 }
 
@@ -1034,12 +1050,21 @@ vv_backend_tensor_copy (VvBackend *be, VvTensor *dst, const VvTensor *src, GErro
   if (dst->dtype != src->dtype || vv_tensor_n_elements (dst) != vv_tensor_n_elements (src))
     return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, dst, "dst", src, "src",
         "dtypes or element counts differ");
+  gint groups = vv_tensor_get_scale_groups (src);
+  if (dst->dtype == VV_DTYPE_I8 && (vv_tensor_get_scale_groups (dst) != groups
+          || (groups > 0 && (dst->ndim != 2 || dst->shape[0] != src->shape[0]))))
+    return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, dst, "dst", src, "src",
+        "I8 scales per row or rows differ");
   gsize n = vv_tensor_n_bytes (dst);
   if (n == 0 || dst->data == src->data)
     return TRUE;
   launch (be);
   if (be->device->is_host) {
     memmove (dst->data, src->data, n);
+    /* I8 rows carry their scales (I8 is host-only) */
+    if (groups > 0)
+      memmove (dst->row_scales, src->row_scales,
+          (gsize) src->shape[0] * (gsize) groups * sizeof (gfloat));
     return TRUE;
   }
   return be->device->ops->copy (be->device, dst->data, src->data, n, error);
@@ -1268,21 +1293,39 @@ vv_backend_scale (VvBackend *be, VvTensor *y, const VvTensor *a, gfloat s,
  * @error: return location for a #GError
  *
  * y = x rounded to the dtype of @y (round to nearest even; NaN stays NaN):
- * how activations are stored into a BF16 KV cache.
+ * how activations are stored into a BF16 KV cache. Into I8 with scale
+ * groups (vv_tensor_new_i8_groups(), an int8 KV cache; cpu backend only),
+ * each (row, group) is quantised symmetrically: scale = max|x| / 127,
+ * code = round(x / scale) (nearest even), 0 for a group of zeros; a group
+ * holding NaN or ±Inf gets scale NaN.
  */
 gboolean
 vv_backend_convert (VvBackend *be, VvTensor *y, const VvTensor *x, GError **error)
 {
   static const gchar op[] = "convert";
   g_return_val_if_fail (be != NULL, FALSE);
+  /* into an int8 KV cache: host memory with its scales (named before the
+   * device check) */
+  if (y != NULL && y->dtype == VV_DTYPE_I8 && !vv_device_is_host (vv_backend_get_device (be))) {
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE,
+        "%s: y is I8 (an int8 KV cache): it runs only on the cpu backend, not on %s",
+        op, be->ops->name);
+    return FALSE;
+  }
   if (!check_tensor (be, op, "y", y, error) || !check_act (be, op, "x", x, error))
     return FALSE;
   if (y->dtype == VV_DTYPE_I32)
     return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, y, "y", NULL, NULL,
-        "is I32, must be F32, F16 or BF16");
+        "is I32, must be F32, F16, BF16 or I8");
   if (vv_tensor_n_elements (y) != vv_tensor_n_elements (x))
     return set_shape_error (error, VV_BACKEND_ERROR_SHAPE, op, y, "y", x, "x",
         "must have as many elements");
+  if (y->dtype == VV_DTYPE_I8) {
+    gint groups = vv_tensor_get_scale_groups (y);
+    if (y->ndim != 2 || groups < 1 || y->shape[1] % groups != 0)
+      return set_shape_error (error, VV_BACKEND_ERROR_DTYPE, op, y, "y", NULL, NULL,
+          "is I8 without scales (make it with vv_tensor_new_i8_groups())");
+  }
   if (vv_tensor_n_elements (x) == 0)
     return TRUE;
   return dispatch_end (be, dispatch_begin (be) && be->ops->convert (be, y, x, error));
@@ -1578,7 +1621,9 @@ vv_backend_rope (VvBackend *be, VvTensor *y, const VvTensor *x, gint head_dim,
  * @y: (out caller-allocates): F32 [n, H_q·head_dim]
  * @q: F32 [n, H_q·head_dim]
  * @k: F32 or BF16 [T, H_kv·head_dim], T ≥ n: past keys, then the n new
- *   ones (a KV cache's dtype)
+ *   ones (a KV cache's dtype); or, on the cpu backend, I8 with one scale
+ *   per (row, KV head) (vv_tensor_new_i8_groups() with H_kv groups), read
+ *   as code · scale
  * @v: [T, H_kv·head_dim], like @k and of its dtype
  * @head_dim: d
  * @error: return location for a #GError
@@ -1595,7 +1640,7 @@ vv_backend_attention (VvBackend *be, VvTensor *y, const VvTensor *q, const VvTen
   g_return_val_if_fail (be != NULL, FALSE);
   if (!check_op_present (be, op, (gconstpointer) be->ops->attention, error)
       || !check_act (be, op, "y", y, error) || !check_act (be, op, "q", q, error)
-      || !check_kv (be, op, "k", k, error) || !check_kv (be, op, "v", v, error)
+      || !check_kv (be, op, "k", k, head_dim, error) || !check_kv (be, op, "v", v, head_dim, error)
       || !check_same_shape (op, y, "y", q, "q", error)
       || !check_same_shape (op, v, "v", k, "k", error))
     return FALSE;

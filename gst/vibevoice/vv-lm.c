@@ -43,7 +43,7 @@ struct _VvLm {
   /* device scratch for up to scratch_rows rows; pos is I32 [scratch_rows] */
   gsize scratch_rows;
   VvTensor *x, *h, *q, *att, *o, *g, *u, *pos;
-  VvTensor *kf, *vf;            /* F32 new keys/values on their way into a BF16 cache */
+  VvTensor *kf, *vf;            /* F32 new keys/values on their way into a BF16 or I8 cache */
   gint32 *host_pos;             /* staging for the positions upload */
   /* host-pointer convenience API: staging in device memory */
   VvTensor *io_in, *io_out;
@@ -51,7 +51,7 @@ struct _VvLm {
 
 struct _VvKvCache {
   VvLm *lm;
-  VvDType dtype;                /* F32 or BF16 */
+  VvDType dtype;                /* F32, BF16 or I8 (one scale per token and KV head) */
   gsize length, capacity, max_tokens;
   VvTensor **k, **v;            /* per layer, device [capacity, kv_width] */
 };
@@ -340,11 +340,29 @@ vv_kv_cache_new (VvLm *lm, gsize capacity, gsize max_tokens, GError **error)
   return vv_kv_cache_new_full (lm, VV_DTYPE_F32, capacity, max_tokens, error);
 }
 
+/* One layer's keys or values for @cap tokens: [cap, kv_width] in the
+ * cache's dtype; I8 (host memory) with its scales [cap, H_kv]. */
+static VvTensor *
+kv_tensor_new (const VvKvCache *c, gsize cap, GError **error)
+{
+  gint64 shape[2] = { (gint64) cap, c->lm->kv_width };
+  if (c->dtype != VV_DTYPE_I8)
+    return vv_backend_tensor_new (c->lm->be, c->dtype, 2, shape, error);
+  VvTensor *t = vv_tensor_new_i8_groups (shape[0], shape[1], c->lm->cfg.n_kv_heads);
+  if (t == NULL)
+    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
+        "cannot allocate I8 [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] with its scales",
+        shape[0], shape[1]);
+  return t;
+}
+
 /**
  * vv_kv_cache_new_full: (skip)
  * @lm: the LM the cache belongs to
- * @dtype: %VV_DTYPE_F32 or %VV_DTYPE_BF16 (half the bytes, as the
- *   reference's bf16 runs keep their cache)
+ * @dtype: %VV_DTYPE_F32, %VV_DTYPE_BF16 (half the bytes, as the
+ *   reference's bf16 runs keep their cache) or %VV_DTYPE_I8 (about a
+ *   quarter: int8 codes plus one F32 scale per token and KV head,
+ *   quantised as they are appended; cpu backend only)
  * @capacity: tokens to allocate now (0 = a small default)
  * @max_tokens: most tokens ever held (0 = max_position_embeddings)
  * @error: return location for a #GError
@@ -355,9 +373,15 @@ VvKvCache *
 vv_kv_cache_new_full (VvLm *lm, VvDType dtype, gsize capacity, gsize max_tokens,
     GError **error)
 {
-  if (dtype != VV_DTYPE_F32 && dtype != VV_DTYPE_BF16) {
-    lm_error (error, VV_BACKEND_ERROR_DTYPE, "kv cache dtype %s: must be F32 or BF16",
+  if (dtype != VV_DTYPE_F32 && dtype != VV_DTYPE_BF16 && dtype != VV_DTYPE_I8) {
+    lm_error (error, VV_BACKEND_ERROR_DTYPE, "kv cache dtype %s: must be F32, BF16 or I8",
         vv_dtype_name (dtype));
+    return NULL;
+  }
+  /* only the cpu backend's attention reads int8 keys/values */
+  if (dtype == VV_DTYPE_I8 && !vv_device_is_host (vv_backend_get_device (lm->be))) {
+    lm_error (error, VV_BACKEND_ERROR_UNAVAILABLE, "kv cache dtype I8 (int8): runs only on "
+        "the cpu backend, not on %s (use F32 or BF16)", vv_backend_get_name (lm->be));
     return NULL;
   }
   if (max_tokens == 0)
@@ -376,11 +400,10 @@ vv_kv_cache_new_full (VvLm *lm, VvDType dtype, gsize capacity, gsize max_tokens,
   c->max_tokens = max_tokens;
   c->k = g_new0 (VvTensor *, lm->cfg.n_layers);
   c->v = g_new0 (VvTensor *, lm->cfg.n_layers);
-  gint64 shape[2] = { (gint64) capacity, lm->kv_width };
   for (gint l = 0; l < lm->cfg.n_layers; l++) {
     GError *local = NULL;
-    if ((c->k[l] = vv_backend_tensor_new (lm->be, dtype, 2, shape, &local)) == NULL
-        || (c->v[l] = vv_backend_tensor_new (lm->be, dtype, 2, shape, &local)) == NULL) {
+    if ((c->k[l] = kv_tensor_new (c, capacity, &local)) == NULL
+        || (c->v[l] = kv_tensor_new (c, capacity, &local)) == NULL) {
       lm_error (error, VV_BACKEND_ERROR_NO_MEMORY, "no memory for a kv cache of %"
           G_GSIZE_FORMAT " tokens: %s", capacity, local->message);
       g_error_free (local);
@@ -447,8 +470,7 @@ vv_kv_cache_truncate (VvKvCache *cache, gsize length, GError **error)
 static gboolean
 kv_grow_one (VvKvCache *c, VvTensor **slot, gsize cap, GError **error)
 {
-  gint64 shape[2] = { (gint64) cap, c->lm->kv_width };
-  VvTensor *bigger = vv_backend_tensor_new (c->lm->be, c->dtype, 2, shape, error);
+  VvTensor *bigger = kv_tensor_new (c, cap, error);
   if (bigger == NULL)
     return FALSE;
   VvTensor dst, src;
@@ -544,7 +566,7 @@ vv_kv_cache_fill_synthetic (VvKvCache *cache, gsize n, guint32 seed, GError **er
     for (guint kv = 0; ok && kv < 2; kv++) {
       VvTensor *t = ts[kv];
       gsize esize = vv_dtype_size (t->dtype);
-      if (conv == NULL && t->dtype != VV_DTYPE_F32)
+      if (conv == NULL && t->dtype != VV_DTYPE_F32 && t->dtype != VV_DTYPE_I8)
         conv = g_malloc (chunk * width * MAX (esize, sizeof (gfloat)));
       for (gsize r0 = 0; ok && r0 < n; r0 += chunk) {
         gsize m = MIN (chunk, n - r0);
@@ -552,6 +574,14 @@ vv_kv_cache_fill_synthetic (VvKvCache *cache, gsize n, guint32 seed, GError **er
         memcpy (f, pool + off, (pool_n - off) * sizeof (gfloat));
         memcpy (f + (pool_n - off), pool, off * sizeof (gfloat));
         gconstpointer src = f;
+        if (t->dtype == VV_DTYPE_I8) {
+          /* quantised as appended rows are (host memory: f is a tensor) */
+          VvTensor fv, dst;
+          vv_tensor_init_view (&fv, VV_DTYPE_F32, 2, (gint64[]) { (gint64) m, (gint64) width }, f);
+          vv_tensor_init_rows (&dst, t, (gint64) (c->length + r0), (gint64) m);
+          ok = vv_backend_convert (c->lm->be, &dst, &fv, error);
+          continue;
+        }
         if (t->dtype != VV_DTYPE_F32) {
           vv_convert_from_f32 (t->dtype, f, conv, m * width);
           src = conv;
@@ -570,7 +600,7 @@ vv_kv_cache_fill_synthetic (VvKvCache *cache, gsize n, guint32 seed, GError **er
 }
 
 /* Bytes one position takes in the cache: keys and values of every layer, in
- * the cache tensors' dtype. */
+ * the cache tensors' dtype (I8: plus one F32 scale per KV head). */
 gsize
 vv_kv_cache_get_bytes_per_token (VvKvCache *cache)
 {
@@ -578,7 +608,8 @@ vv_kv_cache_get_bytes_per_token (VvKvCache *cache)
   gsize bytes = 0;
   for (gint l = 0; l < c->lm->cfg.n_layers; l++)
     bytes += (gsize) c->lm->kv_width * (vv_dtype_size (c->k[l]->dtype)
-        + vv_dtype_size (c->v[l]->dtype));
+        + vv_dtype_size (c->v[l]->dtype)) + sizeof (gfloat)
+        * (gsize) (vv_tensor_get_scale_groups (c->k[l]) + vv_tensor_get_scale_groups (c->v[l]));
   return bytes;
 }
 
@@ -646,7 +677,7 @@ forward_chunk (VvLm *lm, const Segment *segs, guint n_segs, GError **error)
       VvKvCache *c = segs[s].c;
       gsize p0 = c->length, m = segs[s].n, t = p0 + m;
       /* an F32 cache takes the new rows directly; a BF16 one gets them
-       * rounded once they are final (keys after RoPE) */
+       * rounded, an I8 one quantised, once they are final (keys after RoPE) */
       gboolean direct = c->dtype == VV_DTYPE_F32;
       vv_tensor_init_rows (&kc, c->k[l], (gint64) p0, (gint64) m);
       vv_tensor_init_rows (&vc, c->v[l], (gint64) p0, (gint64) m);

@@ -61,7 +61,8 @@ gboolean   vv_lm_logits_control_host (VvLm *lm, const gfloat *hidden, gfloat *lo
                                       GError **error);
 
 /* One KV cache per branch (MODEL-SPEC §2.1: positive and negative), F32
- * (vv_kv_cache_new) or BF16 (vv_kv_cache_new_full); @capacity tokens are allocated up front (0 = a small default) and the
+ * (vv_kv_cache_new), BF16 or I8 with one scale per token and KV head
+ * (vv_kv_cache_new_full; I8 on the cpu backend only); @capacity tokens are allocated up front (0 = a small default) and the
  * cache grows on demand up to @max_tokens (0 = the model's
  * max_position_embeddings), by doubling into new device tensors (a device
  * copy; live memory is never resized); appending past it is an error. */
@@ -81,7 +82,8 @@ gboolean   vv_kv_cache_truncate (VvKvCache *cache, gsize length, GError **error)
  * a deep context position without prefilling it. Error past max_tokens. */
 gboolean   vv_kv_cache_fill_synthetic (VvKvCache *cache, gsize n, guint32 seed,
                                        GError **error);
-/* Bytes one position takes: keys + values of all layers in the cache's dtype. */
+/* Bytes one position takes: keys + values of all layers in the cache's dtype
+ * (I8: with their scales). */
 gsize      vv_kv_cache_get_bytes_per_token (VvKvCache *cache);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VvLm, vv_lm_free)

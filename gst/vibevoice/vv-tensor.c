@@ -187,8 +187,10 @@ vv_tensor_init_rows (VvTensor *view, const VvTensor *t, gint64 row0, gint64 n_ro
   gsize offset = (gsize) row0 * (gsize) t->stride[0] * vv_dtype_size (t->dtype);
   vv_tensor_init_view (view, t->dtype, t->ndim, shape, (guint8 *) t->data + offset);
   view->device = t->device;
-  if (t->row_scales != NULL)
-    view->row_scales = t->row_scales + row0;
+  if (t->row_scales != NULL) {
+    view->scale_groups = t->scale_groups;
+    view->row_scales = t->row_scales + row0 * vv_tensor_get_scale_groups (t);
+  }
 }
 
 /* Gives @t @bytes of zeroed host memory of its own; frees @t and returns
@@ -256,15 +258,49 @@ vv_tensor_new_2d (VvDType dtype, gint64 rows, gint64 cols)
 VvTensor *
 vv_tensor_new_i8 (gint64 rows, gint64 cols)
 {
-  g_return_val_if_fail (rows >= 0 && cols >= 0, NULL);
+  return vv_tensor_new_i8_groups (rows, cols, 1);
+}
+
+/**
+ * vv_tensor_new_i8_groups: (skip)
+ * @rows: rows (tokens of a KV cache)
+ * @cols: columns, a multiple of @groups
+ * @groups: scales per row (KV heads): each covers cols / groups columns
+ *
+ * A zero-filled contiguous host I8 [rows, cols] tensor with its F32 scales
+ * [rows, groups] in the same allocation (after the codes, 64-byte aligned).
+ *
+ * Returns: (transfer full) (nullable): the tensor, or %NULL if the memory
+ *   cannot be allocated
+ */
+VvTensor *
+vv_tensor_new_i8_groups (gint64 rows, gint64 cols, gint groups)
+{
+  g_return_val_if_fail (rows >= 0 && cols >= 0 && groups >= 1 && cols % groups == 0, NULL);
   gint64 shape[2] = { rows, cols };
   VvTensor *t = g_new0 (VvTensor, 1);
   vv_tensor_init_view (t, VV_DTYPE_I8, 2, shape, NULL);
   gsize codes = ((gsize) rows * (gsize) cols + 63) & ~(gsize) 63;
-  if (own_host_memory (t, codes + (gsize) rows * sizeof (gfloat)) == NULL)
+  if (own_host_memory (t, codes + (gsize) rows * (gsize) groups * sizeof (gfloat)) == NULL)
     return NULL;
   t->row_scales = (gfloat *) ((guint8 *) t->data + codes);
+  t->scale_groups = groups;
   return t;
+}
+
+/**
+ * vv_tensor_get_scale_groups: (skip)
+ * @t: a tensor
+ *
+ * Returns: scales per row of an I8 tensor with scales (1 for int8 weights,
+ *   the KV heads for an int8 KV cache), else 0
+ */
+gint
+vv_tensor_get_scale_groups (const VvTensor *t)
+{
+  if (t->dtype != VV_DTYPE_I8 || t->row_scales == NULL)
+    return 0;
+  return MAX (t->scale_groups, 1);
 }
 
 /**
@@ -379,7 +415,12 @@ vv_tensor_get_f32 (const VvTensor *t, gint64 flat_index)
     case VV_DTYPE_I32:
       return (gfloat) ((const gint32 *) t->data)[off];
     case VV_DTYPE_I8:
-      return ((const gint8 *) t->data)[off] * t->row_scales[off / t->stride[0]];
+    {
+      /* contiguous rows: the column is off % stride[0] */
+      gint64 groups = MAX (vv_tensor_get_scale_groups (t), 1), row = off / t->stride[0];
+      gint64 col = off % t->stride[0], per = t->stride[0] / groups;
+      return ((const gint8 *) t->data)[off] * t->row_scales[row * groups + col / per];
+    }
   }
   g_return_val_if_reached (NAN);
 }
@@ -420,8 +461,9 @@ vv_tensor_row_to_f32 (const VvTensor *t, gint64 row, gfloat *out)
   g_return_if_fail (t->ndim == 2 && row >= 0 && row < t->shape[0]);
   const guint8 *src = (const guint8 *) t->data + row * t->stride[0] * vv_dtype_size (t->dtype);
   if (t->dtype == VV_DTYPE_I8) {
+    gint64 groups = MAX (vv_tensor_get_scale_groups (t), 1), per = t->shape[1] / groups;
     for (gint64 k = 0; k < t->shape[1]; k++)
-      out[k] = ((const gint8 *) src)[k] * t->row_scales[row];
+      out[k] = ((const gint8 *) src)[k] * t->row_scales[row * groups + k / per];
     return;
   }
   vv_convert_to_f32 (t->dtype, src, out, t->shape[1]);

@@ -14,10 +14,13 @@ G_BEGIN_DECLS
  * @VV_DTYPE_F16: IEEE binary16
  * @VV_DTYPE_BF16: bfloat16 (upper half of a binary32)
  * @VV_DTYPE_I32: 32-bit signed integer (token ids, positions)
- * @VV_DTYPE_I8: signed 8-bit weight codes with one F32 scale per row (per
- *   output channel): element [r, k] is q[r, k] · scale[r]. Made only by the
- *   model's int8 weights (VV_MODEL_LOAD_INT8), read only by linear() on the
- *   CPU backend; vv_tensor_new_i8() allocates one.
+ * @VV_DTYPE_I8: signed 8-bit codes with F32 scales: one per row (int8
+ *   weights, per output channel: element [r, k] is q[r, k] · scale[r]; made
+ *   by VV_MODEL_LOAD_INT8, read only by linear() on the CPU backend;
+ *   vv_tensor_new_i8()) or one per (row, group of columns) (an int8 KV
+ *   cache, one group per KV head: element [r, k] is
+ *   q[r, k] · scale[r, k / (cols / groups)]; read only by attention() on
+ *   the CPU backend; vv_tensor_new_i8_groups()).
  *
  * Element types the engine computes with. Checkpoint weights keep their
  * stored dtype in memory; activations are F32; ids and positions are I32.
@@ -62,7 +65,8 @@ struct _VvTensor {
   /*< private >*/
   gpointer owned;
   gsize owned_bytes;            /* what vv_host_mem_alloc was asked for (host tensors) */
-  gfloat *row_scales;           /* VV_DTYPE_I8: F32 [shape[0]], same memory as data */
+  gfloat *row_scales;           /* VV_DTYPE_I8: F32 [shape[0]][groups], same memory as data */
+  gint scale_groups;            /* VV_DTYPE_I8: scales per row (0 or 1: one per row) */
 };
 
 gsize        vv_dtype_size (VvDType dtype);
@@ -71,6 +75,8 @@ const gchar *vv_dtype_name (VvDType dtype);
 VvTensor    *vv_tensor_new (VvDType dtype, gint ndim, const gint64 *shape);
 VvTensor    *vv_tensor_new_2d (VvDType dtype, gint64 rows, gint64 cols);
 VvTensor    *vv_tensor_new_i8 (gint64 rows, gint64 cols);
+VvTensor    *vv_tensor_new_i8_groups (gint64 rows, gint64 cols, gint groups);
+gint         vv_tensor_get_scale_groups (const VvTensor *t);
 const gfloat *vv_tensor_get_row_scales (const VvTensor *t);
 void         vv_tensor_free (VvTensor *t);
 void         vv_tensor_init_view (VvTensor *t, VvDType dtype, gint ndim,

@@ -58,6 +58,13 @@ check "bench synth --kv-dtype f32: 4-byte elements" 0 "^ok" -- sh -c '"$0" bench
 import json, sys
 kv = json.load(sys.stdin)[\"kv_cache\"]
 print(\"ok\" if kv[\"dtype\"] == \"f32\" and kv[\"bytes_per_token_per_branch\"] == 4 * int(sys.argv[1]) else \"bad\", kv)" "$2"' "$tool" "$tmp" "$kv_elems"
+# int8: a byte per element plus one F32 scale per (layer, K/V, KV head)
+kv_scales=$(python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["decoder_config"]; print(c["num_hidden_layers"] * 2 * c["num_key_value_heads"])' "$tmp/tiny/config.json")
+check "bench synth --kv-dtype int8: codes and scales" 0 "^ok" -- sh -c '"$0" bench synth --model "$1/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --position 10 --kv-dtype int8 --json | python3 -c "
+import json, sys
+kv = json.load(sys.stdin)[\"kv_cache\"]
+print(\"ok\" if kv[\"dtype\"] == \"int8\" and kv[\"bytes_per_token_per_branch\"] == int(sys.argv[1]) + 4 * int(sys.argv[2]) else \"bad\", kv)" "$2" "$3"' "$tool" "$tmp" "$kv_elems" "$kv_scales"
+check "bench synth --kv-dtype int8 --device sim: refused naming I8" 1 "I8" -- "$tool" bench synth --model "$tmp/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --kv-dtype int8 --device sim
 # usage: CPU-s per audio-s in the JSON (> 0), energy null where no RAPL counters
 check "bench synth --json: CPU-s per audio-s and energy" 0 "^ok" -- sh -c '"$0" bench synth --model "$1/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --json | python3 -c "
 import json, os, sys
@@ -76,6 +83,7 @@ check "bench streams: a count past the batch limit is refused" 2 "1 to 4" -- "$t
 # bench attention: the op alone; its figures, and bad shapes refused
 check "bench attention (small)" 0 "ms per pass .* ns per \(row, key\) and thread" -- "$tool" bench attention --keys 600 --rows 3 --layers 2 --iters 1 --bandwidth-mib 0 --threads 2
 check "bench attention --kv-dtype f32" 0 "F32 k/v" -- "$tool" bench attention --keys 300 --layers 1 --iters 1 --bandwidth-mib 0 --kv-dtype f32
+check "bench attention --kv-dtype int8" 0 "I8 k/v" -- "$tool" bench attention --keys 300 --layers 1 --iters 1 --bandwidth-mib 0 --kv-dtype int8
 check "bench attention: query heads not a multiple of kv heads" 2 "multiple of --kv-heads" -- "$tool" bench attention --q-heads 5 --kv-heads 2
 check "bench synth --position past max_position_embeddings names it" 1 "bench position 65536 .*max_position_embeddings" -- "$tool" bench synth --model "$tmp/tiny" --frames 2 --iters 1 --bandwidth-mib 0 --position 65536
 check "bench synth --position -1" 2 "position" -- "$tool" bench synth --model "$tmp/tiny" --frames 2 --position -1

@@ -90,7 +90,13 @@ check "vvtts kv-cache-dtype=f32" 0 "" -- \
   launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 kv-cache-dtype=f32 ! wavenc ! filesink location="$tmp/tts-f32.wav"
 check "kv-cache-dtype=f32 audio == synth --kv-dtype f32" 0 "identical" -- wavcmp same "$tmp/tts-f32.wav" "$tmp/synth-f32.wav"
 check "the f32 cache's audio differs from the bf16 cache's" 1 "" -- wavcmp same "$tmp/tts-f32.wav" "$tmp/synth.wav"
-check "synth: a bad --kv-dtype is refused, naming it" 2 "kv-dtype is bf16 or f32, not f16" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --kv-dtype f16 --out "$tmp/x.wav"
+check "synth: a bad --kv-dtype is refused, naming it" 2 "kv-dtype is bf16, f32 or int8, not f16" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --kv-dtype f16 --out "$tmp/x.wav"
+# the int8 KV cache: the elements == synth --kv-dtype int8, differs from bf16
+check "synth --kv-dtype int8 (seed 1)" 0 "frames, stop:" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --seed 1 --kv-dtype int8 --out "$tmp/synth-kv8.wav"
+check "vvtts kv-cache-dtype=int8" 0 "" -- \
+  launch filesrc location="$ex/two-speakers.txt" ! vvtts model="$model" voices="$voices" seed=1 kv-cache-dtype=int8 ! wavenc ! filesink location="$tmp/tts-kv8.wav"
+check "kv-cache-dtype=int8 audio == synth --kv-dtype int8" 0 "identical" -- wavcmp same "$tmp/tts-kv8.wav" "$tmp/synth-kv8.wav"
+check "the int8 cache's audio differs from the bf16 cache's" 1 "" -- wavcmp same "$tmp/tts-kv8.wav" "$tmp/synth.wav"
 # int8 LM and head weights: the elements == synth --weights int8, the audio
 # differs from the checkpoint-dtype run, and device backends refuse them
 check "synth --weights int8 (seed 1)" 0 "frames, stop:" -- "$tool" synth --model "$model" --script "$ex/two-speakers.txt" --voice "$ex/voice-a.wav" --voice "$ex/voice-b.wav" --seed 1 --weights int8 --out "$tmp/synth-i8.wav"

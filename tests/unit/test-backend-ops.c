@@ -611,6 +611,12 @@ test_linear_i8 (void)
   g_assert_false (vv_backend_linear (v->be, y, x, bare, NULL, &error));
   g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DTYPE);
   g_assert_nonnull (strstr (error->message, "row scales"));
+  g_clear_error (&error);
+  /* an int8 KV cache's layout (a scale per row and head) is no weight */
+  g_autoptr (VvTensor) grouped = vv_tensor_new_i8_groups (4, 4, 2);
+  g_assert_false (vv_backend_linear (v->be, y, x, grouped, NULL, &error));
+  g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DTYPE);
+  g_assert_nonnull (strstr (error->message, "one per row"));
 }
 
 /* ---------------------------------------------------------------------- */

@@ -7,8 +7,9 @@
  * The attention ops (rope, attention; MODEL-SPEC §6) on the CPU backend
  * against scalar references written here in double, with 1, 2 and 3
  * threads (outputs must be bit-identical across thread counts), with every
- * kernel family the CPU has and F32 and BF16 keys/values, plus the
- * wrappers' operand checks.
+ * kernel family the CPU has and F32, BF16 and I8 (int8 codes with a scale
+ * per token and KV head) keys/values, plus the wrappers' operand checks and
+ * the measured error of an int8 cache.
  */
 #include <vibevoice/vibevoice.h>
 
@@ -17,6 +18,10 @@
 #include <string.h>
 
 static GRand *rng;
+
+/* measured values in test_attention_int8_error()'s comment, with margin */
+#define BF16_ATTN_REL_BOUND 1.5e-2
+#define I8_ATTN_REL_BOUND 0.12
 
 static VvTensor *
 rand_2d (gint64 rows, gint64 cols)
@@ -147,11 +152,44 @@ static const AttnCase attn_cases[] = {
 /* Kernel families the CPU backend has here (VV_CPU_ISA values). */
 static const gchar *const isas[] = { "scalar", "avx2", "avx512" };
 
-/* A copy of @t in @dtype (BF16 rounds to nearest even) and, in @back, its
- * values widened again: what a kernel reading the copy must see. */
+/* The int8 cache's rule, written independently of the backend: per row
+ * and group of @per values, scale = max|x| / 127 and code = round(x / scale)
+ * (nearest even), clamped to ±127; a group of zeros has scale 0. */
 static VvTensor *
-as_dtype (const VvTensor *t, VvDType dtype, VvTensor **back)
+quantize_ref (const VvTensor *t, gint groups)
 {
+  gint64 rows = t->shape[0], cols = t->shape[1], per = cols / groups;
+  VvTensor *c = vv_tensor_new_i8_groups (rows, cols, groups);
+  const gfloat *x = t->data;
+  gint8 *q = c->data;
+  gfloat *sc = (gfloat *) vv_tensor_get_row_scales (c);
+  for (gint64 r = 0; r < rows; r++)
+    for (gint g = 0; g < groups; g++) {
+      const gfloat *xg = x + r * cols + g * per;
+      gfloat m = 0;
+      for (gint64 j = 0; j < per; j++)
+        m = MAX (m, fabsf (xg[j]));
+      gfloat s = m / 127.0f;
+      sc[r * groups + g] = s;
+      for (gint64 j = 0; j < per; j++)
+        q[r * cols + g * per + j] = s == 0 ? 0 : (gint8) CLAMP (rintf (xg[j] / s), -127, 127);
+    }
+  return c;
+}
+
+/* A copy of @t in @dtype (BF16 rounds to nearest even; I8 quantised per
+ * group of @d values, a KV head) and, in @back, its values widened again:
+ * what a kernel reading the copy must see. */
+static VvTensor *
+as_dtype_d (const VvTensor *t, VvDType dtype, gint d, VvTensor **back)
+{
+  if (dtype == VV_DTYPE_I8) {
+    VvTensor *c = quantize_ref (t, (gint) (t->shape[1] / d));
+    *back = vv_tensor_new (VV_DTYPE_F32, t->ndim, t->shape);
+    for (gint64 r = 0; r < t->shape[0]; r++)
+      vv_tensor_row_to_f32 (c, r, (gfloat *) (*back)->data + r * t->shape[1]);
+    return c;
+  }
   VvTensor *c = vv_tensor_new (dtype, t->ndim, t->shape);
   gint64 n = vv_tensor_n_elements (t);
   vv_convert_from_f32 (dtype, t->data, c->data, n);
@@ -160,10 +198,18 @@ as_dtype (const VvTensor *t, VvDType dtype, VvTensor **back)
   return c;
 }
 
-/* Every kernel family this CPU has, F32 and BF16 keys/values, 1-3
+static VvTensor *
+as_dtype (const VvTensor *t, VvDType dtype, VvTensor **back)
+{
+  return as_dtype_d (t, dtype, 1, back);
+}
+
+/* Every kernel family this CPU has, F32, BF16 and I8 keys/values, 1-3
  * threads: close to the double reference (computed from the values the
  * kernel reads), and bit-identical across thread counts (3 threads split
- * a decode's context among them, 1 thread does not). */
+ * a decode's context among them, 1 thread does not). On I8 each kernel
+ * must also give exactly its result on the F32 copy of the dequantised
+ * values (the codes are widened and scaled once, then the F32 path). */
 static void
 test_attention (gconstpointer data)
 {
@@ -174,11 +220,12 @@ test_attention (gconstpointer data)
   /* sharpen some scores so the softmax max subtraction matters */
   ((gfloat *) q->data)[0] *= 20.0f;
   gint64 ne = c->n * c->hq * c->d;
-  for (guint di = 0; di < 2; di++) {
-    VvDType dt = di == 0 ? VV_DTYPE_F32 : VV_DTYPE_BF16;
+  static const VvDType dts[] = { VV_DTYPE_F32, VV_DTYPE_BF16, VV_DTYPE_I8 };
+  for (guint di = 0; di < G_N_ELEMENTS (dts); di++) {
+    VvDType dt = dts[di];
     g_autoptr (VvTensor) kw = NULL, vw = NULL;
-    g_autoptr (VvTensor) kd = as_dtype (k, dt, &kw);
-    g_autoptr (VvTensor) vd = as_dtype (v, dt, &vw);
+    g_autoptr (VvTensor) kd = as_dtype_d (k, dt, c->d, &kw);
+    g_autoptr (VvTensor) vd = as_dtype_d (v, dt, c->d, &vw);
     g_autofree gdouble *ref = g_new (gdouble, ne);
     ref_attention (q->data, kw->data, vw->data, ref, c->n, c->t, c->hq, c->hkv, c->d);
     for (guint ii = 0; ii < G_N_ELEMENTS (isas); ii++) {
@@ -201,6 +248,11 @@ test_attention (gconstpointer data)
             "d %d, %s k/v, %s kernels, %d thread(s): max|err| = %.3g", c->n, c->t, c->hq,
             c->hkv, c->d, vv_dtype_name (dt), isas[ii], nt, err);
         g_assert_cmpfloat (err, <, 1e-5);
+        if (dt == VV_DTYPE_I8) {
+          g_autoptr (VvTensor) yf = vv_tensor_new_2d (VV_DTYPE_F32, c->n, (gint64) c->hq * c->d);
+          g_assert_true (vv_backend_attention (be, yf, q, kw, vw, c->d, &error));
+          g_assert_cmpmem (y->data, vv_tensor_n_bytes (y), yf->data, vv_tensor_n_bytes (yf));
+        }
         if (nt == 1)
           first = g_memdup2 (y->data, vv_tensor_n_bytes (y));
         else
@@ -353,6 +405,34 @@ test_attention_devices (void)
       }
     }
   }
+  /* an int8 cache is the cpu backend's only: the others refuse it, naming
+   * the operand and its dtype (before noting that I8 tensors live in host
+   * memory) */
+  g_autoptr (VvTensor) k = rand_2d (8, 32);
+  g_autoptr (VvTensor) kq = quantize_ref (k, 2);
+  g_autoptr (VvTensor) q = rand_2d (1, 64);
+  for (guint b = 0; b < bes->len; b++) {
+    VvBackend *be = g_ptr_array_index (bes, b);
+    g_autoptr (GError) error = NULL;
+    VvTensor *dq = up (be, q);
+    VvTensor *dy = vv_backend_tensor_new (be, VV_DTYPE_F32, 2, q->shape, &error);
+    g_assert_false (vv_backend_attention (be, dy, dq, kq, kq, 16, &error));
+    g_assert_nonnull (error);
+    g_test_message ("int8 keys on %s: %s", vv_backend_get_name (be), error->message);
+    g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE);
+    g_assert_nonnull (strstr (error->message, "I8"));
+    g_clear_error (&error);
+    /* quantising into I8 there: refused with the dtype named */
+    VvTensor *dk = up (be, k);
+    g_assert_false (vv_backend_convert (be, kq, dk, &error));
+    g_assert_nonnull (error);
+    g_test_message ("convert into I8 on %s: %s", vv_backend_get_name (be), error->message);
+    g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_UNAVAILABLE);
+    g_assert_nonnull (strstr (error->message, "I8"));
+    vv_tensor_free (dq);
+    vv_tensor_free (dk);
+    vv_tensor_free (dy);
+  }
 }
 
 /* convert on every backend: BF16 / F16 rounding equals the host's
@@ -386,6 +466,46 @@ test_convert (void)
     }
     /* too few elements in y */
     VvTensor *dx = up (be, x);
+    if (vv_device_is_host (vv_backend_get_device (be))) {
+      /* into I8 groups (an int8 KV cache's rows): the reference rule, NaN
+       * poisoning only its own group (scale NaN) */
+      g_autoptr (VvTensor) xr = rand_2d (37, 24);
+      ((gfloat *) xr->data)[0] = 0.0f;      /* row 0, group 0: zeros */
+      for (gint j = 1; j < 8; j++)
+        ((gfloat *) xr->data)[j] = 0.0f;
+      ((gfloat *) xr->data)[24 + 9] = 127.5f;       /* a large value: code ±127 */
+      g_autoptr (VvTensor) want = quantize_ref (xr, 3);
+      ((gfloat *) xr->data)[48 + 17] = NAN;         /* row 2, group 2 */
+      g_autoptr (VvTensor) got = vv_tensor_new_i8_groups (37, 24, 3);
+      g_assert_true (vv_backend_convert (be, got, xr, &error));
+      g_assert_no_error (error);
+      const gint8 *gq = got->data, *wq = want->data;
+      const gfloat *gs = vv_tensor_get_row_scales (got), *ws = vv_tensor_get_row_scales (want);
+      for (gint64 r = 0; r < 37; r++)
+        for (gint g = 0; g < 3; g++) {
+          if (r == 2 && g == 2) {
+            g_assert_true (isnan (gs[r * 3 + g]));
+            continue;
+          }
+          g_assert_cmpfloat (gs[r * 3 + g], ==, ws[r * 3 + g]);
+          g_assert_cmpmem (gq + r * 24 + g * 8, 8, wq + r * 24 + g * 8, 8);
+        }
+      g_assert_cmpfloat (gs[0], ==, 0.0f);
+      g_assert_cmpint (gq[24 + 9], ==, 127);
+      /* widened back: within half a step of the input */
+      g_autofree gfloat *row = g_new (gfloat, 24);
+      for (gint64 r = 3; r < 37; r++) {
+        vv_tensor_row_to_f32 (got, r, row);
+        for (gint j = 0; j < 24; j++)
+          g_assert_cmpfloat (fabsf (row[j] - ((gfloat *) xr->data)[r * 24 + j]), <=,
+              0.5f * gs[r * 3 + j / 8] * 1.0001f);
+      }
+      /* I8 without scales: refused */
+      g_autoptr (VvTensor) bare = vv_tensor_new (VV_DTYPE_I8, 2, xr->shape);
+      g_assert_false (vv_backend_convert (be, bare, xr, &error));
+      g_assert_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_DTYPE);
+      g_clear_error (&error);
+    }
     gint64 small[2] = { 2, 2 };
     VvTensor *dy = vv_backend_tensor_new (be, VV_DTYPE_BF16, 2, small, &error);
     g_assert_false (vv_backend_convert (be, dy, dx, &error));
@@ -394,6 +514,73 @@ test_convert (void)
     vv_tensor_free (dx);
     vv_tensor_free (dy);
   }
+}
+
+/* The cost of an int8 cache in attention output, at the 1.5B head layout
+ * (12 query heads over 2 KV heads of 128) and Qwen-like key statistics:
+ * N(0, 1) values, keys with a few large channels (outliers per channel are
+ * what per-head scales have to cover). Relative RMS error of the output
+ * against the double reference on the unrounded F32 values, for BF16 and
+ * I8 caches. Measured (AVX-512 kernels, 2 rows x 2000 keys, q ~ N(0, 4):
+ * a sharp softmax, so the output is a small average and its relative
+ * error large): BF16 9.1e-3, I8 7.0e-2; the bounds leave ~1.7x. */
+static gdouble
+box_muller (GRand *r)
+{
+  gdouble u = g_rand_double_range (r, 1e-12, 1), w = g_rand_double (r);
+  return sqrt (-2 * log (u)) * cos (2 * G_PI * w);
+}
+
+static void
+test_attention_int8_error (void)
+{
+  const gint hq = 12, hkv = 2, d = 128;
+  const gint64 n = 2, t = 2000, kvw = hkv * d, ne = n * hq * d;
+  g_autoptr (VvTensor) q = vv_tensor_new_2d (VV_DTYPE_F32, n, hq * d);
+  g_autoptr (VvTensor) k = vv_tensor_new_2d (VV_DTYPE_F32, t, kvw);
+  g_autoptr (VvTensor) v = vv_tensor_new_2d (VV_DTYPE_F32, t, kvw);
+  gfloat *qp = q->data, *kp = k->data, *vp = v->data;
+  /* its own generator: the bounds hold for these values, whatever ran before */
+  g_autoptr (GRand) r = g_rand_new_with_seed (77);
+  for (gint64 i = 0; i < n * hq * d; i++)
+    qp[i] = (gfloat) (2.0 * box_muller (r));
+  for (gint64 i = 0; i < t * kvw; i++) {
+    /* channels 5 and 70 of each head: 8x larger (outlier channels) */
+    gint ch = (gint) (i % d);
+    kp[i] = (gfloat) (box_muller (r) * ((ch == 5 || ch == 70) ? 8.0 : 1.0));
+    vp[i] = (gfloat) box_muller (r);
+  }
+  g_autofree gdouble *ref = g_new (gdouble, ne);
+  ref_attention (qp, kp, vp, ref, n, t, hq, hkv, d);
+  gdouble ref_ss = 0;
+  for (gint64 i = 0; i < ne; i++)
+    ref_ss += ref[i] * ref[i];
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VvBackend) be = vv_backend_new_cpu (2, &error);
+  g_assert_no_error (error);
+  gdouble rel[2];
+  static const VvDType dts[] = { VV_DTYPE_BF16, VV_DTYPE_I8 };
+  for (guint di = 0; di < 2; di++) {
+    g_autoptr (VvTensor) kw = NULL, vw = NULL;
+    g_autoptr (VvTensor) kd = as_dtype_d (k, dts[di], d, &kw);
+    g_autoptr (VvTensor) vd = as_dtype_d (v, dts[di], d, &vw);
+    g_autoptr (VvTensor) y = vv_tensor_new_2d (VV_DTYPE_F32, n, hq * d);
+    g_assert_true (vv_backend_attention (be, y, q, kd, vd, d, &error));
+    g_assert_no_error (error);
+    gdouble ss = 0;
+    for (gint64 i = 0; i < ne; i++) {
+      gdouble e = ((gfloat *) y->data)[i] - ref[i];
+      ss += e * e;
+    }
+    rel[di] = sqrt (ss / ref_ss);
+    g_test_message ("%s cache: attention output relative RMS error %.3g",
+        vv_dtype_name (dts[di]), rel[di]);
+  }
+  g_assert_cmpfloat (rel[0], <, BF16_ATTN_REL_BOUND);
+  g_assert_cmpfloat (rel[1], <, I8_ATTN_REL_BOUND);
+  /* int8 does cost something: a quantiser that kept F32 would pass the
+   * bound but not this */
+  g_assert_cmpfloat (rel[1], >, rel[0]);
 }
 
 static void
@@ -459,6 +646,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lm-ops/rope-devices", test_rope_devices);
   g_test_add_func ("/lm-ops/attention-devices", test_attention_devices);
   g_test_add_func ("/lm-ops/convert", test_convert);
+  g_test_add_func ("/lm-ops/attention-int8-error", test_attention_int8_error);
   g_test_add_func ("/lm-ops/checks", test_checks);
   gint ret = g_test_run ();
   g_rand_free (rng);
