@@ -290,9 +290,11 @@ amx_gemm_task (gint task, gint n_tasks, gpointer data)
 
 #endif /* VV_HAVE_AMX */
 
-/* grow-only per-backend buffer */
-static gboolean
-amx_ensure (gpointer *buf, gsize *have, gsize want, GError **error)
+/* A grow-only per-backend scratch buffer (the AMX and BF16 GEMMs'):
+ * @what names the user in the error. */
+gboolean
+vv_cpu_scratch_ensure (gpointer *buf, gsize *have, gsize want, const gchar *what,
+    GError **error)
 {
   if (*have >= want)
     return TRUE;
@@ -304,7 +306,7 @@ amx_ensure (gpointer *buf, gsize *have, gsize want, GError **error)
   *buf = vv_host_mem_alloc (size, &local);
   if (*buf == NULL) {
     g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
-        "linear (AMX): scratch of %" G_GSIZE_FORMAT " bytes: %s", size, local->message);
+        "linear (%s): scratch of %" G_GSIZE_FORMAT " bytes: %s", what, size, local->message);
     g_error_free (local);
     return FALSE;
   }
@@ -333,10 +335,10 @@ vv_cpu_amx_linear (CpuBackend *cpu, gfloat *y, const guint16 *w, gint64 in, gint
   gsize xp_bytes = (gsize) job.parts * m_pad * in * sizeof (guint16);
   gsize ct_bytes = (gsize) job.n_blocks * 32 * m_pad * sizeof (gfloat);
   gsize tail_bytes = (out % 32) ? 32 * (gsize) in * sizeof (guint16) : 0;
-  if (!amx_ensure ((gpointer *) & cpu->amx_xp, &cpu->amx_xp_bytes, xp_bytes, error)
-      || !amx_ensure ((gpointer *) & cpu->amx_ct, &cpu->amx_ct_bytes, ct_bytes, error)
-      || (tail_bytes && !amx_ensure ((gpointer *) & cpu->amx_tail, &cpu->amx_tail_bytes,
-              tail_bytes, error)))
+  if (!vv_cpu_scratch_ensure ((gpointer *) & cpu->amx_xp, &cpu->amx_xp_bytes, xp_bytes, "AMX", error)
+      || !vv_cpu_scratch_ensure ((gpointer *) & cpu->amx_ct, &cpu->amx_ct_bytes, ct_bytes, "AMX", error)
+      || (tail_bytes && !vv_cpu_scratch_ensure ((gpointer *) & cpu->amx_tail, &cpu->amx_tail_bytes,
+              tail_bytes, "AMX", error)))
     return FALSE;
   job.xp = cpu->amx_xp;
   job.ct = cpu->amx_ct;

@@ -264,29 +264,6 @@ bf16_gemm_task (gint task, gint n_tasks, gpointer data)
   }
 }
 
-/* grow-only per-backend buffer */
-static gboolean
-bf16_ensure (gpointer *buf, gsize *have, gsize want, GError **error)
-{
-  if (*have >= want)
-    return TRUE;
-  vv_host_mem_free (*buf, *have);
-  *buf = NULL;
-  *have = 0;
-  GError *local = NULL;
-  gsize size = want + want / 4;
-  *buf = vv_host_mem_alloc (size, &local);
-  if (*buf == NULL) {
-    g_set_error (error, VV_BACKEND_ERROR, VV_BACKEND_ERROR_NO_MEMORY,
-        "linear (BF16 GEMM): scratch of %" G_GSIZE_FORMAT " bytes: %s", size,
-        local->message);
-    g_error_free (local);
-    return FALSE;
-  }
-  *have = size;
-  return TRUE;
-}
-
 #endif /* VV_HAVE_BF16_GEMM */
 
 gboolean
@@ -317,9 +294,10 @@ vv_cpu_bf16_linear (CpuBackend *cpu, gfloat *y, const guint16 *w, gint64 in, gin
     job.kp_chunk = MAX ((gint64) 64, (gint64) (BF16_X_CHUNK_BYTES / per_kp) & ~(gint64) 15);
     gsize xp_bytes = (gsize) job.parts * m_pad * (gsize) job.kp_n * sizeof (guint32);
     gsize ct_bytes = job.kp_chunk < job.kp_n ? (gsize) out * m_pad * sizeof (gfloat) : 0;
-    if (!bf16_ensure ((gpointer *) & cpu->bf16_xp, &cpu->bf16_xp_bytes, xp_bytes, error)
-        || (ct_bytes && !bf16_ensure ((gpointer *) & cpu->bf16_ct, &cpu->bf16_ct_bytes,
-                ct_bytes, error)))
+    if (!vv_cpu_scratch_ensure ((gpointer *) & cpu->bf16_xp, &cpu->bf16_xp_bytes, xp_bytes,
+            "BF16 GEMM", error)
+        || (ct_bytes && !vv_cpu_scratch_ensure ((gpointer *) & cpu->bf16_ct,
+                &cpu->bf16_ct_bytes, ct_bytes, "BF16 GEMM", error)))
       return FALSE;
     job.xp = cpu->bf16_xp;
     job.ct = cpu->bf16_ct;

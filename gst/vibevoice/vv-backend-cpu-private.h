@@ -102,6 +102,8 @@ gboolean vv_cpu_conv_transpose1d (VvBackend *be, VvTensor *y, const VvTensor *x,
 
 /* vv-backend-cpu-amx.c */
 gboolean vv_cpu_amx_detect (void);
+gboolean vv_cpu_scratch_ensure (gpointer *buf, gsize *have, gsize want, const gchar *what,
+    GError **error);
 gboolean vv_cpu_amx_linear_supported (const CpuBackend *cpu, VvDType wdt, gint64 in, gint n);
 gboolean vv_cpu_amx_linear (CpuBackend *cpu, gfloat *y, const guint16 *w, gint64 in,
     gint64 out, const gfloat *x, gint n, const void *bias, VvDType bdt, GError **error);

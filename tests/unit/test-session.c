@@ -874,6 +874,29 @@ test_kv_fill_synthetic (void)
   g_assert_cmpuint (vv_kv_cache_get_length (a), ==, 40);
 }
 
+/* A solo run on @s of a seed from @first on whose stream speaks at least 3
+ * frames (the random model often stops early), recorded in @rec; returns
+ * the seed. */
+static guint64
+solo_run_that_speaks (VvSession *s, VvPrompt *prompt, guint64 first, guint max_frames,
+    gfloat cfg_scale, gint n_steps, Rec *rec)
+{
+  g_autoptr (GError) error = NULL;
+  for (guint64 seed = first;; seed++) {
+    rec_init (rec);
+    VvSessionParams q = params_for (rec, seed);
+    q.max_frames = max_frames;
+    q.cfg_scale = cfg_scale;
+    q.n_steps = n_steps;
+    g_assert_true (vv_session_generate_prompt (s, prompt, &q, NULL, &error));
+    g_assert_no_error (error);
+    if (rec->frames_seen >= 3)
+      return seed;
+    rec_clear (rec);
+    g_assert_cmpuint (seed, <, first + 60);
+  }
+}
+
 /* Batched streams: three sessions on one backend stepped together by
  * vv_session_step_batch() give exactly what each gives alone (tokens,
  * latents, audio, frame count), with different seeds, guidance scales and
@@ -898,20 +921,8 @@ test_batched_streams (void)
     }
   }
   for (guint i = 0; i < N; i++) {
-    /* a seed whose stream speaks (the random model often stops early) */
-    guint64 seed = 1 + 50 * i;
-    for (;; seed++) {
-      rec_init (&alone[i]);
-      VvSessionParams q = params_for (&alone[i], seed);
-      q.max_frames = max_frames[i];
-      q.cfg_scale = cfg[i];
-      g_assert_true (vv_session_generate_prompt (ss[i], prompt, &q, NULL, &error));
-      g_assert_no_error (error);
-      if (alone[i].frames_seen >= 3)
-        break;
-      rec_clear (&alone[i]);
-      g_assert_cmpuint (seed, <, 50 * i + 60);
-    }
+    guint64 seed = solo_run_that_speaks (ss[i], prompt, 1 + 50 * i, max_frames[i], cfg[i], 10,
+        &alone[i]);
     rec_init (&batch[i]);
     p[i] = params_for (&batch[i], seed);
     p[i].max_frames = max_frames[i];
@@ -1033,19 +1044,7 @@ test_batcher_threads (void)
   }
   guint64 seed = 1;
   for (guint i = 0; i < N; i++) {
-    /* a seed whose stream speaks at least 3 frames */
-    for (;; seed++) {
-      rec_init (&alone[i]);
-      VvSessionParams q = params_for (&alone[i], seed);
-      q.max_frames = max_frames[i];
-      q.n_steps = steps[i];
-      g_assert_true (vv_session_generate_prompt (ss[i], prompt, &q, NULL, &error));
-      g_assert_no_error (error);
-      if (alone[i].frames_seen >= 3)
-        break;
-      rec_clear (&alone[i]);
-      g_assert_cmpuint (seed, <, 200);
-    }
+    seed = solo_run_that_speaks (ss[i], prompt, seed, max_frames[i], 1.3f, steps[i], &alone[i]);
     rec_init (&threaded[i]);
     memset (&bt[i], 0, sizeof bt[i]);
     bt[i].batcher = b;
