@@ -29,12 +29,30 @@ struct _VvBatcher {
   gboolean running;             /* a thread is running a joint step */
   gint64 last_joint_us;
   guint short_batches;          /* joint steps in a row that ran without everyone */
+  gint64 fixed_wait_us;         /* > 0: always wait this long (vv_batcher_new_with_wait) */
 };
 
 VvBatcher *
 vv_batcher_new (void)
 {
+  return vv_batcher_new_with_wait (0);
+}
+
+/**
+ * vv_batcher_new_with_wait: (skip)
+ * @wait_us: how long a step waits for the other generations, fixed (0: the
+ *   adaptive wait of vv_batcher_new())
+ *
+ * A batcher whose steps always wait up to @wait_us for everyone: tests use
+ * it so that streams batch whatever the machine's load.
+ *
+ * Returns: (transfer full): a batcher
+ */
+VvBatcher *
+vv_batcher_new_with_wait (gint64 wait_us)
+{
   VvBatcher *b = g_new0 (VvBatcher, 1);
+  b->fixed_wait_us = MAX (wait_us, 0);
   g_mutex_init (&b->lock);
   g_cond_init (&b->cond);
   b->waiting = g_ptr_array_new ();
@@ -56,6 +74,8 @@ vv_batcher_free (VvBatcher *b)
 static gint64
 wait_budget (VvBatcher *b)
 {
+  if (b->fixed_wait_us > 0)
+    return b->fixed_wait_us;
   if (b->last_joint_us <= 0)
     return WAIT_FIRST_US;
   return CLAMP (b->last_joint_us >> MIN (b->short_batches, 20), WAIT_MIN_US, WAIT_MAX_US);

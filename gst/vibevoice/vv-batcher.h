@@ -22,6 +22,7 @@ G_BEGIN_DECLS
 typedef struct _VvBatcher VvBatcher;
 
 VvBatcher *vv_batcher_new (void);
+VvBatcher *vv_batcher_new_with_wait (gint64 wait_us);
 void       vv_batcher_free (VvBatcher *batcher);
 
 /* vv_session_generate_prompt() with every step taken through @batcher. */

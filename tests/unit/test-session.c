@@ -1033,7 +1033,10 @@ test_batcher_threads (void)
   Rec alone[N], threaded[N];
   BatchThread bt[N];
   g_autoptr (VvPrompt) prompt = NULL;
-  VvBatcher *b = vv_batcher_new ();
+  /* a fixed 5 s wait, so that the streams batch however loaded the machine
+   * (the adaptive wait may give up sooner); the first steps of the streams
+   * that finish their prefill first still run alone */
+  VvBatcher *b = vv_batcher_new_with_wait (5 * G_USEC_PER_SEC);
   for (guint i = 0; i < N; i++) {
     ss[i] = new_session ();
     if (prompt == NULL) {
