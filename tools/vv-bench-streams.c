@@ -50,7 +50,7 @@ run_streams (VvSession **ss, guint n, VvPrompt *prompt, const VvSessionParams *b
   }
   gboolean done[VV_SESSION_MAX_BATCH] = { FALSE };
   gint32 tokens[VV_SESSION_MAX_BATCH];
-  guint n_done = 0, steps = 0;
+  guint n_done = 0;
   gint64 t0 = g_get_monotonic_time ();
   while (n_done < n) {
     if (batched) {
@@ -61,7 +61,6 @@ run_streams (VvSession **ss, guint n, VvPrompt *prompt, const VvSessionParams *b
         if (!done[i] && !vv_session_step (ss[i], &tokens[i], &done[i], error))
           return FALSE;
     }
-    steps++;
     n_done = 0;
     for (guint i = 0; i < n; i++)
       n_done += done[i] ? 1 : 0;
@@ -89,7 +88,6 @@ run_streams (VvSession **ss, guint n, VvPrompt *prompt, const VvSessionParams *b
   out->head_ms /= frames;
   out->dec_ms /= frames;
   out->sem_ms /= frames;
-  (void) steps;
   return TRUE;
 }
 

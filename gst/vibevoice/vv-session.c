@@ -989,9 +989,9 @@ gboolean
 vv_session_step_batch (VvSession **ss, guint n, gint32 *tokens, gboolean *done,
     GError **error)
 {
+  g_return_val_if_fail (tokens != NULL && done != NULL, FALSE);
   if (!vv_session_step_batch_joint (ss, n, error))
     return FALSE;
-  g_return_val_if_fail (tokens != NULL && done != NULL, FALSE);
   for (guint i = 0; i < n; i++)
     if (!vv_session_step_batch_complete (ss[i], &tokens[i], &done[i], error)) {
       g_prefix_error (error, "stream %u: ", i);

@@ -134,7 +134,9 @@ class RefTimer:
         return f
 
 
-def ref_run(torch, model, processor, inputs, a, frames, timer):
+def ref_generate(model, processor, inputs, a, frames, timer):
+    """One timed generate(); every row of the batch must have made `frames`
+    frames, one per generated token. Returns the wall time in seconds."""
     timer.reset()
     t0 = time.perf_counter()
     out = model.generate(**inputs, max_new_tokens=frames, cfg_scale=a.cfg,
@@ -143,8 +145,15 @@ def ref_run(torch, model, processor, inputs, a, frames, timer):
     total = time.perf_counter() - t0
     prompt_len = int(inputs["input_ids"].shape[1])
     made = out.sequences.shape[1] - prompt_len
-    n_frames = int((out.sequences[0, prompt_len:] == processor.tokenizer.speech_diffusion_id).sum())
-    assert n_frames == frames == made, (n_frames, frames, made)
+    for row in range(out.sequences.shape[0]):
+        n_frames = int((out.sequences[row, prompt_len:]
+                        == processor.tokenizer.speech_diffusion_id).sum())
+        assert n_frames == frames == made, (row, n_frames, frames, made)
+    return total
+
+
+def ref_run(torch, model, processor, inputs, a, frames, timer):
+    total = ref_generate(model, processor, inputs, a, frames, timer)
     t = timer.t
     prefill = t["prefill"] - t["voice"]
     other = total - t["prefill"] - t["lm"] - t["neg_lm"] - t["head"] - t["decoder"] - t["semantic"]
@@ -164,16 +173,7 @@ def ref_run(torch, model, processor, inputs, a, frames, timer):
 def ref_batch_run(torch, model, processor, inputs, a, frames, timer):
     """The reference's generate() on a batch: ms per step of the frame loop
     (everything after the prefill, which includes the voice encoding)."""
-    timer.reset()
-    t0 = time.perf_counter()
-    out = model.generate(**inputs, max_new_tokens=frames, cfg_scale=a.cfg,
-                         tokenizer=processor.tokenizer, generation_config={"do_sample": False},
-                         show_progress_bar=False)
-    total = time.perf_counter() - t0
-    prompt_len = int(inputs["input_ids"].shape[1])
-    for row in range(out.sequences.shape[0]):
-        made = int((out.sequences[row, prompt_len:] == processor.tokenizer.speech_diffusion_id).sum())
-        assert made == frames, (row, made, frames)
+    total = ref_generate(model, processor, inputs, a, frames, timer)
     return 1e3 * (total - timer.t["prefill"]) / frames
 
 
